@@ -1,0 +1,132 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsMatchAWSExtension(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 2773 || !c.CacheEnabled || c.CacheSize != 1000 || c.MaxConnections != 3 ||
+		c.LogLevel != slog.LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
+		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0.8 || c.StaleIfError != time.Hour ||
+		len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestEveryVariableIsRead(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT":       "2800",
+		"PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED":   "FALSE",
+		"PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE":      "5",
+		"PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS": "7",
+		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL":       "debug",
+		"SECRETS_MANAGER_TTL":                          "60",
+		"SSM_PARAMETER_STORE_TTL":                      "0",
+		"SECRETS_MANAGER_TIMEOUT_MILLIS":               "1500",
+		"SSM_PARAMETER_STORE_TIMEOUT_MILLIS":           "250",
+		"KINKO_PREFETCH":                               " a , ssm:/app/db,a,,arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf ",
+		"KINKO_REFRESH_AHEAD":                          "0.5",
+		"KINKO_STALE_IF_ERROR":                         "0",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN":            "container",
+		"AWS_LAMBDA_INITIALIZATION_TYPE":               "provisioned-concurrency",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Prefetch{{SecretsManager, "a"}, {SSM, "/app/db"}, {SecretsManager, "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf"}}
+	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != slog.LevelDebug ||
+		c.SecretsTTL != time.Minute || c.SSMTTL != 0 || c.SecretsTimeout != 1500*time.Millisecond ||
+		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 ||
+		c.Token != "container" || c.InitType != InitProvisionedConcurrency || len(c.Prefetch) != len(want) {
+		t.Fatalf("config = %+v", c)
+	}
+	for i := range want {
+		if c.Prefetch[i] != want[i] {
+			t.Errorf("prefetch[%d] = %+v, want %+v", i, c.Prefetch[i], want[i])
+		}
+	}
+	if c.TTL(SecretsManager) != 0 {
+		t.Error("cache disabled must mean TTL 0")
+	}
+}
+
+func TestSessionTokenWinsOverContainerToken(t *testing.T) {
+	c, _ := Load(env(map[string]string{"AWS_SESSION_TOKEN": "s", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "c"}))
+	if c.Token != "s" {
+		t.Fatalf("token = %q, want the session token", c.Token)
+	}
+}
+
+func TestTTLFollowsKindAndSize(t *testing.T) {
+	c, _ := Load(env(map[string]string{"SECRETS_MANAGER_TTL": "10", "SSM_PARAMETER_STORE_TTL": "20"}))
+	if c.TTL(SecretsManager) != 10*time.Second || c.TTL(SSM) != 20*time.Second {
+		t.Fatalf("ttl = %v %v", c.TTL(SecretsManager), c.TTL(SSM))
+	}
+	c, _ = Load(env(map[string]string{"PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE": "0"}))
+	if c.TTL(SecretsManager) != 0 {
+		t.Fatal("size 0 must disable caching")
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT":       "70000",
+		"PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED":   "yes please",
+		"PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE":      "-1",
+		"PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS": "0",
+		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL":       "LOUD",
+		"SECRETS_MANAGER_TTL":                          "5m",
+		"SSM_PARAMETER_STORE_TTL":                      "1e3",
+		"SECRETS_MANAGER_TIMEOUT_MILLIS":               "-5",
+		"SSM_PARAMETER_STORE_TIMEOUT_MILLIS":           "soon",
+		"KINKO_PREFETCH":                               "ok,ssm:",
+		"KINKO_REFRESH_AHEAD":                          "0",
+		"KINKO_STALE_IF_ERROR":                         "forever",
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(map[string]string{name: value}))
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Variable != name {
+				t.Fatalf("err = %v, want a config.Error naming %s", err, name)
+			}
+			if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "want") && !strings.Contains(err.Error(), "empty") {
+				t.Fatalf("message %q must name the variable and what is wanted", err)
+			}
+		})
+	}
+	// All problems at once, so one deploy fixes them all.
+	_, err := Load(env(cases))
+	for name := range cases {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("joined error lacks %s: %v", name, err)
+		}
+	}
+}
+
+func TestCheckID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"":                            false,
+		"a":                           true,
+		strings.Repeat("x", 2048):     true,
+		strings.Repeat("x", 2049):     false,
+		"bad\nname":                   false,
+		"del\x7f":                     false,
+		"/app/db/password":            true,
+		"arn:aws:ssm:us-east-1:1:p/x": true,
+	} {
+		if err := CheckID(id); (err == nil) != ok {
+			t.Errorf("CheckID(%.20q) = %v, want ok=%v", id, err, ok)
+		}
+	}
+}
