@@ -1,6 +1,25 @@
-// Command kinko is the Lambda extension (placeholder while the real one is wired).
+// Command kinko is a Lambda extension that serves secrets from AWS Secrets Manager and
+// parameters from SSM Parameter Store on localhost:2773, cached, with the API of AWS's
+// Parameters and Secrets extension. See CONTRACT.md in the project's shared folder and README.md.
 package main
 
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is stamped at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { _ = version }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kinko:", err)
+		os.Exit(1)
+	}
+}

@@ -309,3 +309,23 @@ func (nopObserver) Hit()         {}
 func (nopObserver) Miss()        {}
 func (nopObserver) Collapsed()   {}
 func (nopObserver) StaleServed() {}
+
+func (o Outcome) String() string {
+	switch o {
+	case Bypass:
+		return "bypass"
+	case Hit:
+		return "hit"
+	case Miss:
+		return "miss"
+	case Collapsed:
+		return "collapsed"
+	case Expired:
+		return "expired"
+	case StaleIfError:
+		return "stale-if-error"
+	case Refreshed:
+		return "refreshed"
+	}
+	return "unknown"
+}

@@ -1,0 +1,135 @@
+// Package extensionsapi is a client for Lambda's Extensions API: register, wait for events,
+// report errors. http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension
+package extensionsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Event types.
+const (
+	Invoke   = "INVOKE"
+	Shutdown = "SHUTDOWN"
+)
+
+// Event is one answer of /event/next.
+type Event struct {
+	EventType          string `json:"eventType"`
+	DeadlineMs         int64  `json:"deadlineMs"`
+	RequestID          string `json:"requestId"`
+	InvokedFunctionArn string `json:"invokedFunctionArn"`
+	ShutdownReason     string `json:"shutdownReason"`
+}
+
+// Registration is what /register answers.
+type Registration struct {
+	FunctionName    string `json:"functionName"`
+	FunctionVersion string `json:"functionVersion"`
+	Handler         string `json:"handler"`
+}
+
+// Client talks to one Extensions API. Register before anything else.
+type Client struct {
+	base string
+	http *http.Client // must have no timeout: /event/next blocks until the next event
+	id   string
+}
+
+// New returns a client for runtimeAPI (host:port, from AWS_LAMBDA_RUNTIME_API).
+func New(runtimeAPI string, hc *http.Client) (*Client, error) {
+	if runtimeAPI == "" {
+		return nil, errors.New("AWS_LAMBDA_RUNTIME_API is not set: kinko runs as a Lambda extension, from /opt/extensions")
+	}
+	return &Client{base: "http://" + runtimeAPI + "/2020-01-01/extension", http: hc}, nil
+}
+
+// Register registers the extension for events and keeps its identifier for later calls.
+func (c *Client) Register(ctx context.Context, name string, events []string) (Registration, error) {
+	body, _ := json.Marshal(map[string][]string{"events": events})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/register", bytes.NewReader(body))
+	if err != nil {
+		return Registration{}, fmt.Errorf("register: %w", err)
+	}
+	req.Header.Set("Lambda-Extension-Name", name)
+	req.Header.Set("Content-Type", "application/json")
+	var reg Registration
+	resp, err := c.do(req, "register", &reg)
+	if err != nil {
+		return Registration{}, err
+	}
+	c.id = resp.Header.Get("Lambda-Extension-Identifier")
+	if c.id == "" {
+		return Registration{}, errors.New("register: the answer has no Lambda-Extension-Identifier header")
+	}
+	return reg, nil
+}
+
+// Next blocks until the next event. Cancel ctx to stop waiting.
+func (c *Client) Next(ctx context.Context) (Event, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/event/next", nil)
+	if err != nil {
+		return Event{}, fmt.Errorf("event/next: %w", err)
+	}
+	c.identify(req)
+	var ev Event
+	if _, err := c.do(req, "event/next", &ev); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+// InitError reports a fatal problem during init; Lambda then fails the init phase with it.
+func (c *Client) InitError(ctx context.Context, reason string, problem error) error {
+	return c.report(ctx, "/init/error", reason, problem)
+}
+
+// ExitError reports a fatal problem after init, just before the extension exits.
+func (c *Client) ExitError(ctx context.Context, reason string, problem error) error {
+	return c.report(ctx, "/exit/error", reason, problem)
+}
+
+func (c *Client) report(ctx context.Context, path, reason string, problem error) error {
+	errorType := "Extension." + reason
+	body, _ := json.Marshal(map[string]any{"errorMessage": problem.Error(), "errorType": errorType, "stackTrace": []string{}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	c.identify(req)
+	req.Header.Set("Lambda-Extension-Function-Error-Type", errorType)
+	req.Header.Set("Content-Type", "application/json")
+	_, err = c.do(req, strings.TrimPrefix(path, "/"), nil)
+	return err
+}
+
+func (c *Client) identify(req *http.Request) {
+	req.Header.Set("Lambda-Extension-Identifier", c.id)
+}
+
+func (c *Client) do(req *http.Request, what string, into any) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read answer: %w", what, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s: Lambda answered %s: %s", what, resp.Status, bytes.TrimSpace(body))
+	}
+	if into != nil && len(body) > 0 {
+		if err := json.Unmarshal(body, into); err != nil {
+			return nil, fmt.Errorf("%s: decode answer: %w", what, err)
+		}
+	}
+	return resp, nil
+}

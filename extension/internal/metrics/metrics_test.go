@@ -1,0 +1,62 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/config"
+)
+
+func TestEMFLine(t *testing.T) {
+	var c Counters
+	c.Hit()
+	c.Hit()
+	c.Miss()
+	c.Collapsed()
+	c.StaleServed()
+	c.UpstreamCall(config.SecretsManager, 10*time.Millisecond, nil)
+	c.UpstreamCall(config.SecretsManager, 30*time.Millisecond, errors.New("x"))
+	var buf bytes.Buffer
+	if err := c.WriteEMF(&buf, time.UnixMilli(1700000000000), "fn"); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("want exactly one line, got %q", buf.String())
+	}
+	var doc struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		FunctionName                           string
+		Hits, Misses, Collapsed, StaleServed   int64
+		UpstreamCalls, UpstreamErrors          int64
+		UpstreamLatencyAvg, UpstreamLatencyMax float64
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	m := doc.AWS.CloudWatchMetrics
+	if doc.AWS.Timestamp != 1700000000000 || len(m) != 1 || m[0].Namespace != "kinko" || len(m[0].Metrics) != 8 || doc.FunctionName != "fn" {
+		t.Fatalf("bad EMF envelope: %s", buf.String())
+	}
+	// Every declared metric must have a value at the top level, or CloudWatch drops it.
+	var top map[string]any
+	_ = json.Unmarshal(buf.Bytes(), &top)
+	for _, d := range m[0].Metrics {
+		if _, ok := top[d.Name]; !ok {
+			t.Errorf("metric %s declared but has no value", d.Name)
+		}
+	}
+	if doc.Hits != 2 || doc.Misses != 1 || doc.Collapsed != 1 || doc.StaleServed != 1 || doc.UpstreamCalls != 2 ||
+		doc.UpstreamErrors != 1 || doc.UpstreamLatencyAvg != 20 || doc.UpstreamLatencyMax != 30 {
+		t.Fatalf("values wrong: %s", buf.String())
+	}
+}

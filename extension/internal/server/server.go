@@ -1,0 +1,289 @@
+// Package server is kinko's HTTP API on localhost:2773, the same API as AWS's Parameters and
+// Secrets extension: the token check, request validation, the answer's headers (Cache-Control,
+// Cache-Status) and AWS-shaped JSON errors. It reads through a cache and knows no AWS SDK.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/upstream"
+)
+
+// TokenHeader carries the caller's proof that it runs in this sandbox.
+const TokenHeader = "X-Aws-Parameters-Secrets-Token"
+
+// MaxHeaderBytes bounds request headers; a session token is about 1 KiB.
+const MaxHeaderBytes = 16 << 10
+
+// Cache is what the server reads through.
+type Cache interface {
+	Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
+	Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
+}
+
+// Handler answers kinko's HTTP API.
+type Handler struct {
+	cache     Cache
+	tokenHash [sha256.Size]byte
+	hasToken  bool
+	logger    *slog.Logger
+	mux       *http.ServeMux
+}
+
+// NewHandler returns the API handler. token is the expected X-Aws-Parameters-Secrets-Token;
+// when it is empty every guarded request is refused.
+func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
+	h := &Handler{cache: c, logger: logger, hasToken: token != "", tokenHash: sha256.Sum256([]byte(token))}
+	mux := http.NewServeMux()
+	route := func(p string, handler http.HandlerFunc) {
+		mux.HandleFunc("GET "+p, handler)
+		// A GET pattern also matches HEAD; AWS's API is GET only, so HEAD gets 405 like the rest.
+		mux.HandleFunc("HEAD "+p, methodNotAllowed)
+		mux.HandleFunc(p, methodNotAllowed)
+	}
+	route("/ping", h.ping)
+	route("/secretsmanager/get", h.guard(h.secret))
+	route("/systemsmanager/parameters/get", h.guard(h.parameter))
+	mux.HandleFunc("/", notFound)
+	h.mux = mux
+	return h
+}
+
+// NewHTTPServer wraps h in a server with read, write and idle timeouts and a header limit.
+func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// Long enough for an upstream call with the SDK's retries, short enough to free a
+		// connection whose client stopped reading.
+		WriteTimeout:   2 * time.Minute,
+		IdleTimeout:    time.Minute,
+		MaxHeaderBytes: MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Cache-Status", "kinko; fwd=bypass")
+	// ServeMux would redirect /a//b and /a/../b to their clean form; a local API has no
+	// reason to, so a path that is not already clean is simply not one of ours.
+	if p := r.URL.EscapedPath(); p != path.Clean(p) {
+		notFound(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("healthy"))
+}
+
+// guard refuses proxied requests and requests without the right token.
+func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, proxied := r.Header["X-Forwarded-For"]; proxied {
+			writeError(w, http.StatusBadRequest, "InvalidRequest",
+				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
+			return
+		}
+		if problem := h.checkToken(r); problem != "" {
+			writeError(w, http.StatusUnauthorized, "AccessDeniedException", problem)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (h *Handler) checkToken(r *http.Request) string {
+	if !h.hasToken {
+		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
+	}
+	got := r.Header.Values(TokenHeader)
+	switch {
+	case len(got) == 0:
+		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
+	case len(got) > 1:
+		return "header " + TokenHeader + " given more than once; send it once"
+	}
+	// Hashing first makes the comparison constant-time in the length too.
+	sum := sha256.Sum256([]byte(got[0]))
+	if subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) != 1 {
+		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
+	}
+	return ""
+}
+
+func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(r.URL.RawQuery, "secretId", "versionId", "versionStage", "refreshNow", "jsonKey")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	req := upstream.Request{Kind: config.SecretsManager}
+	if req.ID, err = q.id("secretId", "/secretsmanager/get?secretId=NAME-or-ARN"); err == nil {
+		req.Version, req.Stage, err = q.exclusive("versionId", "versionStage")
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	if req.Version == "" && req.Stage == "" {
+		req.Stage = upstream.CurrentStage // one entry with ?versionStage=AWSCURRENT
+	}
+	h.answer(w, r, q, req)
+}
+
+func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(r.URL.RawQuery, "name", "withDecryption", "version", "label", "refreshNow", "jsonKey")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	req := upstream.Request{Kind: config.SSM}
+	if req.ID, err = q.id("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
+		if req.Version, req.Stage, err = q.exclusive("version", "label"); err == nil {
+			req.Decrypt, err = q.bool("withDecryption")
+		}
+	}
+	if err == nil && req.Version != "" {
+		if n, perr := strconv.ParseInt(req.Version, 10, 64); perr != nil || n < 1 {
+			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", clip(req.Version))
+		}
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	h.answer(w, r, q, req)
+}
+
+// answer reads req through the cache and writes the document, the jsonKey value or the error.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req upstream.Request) {
+	refresh, err := q.bool("refreshNow")
+	jsonKey, hasKey := q.values["jsonKey"]
+	if err == nil && hasKey && jsonKey == "" {
+		err = errors.New("jsonKey is empty; name a top-level key of the JSON value, or drop the parameter")
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	start := time.Now()
+	get := h.cache.Get
+	if refresh {
+		get = h.cache.Refresh
+	}
+	v, st, err := get(r.Context(), req)
+	w.Header().Set("Cache-Status", cacheStatus(st, err))
+	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
+		h.logger.Debug("request", "service", req.Kind.String(), "id", req.ID, "outcome", st.Outcome.String(),
+			"took_us", time.Since(start).Microseconds(), "error", err)
+	}
+	if err != nil {
+		h.upstreamError(w, req, err)
+		return
+	}
+	if !hasKey {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(v.Body)
+		return
+	}
+	status, value, problem := lookupJSONKey(v, jsonKey)
+	if status != http.StatusOK {
+		code := "InvalidRequest"
+		if status == http.StatusNotFound {
+			code = "JsonKeyNotFound"
+		}
+		writeError(w, status, code, fmt.Sprintf("%s %q %s", kindNoun(req.Kind), clip(req.ID), problem))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(value))
+}
+
+func (h *Handler) upstreamError(w http.ResponseWriter, req upstream.Request, err error) {
+	var ue *upstream.Error
+	if !errors.As(err, &ue) {
+		h.logger.Error("unexpected error", "service", req.Kind.String(), "id", req.ID, "error", fmt.Sprintf("%T", err))
+		writeError(w, http.StatusInternalServerError, upstream.CodeInternal, "unexpected failure; see kinko's log")
+		return
+	}
+	h.logger.Warn("upstream error", "service", req.Kind.String(), "id", req.ID, "status", ue.Status, "code", ue.Code, "message", ue.Message)
+	writeError(w, ue.Status, ue.Code, ue.Message)
+}
+
+// lookupJSONKey returns the string value of top-level key k of v's JSON text. Problems are
+// described without quoting the value: a parse error message can hold a piece of the secret.
+func lookupJSONKey(v upstream.Value, k string) (status int, value, problem string) {
+	if !v.HasText {
+		return http.StatusBadRequest, "", "holds binary data, not a JSON object; drop jsonKey to read it whole"
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(v.Text), &m) != nil || m == nil {
+		return http.StatusBadRequest, "", "is not a JSON object; drop jsonKey to read the whole string"
+	}
+	raw, ok := m[k]
+	if !ok {
+		return http.StatusNotFound, "", fmt.Sprintf("has no top-level key %q", clip(k))
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return http.StatusOK, s, ""
+	}
+	return http.StatusOK, string(raw), "" // a number, boolean, object or array, as JSON text
+}
+
+func kindNoun(k config.Kind) string {
+	if k == config.SSM {
+		return "parameter"
+	}
+	return "secret"
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodGet)
+	writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not allowed; use GET")
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get or /ping", clip(r.URL.Path)))
+}
+
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(errorBody{Type: code, Message: message})
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("X-Amzn-Errortype", code)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// clip keeps caller-supplied text in messages short.
+func clip(s string) string {
+	const max = 128
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}

@@ -1,0 +1,324 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/upstream"
+)
+
+const (
+	token       = "session-token-for-tests"
+	secretValue = `{"OPENAI_API_KEY":"sk-test-0123456789abcdef","port":5432,"nested":{"a":1}}`
+	plainValue  = "sk-plain-0123456789abcdef"
+)
+
+// fakeCache answers from fixed values and records the requests it got.
+type fakeCache struct {
+	mu       sync.Mutex
+	requests []upstream.Request
+	refresh  []bool
+	values   map[string]upstream.Value // by ID
+	err      error
+	status   cache.Status
+}
+
+func (f *fakeCache) lookup(r upstream.Request, refresh bool) (upstream.Value, cache.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, r)
+	f.refresh = append(f.refresh, refresh)
+	if f.err != nil {
+		return upstream.Value{}, f.status, f.err
+	}
+	v, ok := f.values[r.ID]
+	if !ok {
+		return upstream.Value{}, f.status, &upstream.Error{Status: 400, Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
+	}
+	return v, f.status, nil
+}
+
+func (f *fakeCache) Get(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+	return f.lookup(r, false)
+}
+
+func (f *fakeCache) Refresh(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+	return f.lookup(r, true)
+}
+
+func textValue(id, text string) upstream.Value {
+	body, _ := json.Marshal(map[string]any{"Name": id, "SecretString": text})
+	return upstream.Value{Body: body, Text: text, HasText: true, Name: id}
+}
+
+func newFake() *fakeCache {
+	return &fakeCache{
+		status: cache.Status{Outcome: cache.Hit, TTL: 287 * time.Second},
+		values: map[string]upstream.Value{
+			"app":    textValue("app", secretValue),
+			"plain":  textValue("plain", plainValue),
+			"binary": {Body: []byte(`{"SecretBinary":"AAE="}`), Name: "binary"},
+		},
+	}
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, h http.Handler, method, target string, hdr map[string]string) answer {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), method, target, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return answer{rec.Code, rec.Header(), rec.Body.String()}
+}
+
+func withToken() map[string]string { return map[string]string{TokenHeader: token} }
+
+func newTestHandler(t *testing.T, c Cache, tok string) (*Handler, *bytes.Buffer) {
+	var logs bytes.Buffer
+	return NewHandler(c, tok, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), &logs
+}
+
+// noSecrets fails the test if any secret value appears in text, without printing the text.
+func noSecrets(t *testing.T, where, text string) {
+	t.Helper()
+	for _, s := range []string{secretValue, "sk-test-0123456789abcdef", plainValue, token} {
+		if strings.Contains(text, s) {
+			t.Errorf("%s contains a secret value (%d bytes of text; not printed)", where, len(text))
+		}
+	}
+}
+
+func TestEveryAnswerHasCacheHeaders(t *testing.T) {
+	h, _ := newTestHandler(t, newFake(), token)
+	for _, target := range []string{"/ping", "/secretsmanager/get?secretId=app", "/secretsmanager/get", "/nope", "/systemsmanager/parameters/get?name=x&label=a&version=1"} {
+		for _, method := range []string{"GET", "POST", "HEAD"} {
+			a := do(t, h, method, target, withToken())
+			if a.header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(a.header.Get("Cache-Status"), "kinko") {
+				t.Errorf("%s %s: Cache-Control %q Cache-Status %q", method, target, a.header.Get("Cache-Control"), a.header.Get("Cache-Status"))
+			}
+		}
+	}
+}
+
+func TestContractTable(t *testing.T) {
+	long := strings.Repeat("x", config.MaxIDBytes+1)
+	cases := []struct {
+		name, method, target string
+		hdr                  map[string]string
+		status               int
+		code                 string // __type of a JSON error body, or "" for success
+	}{
+		{"ping needs no token", "GET", "/ping", nil, 200, ""},
+		{"secret", "GET", "/secretsmanager/get?secretId=app", withToken(), 200, ""},
+		{"no token", "GET", "/secretsmanager/get?secretId=app", nil, 401, "AccessDeniedException"},
+		{"wrong token", "GET", "/secretsmanager/get?secretId=app", map[string]string{TokenHeader: "nope"}, 401, "AccessDeniedException"},
+		{"near-miss token", "GET", "/secretsmanager/get?secretId=app", map[string]string{TokenHeader: token + "x"}, 401, "AccessDeniedException"},
+		{"empty token", "GET", "/secretsmanager/get?secretId=app", map[string]string{TokenHeader: ""}, 401, "AccessDeniedException"},
+		{"x-forwarded-for", "GET", "/secretsmanager/get?secretId=app", map[string]string{TokenHeader: token, "X-Forwarded-For": "10.0.0.1"}, 400, "InvalidRequest"},
+		{"post", "POST", "/secretsmanager/get?secretId=app", withToken(), 405, "MethodNotAllowed"},
+		{"head", "HEAD", "/secretsmanager/get?secretId=app", withToken(), 405, "MethodNotAllowed"},
+		{"delete ping", "DELETE", "/ping", nil, 405, "MethodNotAllowed"},
+		{"unknown path", "GET", "/secretsmanager/list", withToken(), 404, "NotFound"},
+		{"trailing slash", "GET", "/secretsmanager/get/?secretId=app", withToken(), 404, "NotFound"},
+		{"double slash", "GET", "//secretsmanager/get?secretId=app", withToken(), 404, "NotFound"},
+		{"dot dot", "GET", "/secretsmanager/x/../get?secretId=app", withToken(), 404, "NotFound"},
+		{"encoded slash", "GET", "/secretsmanager%2Fget?secretId=app", withToken(), 404, "NotFound"},
+		{"missing id", "GET", "/secretsmanager/get", withToken(), 400, "InvalidRequest"},
+		{"empty id", "GET", "/secretsmanager/get?secretId=", withToken(), 400, "InvalidRequest"},
+		{"id too long", "GET", "/secretsmanager/get?secretId=" + long, withToken(), 400, "InvalidRequest"},
+		{"id of 2048 bytes", "GET", "/secretsmanager/get?secretId=" + long[1:], withToken(), 400, "ResourceNotFoundException"},
+		{"control character", "GET", "/secretsmanager/get?secretId=a%0Ab", withToken(), 400, "InvalidRequest"},
+		{"unknown parameter", "GET", "/secretsmanager/get?secretId=app&secretid=app", withToken(), 400, "InvalidRequest"},
+		{"duplicate parameter", "GET", "/secretsmanager/get?secretId=app&secretId=app", withToken(), 400, "InvalidRequest"},
+		{"malformed query", "GET", "/secretsmanager/get?secretId=%zz", withToken(), 400, "InvalidRequest"},
+		{"stage and id", "GET", "/secretsmanager/get?secretId=app&versionStage=AWSCURRENT&versionId=v1", withToken(), 400, "InvalidRequest"},
+		{"empty stage", "GET", "/secretsmanager/get?secretId=app&versionStage=", withToken(), 400, "InvalidRequest"},
+		{"bad refreshNow", "GET", "/secretsmanager/get?secretId=app&refreshNow=yes", withToken(), 400, "InvalidRequest"},
+		{"upstream not found", "GET", "/secretsmanager/get?secretId=gone", withToken(), 400, "ResourceNotFoundException"},
+		{"jsonKey", "GET", "/secretsmanager/get?secretId=app&jsonKey=OPENAI_API_KEY", withToken(), 200, ""},
+		{"jsonKey absent", "GET", "/secretsmanager/get?secretId=app&jsonKey=nope", withToken(), 404, "JsonKeyNotFound"},
+		{"jsonKey on plain", "GET", "/secretsmanager/get?secretId=plain&jsonKey=k", withToken(), 400, "InvalidRequest"},
+		{"jsonKey on binary", "GET", "/secretsmanager/get?secretId=binary&jsonKey=k", withToken(), 400, "InvalidRequest"},
+		{"empty jsonKey", "GET", "/secretsmanager/get?secretId=app&jsonKey=", withToken(), 400, "InvalidRequest"},
+		{"parameter", "GET", "/systemsmanager/parameters/get?name=app", withToken(), 200, ""},
+		{"parameter no token", "GET", "/systemsmanager/parameters/get?name=app", nil, 401, "AccessDeniedException"},
+		{"parameter version and label", "GET", "/systemsmanager/parameters/get?name=app&version=2&label=prod", withToken(), 400, "InvalidRequest"},
+		{"parameter bad version", "GET", "/systemsmanager/parameters/get?name=app&version=two", withToken(), 400, "InvalidRequest"},
+		{"parameter bad decryption flag", "GET", "/systemsmanager/parameters/get?name=app&withDecryption=1", withToken(), 400, "InvalidRequest"},
+		{"parameter unknown parameter", "GET", "/systemsmanager/parameters/get?name=app&secretId=x", withToken(), 400, "InvalidRequest"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h, logs := newTestHandler(t, newFake(), token)
+			a := do(t, h, tc.method, tc.target, tc.hdr)
+			if a.status != tc.status {
+				t.Fatalf("status %d, want %d (body %d bytes)", a.status, tc.status, len(a.body))
+			}
+			if tc.code != "" {
+				var e struct{ Type, Message string }
+				if tc.method != "HEAD" {
+					if err := json.Unmarshal([]byte(a.body), &struct {
+						Type    *string `json:"__type"`
+						Message *string `json:"message"`
+					}{&e.Type, &e.Message}); err != nil || e.Type != tc.code || e.Message == "" {
+						t.Fatalf("error body: __type %q message %q (%v), want __type %q and a message", e.Type, e.Message, err, tc.code)
+					}
+				}
+				if a.header.Get("Content-Type") != "application/json" || a.header.Get("X-Amzn-Errortype") != tc.code {
+					t.Fatalf("error headers: %v", a.header)
+				}
+				noSecrets(t, "error body", a.body)
+			}
+			if tc.status == 405 && a.header.Get("Allow") != "GET" {
+				t.Fatalf("405 without Allow: GET: %v", a.header)
+			}
+			noSecrets(t, "log", logs.String())
+		})
+	}
+}
+
+func TestFailClosedWithoutExpectedToken(t *testing.T) {
+	h, _ := newTestHandler(t, newFake(), "")
+	for _, hdr := range []map[string]string{nil, {TokenHeader: ""}, {TokenHeader: "anything"}} {
+		a := do(t, h, "GET", "/secretsmanager/get?secretId=app", hdr)
+		if a.status != 401 || !strings.Contains(a.body, "AWS_SESSION_TOKEN") {
+			t.Fatalf("with no expected token: %d %q, want 401 naming AWS_SESSION_TOKEN", a.status, a.body)
+		}
+	}
+	if a := do(t, h, "GET", "/ping", nil); a.status != 200 || a.body != "healthy" {
+		t.Fatalf("ping = %d %q", a.status, a.body)
+	}
+}
+
+func TestRepeatedTokenHeaderIsRefused(t *testing.T) {
+	h, _ := newTestHandler(t, newFake(), token)
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "/secretsmanager/get?secretId=app", nil)
+	req.Header.Add(TokenHeader, token)
+	req.Header.Add(TokenHeader, token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Fatalf("status %d, want 401", rec.Code)
+	}
+}
+
+func TestSecretAnswer(t *testing.T) {
+	f := newFake()
+	h, _ := newTestHandler(t, f, token)
+	a := do(t, h, "GET", "/secretsmanager/get?secretId=app", withToken())
+	if a.status != 200 || a.header.Get("Content-Type") != "application/json" || a.header.Get("Cache-Status") != "kinko; hit; ttl=287" {
+		t.Fatalf("answer %d %v", a.status, a.header)
+	}
+	if a.body != string(f.values["app"].Body) {
+		t.Fatal("body is not the cached document")
+	}
+	if got := f.requests[0]; got != (upstream.Request{Kind: config.SecretsManager, ID: "app", Stage: "AWSCURRENT"}) {
+		t.Fatalf("no version must mean AWSCURRENT: %+v", got)
+	}
+}
+
+func TestVersionsReachTheCacheKey(t *testing.T) {
+	f := newFake()
+	h, _ := newTestHandler(t, f, token)
+	do(t, h, "GET", "/secretsmanager/get?secretId=app&versionId=v1", withToken())
+	do(t, h, "GET", "/secretsmanager/get?secretId=app&versionStage=AWSPREVIOUS&refreshNow=true", withToken())
+	do(t, h, "GET", "/systemsmanager/parameters/get?name=app&version=3&withDecryption=true", withToken())
+	do(t, h, "GET", "/systemsmanager/parameters/get?name=app&label=prod", withToken())
+	want := []upstream.Request{
+		{Kind: config.SecretsManager, ID: "app", Version: "v1"},
+		{Kind: config.SecretsManager, ID: "app", Stage: "AWSPREVIOUS"},
+		{Kind: config.SSM, ID: "app", Version: "3", Decrypt: true},
+		{Kind: config.SSM, ID: "app", Stage: "prod"},
+	}
+	for i, w := range want {
+		if f.requests[i] != w {
+			t.Errorf("request %d = %+v, want %+v", i, f.requests[i], w)
+		}
+	}
+	if f.refresh[0] || !f.refresh[1] {
+		t.Errorf("refreshNow not passed through: %v", f.refresh)
+	}
+}
+
+func TestJSONKeyValues(t *testing.T) {
+	h, _ := newTestHandler(t, newFake(), token)
+	for key, want := range map[string]string{"OPENAI_API_KEY": "sk-test-0123456789abcdef", "port": "5432", "nested": `{"a":1}`} {
+		a := do(t, h, "GET", "/secretsmanager/get?secretId=app&jsonKey="+key, withToken())
+		if a.status != 200 || a.body != want || a.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Errorf("jsonKey=%s: status %d, content type %q, body matches: %t", key, a.status, a.header.Get("Content-Type"), a.body == want)
+		}
+	}
+}
+
+func TestUpstreamErrorsPassThrough(t *testing.T) {
+	for _, e := range []*upstream.Error{
+		{Status: 400, Code: "ResourceNotFoundException", Message: "not found"},
+		{Status: 400, Code: "AccessDeniedException", Message: "denied"},
+		{Status: 400, Code: "DecryptionFailure", Message: "kms"},
+		{Status: 400, Code: "ThrottlingException", Message: "slow down", Transient: true},
+		{Status: 504, Code: upstream.CodeTimeout, Message: "late", Transient: true},
+		{Status: 502, Code: upstream.CodeUnreachable, Message: "refused", Transient: true},
+		{Status: 500, Code: upstream.CodeInternal, Message: "odd"},
+	} {
+		f := newFake()
+		f.err, f.status = e, cache.Status{Outcome: cache.Miss}
+		h, _ := newTestHandler(t, f, token)
+		a := do(t, h, "GET", "/secretsmanager/get?secretId=app", withToken())
+		var body struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal([]byte(a.body), &body)
+		if a.status != e.Status || body.Type != e.Code || body.Message != e.Message {
+			t.Errorf("%s: got %d %+v", e.Code, a.status, body)
+		}
+		wantStatus := "kinko; fwd=miss"
+		if e.FromAWS() {
+			wantStatus += "; fwd-status=400"
+		}
+		if got := a.header.Get("Cache-Status"); got != wantStatus {
+			t.Errorf("%s: Cache-Status %q, want %q", e.Code, got, wantStatus)
+		}
+	}
+}
+
+func TestCacheStatusValues(t *testing.T) {
+	for st, want := range map[cache.Status]string{
+		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}: "kinko; hit; ttl=287",
+		{Outcome: cache.Miss}:                                "kinko; fwd=miss; stored",
+		{Outcome: cache.Collapsed}:                           "kinko; fwd=miss; collapsed",
+		{Outcome: cache.Expired}:                             "kinko; fwd=stale; stored",
+		{Outcome: cache.StaleIfError}:                        "kinko; hit; detail=stale-if-error",
+		{Outcome: cache.Refreshed}:                           "kinko; fwd=request; stored",
+		{Outcome: cache.Bypass}:                              "kinko; fwd=bypass",
+	} {
+		if got := cacheStatus(st, nil); got != want {
+			t.Errorf("%v: %q, want %q", st.Outcome, got, want)
+		}
+	}
+}
+
+func TestHTTPServerLimits(t *testing.T) {
+	s := NewHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if s.ReadHeaderTimeout == 0 || s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.IdleTimeout == 0 || s.MaxHeaderBytes != MaxHeaderBytes {
+		t.Fatalf("server lacks a limit: %+v", s)
+	}
+}

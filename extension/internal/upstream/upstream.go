@@ -1,0 +1,298 @@
+// Package upstream fetches secrets from AWS Secrets Manager and parameters from SSM Parameter
+// Store, and renders each answer once, as the JSON document kinko serves, so a cache hit only
+// writes bytes. Errors come back as *Error: the HTTP status to answer, AWS's error code, a
+// message safe to show, and whether the failure may pass (which lets the cache serve stale).
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/kinko-dev/kinko/extension/internal/config"
+)
+
+// CurrentStage is the stage Secrets Manager answers when none is asked for.
+const CurrentStage = "AWSCURRENT"
+
+// Request names one value. It is also the cache key, so two requests that must share an
+// answer are equal: the server normalises "no version" to versionStage=AWSCURRENT for secrets.
+type Request struct {
+	Kind    config.Kind
+	ID      string // secret id or parameter name, name or ARN
+	Version string // Secrets Manager versionId; SSM version number
+	Stage   string // Secrets Manager versionStage; SSM label
+	Decrypt bool   // SSM withDecryption
+}
+
+// String is unique per request: it names the request's in-flight fetch.
+func (r Request) String() string {
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%t", r.Kind, r.ID, r.Version, r.Stage, r.Decrypt)
+}
+
+// Value is one answer, rendered.
+type Value struct {
+	Body    []byte // the JSON document served to callers
+	Text    string // SecretString or the parameter's Value: what jsonKey reads
+	HasText bool   // false for a SecretBinary
+	ARN     string
+	Name    string
+	// Version is the version id (secrets) or number (parameters), for logs and headers.
+	Version string
+}
+
+// Aliases are the other requests this value answers: the same version asked by ARN or by name.
+func Aliases(r Request, v Value) []Request {
+	var out []Request
+	for _, id := range []string{v.ARN, v.Name} {
+		if id != "" && id != r.ID {
+			a := r
+			a.ID = id
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Observer counts upstream calls (metrics).
+type Observer interface {
+	UpstreamCall(kind config.Kind, took time.Duration, err error)
+}
+
+type secretsAPI interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+type parametersAPI interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// Client fetches from both services.
+type Client struct {
+	secrets    secretsAPI
+	parameters parametersAPI
+	timeout    func(config.Kind) time.Duration
+	observer   Observer
+	logger     *slog.Logger
+}
+
+// Options configure a Client.
+type Options struct {
+	MaxConnections int                             // per service
+	Timeout        func(config.Kind) time.Duration // per call, retries included; 0 = SDK default
+	Endpoints      map[config.Kind]string          // endpoint overrides (local emulators); empty = AWS
+	Observer       Observer
+	Logger         *slog.Logger
+}
+
+// New builds clients for both services from an AWS configuration (config.LoadDefaultConfig,
+// which honours AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL).
+// Each service gets its own connection pool, capped at MaxConnections.
+func New(cfg aws.Config, o Options) *Client {
+	return &Client{
+		secrets: secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) {
+			so.HTTPClient = httpClient(o.MaxConnections)
+			if e := o.Endpoints[config.SecretsManager]; e != "" {
+				so.BaseEndpoint = aws.String(e)
+			}
+		}),
+		parameters: ssm.NewFromConfig(cfg, func(so *ssm.Options) {
+			so.HTTPClient = httpClient(o.MaxConnections)
+			if e := o.Endpoints[config.SSM]; e != "" {
+				so.BaseEndpoint = aws.String(e)
+			}
+		}),
+		timeout:  o.Timeout,
+		observer: o.Observer,
+		logger:   o.Logger,
+	}
+}
+
+func httpClient(maxConns int) *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxConnsPerHost = maxConns
+		t.MaxIdleConnsPerHost = maxConns
+	})
+}
+
+// Fetch calls the service r names, once (with the SDK's standard retries), within its timeout.
+func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
+	timeout := c.timeout(r.Kind)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	var (
+		v   Value
+		err error
+	)
+	switch r.Kind {
+	case config.SSM:
+		v, err = c.fetchParameter(ctx, r)
+	default:
+		v, err = c.fetchSecret(ctx, r)
+	}
+	took := time.Since(start)
+	if err != nil {
+		err = classify(r.Kind, err, timeout)
+	}
+	if c.observer != nil {
+		c.observer.UpstreamCall(r.Kind, took, err)
+	}
+	if c.logger != nil && c.logger.Enabled(ctx, slog.LevelDebug) {
+		attrs := []any{"service", r.Kind.String(), "id", r.ID, "took_ms", float64(took.Microseconds()) / 1000}
+		if err != nil {
+			attrs = append(attrs, "error", err)
+		} else {
+			attrs = append(attrs, "version", v.Version)
+		}
+		c.logger.Debug("upstream call", attrs...)
+	}
+	return v, err
+}
+
+func (c *Client) fetchSecret(ctx context.Context, r Request) (Value, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.ID)}
+	if r.Version != "" {
+		in.VersionId = aws.String(r.Version)
+	}
+	if r.Stage != "" {
+		in.VersionStage = aws.String(r.Stage)
+	}
+	out, err := c.secrets.GetSecretValue(ctx, in)
+	if err != nil {
+		return Value{}, err
+	}
+	return renderSecret(out)
+}
+
+// secretDocument is GetSecretValue's output as AWS's extension serves it: PascalCase, nulls kept,
+// dates in RFC 3339, SecretBinary in base64 (encoding/json's []byte rule).
+type secretDocument struct {
+	ARN           *string  `json:"ARN"`
+	CreatedDate   *string  `json:"CreatedDate"`
+	Name          *string  `json:"Name"`
+	SecretBinary  []byte   `json:"SecretBinary"`
+	SecretString  *string  `json:"SecretString"`
+	VersionId     *string  `json:"VersionId"`
+	VersionStages []string `json:"VersionStages"`
+}
+
+func renderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
+	doc := secretDocument{
+		ARN:           out.ARN,
+		CreatedDate:   date(out.CreatedDate),
+		Name:          out.Name,
+		SecretBinary:  out.SecretBinary,
+		SecretString:  out.SecretString,
+		VersionId:     out.VersionId,
+		VersionStages: out.VersionStages,
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return Value{}, fmt.Errorf("render GetSecretValue output: %w", err)
+	}
+	return Value{
+		Body:    body,
+		Text:    aws.ToString(out.SecretString),
+		HasText: out.SecretString != nil,
+		ARN:     aws.ToString(out.ARN),
+		Name:    aws.ToString(out.Name),
+		Version: aws.ToString(out.VersionId),
+	}, nil
+}
+
+func (c *Client) fetchParameter(ctx context.Context, r Request) (Value, error) {
+	name := r.ID
+	switch {
+	case r.Version != "":
+		name += ":" + r.Version
+	case r.Stage != "":
+		name += ":" + r.Stage
+	}
+	out, err := c.parameters.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(r.Decrypt)})
+	if err != nil {
+		return Value{}, err
+	}
+	if out.Parameter == nil {
+		return Value{}, errMalformed
+	}
+	return renderParameter(out)
+}
+
+type parameterDocument struct {
+	Parameter struct {
+		ARN              *string `json:"ARN"`
+		DataType         *string `json:"DataType"`
+		LastModifiedDate *string `json:"LastModifiedDate"`
+		Name             *string `json:"Name"`
+		Selector         *string `json:"Selector"`
+		SourceResult     *string `json:"SourceResult"`
+		Type             string  `json:"Type"`
+		Value            *string `json:"Value"`
+		Version          int64   `json:"Version"`
+	} `json:"Parameter"`
+}
+
+func renderParameter(out *ssm.GetParameterOutput) (Value, error) {
+	p := out.Parameter
+	var doc parameterDocument
+	d := &doc.Parameter
+	d.ARN, d.DataType, d.LastModifiedDate, d.Name = p.ARN, p.DataType, date(p.LastModifiedDate), p.Name
+	d.Selector, d.SourceResult, d.Type, d.Value, d.Version = p.Selector, p.SourceResult, string(p.Type), p.Value, p.Version
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return Value{}, fmt.Errorf("render GetParameter output: %w", err)
+	}
+	return Value{
+		Body:    body,
+		Text:    aws.ToString(p.Value),
+		HasText: p.Value != nil,
+		ARN:     aws.ToString(p.ARN),
+		Name:    aws.ToString(p.Name),
+		Version: strconv.FormatInt(p.Version, 10),
+	}, nil
+}
+
+func date(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// serviceName is how messages name a kind's AWS service.
+func serviceName(k config.Kind) string {
+	if k == config.SSM {
+		return "SSM Parameter Store"
+	}
+	return "Secrets Manager"
+}
+
+// timeoutVariable is the variable that sets a kind's per-call timeout.
+func timeoutVariable(k config.Kind) string {
+	if k == config.SSM {
+		return "SSM_PARAMETER_STORE_TIMEOUT_MILLIS"
+	}
+	return "SECRETS_MANAGER_TIMEOUT_MILLIS"
+}
+
+// endpointVariable is the variable that overrides a kind's endpoint.
+func endpointVariable(k config.Kind) string {
+	if k == config.SSM {
+		return "AWS_ENDPOINT_URL_SSM"
+	}
+	return "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
+	"github.com/kinko-dev/kinko/extension/internal/metrics"
+	"github.com/kinko-dev/kinko/extension/internal/server"
+	"github.com/kinko-dev/kinko/extension/internal/upstream"
+)
+
+// shutdownMargin is kept back from SHUTDOWN's deadline so kinko exits before Lambda's SIGKILL.
+const shutdownMargin = 200 * time.Millisecond
+
+// run is the extension's whole life: bind, register, serve, warm the cache, wait for SHUTDOWN
+// (or SIGTERM, which cancels ctx), drain, report. It returns nil on a clean shutdown.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	start := time.Now()
+	cfg, cfgErr := config.Load(getenv)
+	out := &lockedWriter{w: stdout}
+	logger := newLogger(out, cfg)
+
+	api, err := extensionsapi.New(getenv("AWS_LAMBDA_RUNTIME_API"), &http.Client{})
+	if err != nil {
+		return err
+	}
+	// Bind before registering: the runtime may start as soon as every extension has registered.
+	var listeners []net.Listener
+	bindErr := cfgErr
+	if cfgErr == nil {
+		listeners, bindErr = listen(cfg.Port, logger)
+	}
+	events := []string{extensionsapi.Invoke, extensionsapi.Shutdown}
+	if cfg.InitType == config.InitManagedInstances {
+		events = []string{extensionsapi.Shutdown}
+	}
+	name := filepath.Base(args[0])
+	reg, err := api.Register(ctx, name, events)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
+	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName)
+	if bindErr != nil {
+		reason := "PortUnavailable"
+		if cfgErr != nil {
+			reason = "ConfigInvalid"
+		}
+		logger.Error("init failed", "reason", reason, "error", bindErr)
+		if err := api.InitError(ctx, reason, bindErr); err != nil {
+			logger.Error("could not report init error", "error", err)
+		}
+		return bindErr
+	}
+
+	counters := &metrics.Counters{}
+	pending := upstream.NewPending()
+	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
+		Load:         pending.Fetch,
+		Aliases:      upstream.Aliases,
+		TTL:          func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
+		Transient:    upstream.IsTransient,
+		Size:         cfg.CacheSize,
+		RefreshAhead: cfg.RefreshAhead,
+		StaleIfError: cfg.StaleIfError,
+		Observer:     counters,
+		Logger:       logger,
+	})
+	srv := server.NewHTTPServer(server.NewHandler(c, cfg.Token, logger), logger)
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Go(func() {
+			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("listener failed", "address", l.Addr().String(), "error", err)
+			}
+		})
+	}
+
+	life, endLife := context.WithCancel(context.Background())
+	defer endLife()
+	fatal := make(chan error, 1)
+	warm := func() {
+		if err := warmUp(life, cfg, getenv, pending, c, counters, logger, start, listeners); err != nil {
+			fatal <- err
+		}
+	}
+	// Lambda's init ends when every extension has called /event/next, and an on-demand init is
+	// what the first caller waits for: warm in the background, beside the runtime's init.
+	// Provisioned concurrency inits on no one's clock and is frozen after: warm first.
+	if cfg.InitType == config.InitProvisionedConcurrency {
+		warm()
+	} else {
+		wg.Go(warm)
+	}
+	logger.Debug("waiting for events", "since_start_ms", ms(time.Since(start)))
+
+	ev, loopErr := waitForShutdown(ctx, api, fatal, &wg, logger)
+	if loopErr != nil && !errors.Is(loopErr, errFatal) {
+		logger.Error("event loop failed", "error", loopErr)
+	}
+
+	// Drain: stop accepting, let requests in flight finish, then stop background work.
+	deadline := time.Now().Add(2*time.Second - shutdownMargin)
+	if ev.DeadlineMs > 0 {
+		deadline = time.UnixMilli(ev.DeadlineMs).Add(-shutdownMargin)
+	}
+	drainCtx, cancelDrain := context.WithDeadline(context.Background(), deadline)
+	defer cancelDrain()
+	stopped := time.Now()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		logger.Warn("requests still in flight at the deadline; closing them", "error", err)
+		c.Close() // cancels their upstream calls
+		_ = srv.Close()
+	}
+	endLife()
+	c.Close()
+	wg.Wait()
+	if !cfg.LogNone {
+		if err := counters.WriteEMF(out, time.Now(), getenv("AWS_LAMBDA_FUNCTION_NAME")); err != nil {
+			logger.Error("could not write metrics", "error", err)
+		}
+	}
+	logger.Info("shutdown complete", "reason", ev.ShutdownReason, "drain_ms", ms(time.Since(stopped)))
+	return loopErr
+}
+
+var errFatal = errors.New("fatal error after init")
+
+// waitForShutdown loops on /event/next until SHUTDOWN, ctx's end (SIGTERM) or a fatal error
+// from the background, which it reports with /exit/error.
+func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-chan error, wg *sync.WaitGroup, logger *slog.Logger) (extensionsapi.Event, error) {
+	nextCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		ev  extensionsapi.Event
+		err error
+	}
+	for {
+		next := make(chan result, 1)
+		wg.Go(func() {
+			ev, err := api.Next(nextCtx)
+			next <- result{ev, err}
+		})
+		select {
+		case r := <-next:
+			switch {
+			case ctx.Err() != nil:
+				logger.Info("signal received; shutting down")
+				return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
+			case r.err != nil:
+				return extensionsapi.Event{}, r.err
+			case r.ev.EventType == extensionsapi.Shutdown:
+				return r.ev, nil
+			}
+		case err := <-fatal:
+			cancel()
+			logger.Error("fatal error; exiting", "error", err)
+			if rerr := api.ExitError(context.Background(), "Fatal", err); rerr != nil {
+				logger.Error("could not report exit error", "error", rerr)
+			}
+			return extensionsapi.Event{ShutdownReason: "fatal"}, fmt.Errorf("%w: %w", errFatal, err)
+		}
+	}
+}
+
+// warmUp loads the AWS configuration, hands the upstream to the cache and prefetches.
+func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, pending *upstream.Pending,
+	c *cache.Cache[upstream.Request, upstream.Value], counters *metrics.Counters, logger *slog.Logger,
+	start time.Time, listeners []net.Listener) error {
+	awsCfg, err := loadAWSConfig(ctx, getenv)
+	if err != nil {
+		err = fmt.Errorf("load AWS configuration: %w", err)
+		pending.Resolve(nil, err)
+		return err
+	}
+	pending.Resolve(upstream.New(awsCfg, upstream.Options{
+		MaxConnections: cfg.MaxConnections,
+		Timeout:        cfg.Timeout,
+		Endpoints: map[config.Kind]string{
+			config.SecretsManager: firstSet(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
+			config.SSM:            firstSet(getenv, "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"),
+		},
+		Observer: counters,
+		Logger:   logger,
+	}), nil)
+
+	prefetchStart := time.Now()
+	var failed int
+	var mu sync.Mutex
+	var g errgroup.Group
+	for _, p := range cfg.Prefetch {
+		g.Go(func() error {
+			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
+			if p.Kind == config.SecretsManager {
+				req.Stage = upstream.CurrentStage
+			}
+			if _, _, err := c.Get(ctx, req); err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				logger.Warn("prefetch failed; requests will fetch it on demand", "service", p.Kind.String(), "id", p.ID, "error", err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	logger.Info("ready",
+		"version", version,
+		"port", listeners[0].Addr().(*net.TCPAddr).Port,
+		"ipv6", len(listeners) > 1,
+		"init_type", cfg.InitType,
+		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
+		"cache_size", cfg.CacheSize,
+		"secrets_ttl_s", cfg.TTL(config.SecretsManager).Seconds(),
+		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
+		"refresh_ahead", cfg.RefreshAhead,
+		"stale_if_error_s", cfg.StaleIfError.Seconds(),
+		"prefetch", len(cfg.Prefetch),
+		"prefetch_failed", failed,
+		"prefetch_ms", ms(time.Since(prefetchStart)),
+		"since_start_ms", ms(time.Since(start)),
+	)
+	return nil
+}
+
+// loadAWSConfig is the SDK's default chain (so container credentials work), with region and
+// static credentials taken from getenv when it has them.
+func loadAWSConfig(ctx context.Context, getenv func(string) string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if r := firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION"); r != "" {
+		opts = append(opts, awsconfig.WithRegion(r))
+	}
+	if id, key := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && key != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, key, getenv("AWS_SESSION_TOKEN"))))
+	}
+	return awsconfig.LoadDefaultConfig(ctx, opts...)
+}
+
+func firstSet(getenv func(string) string, names ...string) string {
+	for _, n := range names {
+		if v := getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// listen binds 127.0.0.1 (required) and [::1] on the same port (best effort: on Lambda
+// "localhost" may resolve to ::1 first).
+func listen(port int, logger *slog.Logger) ([]net.Listener, error) {
+	l4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on 127.0.0.1:%d (%w); another process holds the port: set PARAMETERS_SECRETS_EXTENSION_HTTP_PORT to a free one", port, err)
+	}
+	port = l4.Addr().(*net.TCPAddr).Port
+	l6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+	if err != nil {
+		logger.Debug("no IPv6 loopback; serving 127.0.0.1 only", "error", err)
+		return []net.Listener{l4}, nil
+	}
+	return []net.Listener{l4, l6}, nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		_ = l.Close()
+	}
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	if cfg.LogNone {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})).With("extension", "kinko")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// lockedWriter lets the logger and the metrics line share stdout without interleaving.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
