@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
+	"github.com/kinko-dev/kinko/internal/faultproxy"
+	"github.com/kinko-dev/kinko/internal/moto"
+)
+
+const testToken = "test-session-token"
+
+// fakeLambda is the Extensions API side of Lambda: it records what the extension sends and
+// hands out the events the test queues.
+type fakeLambda struct {
+	srv    *http.Server
+	addr   string
+	events chan extensionsapi.Event
+
+	mu         sync.Mutex
+	registered http.Header
+	regBody    string
+	nextCalls  int
+	initErrors []report
+	exitErrors []report
+}
+
+type report struct {
+	errorType string
+	body      string
+}
+
+func startLambda(t *testing.T) *fakeLambda {
+	t.Helper()
+	f := &fakeLambda{events: make(chan extensionsapi.Event, 8)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.registered, f.regBody = r.Header.Clone(), string(body)
+		f.mu.Unlock()
+		w.Header().Set("Lambda-Extension-Identifier", "ext-id-1")
+		fmt.Fprint(w, `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"}`)
+	})
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Lambda-Extension-Identifier") != "ext-id-1" {
+			http.Error(w, "bad identifier", http.StatusForbidden)
+			return
+		}
+		f.mu.Lock()
+		f.nextCalls++
+		f.mu.Unlock()
+		select {
+		case ev := <-f.events:
+			_ = json.NewEncoder(w).Encode(ev)
+		case <-r.Context().Done():
+		}
+	})
+	for path, into := range map[string]*[]report{"init/error": &f.initErrors, "exit/error": &f.exitErrors} {
+		mux.HandleFunc("POST /2020-01-01/extension/"+path, func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			f.mu.Lock()
+			*into = append(*into, report{r.Header.Get("Lambda-Extension-Function-Error-Type"), string(body)})
+			f.mu.Unlock()
+			fmt.Fprint(w, `{"status":"OK"}`)
+		})
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.addr = l.Addr().String()
+	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = f.srv.Serve(l) }()
+	t.Cleanup(func() { _ = f.srv.Close() })
+	return f
+}
+
+func (f *fakeLambda) next() int { f.mu.Lock(); defer f.mu.Unlock(); return f.nextCalls }
+
+func (f *fakeLambda) shutdown(in time.Duration) {
+	f.events <- extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(in).UnixMilli()}
+}
+
+// syncBuffer collects the extension's stdout.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// extension is one run() of kinko under test.
+type extension struct {
+	t      *testing.T
+	lambda *fakeLambda
+	port   int
+	logs   *syncBuffer
+	done   chan error
+	client *http.Client
+	signal context.CancelFunc // what SIGTERM does: ends run's context
+}
+
+// aws is moto behind a fault proxy, with an SDK client for the test's own setup calls.
+type awsStack struct {
+	moto  *moto.Server
+	proxy *faultproxy.Proxy
+	sm    *secretsmanager.Client
+}
+
+func startAWS(t *testing.T) *awsStack {
+	t.Helper()
+	m := moto.ForTest(t)
+	p, err := faultproxy.Start(m.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	sm := secretsmanager.New(secretsmanager.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(m.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+	return &awsStack{moto: m, proxy: p, sm: sm}
+}
+
+func (a *awsStack) createSecret(t *testing.T, name, value string) *secretsmanager.CreateSecretOutput {
+	t.Helper()
+	out, err := a.sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	if err != nil {
+		t.Fatalf("create secret %s: %v", name, err)
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startExtension runs kinko with env on top of a test environment pointing at a's proxy.
+func startExtension(t *testing.T, a *awsStack, env map[string]string) *extension {
+	t.Helper()
+	lambda := startLambda(t)
+	port := freePort(t)
+	full := map[string]string{
+		"AWS_LAMBDA_RUNTIME_API":                 lambda.addr,
+		"AWS_SESSION_TOKEN":                      testToken,
+		"AWS_ACCESS_KEY_ID":                      "testing",
+		"AWS_SECRET_ACCESS_KEY":                  "testing",
+		"AWS_REGION":                             "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":              "true",
+		"AWS_LAMBDA_FUNCTION_NAME":               "fn",
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(port),
+		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "DEBUG",
+	}
+	if a != nil {
+		full["AWS_ENDPOINT_URL"] = a.proxy.URL
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	x := &extension{t: t, lambda: lambda, port: port, logs: &syncBuffer{}, done: make(chan error, 1),
+		client: &http.Client{Timeout: 30 * time.Second}}
+	ctx, cancel := context.WithCancel(context.Background())
+	x.signal = cancel
+	go func() {
+		x.done <- run(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, x.logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-x.done:
+		case <-time.After(10 * time.Second):
+			t.Error("extension did not stop within 10s of its context ending")
+		}
+	})
+	return x
+}
+
+// waitLog polls the log for a line containing every fragment.
+func (x *extension) waitLog(fragments ...string) string {
+	x.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(x.logs.String(), "\n") {
+			if containsAll(line, fragments) {
+				return line
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	x.t.Fatalf("no log line with %q within 15s", fragments)
+	return ""
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+type response struct {
+	status      int
+	cacheStatus string
+	body        string
+}
+
+func (x *extension) get(path string) response {
+	x.t.Helper()
+	return x.getWith(path, map[string]string{"X-Aws-Parameters-Secrets-Token": testToken})
+}
+
+func (x *extension) getWith(path string, hdr map[string]string) response {
+	x.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", x.port, path), nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := x.client.Do(req)
+	if err != nil {
+		x.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header.Get("Cache-Status"), string(body)}
+}
+
+// waitReachable polls until the extension's port accepts connections.
+func (x *extension) waitReachable() {
+	x.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", x.port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	x.t.Fatal("extension port not reachable within 15s")
+}
+
+// stop sends SHUTDOWN and waits for run to return.
+func (x *extension) stop() error {
+	x.t.Helper()
+	x.lambda.shutdown(2 * time.Second)
+	select {
+	case err := <-x.done:
+		x.done <- err // for the cleanup
+		return err
+	case <-time.After(5 * time.Second):
+		x.t.Fatal("extension did not exit within 5s of SHUTDOWN")
+		return nil
+	}
+}
+
+// assertNoSecrets fails if any of values appears in the extension's or moto's output.
+// It never prints the output or the value.
+func (x *extension) assertNoSecrets(a *awsStack, values ...string) {
+	x.t.Helper()
+	for i, v := range values {
+		if strings.Contains(x.logs.String(), v) {
+			x.t.Errorf("secret value #%d appears in the extension's log", i)
+		}
+		if a != nil && strings.Contains(a.moto.Logs(), v) {
+			x.t.Errorf("secret value #%d appears in moto's log", i)
+		}
+	}
+}
+
+// waitFlights polls until n goroutines of this process are inside singleflight for a fetch:
+// one leader plus the requests that joined it.
+func waitFlights(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		var buf bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+		got := 0
+		for _, g := range strings.Split(buf.String(), "\n\n") {
+			if strings.Contains(g, "singleflight.(*Group).Do") && strings.Contains(g, "server.(*Handler)") {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d requests reached the in-flight fetch within 15s", n)
+}
+
+func eventInvoke() extensionsapi.Event {
+	return extensionsapi.Event{EventType: extensionsapi.Invoke, RequestID: "req-1", DeadlineMs: time.Now().Add(time.Minute).UnixMilli()}
+}

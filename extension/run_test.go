@@ -1,0 +1,399 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/kinko-dev/kinko/internal/faultproxy"
+)
+
+const openAIKey = "sk-kinko-test-4f2a9c1e7b3d"
+
+func secretJSON() string { return fmt.Sprintf(`{"OPENAI_API_KEY":%q}`, openAIKey) }
+
+func TestLifecycleRegisterServeShutdown(t *testing.T) {
+	a := startAWS(t)
+	created := a.createSecret(t, "app/openai", secretJSON())
+	x := startExtension(t, a, map[string]string{"KINKO_PREFETCH": "app/openai"})
+
+	ready := x.waitLog(`"msg":"ready"`, `"prefetch":1`, `"prefetch_failed":0`)
+	x.lambda.mu.Lock()
+	name, regBody := x.lambda.registered.Get("Lambda-Extension-Name"), x.lambda.regBody
+	x.lambda.mu.Unlock()
+	if name != "kinko" {
+		t.Errorf("Lambda-Extension-Name = %q, want the basename of argv[0], kinko", name)
+	}
+	var reg struct{ Events []string }
+	if err := json.Unmarshal([]byte(regBody), &reg); err != nil || strings.Join(reg.Events, ",") != "INVOKE,SHUTDOWN" {
+		t.Errorf("register body = %s, want events INVOKE and SHUTDOWN", regBody)
+	}
+	if !strings.Contains(ready, fmt.Sprintf(`"port":%d`, x.port)) {
+		t.Errorf("ready line lacks the port: %s", ready)
+	}
+
+	// Prefetched: the first request is already a hit, and no new upstream call is made.
+	r := x.get("/secretsmanager/get?secretId=app/openai")
+	if r.status != 200 || !strings.HasPrefix(r.cacheStatus, "kinko; hit; ttl=") {
+		t.Fatalf("first request: %d %q, want a hit from the prefetch", r.status, r.cacheStatus)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.body), &doc); err != nil {
+		t.Fatal("answer is not JSON")
+	}
+	for _, k := range []string{"ARN", "Name", "VersionId", "SecretString", "SecretBinary", "VersionStages", "CreatedDate"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("answer lacks %s", k)
+		}
+	}
+	if doc["ARN"] != aws.ToString(created.ARN) || doc["SecretString"] != secretJSON() || doc["SecretBinary"] != nil {
+		t.Errorf("answer does not carry the secret's ARN and string")
+	}
+	if _, err := time.Parse(time.RFC3339, doc["CreatedDate"].(string)); err != nil {
+		t.Errorf("CreatedDate not RFC 3339: %v", err)
+	}
+	if k := x.get("/secretsmanager/get?secretId=app/openai&jsonKey=OPENAI_API_KEY"); k.status != 200 || k.body != openAIKey {
+		t.Errorf("jsonKey: status %d, value matches %t", k.status, k.body == openAIKey)
+	}
+	if n := a.proxy.Calls("GetSecretValue"); n != 1 {
+		t.Errorf("upstream calls = %d, want 1 (the prefetch)", n)
+	}
+
+	x.lambda.events <- eventInvoke()
+	start := time.Now()
+	if err := x.stop(); err != nil {
+		t.Fatalf("run returned %v after SHUTDOWN, want nil", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("exit took %s, past the 2 s shutdown budget", took)
+	}
+	x.waitLog(`"msg":"shutdown complete"`, `"reason":"spindown"`)
+	emf := x.waitLog(`"_aws"`, `"Namespace":"kinko"`)
+	if !strings.Contains(emf, `"Hits":2`) || !strings.Contains(emf, `"UpstreamCalls":1`) {
+		t.Errorf("metrics line counts wrong: %s", emf)
+	}
+	x.assertNoSecrets(a, openAIKey, secretJSON())
+}
+
+func TestBadVariableIsAnInitError(t *testing.T) {
+	x := startExtension(t, nil, map[string]string{"SECRETS_MANAGER_TTL": "five minutes"})
+	select {
+	case err := <-x.done:
+		x.done <- err
+		if err == nil || !strings.Contains(err.Error(), "SECRETS_MANAGER_TTL") {
+			t.Fatalf("run = %v, want an error naming SECRETS_MANAGER_TTL", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not fail")
+	}
+	x.lambda.mu.Lock()
+	defer x.lambda.mu.Unlock()
+	if len(x.lambda.initErrors) != 1 || x.lambda.initErrors[0].errorType != "Extension.ConfigInvalid" ||
+		!strings.Contains(x.lambda.initErrors[0].body, "SECRETS_MANAGER_TTL") {
+		t.Fatalf("init/error reports = %+v, want one Extension.ConfigInvalid naming the variable", x.lambda.initErrors)
+	}
+	if x.lambda.nextCalls != 0 {
+		t.Fatal("an extension that failed init must not call /event/next")
+	}
+}
+
+func TestPortInUseIsAnInitError(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	x := startExtension(t, nil, map[string]string{"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": fmt.Sprint(port)})
+	select {
+	case err := <-x.done:
+		x.done <- err
+		if err == nil {
+			t.Fatal("run succeeded on a taken port")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not fail")
+	}
+	x.lambda.mu.Lock()
+	defer x.lambda.mu.Unlock()
+	if len(x.lambda.initErrors) != 1 || x.lambda.initErrors[0].errorType != "Extension.PortUnavailable" ||
+		!strings.Contains(x.lambda.initErrors[0].body, fmt.Sprint(port)) {
+		t.Fatalf("init/error reports = %+v, want Extension.PortUnavailable naming port %d", x.lambda.initErrors, port)
+	}
+}
+
+func TestConcurrentFirstRequestsMakeOneCall(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "race", secretJSON())
+	x := startExtension(t, a, nil)
+	x.waitLog(`"msg":"ready"`)
+
+	a.proxy.Hold()
+	const n = 64
+	answers := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { answers[i] = x.get("/secretsmanager/get?secretId=race") })
+	}
+	waitFlights(t, n) // every request is parked on the one fetch
+	a.proxy.Release()
+	wg.Wait()
+
+	if got := a.proxy.Calls("GetSecretValue"); got != 1 {
+		t.Fatalf("upstream GetSecretValue calls = %d, want 1", got)
+	}
+	collapsed := 0
+	for _, r := range answers {
+		if r.status != 200 || r.body != answers[0].body {
+			t.Fatalf("answers differ or failed: status %d", r.status)
+		}
+		if r.cacheStatus == "kinko; fwd=miss; collapsed" {
+			collapsed++
+		}
+	}
+	if collapsed != n-1 {
+		t.Fatalf("collapsed answers = %d, want %d", collapsed, n-1)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
+
+func TestNameThenARNIsOneCall(t *testing.T) {
+	a := startAWS(t)
+	created := a.createSecret(t, "aliased", secretJSON())
+	x := startExtension(t, a, nil)
+	x.waitLog(`"msg":"ready"`)
+
+	if r := x.get("/secretsmanager/get?secretId=aliased"); r.status != 200 || r.cacheStatus != "kinko; fwd=miss; stored" {
+		t.Fatalf("by name: %d %q", r.status, r.cacheStatus)
+	}
+	r := x.get("/secretsmanager/get?secretId=" + aws.ToString(created.ARN))
+	if r.status != 200 || !strings.HasPrefix(r.cacheStatus, "kinko; hit") {
+		t.Fatalf("by ARN: %d %q, want a hit", r.status, r.cacheStatus)
+	}
+	if r := x.get("/secretsmanager/get?secretId=aliased&versionStage=AWSCURRENT"); !strings.HasPrefix(r.cacheStatus, "kinko; hit") {
+		t.Fatalf("explicit AWSCURRENT: %q, want the same entry", r.cacheStatus)
+	}
+	if got := a.proxy.Calls("GetSecretValue"); got != 1 {
+		t.Fatalf("upstream calls = %d, want 1", got)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
+
+// waitFor polls f until it is true.
+func waitFor(t *testing.T, what string, limit time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStaleIfErrorServesWithinItsBound(t *testing.T) {
+	for _, fault := range []faultproxy.Fault{faultproxy.Status500, faultproxy.Hang} {
+		t.Run(fault.String(), func(t *testing.T) {
+			a := startAWS(t)
+			a.createSecret(t, "flaky", secretJSON())
+			x := startExtension(t, a, map[string]string{
+				"SECRETS_MANAGER_TTL":            "1",
+				"KINKO_STALE_IF_ERROR":           "2",
+				"KINKO_REFRESH_AHEAD":            "1",
+				"SECRETS_MANAGER_TIMEOUT_MILLIS": "300",
+			})
+			x.waitLog(`"msg":"ready"`)
+			if r := x.get("/secretsmanager/get?secretId=flaky"); r.status != 200 {
+				t.Fatalf("first: %d", r.status)
+			}
+			fetched := time.Now()
+			a.proxy.SetFault(fault)
+
+			var stale response
+			waitFor(t, "stale-if-error after expiry", 5*time.Second, func() bool {
+				stale = x.get("/secretsmanager/get?secretId=flaky")
+				return stale.cacheStatus == "kinko; hit; detail=stale-if-error"
+			})
+			if stale.status != 200 || !strings.Contains(stale.body, `"SecretString"`) {
+				t.Fatalf("stale answer: %d", stale.status)
+			}
+			var last response
+			waitFor(t, "error once the stale window is over", 8*time.Second, func() bool {
+				last = x.get("/secretsmanager/get?secretId=flaky")
+				return last.status != 200
+			})
+			if since := time.Since(fetched); since < 3*time.Second {
+				t.Fatalf("stale value stopped after %s, before TTL + window (3 s)", since)
+			}
+			want := map[faultproxy.Fault]int{faultproxy.Status500: 500, faultproxy.Hang: 504}[fault]
+			if last.status != want || strings.Contains(last.body, openAIKey) {
+				t.Fatalf("after the window: status %d, want %d and no value", last.status, want)
+			}
+			x.assertNoSecrets(a, openAIKey)
+		})
+	}
+}
+
+func TestDeletedSecretIsNeverMasked(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "doomed", secretJSON())
+	x := startExtension(t, a, map[string]string{"SECRETS_MANAGER_TTL": "1", "KINKO_REFRESH_AHEAD": "1"})
+	x.waitLog(`"msg":"ready"`)
+	if r := x.get("/secretsmanager/get?secretId=doomed"); r.status != 200 {
+		t.Fatalf("first: %d", r.status)
+	}
+	if _, err := a.sm.DeleteSecret(t.Context(), &secretsmanager.DeleteSecretInput{SecretId: aws.String("doomed"), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	var r response
+	waitFor(t, "the deletion to show after the TTL", 5*time.Second, func() bool {
+		r = x.get("/secretsmanager/get?secretId=doomed")
+		return r.status != 200
+	})
+	// AWS answers ResourceNotFoundException with 400, moto with 404: kinko passes on either.
+	if !notFoundStatus(r.status) || !strings.Contains(r.body, `"__type":"ResourceNotFoundException"`) || strings.Contains(r.body, openAIKey) {
+		t.Fatalf("deleted secret: %d, want ResourceNotFoundException with the upstream's status and without the value", r.status)
+	}
+	if !strings.Contains(r.cacheStatus, fmt.Sprintf("fwd-status=%d", r.status)) {
+		t.Errorf("Cache-Status %q lacks fwd-status", r.cacheStatus)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
+
+func TestUpstreamErrorsThroughTheWholeProcess(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "present", secretJSON())
+	x := startExtension(t, a, map[string]string{"SECRETS_MANAGER_TIMEOUT_MILLIS": "500"})
+	x.waitLog(`"msg":"ready"`)
+
+	if r := x.get("/secretsmanager/get?secretId=missing"); !notFoundStatus(r.status) || !strings.Contains(r.body, "ResourceNotFoundException") {
+		t.Errorf("missing secret: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		fault  faultproxy.Fault
+		status int
+		code   string
+	}{
+		{faultproxy.Status503, 503, "ServiceUnavailable"},
+		{faultproxy.Throttle, 504, "UpstreamTimeout"}, // the SDK backs off past a 500 ms budget (FACTS.md)
+		{faultproxy.AccessDenied, 400, "AccessDeniedException"},
+		{faultproxy.Hang, 504, "UpstreamTimeout"},
+		{faultproxy.Reset, 502, "UpstreamUnreachable"},
+		{faultproxy.Malformed, 502, "UpstreamMalformedResponse"},
+	}
+	for _, tc := range cases {
+		a.proxy.SetFault(tc.fault)
+		r := x.get("/secretsmanager/get?secretId=present&refreshNow=true")
+		if r.status != tc.status || !strings.Contains(r.body, `"__type":"`+tc.code+`"`) {
+			t.Errorf("%s: %d %s, want %d %s", tc.fault, r.status, r.body, tc.status, tc.code)
+		}
+		if !strings.HasPrefix(r.cacheStatus, "kinko; fwd=request") {
+			t.Errorf("%s: Cache-Status %q", tc.fault, r.cacheStatus)
+		}
+	}
+	a.proxy.SetFault(faultproxy.None)
+	// An unreachable endpoint: nothing listens on the port.
+	dead := startExtension(t, nil, map[string]string{"AWS_ENDPOINT_URL": fmt.Sprintf("http://127.0.0.1:%d", freePort(t))})
+	dead.waitLog(`"msg":"ready"`)
+	if r := dead.get("/secretsmanager/get?secretId=present"); r.status != 502 || !strings.Contains(r.body, "UpstreamUnreachable") {
+		t.Errorf("connection refused: %d %s", r.status, r.body)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
+
+func TestRequestDuringPrefetchJoinsIt(t *testing.T) {
+	for _, initType := range []string{"on-demand", "provisioned-concurrency"} {
+		t.Run(initType, func(t *testing.T) {
+			a := startAWS(t)
+			a.createSecret(t, "early", secretJSON())
+			a.proxy.Hold()
+			x := startExtension(t, a, map[string]string{"KINKO_PREFETCH": "early", "AWS_LAMBDA_INITIALIZATION_TYPE": initType})
+			waitFor(t, "the prefetch to reach AWS", 10*time.Second, func() bool { return a.proxy.InFlight() == 1 })
+
+			if initType == "provisioned-concurrency" {
+				// Init is on no one's clock here: the prefetch finishes before /event/next.
+				if x.lambda.next() != 0 {
+					t.Fatal("/event/next called before the prefetch finished")
+				}
+				a.proxy.Release()
+				waitFor(t, "/event/next after the prefetch", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+				if r := x.get("/secretsmanager/get?secretId=early"); !strings.HasPrefix(r.cacheStatus, "kinko; hit") {
+					t.Fatalf("after prefetch: %q, want a hit", r.cacheStatus)
+				}
+				return
+			}
+			// On demand, /event/next comes at once; the prefetch goes on beside the runtime's init.
+			waitFor(t, "/event/next while the prefetch is in flight", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+			got := make(chan response, 1)
+			go func() { got <- x.get("/secretsmanager/get?secretId=early") }()
+			waitFlights(t, 1)
+			a.proxy.Release()
+			if r := <-got; r.status != 200 || r.cacheStatus != "kinko; fwd=miss; collapsed" {
+				t.Fatalf("request during prefetch: %d %q, want it to join the prefetch", r.status, r.cacheStatus)
+			}
+			if n := a.proxy.Calls("GetSecretValue"); n != 1 {
+				t.Fatalf("upstream calls = %d, want 1", n)
+			}
+		})
+	}
+}
+
+func TestManagedInstancesRegisterForShutdownOnly(t *testing.T) {
+	x := startExtension(t, nil, map[string]string{"AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances"})
+	waitFor(t, "registration", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+	x.lambda.mu.Lock()
+	body := x.lambda.regBody
+	x.lambda.mu.Unlock()
+	if body != `{"events":["SHUTDOWN"]}` {
+		t.Fatalf("register body %s, want SHUTDOWN only", body)
+	}
+}
+
+func TestSignalShutsDownCleanly(t *testing.T) {
+	x := startExtension(t, nil, nil)
+	x.waitReachable()
+	waitFor(t, "/event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+	x.signal()
+	select {
+	case err := <-x.done:
+		x.done <- err
+		if err != nil {
+			t.Fatalf("run after a signal = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return within 5s of the signal")
+	}
+	x.waitLog(`"msg":"shutdown complete"`, `"reason":"signal"`)
+}
+
+func TestInFlightRequestFinishesOnShutdown(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "slow", secretJSON())
+	x := startExtension(t, a, nil)
+	x.waitLog(`"msg":"ready"`)
+	a.proxy.SetDelay(300 * time.Millisecond)
+	got := make(chan response, 1)
+	go func() { got <- x.get("/secretsmanager/get?secretId=slow") }()
+	waitFor(t, "the request to reach AWS", 10*time.Second, func() bool { return a.proxy.InFlight() == 1 })
+	if err := x.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.status != 200 {
+		t.Fatalf("request in flight at SHUTDOWN: %d, want it to finish", r.status)
+	}
+	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ping", x.port)); err == nil {
+		t.Fatal("still accepting after shutdown")
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
+
+// notFoundStatus is the status AWS (400) or moto (404) gives ResourceNotFoundException.
+func notFoundStatus(s int) bool { return s == 400 || s == 404 }
