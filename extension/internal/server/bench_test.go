@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/upstream"
+)
+
+// benchHandler is the real handler over the real cache, warmed with one secret and one parameter.
+func benchHandler(b *testing.B) http.Handler {
+	b.Helper()
+	values := map[config.Kind]upstream.Value{
+		config.SecretsManager: textValue("bench", secretValue),
+		config.SSM: {Body: []byte(`{"Parameter":{"ARN":"arn:aws:ssm:us-east-1:123456789012:parameter/bench","DataType":"text","Name":"/bench","Type":"SecureString","Value":"v","Version":1}}`),
+			Text: "v", HasText: true, Name: "/bench"},
+	}
+	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
+		Load:         func(_ context.Context, r upstream.Request) (upstream.Value, error) { return values[r.Kind], nil },
+		TTL:          func(upstream.Request) time.Duration { return time.Hour },
+		Transient:    upstream.IsTransient,
+		Size:         1000,
+		RefreshAhead: 1,
+	})
+	b.Cleanup(c.Close)
+	h := NewHandler(c, token, slog.New(slog.DiscardHandler))
+	for _, target := range []string{"/secretsmanager/get?secretId=bench", "/systemsmanager/parameters/get?name=%2Fbench&withDecryption=true"} {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set(TokenHeader, token)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	return h
+}
+
+const (
+	benchSecretPath    = "/secretsmanager/get?secretId=bench"
+	benchParameterPath = "/systemsmanager/parameters/get?name=%2Fbench&withDecryption=true"
+)
+
+func benchmarkHandler(b *testing.B, target string) {
+	h := benchHandler(b)
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.Header.Set(TokenHeader, token)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkHitHandler is a secret cache hit through the handler, without a network.
+func BenchmarkHitHandler(b *testing.B) { benchmarkHandler(b, benchSecretPath) }
+
+// BenchmarkParameterHitHandler is the same for a parameter.
+func BenchmarkParameterHitHandler(b *testing.B) { benchmarkHandler(b, benchParameterPath) }
+
+func benchmarkLoopback(b *testing.B, target string) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := NewHTTPServer(benchHandler(b), slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(l) }()
+	b.Cleanup(func() { _ = srv.Close(); <-done })
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	url := "http://" + l.Addr().String() + target
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set(TokenHeader, token)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+// BenchmarkHitLoopback is a secret cache hit over a real keep-alive loopback connection.
+func BenchmarkHitLoopback(b *testing.B) { benchmarkLoopback(b, benchSecretPath) }
+
+// BenchmarkParameterHitLoopback is the same for a parameter.
+func BenchmarkParameterHitLoopback(b *testing.B) { benchmarkLoopback(b, benchParameterPath) }

@@ -1,0 +1,169 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kinko-dev/kinko/extension/internal/config"
+)
+
+const secretText = `{"k":"s3cr3t-value-upstream-test"}`
+
+func apiError(status int, code string) error {
+	return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "GetSecretValue",
+		Err: &awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+				Err: &smithy.GenericAPIError{Code: code, Message: code + " message"}},
+		}}
+}
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		name      string
+		err       error
+		status    int
+		code      string
+		transient bool
+	}{
+		{"not found", apiError(400, "ResourceNotFoundException"), 400, "ResourceNotFoundException", false},
+		{"access denied", apiError(400, "AccessDeniedException"), 400, "AccessDeniedException", false},
+		{"decryption", apiError(400, "DecryptionFailure"), 400, "DecryptionFailure", false},
+		{"throttled", apiError(400, "ThrottlingException"), 400, "ThrottlingException", true},
+		{"internal", apiError(500, "InternalServiceError"), 500, "InternalServiceError", true},
+		{"unavailable", apiError(503, "ServiceUnavailable"), 503, "ServiceUnavailable", true},
+		{"deadline", fmt.Errorf("op: %w", context.DeadlineExceeded), 504, CodeTimeout, true},
+		{"cancelled", fmt.Errorf("op: %w", context.Canceled), 503, CodeShutdown, true},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, 502, CodeUnreachable, true},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, 502, CodeUnreachable, true},
+		{"dns", &net.DNSError{Name: "secretsmanager.example", Err: "no such host"}, 502, CodeUnreachable, true},
+		{"truncated", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), 502, CodeMalformed, true},
+		{"malformed", &smithy.DeserializationError{Err: errors.New("bad json"), Snapshot: []byte(secretText)}, 502, CodeMalformed, true},
+		{"odd", errors.New("something else"), 500, CodeInternal, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := classify(config.SecretsManager, tc.err, 2*time.Second)
+			if e.Status != tc.status || e.Code != tc.code || e.Transient != tc.transient || IsTransient(e) != tc.transient {
+				t.Fatalf("got %d %s transient=%t, want %d %s transient=%t", e.Status, e.Code, e.Transient, tc.status, tc.code, tc.transient)
+			}
+			if e.Message == "" || strings.Contains(e.Error(), "s3cr3t") {
+				t.Fatal("message is empty or carries response bytes")
+			}
+			if !errors.Is(e, tc.err) {
+				t.Fatal("the cause is not kept for errors.Is")
+			}
+		})
+	}
+	if e := classify(config.SSM, context.DeadlineExceeded, time.Second); !strings.Contains(e.Message, "SSM_PARAMETER_STORE_TIMEOUT_MILLIS") {
+		t.Errorf("SSM timeout message %q must name its variable", e.Message)
+	}
+}
+
+type fakeSecrets struct {
+	in  *secretsmanager.GetSecretValueInput
+	out *secretsmanager.GetSecretValueOutput
+}
+
+func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.in = in
+	return f.out, nil
+}
+
+type fakeParameters struct {
+	in  *ssm.GetParameterInput
+	out *ssm.GetParameterOutput
+}
+
+func (f *fakeParameters) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	f.in = in
+	return f.out, nil
+}
+
+func TestSecretDocumentKeepsNulls(t *testing.T) {
+	created := time.Date(2026, 11, 1, 12, 0, 0, 500_000_000, time.FixedZone("JST", 9*3600))
+	f := &fakeSecrets{out: &secretsmanager.GetSecretValueOutput{
+		ARN: aws.String("arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf"), Name: aws.String("a"),
+		SecretString: aws.String(secretText), VersionId: aws.String("v1"), VersionStages: []string{"AWSCURRENT"}, CreatedDate: &created,
+	}}
+	c := &Client{secrets: f, timeout: func(config.Kind) time.Duration { return 0 }}
+	v, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(f.in.VersionStage) != "AWSPREVIOUS" || f.in.VersionId != nil {
+		t.Fatalf("input %+v", f.in)
+	}
+	var doc map[string]any
+	_ = json.Unmarshal(v.Body, &doc)
+	if doc["SecretBinary"] != nil || doc["CreatedDate"] != "2026-11-01T03:00:00.5Z" || doc["SecretString"] != secretText || len(doc) != 7 {
+		t.Fatalf("document %v", doc)
+	}
+	if !v.HasText || v.Text != secretText || v.ARN == "" || v.Name != "a" || v.Version != "v1" {
+		t.Fatalf("value fields wrong")
+	}
+	aliases := Aliases(Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"}, v)
+	if len(aliases) != 1 || aliases[0].ID != v.ARN || aliases[0].Stage != "AWSPREVIOUS" {
+		t.Fatalf("aliases %+v, want the ARN with the same stage", aliases)
+	}
+}
+
+func TestBinarySecretIsBase64(t *testing.T) {
+	f := &fakeSecrets{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("b"), SecretBinary: []byte{0, 1, 2}}}
+	c := &Client{secrets: f, timeout: func(config.Kind) time.Duration { return 0 }}
+	v, _ := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "b"})
+	if !strings.Contains(string(v.Body), `"SecretBinary":"AAEC"`) || !strings.Contains(string(v.Body), `"SecretString":null`) || v.HasText {
+		t.Fatalf("binary document %s", v.Body)
+	}
+}
+
+func TestParameterSelectors(t *testing.T) {
+	f := &fakeParameters{out: &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
+		Name: aws.String("/p"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeSecureString, Version: 3,
+	}}}
+	c := &Client{parameters: f, timeout: func(config.Kind) time.Duration { return 0 }}
+	for req, want := range map[Request]string{
+		{Kind: config.SSM, ID: "/p", Version: "3", Decrypt: true}: "/p:3",
+		{Kind: config.SSM, ID: "/p", Stage: "prod"}:               "/p:prod",
+		{Kind: config.SSM, ID: "/p"}:                              "/p",
+	} {
+		v, err := c.Fetch(t.Context(), req)
+		if err != nil || aws.ToString(f.in.Name) != want || aws.ToBool(f.in.WithDecryption) != req.Decrypt {
+			t.Errorf("%+v: asked %q decrypt=%v (%v), want %q", req, aws.ToString(f.in.Name), aws.ToBool(f.in.WithDecryption), err, want)
+		}
+		if !strings.Contains(string(v.Body), `"Version":3`) || !strings.Contains(string(v.Body), `"Selector":null`) {
+			t.Errorf("document %s", v.Body)
+		}
+	}
+}
+
+func TestPendingWaitsThenFetches(t *testing.T) {
+	p := NewPending()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.Fetch(ctx, Request{}); !IsTransient(err) {
+		t.Fatalf("a caller that gives up while the config loads gets %v, want a transient error", err)
+	}
+	p.Resolve(nil, errors.New("no region"))
+	_, err := p.Fetch(t.Context(), Request{})
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 500 || !strings.Contains(e.Message, "no region") {
+		t.Fatalf("failed config: %v", err)
+	}
+}
