@@ -13,9 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
@@ -184,7 +181,7 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-cha
 func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, pending *upstream.Pending,
 	c *cache.Cache[upstream.Request, upstream.Value], counters *metrics.Counters, logger *slog.Logger,
 	start time.Time, listeners []net.Listener) error {
-	awsCfg, err := loadAWSConfig(ctx, getenv)
+	awsCfg, err := upstream.AWSConfig(getenv)
 	if err != nil {
 		err = fmt.Errorf("load AWS configuration: %w", err)
 		pending.Resolve(nil, err)
@@ -193,12 +190,9 @@ func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, 
 	pending.Resolve(upstream.New(awsCfg, upstream.Options{
 		MaxConnections: cfg.MaxConnections,
 		Timeout:        cfg.Timeout,
-		Endpoints: map[config.Kind]string{
-			config.SecretsManager: firstSet(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
-			config.SSM:            firstSet(getenv, "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"),
-		},
-		Observer: counters,
-		Logger:   logger,
+		Endpoints:      upstream.Endpoints(getenv),
+		Observer:       counters,
+		Logger:         logger,
 	}), nil)
 
 	prefetchStart := time.Now()
@@ -238,28 +232,6 @@ func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, 
 		"since_start_ms", ms(time.Since(start)),
 	)
 	return nil
-}
-
-// loadAWSConfig is the SDK's default chain (so container credentials work), with region and
-// static credentials taken from getenv when it has them.
-func loadAWSConfig(ctx context.Context, getenv func(string) string) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if r := firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION"); r != "" {
-		opts = append(opts, awsconfig.WithRegion(r))
-	}
-	if id, key := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && key != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, key, getenv("AWS_SESSION_TOKEN"))))
-	}
-	return awsconfig.LoadDefaultConfig(ctx, opts...)
-}
-
-func firstSet(getenv func(string) string, names ...string) string {
-	for _, n := range names {
-		if v := getenv(n); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // listen binds 127.0.0.1 (required) and [::1] on the same port (best effort: on Lambda
