@@ -93,8 +93,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	life, endLife := context.WithCancel(context.Background())
 	defer endLife()
 	fatal := make(chan error, 1)
+	w := warmer{cfg: cfg, getenv: getenv, pending: pending, cache: c, counters: counters, logger: logger,
+		start: start, port: listeners[0].Addr().(*net.TCPAddr).Port, ipv6: len(listeners) > 1}
 	warm := func() {
-		if err := warmUp(life, cfg, getenv, pending, c, counters, logger, start, listeners); err != nil {
+		if err := w.warm(life); err != nil {
 			fatal <- err
 		}
 	}
@@ -177,10 +179,23 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-cha
 	}
 }
 
-// warmUp loads the AWS configuration, hands the upstream to the cache and prefetches.
-func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, pending *upstream.Pending,
-	c *cache.Cache[upstream.Request, upstream.Value], counters *metrics.Counters, logger *slog.Logger,
-	start time.Time, listeners []net.Listener) error {
+// warmer readies the upstream and the cache while Lambda goes on with init.
+type warmer struct {
+	cfg      config.Config
+	getenv   func(string) string
+	pending  *upstream.Pending
+	cache    *cache.Cache[upstream.Request, upstream.Value]
+	counters *metrics.Counters
+	logger   *slog.Logger
+	start    time.Time // the process's start, for the ready line
+	port     int
+	ipv6     bool
+}
+
+// warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
+// An error is fatal: without AWS configuration no request can be answered.
+func (w warmer) warm(ctx context.Context) error {
+	cfg, getenv, pending, c, logger := w.cfg, w.getenv, w.pending, w.cache, w.logger
 	awsCfg, err := upstream.AWSConfig(getenv)
 	if err != nil {
 		err = fmt.Errorf("load AWS configuration: %w", err)
@@ -191,7 +206,7 @@ func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, 
 		MaxConnections: cfg.MaxConnections,
 		Timeout:        cfg.Timeout,
 		Endpoints:      upstream.Endpoints(getenv),
-		Observer:       counters,
+		Observer:       w.counters,
 		Logger:         logger,
 	}), nil)
 
@@ -217,8 +232,8 @@ func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, 
 	_ = g.Wait()
 	logger.Info("ready",
 		"version", version,
-		"port", listeners[0].Addr().(*net.TCPAddr).Port,
-		"ipv6", len(listeners) > 1,
+		"port", w.port,
+		"ipv6", w.ipv6,
 		"init_type", cfg.InitType,
 		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
 		"cache_size", cfg.CacheSize,
@@ -229,7 +244,7 @@ func warmUp(ctx context.Context, cfg config.Config, getenv func(string) string, 
 		"prefetch", len(cfg.Prefetch),
 		"prefetch_failed", failed,
 		"prefetch_ms", ms(time.Since(prefetchStart)),
-		"since_start_ms", ms(time.Since(start)),
+		"since_start_ms", ms(time.Since(w.start)),
 	)
 	return nil
 }

@@ -48,13 +48,19 @@ func (q query) id(name, example string) (string, error) {
 func (q query) exclusive(a, b string) (string, string, error) {
 	va, hasA := q.values[a]
 	vb, hasB := q.values[b]
-	switch {
-	case hasA && hasB:
+	if hasA && hasB {
 		return "", "", fmt.Errorf("give %s or %s, not both", a, b)
-	case hasA && va == "", hasB && vb == "":
-		return "", "", fmt.Errorf("%s is empty; give a value or drop the parameter", map[bool]string{true: a, false: b}[hasA])
-	case len(va) > config.MaxIDBytes || len(vb) > config.MaxIDBytes:
-		return "", "", fmt.Errorf("%s is over %d bytes", map[bool]string{true: a, false: b}[len(va) > config.MaxIDBytes], config.MaxIDBytes)
+	}
+	for _, p := range []struct {
+		name, value string
+		given       bool
+	}{{a, va, hasA}, {b, vb, hasB}} {
+		switch {
+		case p.given && p.value == "":
+			return "", "", fmt.Errorf("%s is empty; give a value or drop the parameter", p.name)
+		case len(p.value) > config.MaxIDBytes:
+			return "", "", fmt.Errorf("%s is over %d bytes", p.name, config.MaxIDBytes)
+		}
 	}
 	return va, vb, nil
 }
