@@ -28,22 +28,39 @@ OSLS := npx --no-install osls
 SLS_ARGS = --stage $(STAGE) --region $(REGION) --param="arch=$(ARCH)" $(OSLS_FLAGS)
 CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 
-.PHONY: help test vet unit lint build layer function package deploy clean FORCE
+# The end-to-end stack runs binaries for this machine, whatever ARCH says.
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+
+.PHONY: help test deps vet unit e2e demo up lint build layer function package deploy clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 	@echo "  variables: ARCH=$(ARCH) (arm64|x86_64) STAGE=$(STAGE) REGION=$(REGION) VERSION=$(VERSION)"
 
-test: vet unit ## vet + unit tests (what CI runs)
+test: deps vet unit ## what CI runs: deps, vet, then every test with -race (unit, whole-process, end to end)
+
+deps: ## install what the tests need when missing: chromium (apt), moto (pip)
+	bash e2e/install-deps.sh
 
 vet: ## go vet
 	$(GO) vet ./...
 
-unit: ## go test -race
+unit: ## go test -race ./... (includes ./e2e)
 	$(GO) test -race -count=1 ./...
+
+e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
+	$(GO) test -count=1 -v ./e2e/...
+
+demo: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the whole stack on this machine: a cold and two warm requests, then stop
+	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
+	$(BUILD)/demo -layer $<
+
+up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the page at http://127.0.0.1:3000/
+	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
+	$(BUILD)/demo -up -layer $<
 
 lint: ## go vet + staticcheck
 	$(GO) vet ./...
@@ -90,7 +107,7 @@ package: node_modules/.package-lock.json layer function ## render the CloudForma
 deploy: node_modules/.package-lock.json layer function ## deploy to AWS (needs credentials)
 	$(OSLS) deploy $(SLS_ARGS)
 
-clean: ## remove dist/, build/, .serverless/
-	rm -rf $(DIST) $(BUILD) .serverless
+clean: ## remove dist/, build/, .serverless/, .e2e/
+	rm -rf $(DIST) $(BUILD) .serverless .e2e
 
 FORCE:

@@ -23,6 +23,10 @@ import (
 //go:embed index.html
 var indexHTML string
 
+// CacheStatusHeader carries, on POST /invoke-openai answers, the kinko Cache-Status of
+// the read that gave the OpenAI key (e.g. "kinko; hit; ttl=287"): how it was served, not what it is.
+const CacheStatusHeader = "X-Kinko-Cache-Status"
+
 const (
 	maxPromptRunes = 4000
 	maxBodyBytes   = 64 << 10 // 4000 runes, even \u-escaped, fit with room to spare
@@ -117,7 +121,12 @@ func (h *handler) serve(ctx context.Context, method, path string, req events.API
 		allow = http.MethodGet
 	case "/invoke-openai":
 		if method == http.MethodPost {
-			return answer(h.invokeOpenAI(ctx, req))
+			v, cacheStatus, herr := h.invokeOpenAI(ctx, req)
+			resp, err := answer(v, herr)
+			if cacheStatus != "" {
+				resp.Headers[CacheStatusHeader] = cacheStatus
+			}
+			return resp, err
 		}
 		allow = http.MethodPost
 	default:
@@ -236,20 +245,21 @@ func mask(s string) string {
 	return string(r[:3]) + "..." + string(r[len(r)-4:])
 }
 
-func (h *handler) invokeOpenAI(ctx context.Context, req events.APIGatewayV2HTTPRequest) (any, *httpError) {
+// invokeOpenAI also gives the extension's Cache-Status for the key's read, once the key was read.
+func (h *handler) invokeOpenAI(ctx context.Context, req events.APIGatewayV2HTTPRequest) (any, string, *httpError) {
 	prompt, herr := parsePrompt(req)
 	if herr != nil {
-		return nil, herr
+		return nil, "", herr
 	}
-	key, herr := h.openAIKey(ctx)
+	key, cacheStatus, herr := h.openAIKey(ctx)
 	if herr != nil {
-		return nil, herr
+		return nil, "", herr
 	}
 	msg, herr := h.complete(ctx, key, prompt)
 	if herr != nil {
-		return nil, herr
+		return nil, cacheStatus, herr
 	}
-	return map[string]string{"message": msg}, nil
+	return map[string]string{"message": msg}, cacheStatus, nil
 }
 
 func parsePrompt(req events.APIGatewayV2HTTPRequest) (string, *httpError) {

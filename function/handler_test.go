@@ -24,6 +24,9 @@ func TestInvokeOpenAI(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Headers["Content-Type"] != "application/json" {
 		t.Fatalf("got %d %v: %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
+	if got := resp.Headers[CacheStatusHeader]; got != "kinko; hit; ttl=287" {
+		t.Errorf("%s = %q, want kinko's Cache-Status for the key's read", CacheStatusHeader, got)
+	}
 	var out map[string]string
 	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil || out["message"] != "こんにちは！" || len(out) != 1 {
 		t.Errorf("body = %s, want {\"message\":\"こんにちは！\"}", resp.Body)
@@ -191,9 +194,14 @@ func TestOpenAIRateLimitThenSuccess(t *testing.T) {
 
 func TestOpenAIServerErrorPersistent(t *testing.T) {
 	f := newFixture(t, jsonSecret, openAIErr(500, "server_error", "", "The server had an error"))
-	msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
+	resp := f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi")))
+	msg := errorOf(t, resp, 502)
 	if !strings.Contains(msg, "500") || !strings.Contains(msg, "server_error") {
 		t.Errorf("error %q should give OpenAI's status and type", msg)
+	}
+	// The key was read, so its Cache-Status is shown even though OpenAI failed.
+	if got := resp.Headers[CacheStatusHeader]; got != "kinko; hit; ttl=287" {
+		t.Errorf("%s = %q", CacheStatusHeader, got)
 	}
 	if n := len(f.openai.seen()); n != 3 {
 		t.Errorf("OpenAI got %d calls, want 3 (bounded retries)", n)
@@ -247,9 +255,13 @@ func TestSecretMissing(t *testing.T) {
 		request("POST", "/invoke-openai", prompt("hi")),
 		request("GET", "/get-secret", ""),
 	} {
-		msg := errorOf(t, f.do(t.Context(), req), 503)
+		resp := f.do(t.Context(), req)
+		msg := errorOf(t, resp, 503)
 		if !strings.Contains(msg, `secret "nope" not found (ResourceNotFoundException)`) || !strings.Contains(msg, "SECRET_NAME") {
 			t.Errorf("error %q", msg)
+		}
+		if got, ok := resp.Headers[CacheStatusHeader]; ok {
+			t.Errorf("%s = %q on a failed read; want none", CacheStatusHeader, got)
 		}
 	}
 }
@@ -275,6 +287,9 @@ func TestPlainSecretFallsBackToWholeString(t *testing.T) {
 	}
 	if c := f.openai.seen(); len(c) != 1 || c[0].auth != "Bearer "+fakeKey {
 		t.Error("OpenAI did not get the whole (trimmed) secret as the key")
+	}
+	if got := resp.Headers[CacheStatusHeader]; got != "kinko; hit; ttl=287" {
+		t.Errorf("%s = %q, want the Cache-Status of the whole-secret read", CacheStatusHeader, got)
 	}
 	q, _ := f.kinko.seen()
 	if len(q) != 2 || !strings.Contains(q[0], "jsonKey=") || strings.Contains(q[1], "jsonKey=") {

@@ -4,6 +4,7 @@
 //
 // Routes: GET / (the page), GET /get-secret (a masked preview, never the key),
 // POST /invoke-openai {"prompt": "..."} -> {"message": "..."}; errors are {"error": "..."}.
+// /invoke-openai answers carry X-Kinko-Cache-Status: how kinko served the key (e.g. "kinko; hit; ttl=287").
 //
 // Environment:
 //

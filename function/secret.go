@@ -13,14 +13,16 @@ import (
 // openAIKey reads the key with kinko's jsonKey, falling back to the whole secret
 // when kinko answers 400: the secret is not a JSON object, or the extension is
 // AWS's, which has no jsonKey. keyFromSecret then does the picking itself.
-func (h *handler) openAIKey(ctx context.Context) (string, *httpError) {
+// cacheStatus is the extension's Cache-Status for the read that gave the key (empty
+// when it failed): the answer shows it so a caller can see the cache at work.
+func (h *handler) openAIKey(ctx context.Context) (key, cacheStatus string, herr *httpError) {
 	name, jsonKey := h.cfg.secretName, h.cfg.secretJSONKey
-	v, err := h.secrets.SecretJSONKey(ctx, name, jsonKey)
+	v, err := h.secrets.SecretJSONKey(ctx, name, jsonKey, kinko.CacheStatusTo(&cacheStatus))
 	if err == nil {
 		if v = strings.TrimSpace(v); v == "" {
-			return "", fail(http.StatusServiceUnavailable, "key %q of secret %q is empty: store the OpenAI key there", jsonKey, name)
+			return "", "", fail(http.StatusServiceUnavailable, "key %q of secret %q is empty: store the OpenAI key there", jsonKey, name)
 		}
-		return v, nil
+		return v, cacheStatus, nil
 	}
 	var kerr *kinko.Error
 	if errors.As(err, &kerr) && ctx.Err() == nil {
@@ -28,15 +30,19 @@ func (h *handler) openAIKey(ctx context.Context) (string, *httpError) {
 		case kerr.Status == http.StatusBadRequest:
 			s, err := h.secrets.Secret(ctx, name)
 			if err != nil {
-				return "", h.secretError(ctx, err)
+				return "", "", h.secretError(ctx, err)
 			}
-			return h.keyFromSecret(s)
+			key, herr := h.keyFromSecret(s)
+			if herr != nil {
+				return "", "", herr
+			}
+			return key, s.CacheStatus, nil
 		case kerr.Status == http.StatusNotFound && kerr.Code != "ResourceNotFoundException":
-			return "", fail(http.StatusServiceUnavailable,
+			return "", "", fail(http.StatusServiceUnavailable,
 				"secret %q is a JSON object without key %q: add the key or set SECRET_JSON_KEY", name, jsonKey)
 		}
 	}
-	return "", h.secretError(ctx, err)
+	return "", "", h.secretError(ctx, err)
 }
 
 // keyFromSecret picks the key out of a whole secret: the SECRET_JSON_KEY member of a

@@ -212,6 +212,7 @@ type SecretOption func(*secretQuery)
 type secretQuery struct {
 	stage, id string
 	refresh   bool
+	status    *string // where CacheStatusTo stores the answer's Cache-Status
 }
 
 // VersionStage asks for the version with this staging label, e.g. "AWSPREVIOUS".
@@ -223,16 +224,21 @@ func VersionID(id string) SecretOption { return func(q *secretQuery) { q.id = id
 // RefreshNow bypasses the extension's cache: use it when the cached value was rejected.
 func RefreshNow() SecretOption { return func(q *secretQuery) { q.refresh = true } }
 
-func secretValues(id string, opts []SecretOption) (url.Values, error) {
+// CacheStatusTo stores the Cache-Status header of a successful answer in *dst (e.g.
+// "kinko; hit; ttl=287"), for calls like SecretJSONKey whose result has no field for it.
+// The header says how the extension answered, never what the secret holds.
+func CacheStatusTo(dst *string) SecretOption { return func(q *secretQuery) { q.status = dst } }
+
+func secretValues(id string, opts []SecretOption) (url.Values, *string, error) {
 	if id == "" {
-		return nil, errors.New("kinko: empty secret id: pass a secret name or ARN")
+		return nil, nil, errors.New("kinko: empty secret id: pass a secret name or ARN")
 	}
 	var q secretQuery
 	for _, o := range opts {
 		o(&q)
 	}
 	if q.stage != "" && q.id != "" {
-		return nil, fmt.Errorf("kinko: secret %q: VersionStage and VersionID exclude each other; pass one", id)
+		return nil, nil, fmt.Errorf("kinko: secret %q: VersionStage and VersionID exclude each other; pass one", id)
 	}
 	v := url.Values{"secretId": {id}}
 	if q.stage != "" {
@@ -244,7 +250,7 @@ func secretValues(id string, opts []SecretOption) (url.Values, error) {
 	if q.refresh {
 		v.Set("refreshNow", "true")
 	}
-	return v, nil
+	return v, q.status, nil
 }
 
 // wireSecret is the JSON shape; dates are decoded leniently (RFC 3339 or epoch seconds).
@@ -260,7 +266,7 @@ type wireSecret struct {
 
 // Secret returns the secret's current value (or the version the options select).
 func (c *Client) Secret(ctx context.Context, id string, opts ...SecretOption) (*SecretValue, error) {
-	q, err := secretValues(id, opts)
+	q, status, err := secretValues(id, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +274,9 @@ func (c *Client) Secret(ctx context.Context, id string, opts ...SecretOption) (*
 	body, hdr, err := c.get(ctx, "/secretsmanager/get", q, what)
 	if err != nil {
 		return nil, err
+	}
+	if status != nil {
+		*status = hdr.Get("Cache-Status")
 	}
 	var w wireSecret
 	if err := json.Unmarshal(body, &w); err != nil {
@@ -294,7 +303,7 @@ func (c *Client) SecretJSONKey(ctx context.Context, id, key string, opts ...Secr
 	if key == "" {
 		return "", fmt.Errorf("kinko: secret %q: empty JSON key: pass the name of a top-level key", id)
 	}
-	q, err := secretValues(id, opts)
+	q, status, err := secretValues(id, opts)
 	if err != nil {
 		return "", err
 	}
@@ -303,6 +312,9 @@ func (c *Client) SecretJSONKey(ctx context.Context, id, key string, opts ...Secr
 	body, hdr, err := c.get(ctx, "/secretsmanager/get", q, what)
 	if err != nil {
 		return "", err
+	}
+	if status != nil {
+		*status = hdr.Get("Cache-Status")
 	}
 	if !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
 		return string(body), nil // kinko's text/plain answer

@@ -304,6 +304,37 @@ func TestSecretJSONKey(t *testing.T) {
 	}
 }
 
+func TestCacheStatusTo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Status", "kinko; hit; ttl=42")
+		if r.URL.Query().Has("jsonKey") {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, testSecret)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"Name": "app", "SecretString": testSecret})
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, sessionEnv())
+
+	var status string
+	if v, err := c.SecretJSONKey(t.Context(), "app", "OPENAI_API_KEY", CacheStatusTo(&status)); err != nil || v != testSecret {
+		t.Fatalf("SecretJSONKey = %q, %v", v, err)
+	}
+	if status != "kinko; hit; ttl=42" {
+		t.Errorf("SecretJSONKey: CacheStatusTo got %q", status)
+	}
+	status = ""
+	if _, err := c.Secret(t.Context(), "app", CacheStatusTo(&status)); err != nil || status != "kinko; hit; ttl=42" {
+		t.Errorf("Secret: CacheStatusTo got %q, %v", status, err)
+	}
+	// A failed call leaves dst alone: there is no answer to describe.
+	status = "untouched"
+	if _, err := c.SecretJSONKey(t.Context(), "", "k", CacheStatusTo(&status)); err == nil || status != "untouched" {
+		t.Errorf("invalid call: err %v, status %q", err, status)
+	}
+}
+
 func TestSecretOptions(t *testing.T) {
 	var got []string
 	var mu sync.Mutex
