@@ -35,6 +35,8 @@ HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
+# A recipe that fails (the size check) leaves no half-made target behind.
+.DELETE_ON_ERROR:
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -83,8 +85,12 @@ $(DIST)/%/bootstrap: FORCE
 $(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(MKZIP)
 	$(MKZIP) -o $@ extensions/kinko=$<
 
+# The zip's size is cold-start time: the contract keeps it under 3 MB.
+FUNCTION_ZIP_LIMIT := 3000000
 $(DIST)/function-%.zip: $(DIST)/%/bootstrap $(MKZIP)
 	$(MKZIP) -o $@ bootstrap=$<
+	@size=$$(stat -c %s $@); if (( size >= $(FUNCTION_ZIP_LIMIT) )); then \
+	  echo "$@ is $$size bytes, over the $(FUNCTION_ZIP_LIMIT)-byte budget: drop a dependency from function/" >&2; exit 1; fi
 
 # A host tool: built without the Lambda GOOS/GOARCH.
 $(MKZIP): FORCE
