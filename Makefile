@@ -31,7 +31,7 @@ CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up lint build layer function package deploy clean FORCE
+.PHONY: help test deps vet unit e2e demo up lint bench soak fuzz build layer function package deploy clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -67,6 +67,32 @@ up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the pag
 lint: ## go vet + staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat from
+# `go install` into GOPATH/bin (called by path: that directory is often not on PATH).
+BENCHSTAT = $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin/benchstat
+
+bench: ## measure kinko against the alternatives into BENCHMARKS.md (<10 min); QUICK=1: <2 min, report in build/bench/
+	@missing=""; for t in wrk hyperfine; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing$$missing with apt"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+	@[[ -x "$(BENCHSTAT)" ]] || { echo "installing benchstat into $(BENCHSTAT)"; $(GO) install golang.org/x/perf/cmd/benchstat@latest; }
+	$(GO) run ./e2e/cmd/bench -benchstat "$(BENCHSTAT)" $(if $(filter 1 true yes,$(QUICK)),-quick)
+
+# The long runs of the reliability suites (RELIABILITY.md); make test runs short ones.
+# The soak runs without -race so its RSS figures are the shipped binary's.
+SOAK_SECONDS ?= 60
+FUZZTIME ?= 60s
+
+soak: ## 64 connections of mixed traffic while AWS flaps, for SOAK_SECONDS (default 60)
+	KINKO_SOAK_SECONDS=$(SOAK_SECONDS) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 10m ./extension
+
+fuzz: ## each fuzz target for FUZZTIME (default 60s)
+	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./extension/internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./extension/internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./extension/internal/config
 
 build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/bootstrap ## both binaries for ARCH under dist/ARCH/
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -102,11 +103,21 @@ func (f *fakeLambda) shutdown(in time.Duration) {
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	// keep bounds how many bytes are retained (0: all), so a long soak does not hold every log
+	// line in memory; onWrite, when set, sees every write, retained or not.
+	keep    int
+	onWrite func(p []byte)
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.onWrite != nil {
+		b.onWrite(p)
+	}
+	if b.keep > 0 && b.buf.Len()+len(p) > b.keep {
+		return len(p), nil
+	}
 	return b.buf.Write(p)
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
@@ -145,6 +156,18 @@ func startAWS(t *testing.T) *awsStack {
 	return &awsStack{moto: m, proxy: p, sm: sm}
 }
 
+// withOwnProxy is a's moto behind a new fault proxy of its own, so tests running in parallel
+// can each fault their own upstream while sharing one moto.
+func (a *awsStack) withOwnProxy(t *testing.T) *awsStack {
+	t.Helper()
+	p, err := faultproxy.Start(a.moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return &awsStack{moto: a.moto, proxy: p, sm: a.sm}
+}
+
 func (a *awsStack) createSecret(t *testing.T, name, value string) *secretsmanager.CreateSecretOutput {
 	t.Helper()
 	out, err := a.sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
@@ -167,6 +190,12 @@ func freePort(t *testing.T) int {
 // startExtension runs kinko with env on top of a test environment pointing at a's proxy.
 func startExtension(t *testing.T, a *awsStack, env map[string]string) *extension {
 	t.Helper()
+	return startExtensionLogging(t, a, env, &syncBuffer{})
+}
+
+// startExtensionLogging is startExtension with the extension's stdout going to logs.
+func startExtensionLogging(t *testing.T, a *awsStack, env map[string]string, logs *syncBuffer) *extension {
+	t.Helper()
 	lambda := startLambda(t)
 	port := freePort(t)
 	full := map[string]string{
@@ -186,7 +215,7 @@ func startExtension(t *testing.T, a *awsStack, env map[string]string) *extension
 	for k, v := range env {
 		full[k] = v
 	}
-	x := &extension{t: t, lambda: lambda, port: port, logs: &syncBuffer{}, done: make(chan error, 1),
+	x := &extension{t: t, lambda: lambda, port: port, logs: logs, done: make(chan error, 1),
 		client: &http.Client{Timeout: 30 * time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	x.signal = cancel
@@ -322,4 +351,27 @@ func waitFlights(t *testing.T, n int) {
 
 func eventInvoke() extensionsapi.Event {
 	return extensionsapi.Event{EventType: extensionsapi.Invoke, RequestID: "req-1", DeadlineMs: time.Now().Add(time.Minute).UnixMilli()}
+}
+
+// settleGoroutines polls until the process runs at most baseline goroutines, and fails the test
+// with a grouped dump of what is left if it does not within limit. Idle keep-alive connections
+// of http.DefaultTransport (the fault proxy's and the Extensions API client's) are closed first:
+// each holds two goroutines until its peer or its idle timeout ends it.
+func settleGoroutines(t *testing.T, baseline int, limit time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		n := runtime.NumGoroutine()
+		if n <= baseline {
+			return n
+		}
+		if time.Now().After(deadline) {
+			var buf bytes.Buffer
+			_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Fatalf("%d goroutines, baseline %d: still more after %s; what is left:\n%s", n, baseline, limit, buf.String())
+			return n
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -125,8 +125,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	stopped := time.Now()
 	if err := srv.Shutdown(drainCtx); err != nil {
 		logger.Warn("requests still in flight at the deadline; closing them", "error", err)
-		c.Close() // cancels their upstream calls
-		_ = srv.Close()
+		c.Close() // cancels their upstream calls: each answers 503 ExtensionShuttingDown
+		// Let them write that answer, within the margin kept back from the deadline, rather
+		// than cut their connections unanswered.
+		graceCtx, cancelGrace := context.WithTimeout(context.Background(), shutdownMargin/2)
+		if srv.Shutdown(graceCtx) != nil {
+			_ = srv.Close()
+		}
+		cancelGrace()
 	}
 	endLife()
 	c.Close()

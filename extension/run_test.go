@@ -292,7 +292,13 @@ func TestUpstreamErrorsThroughTheWholeProcess(t *testing.T) {
 	for _, tc := range cases {
 		a.proxy.SetFault(tc.fault)
 		r := x.get("/secretsmanager/get?secretId=present&refreshNow=true")
-		if r.status != tc.status || !strings.Contains(r.body, `"__type":"`+tc.code+`"`) {
+		ok := r.status == tc.status && strings.Contains(r.body, `"__type":"`+tc.code+`"`)
+		// The throttled retries back off a random 0-1 s and 0-2 s: about one time in twenty
+		// all three attempts fit in 500 ms, and AWS's own ThrottlingException is the answer.
+		if tc.fault == faultproxy.Throttle && r.status == 400 && strings.Contains(r.body, `"__type":"ThrottlingException"`) {
+			ok = true
+		}
+		if !ok {
 			t.Errorf("%s: %d %s, want %d %s", tc.fault, r.status, r.body, tc.status, tc.code)
 		}
 		if !strings.HasPrefix(r.cacheStatus, "kinko; fwd=request") {

@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -42,9 +44,10 @@ func (f Fault) String() string { return faultNames[f] }
 type Proxy struct {
 	URL string
 
-	srv    *httptest.Server
-	rp     *httputil.ReverseProxy
-	closed chan struct{}
+	srv       *httptest.Server
+	rp        *httputil.ReverseProxy
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	fault    Fault
@@ -61,16 +64,22 @@ func Start(target string) (*Proxy, error) {
 		return nil, fmt.Errorf("faultproxy target %q: %w", target, err)
 	}
 	p := &Proxy{rp: httputil.NewSingleHostReverseProxy(u), calls: map[string]int{}, closed: make(chan struct{})}
+	// A caller that gives up (kinko's timeout, a test's shutdown) is routine here, not news:
+	// without this every one prints "http: proxy error: context canceled".
+	p.rp.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	p.URL = p.srv.URL
 	return p, nil
 }
 
-// Close stops the proxy; hung calls are released.
+// Close stops the proxy; hung calls are released. Calling it again does nothing, so a test
+// may close the proxy early (to count goroutines) and still leave Close in its cleanup.
 func (p *Proxy) Close() {
-	close(p.closed)
-	p.srv.CloseClientConnections()
-	p.srv.Close()
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		p.srv.CloseClientConnections()
+		p.srv.Close()
+	})
 }
 
 // SetFault makes every later call fail as f (None forwards again).

@@ -156,8 +156,14 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, Status, error) {
 		c.o.Observer.Hit()
 		return v, Status{Outcome: Hit, TTL: left}, nil
 	}
-	if e != nil && !now.Before(e.expires.Add(c.o.StaleIfError)) {
+	switch {
+	case e == nil:
+	case !now.Before(e.expires.Add(c.o.StaleIfError)):
 		e = nil // past the stale window: as good as absent
+	default:
+		// Asked for, so in use: keep it from eviction while its refetch is in flight, or a
+		// failed refetch finds no stale value to fall back on.
+		c.lru.MoveToFront(e.elem)
 	}
 	c.mu.Unlock()
 

@@ -182,9 +182,13 @@ func TestLeastRecentlyUsedIsEvicted(t *testing.T) {
 	if c.Len() != 2 {
 		t.Fatalf("entries = %d, want 2", c.Len())
 	}
-	for k, want := range map[key]Outcome{"a": Hit, "c": Hit, "b": Miss} {
-		if _, st, _ := get(t, c, k); st.Outcome != want {
-			t.Errorf("%s: outcome %v, want %v", k, st.Outcome, want)
+	// In this order: asking for b first would fetch it and evict a.
+	for _, want := range []struct {
+		k       key
+		outcome Outcome
+	}{{"a", Hit}, {"c", Hit}, {"b", Miss}} {
+		if _, st, _ := get(t, c, want.k); st.Outcome != want.outcome {
+			t.Errorf("%s: outcome %v, want %v", want.k, st.Outcome, want.outcome)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
@@ -73,6 +74,8 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 		IdleTimeout:    time.Minute,
 		MaxHeaderBytes: MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		// Otherwise net/http answers "OPTIONS *" itself: 200, without the contract's headers.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 
@@ -81,8 +84,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Cache-Status", "kinko; fwd=bypass")
 	// ServeMux would redirect /a//b and /a/../b to their clean form; a local API has no
-	// reason to, so a path that is not already clean is simply not one of ours.
-	if p := r.URL.EscapedPath(); p != path.Clean(p) {
+	// reason to, so a path that is not already clean is simply not one of ours. Nor is a
+	// target without a path ("*", CONNECT's host:port), which ServeMux answers with a bare 400.
+	if p := r.URL.EscapedPath(); p != path.Clean(p) || !strings.HasPrefix(p, "/") {
 		notFound(w, r)
 		return
 	}

@@ -128,7 +128,13 @@ func isMalformed(err error) bool {
 }
 
 // FromAWS reports whether AWS answered with this error (as opposed to kinko giving up on it).
+// An AWS answer is known by its cause first: AWS's own codes include "InternalFailure", which
+// is also the code kinko uses for its own unexpected failures.
 func (e *Error) FromAWS() bool {
+	var api smithy.APIError
+	if errors.As(e.cause, &api) {
+		return true
+	}
 	switch e.Code {
 	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal:
 		return false

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The token check hashes the guess and compares digests with subtle.ConstantTimeCompare, so its
+// time depends on the guess's length (which the caller knows) and on nothing else: not on
+// whether or where the guess matches the token. A timing test cannot prove that; it catches a
+// regression that would make it plainly false, such as comparing bytes before hashing or
+// returning early on a length mismatch with the token. So guesses are compared with random
+// guesses of their own length.
+func TestTokenCheckTimeDependsOnlyOnTheGuessLength(t *testing.T) {
+	const tok = "0123456789abcdef0123456789abcdef" // 32 bytes
+	h := NewHandler(newFake(), tok, slog.New(slog.DiscardHandler))
+	groups := [][2]string{
+		{"right", tok},
+		{"first byte differs", "X" + tok[1:]},
+		{"last byte differs", tok[:len(tok)-1] + "X"},
+		{"random, same length", "zyxwvutsrqponmlkjihgfedcbaZYXWVU"},
+		{"one byte short", tok[:len(tok)-1]},
+		{"random, one byte short", "zyxwvutsrqponmlkjihgfedcbaZYXWV"},
+		{"one byte more", tok + "X"},
+		{"random, one byte more", "zyxwvutsrqponmlkjihgfedcbaZYXWVUT"},
+	}
+	// Rounds interleave the guesses so that a slow moment of the machine falls on all of them.
+	const rounds, batch = 301, 200
+	samples := make([][]time.Duration, len(groups))
+	for range rounds {
+		for i, g := range groups {
+			req := httptest.NewRequest("GET", "/secretsmanager/get?secretId=app", nil)
+			req.Header.Set(TokenHeader, g[1])
+			start := time.Now()
+			for range batch {
+				if (h.checkToken(req) == "") != (g[1] == tok) {
+					t.Fatalf("%s: wrong verdict", g[0])
+				}
+			}
+			samples[i] = append(samples[i], time.Since(start)/batch)
+		}
+	}
+	byLength := map[int][]time.Duration{}
+	var report []string
+	for i, g := range groups {
+		slices.Sort(samples[i])
+		median := samples[i][len(samples[i])/2]
+		byLength[len(g[1])] = append(byLength[len(g[1])], median)
+		report = append(report, fmt.Sprintf("%s (%d B) %s", g[0], len(g[1]), median))
+	}
+	t.Logf("token check, median per call: %s", strings.Join(report, "; "))
+	for n, medians := range byLength {
+		if lo, hi := slices.Min(medians), slices.Max(medians); float64(hi) > 1.5*float64(lo) {
+			t.Errorf("guesses of %d bytes: check times differ by more than 1.5x (%s to %s)", n, lo, hi)
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
+)
+
+// drainOutcome is how one request in flight at SHUTDOWN ended.
+type drainOutcome string
+
+const (
+	finished       drainOutcome = "200 with the value"
+	shuttingDown   drainOutcome = "503 ExtensionShuttingDown"
+	closedUnserved drainOutcome = "connection closed before any answer"
+)
+
+// inFlight asks for path and classifies the end. A partial answer, or any other answer, fails.
+func inFlight(x *extension, path, value string) (drainOutcome, error) {
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", x.port, path), nil)
+	req.Header.Set("X-Aws-Parameters-Secrets-Token", testToken)
+	resp, err := x.client.Do(req)
+	if err != nil {
+		// No status line came back: the connection was refused or closed unanswered.
+		return closedUnserved, nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("answer %d cut short: %v", resp.StatusCode, err)
+	case resp.StatusCode == 200 && strings.Contains(string(body), value):
+		return finished, nil
+	case resp.StatusCode == 503 && strings.Contains(string(body), `"__type":"ExtensionShuttingDown"`):
+		return shuttingDown, nil
+	}
+	return "", fmt.Errorf("unexpected answer %d (%d bytes)", resp.StatusCode, len(body))
+}
+
+// shutdownIn sends SHUTDOWN with a deadline d away and returns how long run took to return.
+func (x *extension) shutdownIn(t *testing.T, d time.Duration) (time.Duration, time.Time) {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(d)
+	x.lambda.events <- extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()}
+	select {
+	case err := <-x.done:
+		x.done <- err
+		if err != nil {
+			t.Errorf("run returned %v after SHUTDOWN", err)
+		}
+	case <-time.After(d + 5*time.Second):
+		t.Fatalf("run did not return within %s of SHUTDOWN", d+5*time.Second)
+	}
+	return time.Since(start), deadline
+}
+
+func TestShutdownWithRequestsInFlight(t *testing.T) {
+	const value, n = "drain-secret-value-61f0", 16
+	a := startAWS(t)
+	a.createSecret(t, "drain/hit", value)
+	for i := range n {
+		a.createSecret(t, fmt.Sprintf("drain/slow-%d", i), value)
+		a.createSecret(t, fmt.Sprintf("drain/held-%d", i), value)
+	}
+	baseline := runtime.NumGoroutine()
+
+	// Requests that can finish before the deadline do: 300 ms at AWS against 2 s.
+	t.Run("requests that can finish", func(t *testing.T) {
+		x := startExtension(t, a, map[string]string{"PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS": strconv.Itoa(n)})
+		x.waitLog(`"msg":"ready"`)
+		if r := x.get("/secretsmanager/get?secretId=drain/hit"); r.status != 200 {
+			t.Fatalf("priming: %d", r.status)
+		}
+		a.proxy.SetDelay(300 * time.Millisecond)
+		defer a.proxy.SetDelay(0)
+		outcomes := runInFlight(t, x, n, value, func(i int) string { return fmt.Sprintf("/secretsmanager/get?secretId=drain/slow-%d", i) })
+		waitFor(t, "the fetches to reach AWS", 10*time.Second, func() bool { return a.proxy.InFlight() == n })
+		took, deadline := x.shutdownIn(t, 2*time.Second)
+		counts := outcomes()
+		if counts[finished] != n {
+			t.Errorf("outcomes %v, want all %d finished", counts, n)
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("run returned %s after SHUTDOWN, past its 2 s deadline", took)
+		}
+		t.Logf("shutdown-row | %d fetches in flight (300 ms at AWS), deadline 2 s | %v | exited after %s |", n, counts, took.Round(10*time.Millisecond))
+		x.assertNoSecrets(a, value)
+	})
+
+	// Requests that cannot finish (AWS holds them) end with a clean error before the deadline.
+	t.Run("requests that cannot finish", func(t *testing.T) {
+		a.proxy.Hold()
+		defer a.proxy.Release()
+		x := startExtension(t, a, nil)
+		x.waitLog(`"msg":"ready"`)
+		outcomes := runInFlight(t, x, n, value, func(i int) string { return fmt.Sprintf("/secretsmanager/get?secretId=drain/held-%d", i) })
+		waitFor(t, "the fetches to reach AWS", 10*time.Second, func() bool { return a.proxy.InFlight() >= 3 }) // MAX_CONNECTIONS
+		waitFlights(t, n)
+		took, deadline := x.shutdownIn(t, 1500*time.Millisecond)
+		counts := outcomes()
+		// Cancelled at the deadline, each answers 503 in the grace kept back from it: none is cut unanswered.
+		if counts[shuttingDown] != n {
+			t.Errorf("outcomes %v, want every request answered 503 ExtensionShuttingDown", counts)
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("run returned %s after SHUTDOWN, past its 1.5 s deadline", took)
+		}
+		x.waitLog(`requests still in flight at the deadline`)
+		t.Logf("shutdown-row | %d fetches held at AWS past the deadline of 1.5 s | %v | exited after %s |", n, counts, took.Round(10*time.Millisecond))
+		x.assertNoSecrets(a, value)
+	})
+	a.proxy.Close()
+	settleGoroutines(t, baseline, 10*time.Second)
+}
+
+// runInFlight starts n requests and returns a function that waits for them and counts outcomes.
+func runInFlight(t *testing.T, x *extension, n int, value string, path func(int) string) func() map[drainOutcome]int {
+	results := make(chan drainOutcome, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			o, err := inFlight(x, path(i), value)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+			results <- o
+		})
+	}
+	return func() map[drainOutcome]int {
+		wg.Wait()
+		close(results)
+		counts := map[drainOutcome]int{}
+		for o := range results {
+			counts[o]++
+		}
+		x.client.CloseIdleConnections()
+		return counts
+	}
+}
+
+// listenEntry is one listening TCP socket from /proc/net/tcp or /proc/net/tcp6.
+type listenEntry struct {
+	ip    net.IP
+	port  int
+	inode string
+}
+
+// listeningSockets parses the LISTEN rows (state 0A) of /proc/net/tcp and /proc/net/tcp6: the
+// kernel's own view of what this network namespace has bound.
+func listeningSockets(t *testing.T) []listenEntry {
+	t.Helper()
+	var out []listenEntry
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatalf("read %s: %v", file, err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 || fields[3] != "0A" {
+				continue
+			}
+			addr, portHex, _ := strings.Cut(fields[1], ":")
+			raw, err := hex.DecodeString(addr)
+			port, perr := strconv.ParseUint(portHex, 16, 16)
+			if err != nil || perr != nil || len(raw)%4 != 0 {
+				t.Fatalf("%s: cannot parse %q", file, fields[1])
+			}
+			// The address is printed as 32-bit words in host (little-endian) order.
+			for i := 0; i < len(raw); i += 4 {
+				raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+			}
+			out = append(out, listenEntry{ip: net.IP(raw), port: int(port), inode: fields[9]})
+		}
+		f.Close()
+	}
+	return out
+}
+
+// ownSocketInodes is the inodes of the sockets this process holds open.
+func ownSocketInodes(t *testing.T) map[string]bool {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			own[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	return own
+}
+
+func TestListensOnLoopbackOnly(t *testing.T) {
+	// The listeners run() binds, by their own addresses.
+	ls, err := listen(0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		ip := l.Addr().(*net.TCPAddr).IP
+		if !ip.IsLoopback() || ip.IsUnspecified() {
+			t.Errorf("listener on %s, want a loopback address", l.Addr())
+		}
+		t.Logf("loopback-row | listen(): %s |", l.Addr())
+	}
+	closeAll(ls)
+
+	// The whole process, as the kernel sees it: every socket this process listens on (the
+	// extension's, and the test's own fakes) is bound to 127.0.0.1 or ::1.
+	x := startExtension(t, nil, nil)
+	x.waitReachable()
+	own := ownSocketInodes(t)
+	var ext []string
+	for _, e := range listeningSockets(t) {
+		if !own[e.inode] {
+			continue
+		}
+		if !e.ip.IsLoopback() {
+			t.Errorf("this process listens on %s port %d: not a loopback address", e.ip, e.port)
+		}
+		if e.port == x.port {
+			ext = append(ext, net.JoinHostPort(e.ip.String(), strconv.Itoa(e.port)))
+		}
+	}
+	if len(ext) == 0 || len(ext) > 2 {
+		t.Fatalf("kinko's listening sockets on port %d: %v, want 127.0.0.1 and perhaps ::1", x.port, ext)
+	}
+	t.Logf("loopback-row | /proc/net/tcp{,6}, LISTEN sockets of this process on kinko's port: %v |", ext)
+	// Both answer /ping.
+	for _, addr := range ext {
+		resp, err := http.Get("http://" + addr + "/ping")
+		if err != nil {
+			t.Errorf("ping %s: %v", addr, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("ping %s: %d", addr, resp.StatusCode)
+		}
+	}
+	if err := x.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// After SHUTDOWN nothing listens on the port any more.
+	for _, e := range listeningSockets(t) {
+		if e.port == x.port && own[e.inode] {
+			t.Errorf("still listening on %s port %d after SHUTDOWN", e.ip, e.port)
+		}
+	}
+}
