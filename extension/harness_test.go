@@ -375,3 +375,36 @@ func settleGoroutines(t *testing.T, baseline int, limit time.Duration) int {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// raceFirstRequests sends 64 concurrent first requests for path while AWS is held, releases AWS
+// only once all 64 are parked on the one fetch, and checks the contract: exactly one upstream
+// call of operation op, identical answers, and 63 of them marked collapsed.
+func (x *extension) raceFirstRequests(a *awsStack, path, op string) {
+	x.t.Helper()
+	const n = 64
+	a.proxy.Hold()
+	answers := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { answers[i] = x.get(path) })
+	}
+	waitFlights(x.t, n)
+	a.proxy.Release()
+	wg.Wait()
+
+	if got := a.proxy.Calls(op); got != 1 {
+		x.t.Fatalf("upstream %s calls = %d, want 1", op, got)
+	}
+	collapsed := 0
+	for _, r := range answers {
+		if r.status != 200 || r.body != answers[0].body {
+			x.t.Fatalf("answers differ or failed: status %d", r.status)
+		}
+		if r.cacheStatus == "kinko; fwd=miss; collapsed" {
+			collapsed++
+		}
+	}
+	if collapsed != n-1 {
+		x.t.Fatalf("collapsed answers = %d, want %d", collapsed, n-1)
+	}
+}

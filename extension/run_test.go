@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -136,32 +135,7 @@ func TestConcurrentFirstRequestsMakeOneCall(t *testing.T) {
 	x := startExtension(t, a, nil)
 	x.waitLog(`"msg":"ready"`)
 
-	a.proxy.Hold()
-	const n = 64
-	answers := make([]response, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { answers[i] = x.get("/secretsmanager/get?secretId=race") })
-	}
-	waitFlights(t, n) // every request is parked on the one fetch
-	a.proxy.Release()
-	wg.Wait()
-
-	if got := a.proxy.Calls("GetSecretValue"); got != 1 {
-		t.Fatalf("upstream GetSecretValue calls = %d, want 1", got)
-	}
-	collapsed := 0
-	for _, r := range answers {
-		if r.status != 200 || r.body != answers[0].body {
-			t.Fatalf("answers differ or failed: status %d", r.status)
-		}
-		if r.cacheStatus == "kinko; fwd=miss; collapsed" {
-			collapsed++
-		}
-	}
-	if collapsed != n-1 {
-		t.Fatalf("collapsed answers = %d, want %d", collapsed, n-1)
-	}
+	x.raceFirstRequests(a, "/secretsmanager/get?secretId=race", "GetSecretValue")
 	x.assertNoSecrets(a, openAIKey)
 }
 

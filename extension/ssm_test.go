@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -160,31 +159,7 @@ func TestParameterRaceMakesOneCall(t *testing.T) {
 	a.putParameter(t, "/race/p", dbPassword, ssmtypes.ParameterTypeSecureString)
 	x := startExtension(t, a, map[string]string{"SSM_PARAMETER_STORE_TTL": "60"})
 	x.waitLog(`"msg":"ready"`)
-	a.proxy.Hold()
-	const n = 64
-	answers := make([]response, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { answers[i] = x.get("/systemsmanager/parameters/get?name=%2Frace%2Fp&withDecryption=true") })
-	}
-	waitFlights(t, n)
-	a.proxy.Release()
-	wg.Wait()
-	if got := a.proxy.Calls("GetParameter"); got != 1 {
-		t.Fatalf("GetParameter calls = %d, want 1", got)
-	}
-	collapsed := 0
-	for _, r := range answers {
-		if r.status != 200 || r.body != answers[0].body {
-			t.Fatalf("answers differ or failed: %d", r.status)
-		}
-		if r.cacheStatus == "kinko; fwd=miss; collapsed" {
-			collapsed++
-		}
-	}
-	if collapsed != n-1 {
-		t.Fatalf("collapsed = %d, want %d", collapsed, n-1)
-	}
+	x.raceFirstRequests(a, "/systemsmanager/parameters/get?name=%2Frace%2Fp&withDecryption=true", "GetParameter")
 	x.assertNoSecrets(a, dbPassword)
 }
 
