@@ -66,6 +66,12 @@ type Options struct {
 	OpenAIBaseURL string
 	OpenAIModel   string            // OPENAI_MODEL; empty leaves the function's default
 	Env           map[string]string // more environment for the sandbox (e.g. SECRETS_MANAGER_TTL), winning over the stack's
+	// Moto is a running moto to use instead of starting one: the benchmarks start dozens of
+	// sandboxes, and a moto takes a second to start. Close leaves it running. Stacks sharing
+	// one moto need different SecretNames.
+	Moto *moto.Server
+	// ProxyDelay is added to every call the counting proxy forwards to moto: a distance to AWS.
+	ProxyDelay time.Duration
 	// Output gets a live copy of every log line, prefixed with its source ("emulator | ...").
 	Output io.Writer
 }
@@ -89,6 +95,7 @@ type Stack struct {
 	emuLog, frontLog, openaiLog *logBuffer
 	front, openai               *server
 	endMoto                     context.CancelFunc
+	sharedMoto                  bool // Options.Moto: not ours to stop
 	motoOnce                    sync.Once
 	closeOnce                   sync.Once
 	closeErr                    error
@@ -121,18 +128,23 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}()
 
-	// moto stops when the context given to it ends: give it one that outlives Start (Close
-	// stops moto), but that a cancellation during Start still reaches.
-	motoCtx, endMoto := context.WithCancel(context.Background())
-	s.endMoto = endMoto
-	detach := context.AfterFunc(ctx, endMoto)
-	defer detach()
-	if s.Moto, err = moto.Start(motoCtx); err != nil {
-		return nil, fmt.Errorf("start moto: %w", err)
+	if o.Moto != nil {
+		s.Moto, s.sharedMoto = o.Moto, true
+	} else {
+		// moto stops when the context given to it ends: give it one that outlives Start (Close
+		// stops moto), but that a cancellation during Start still reaches.
+		motoCtx, endMoto := context.WithCancel(context.Background())
+		s.endMoto = endMoto
+		detach := context.AfterFunc(ctx, endMoto)
+		defer detach()
+		if s.Moto, err = moto.Start(motoCtx); err != nil {
+			return nil, fmt.Errorf("start moto: %w", err)
+		}
 	}
 	if s.Proxy, err = faultproxy.Start(s.Moto.URL); err != nil {
 		return nil, err
 	}
+	s.Proxy.SetDelay(o.ProxyDelay)
 	s.SM = secretsmanager.New(secretsmanager.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.Moto.URL),
@@ -271,7 +283,8 @@ func (s *Stack) RefreshNow(ctx context.Context) (int, string, error) {
 	return resp.StatusCode, resp.Header.Get("Cache-Status"), nil
 }
 
-// StopMoto stops moto mid-run (Secrets Manager going away); Close will not mind.
+// StopMoto stops moto mid-run (Secrets Manager going away); Close will not mind. A shared
+// moto (Options.Moto) is stopped too, for every stack using it.
 func (s *Stack) StopMoto() { s.motoOnce.Do(s.Moto.Stop) }
 
 // StopEmulator stops the emulator alone, as Lambda ends a sandbox: SIGTERM, so it sends
@@ -281,7 +294,8 @@ func (s *Stack) StopEmulator() (time.Duration, error) {
 }
 
 // Close stops everything, in the order a request flows: front, emulator (with SHUTDOWN to the
-// extension), local model, proxy, moto. It is safe to call more than once.
+// extension), local model, proxy, moto (unless it was given in Options.Moto). It is safe to
+// call more than once.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
@@ -299,7 +313,7 @@ func (s *Stack) Close() error {
 		if s.Proxy != nil {
 			s.Proxy.Close()
 		}
-		if s.Moto != nil {
+		if s.Moto != nil && !s.sharedMoto {
 			s.StopMoto()
 		}
 		if s.endMoto != nil {

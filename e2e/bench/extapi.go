@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ExtensionsAPI is the smallest Lambda Extensions API that kinko runs against outside the
+// emulator: register, a blocking /event/next that answers SHUTDOWN when told, and error
+// reports. It notes when the first /event/next arrives: the end of kinko's part of init.
+type ExtensionsAPI struct {
+	Addr string // host:port, for AWS_LAMBDA_RUNTIME_API
+
+	srv       *http.Server
+	done      chan error
+	firstNext chan struct{} // closed at the first /event/next
+	shutdown  chan struct{} // closed by Shutdown
+	stopOnce  sync.Once
+
+	mu        sync.Mutex
+	nextAt    time.Time
+	nextCount int
+	errors    []string // error types reported to /init/error or /exit/error
+}
+
+// StartExtensionsAPI serves the API on a free loopback port.
+func StartExtensionsAPI() (*ExtensionsAPI, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a := &ExtensionsAPI{Addr: l.Addr().String(), done: make(chan error, 1),
+		firstNext: make(chan struct{}), shutdown: make(chan struct{})}
+	const base = "/2020-01-01/extension"
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+base+"/register", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Lambda-Extension-Identifier", "bench-extension-id")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"functionName":"kinko-bench","functionVersion":"$LATEST","handler":"bootstrap"}`))
+	})
+	mux.HandleFunc("GET "+base+"/event/next", a.next)
+	report := func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.errors = append(a.errors, r.Header.Get("Lambda-Extension-Function-Error-Type"))
+		a.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}
+	mux.HandleFunc("POST "+base+"/init/error", report)
+	mux.HandleFunc("POST "+base+"/exit/error", report)
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { a.done <- a.srv.Serve(l) }() // owned by a: Close waits for it
+	return a, nil
+}
+
+func (a *ExtensionsAPI) next(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.nextCount++
+	if a.nextCount == 1 {
+		a.nextAt = time.Now()
+		close(a.firstNext)
+	}
+	a.mu.Unlock()
+	select {
+	case <-a.shutdown:
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"eventType": "SHUTDOWN", "shutdownReason": "spindown",
+		"deadlineMs": time.Now().Add(2 * time.Second).UnixMilli(),
+	})
+}
+
+// FirstNext is closed when the extension first calls /event/next.
+func (a *ExtensionsAPI) FirstNext() <-chan struct{} { return a.firstNext }
+
+// FirstNextAt is when that happened (zero before).
+func (a *ExtensionsAPI) FirstNextAt() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.nextAt
+}
+
+// Errors are the error types the extension reported.
+func (a *ExtensionsAPI) Errors() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.errors...)
+}
+
+// Shutdown answers the waiting /event/next (and any later one) with SHUTDOWN.
+func (a *ExtensionsAPI) Shutdown() { a.stopOnce.Do(func() { close(a.shutdown) }) }
+
+// Close stops the API (sending SHUTDOWN first, so no /event/next is left hanging).
+func (a *ExtensionsAPI) Close() error {
+	a.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.srv.Shutdown(ctx)
+	if err != nil {
+		_ = a.srv.Close()
+	}
+	if serr := <-a.done; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}

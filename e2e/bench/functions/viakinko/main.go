@@ -1,0 +1,34 @@
+// Command viakinko reads its key through the kinko extension on every invoke, as the sample
+// function does: one loopback HTTP round trip, answered from kinko's cache when warm.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/kinko-dev/kinko/e2e/bench/functions/fnenv"
+	"github.com/kinko-dev/kinko/function/kinko"
+)
+
+func main() {
+	if err := fnenv.SimulateInit(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "viakinko:", err)
+		os.Exit(1)
+	}
+	client, err := kinko.New(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "viakinko:", err)
+		os.Exit(1)
+	}
+	name, key := os.Getenv("SECRET_NAME"), os.Getenv("SECRET_JSON_KEY")
+	lambda.Start(func(ctx context.Context) (fnenv.Result, error) {
+		v, err := client.SecretJSONKey(ctx, name, key)
+		if err != nil {
+			return fnenv.Result{}, err
+		}
+		return fnenv.Result{OK: true, Bytes: len(v)}, nil
+	})
+}
