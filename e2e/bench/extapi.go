@@ -1,13 +1,13 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/kinko-dev/kinko/e2e/loopback"
 )
 
 // ExtensionsAPI is the smallest Lambda Extensions API that kinko runs against outside the
@@ -16,8 +16,7 @@ import (
 type ExtensionsAPI struct {
 	Addr string // host:port, for AWS_LAMBDA_RUNTIME_API
 
-	srv       *http.Server
-	done      chan error
+	srv       *loopback.Server
 	firstNext chan struct{} // closed at the first /event/next
 	shutdown  chan struct{} // closed by Shutdown
 	stopOnce  sync.Once
@@ -30,12 +29,7 @@ type ExtensionsAPI struct {
 
 // StartExtensionsAPI serves the API on a free loopback port.
 func StartExtensionsAPI() (*ExtensionsAPI, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	a := &ExtensionsAPI{Addr: l.Addr().String(), done: make(chan error, 1),
-		firstNext: make(chan struct{}), shutdown: make(chan struct{})}
+	a := &ExtensionsAPI{firstNext: make(chan struct{}), shutdown: make(chan struct{})}
 	const base = "/2020-01-01/extension"
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+base+"/register", func(w http.ResponseWriter, r *http.Request) {
@@ -52,8 +46,11 @@ func StartExtensionsAPI() (*ExtensionsAPI, error) {
 	}
 	mux.HandleFunc("POST "+base+"/init/error", report)
 	mux.HandleFunc("POST "+base+"/exit/error", report)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { a.done <- a.srv.Serve(l) }() // owned by a: Close waits for it
+	srv, err := loopback.Serve("127.0.0.1:0", mux)
+	if err != nil {
+		return nil, err
+	}
+	a.srv, a.Addr = srv, strings.TrimPrefix(srv.URL, "http://")
 	return a, nil
 }
 
@@ -100,14 +97,5 @@ func (a *ExtensionsAPI) Shutdown() { a.stopOnce.Do(func() { close(a.shutdown) })
 // Close stops the API (sending SHUTDOWN first, so no /event/next is left hanging).
 func (a *ExtensionsAPI) Close() error {
 	a.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := a.srv.Shutdown(ctx)
-	if err != nil {
-		_ = a.srv.Close()
-	}
-	if serr := <-a.done; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	return err
+	return a.srv.Close(5 * time.Second)
 }

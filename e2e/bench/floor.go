@@ -1,12 +1,11 @@
 package bench
 
 import (
-	"context"
 	"crypto/subtle"
-	"errors"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/kinko-dev/kinko/e2e/loopback"
 )
 
 // TokenHeader is the header both kinko and the floor check.
@@ -45,36 +44,19 @@ func FloorHandler(token string, a Answer) http.Handler {
 
 // Floor is FloorHandler on a loopback port.
 type Floor struct {
-	URL  string // http://127.0.0.1:PORT
-	srv  *http.Server
-	done chan error
+	URL string // http://127.0.0.1:PORT
+	srv *loopback.Server
 }
 
-// StartFloor serves FloorHandler(token, a) on a free loopback port until Close.
+// StartFloor serves FloorHandler(token, a) on a free loopback port until Close, with the same
+// kind of limits as kinko's own server.
 func StartFloor(token string, a Answer) (*Floor, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	srv, err := loopback.Serve("127.0.0.1:0", FloorHandler(token, a))
 	if err != nil {
 		return nil, err
 	}
-	f := &Floor{
-		URL:  "http://" + l.Addr().String(),
-		srv:  &http.Server{Handler: FloorHandler(token, a), ReadHeaderTimeout: 10 * time.Second},
-		done: make(chan error, 1),
-	}
-	go func() { f.done <- f.srv.Serve(l) }() // owned by f: Close waits for it
-	return f, nil
+	return &Floor{URL: srv.URL, srv: srv}, nil
 }
 
 // Close stops the floor and waits for it.
-func (f *Floor) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := f.srv.Shutdown(ctx)
-	if err != nil {
-		_ = f.srv.Close()
-	}
-	if serr := <-f.done; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	return err
-}
+func (f *Floor) Close() error { return f.srv.Close(5 * time.Second) }

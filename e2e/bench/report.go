@@ -51,7 +51,7 @@ func Markdown(res *Results, root string) string {
 	headline(&b, res)
 	losses(&b, res)
 	goBench(&b, res, root)
-	loopback(&b, res)
+	loopbackThroughput(&b, res)
 	warm(&b, res)
 	cold(&b, res)
 	calls(&b, res)
@@ -219,7 +219,7 @@ func goBench(b *strings.Builder, res *Results, root string) {
 	}
 }
 
-func loopback(b *strings.Builder, res *Results) {
+func loopbackThroughput(b *strings.Builder, res *Results) {
 	l := res.Loopback
 	if l == nil || len(l.Rows) == 0 {
 		return

@@ -38,6 +38,7 @@ import (
 	"github.com/kinko-dev/kinko/e2e/emulator"
 	"github.com/kinko-dev/kinko/e2e/fakeopenai"
 	"github.com/kinko-dev/kinko/e2e/front"
+	"github.com/kinko-dev/kinko/e2e/loopback"
 	"github.com/kinko-dev/kinko/internal/faultproxy"
 	"github.com/kinko-dev/kinko/internal/moto"
 )
@@ -93,7 +94,7 @@ type Stack struct {
 	SM       *secretsmanager.Client // straight to moto, not counted
 
 	emuLog, frontLog, openaiLog *logBuffer
-	front, openai               *server
+	front, openai               *loopback.Server
 	endMoto                     context.CancelFunc
 	sharedMoto                  bool // Options.Moto: not ours to stop
 	motoOnce                    sync.Once
@@ -161,10 +162,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.OpenAIURL = o.OpenAIBaseURL
 	if s.OpenAIURL == "" {
 		s.OpenAI = fakeopenai.New(s.Key, slog.New(slog.NewJSONHandler(s.openaiLog, nil)))
-		if s.openai, err = serve("127.0.0.1:0", s.OpenAI); err != nil {
+		if s.openai, err = loopback.Serve("127.0.0.1:0", s.OpenAI); err != nil {
 			return nil, fmt.Errorf("start the local OpenAI-compatible server: %w", err)
 		}
-		s.OpenAIURL = s.openai.url + "/v1"
+		s.OpenAIURL = s.openai.URL + "/v1"
 	}
 
 	port := o.KinkoPort
@@ -192,10 +193,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if s.front, err = serve(addr, front.New(s.Invoker, slog.New(slog.NewJSONHandler(s.frontLog, nil)))); err != nil {
+	if s.front, err = loopback.Serve(addr, front.New(s.Invoker, slog.New(slog.NewJSONHandler(s.frontLog, nil)))); err != nil {
 		return nil, fmt.Errorf("start the HTTP API front on %s: %w (is another `make up` running? stop it or choose another address)", addr, err)
 	}
-	s.FrontURL = s.front.url
+	s.FrontURL = s.front.URL
 	return s, nil
 }
 
@@ -301,14 +302,14 @@ func (s *Stack) Close() error {
 		var errs []error
 		// The front first, so no request reaches a stopping emulator.
 		if s.front != nil {
-			errs = append(errs, s.front.close())
+			errs = append(errs, s.front.Close(5*time.Second))
 		}
 		if s.Emulator != nil {
 			_, err := s.StopEmulator()
 			errs = append(errs, err)
 		}
 		if s.openai != nil {
-			errs = append(errs, s.openai.close())
+			errs = append(errs, s.openai.Close(5*time.Second))
 		}
 		if s.Proxy != nil {
 			s.Proxy.Close()
@@ -423,43 +424,6 @@ func Prompt(p string) string {
 // ExpectedAnswer is what the function answers for prompt when it talks to the local model.
 func ExpectedAnswer(prompt string) string {
 	return fakeopenai.Answer("プロンプト: " + prompt)
-}
-
-// server is an HTTP server on loopback that Close stops and waits for.
-type server struct {
-	url  string
-	srv  *http.Server
-	done chan error
-}
-
-func serve(addr string, h http.Handler) (*server, error) {
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return nil, err
-	}
-	s := &server{
-		url:  "http://" + l.Addr().String(),
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
-		done: make(chan error, 1),
-	}
-	go func() { s.done <- s.srv.Serve(l) }() // owned by s: close waits for it
-	return s, nil
-}
-
-func (s *server) close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		_ = s.srv.Close()
-	}
-	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	if err != nil {
-		return fmt.Errorf("stopping %s: %w", s.url, err)
-	}
-	return nil
 }
 
 // quietPort finds a free loopback port for kinko. kinko binds it only at the first invoke,

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/e2e/fakeopenai"
+	"github.com/kinko-dev/kinko/e2e/loopback"
 )
 
 func main() {
@@ -50,22 +51,15 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 
 // serve runs h on addr until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
-	l, err := net.Listen("tcp", addr)
+	srv, err := loopback.Serve(addr, h)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	logger.Info("listening", "base_url", "http://"+l.Addr().String()+"/v1")
-	select {
-	case err := <-done:
 		return err
+	}
+	logger.Info("listening", "base_url", srv.URL+"/v1")
+	select {
+	case <-srv.Done():
+		return srv.Err()
 	case <-ctx.Done():
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutCtx)
-	<-done
-	return err
+	return srv.Close(5 * time.Second)
 }

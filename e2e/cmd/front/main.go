@@ -6,12 +6,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/kinko-dev/kinko/e2e/emulator"
 	"github.com/kinko-dev/kinko/e2e/front"
+	"github.com/kinko-dev/kinko/e2e/loopback"
 )
 
 func main() {
@@ -48,24 +47,16 @@ func run(ctx context.Context, args []string) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	h := front.New(emulator.NewClient(*target, *timeout), logger)
 
-	l, err := net.Listen("tcp", *addr)
+	srv, err := loopback.Serve(*addr, h)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is `make up` running?)", *addr, err)
+		return fmt.Errorf("%w (is `make up` running?)", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	logger.Info("listening", "url", "http://"+l.Addr().String()+"/", "emulator", *target)
+	logger.Info("listening", "url", srv.URL+"/", "emulator", *target)
 	select {
-	case err := <-done:
-		return err
+	case <-srv.Done():
+		return srv.Err()
 	case <-ctx.Done():
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), front.IntegrationTimeout+5*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutCtx)
-	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	return err
+	// Let an invoke in flight finish: the front waits up to API Gateway's integration timeout.
+	return srv.Close(front.IntegrationTimeout + 5*time.Second)
 }
