@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kinko-dev/kinko/internal/syncbuf"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -167,30 +168,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// syncBuffer collects log output; the handler may log from the test's goroutine only,
-// but the race detector cannot know that.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
 	t      *testing.T
 	kinko  *kinkoStub
 	openai *openAIStub
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	h      *handler
 
 	mu     sync.Mutex
@@ -202,7 +184,7 @@ type fixture struct {
 // that every request logged exactly one line.
 func newFixture(t *testing.T, secrets map[string]string, respond func(http.ResponseWriter, *http.Request, int), extraEnv ...string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, logs: &syncBuffer{}}
+	f := &fixture{t: t, logs: &syncbuf.Buffer{}}
 	f.kinko = newKinkoStub(t, secrets)
 	f.openai = newOpenAIStub(t, respond)
 	_, port, _ := net.SplitHostPort(f.kinko.srv.Listener.Addr().String())

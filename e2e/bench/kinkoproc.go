@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kinko-dev/kinko/internal/syncbuf"
 )
 
 // KinkoOptions starts kinko as a real process, outside the emulator.
@@ -34,7 +35,7 @@ type Kinko struct {
 
 	api  *ExtensionsAPI
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	err  error // cmd.Wait's result, set before done is closed
 
@@ -72,7 +73,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	k := &Kinko{URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: o.Token, api: api, out: &syncBuffer{}, done: make(chan struct{})}
+	k := &Kinko{URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: o.Token, api: api, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	k.cmd = exec.Command(o.Bin)
 	k.cmd.Env = envList(env)
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
@@ -229,22 +230,4 @@ func envList(env map[string]string) []string {
 	}
 	sort.Strings(list)
 	return list
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutines of exec and our readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
