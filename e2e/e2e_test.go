@@ -142,6 +142,7 @@ func invoke(t *testing.T, st *stack.Stack, prompt string) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noKeyIn(t, st, "POST /invoke-openai's answer", r.Body)
 	var body struct{ Message, Error string }
 	if err := json.Unmarshal(r.Body, &body); err != nil {
 		t.Fatalf("POST /invoke-openai: %d with a body that is not JSON: %q", r.Status, r.Body)
@@ -209,6 +210,7 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noKeyIn(t, st, "GET /get-secret's answer", r.Body)
 	var info struct{ Name, Preview, CacheStatus string }
 	if json.Unmarshal(r.Body, &info) != nil || r.Status != 200 || info.Name != st.SecretName ||
 		!strings.HasPrefix(info.Preview, "sk-...") || !strings.HasPrefix(info.CacheStatus, "kinko; hit;") {
@@ -454,5 +456,14 @@ func TestNoSecretInAnyLog(t *testing.T) {
 	}
 	if _, ok := logLine(st, stack.FromExtension, "upstream call"); !ok {
 		t.Error("no DEBUG upstream call line: the scan did not cover DEBUG logging")
+	}
+}
+
+// noKeyIn stops the test, without printing anything of it, when an answer carries the key: the
+// failure messages that follow print answers, and they must never print the key.
+func noKeyIn(t *testing.T, st *stack.Stack, what string, body []byte) {
+	t.Helper()
+	if st.Key != "" && strings.Contains(string(body), st.Key) {
+		t.Fatalf("%s carries the OpenAI key (%d bytes; not printed)", what, len(body))
 	}
 }

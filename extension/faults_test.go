@@ -259,7 +259,7 @@ func runDNSFailure(t *testing.T) {
 	r := x.get("/secretsmanager/get?secretId=anything")
 	took := time.Since(start)
 	if r.status != 502 || !strings.Contains(r.body, `"__type":"UpstreamUnreachable"`) || !strings.Contains(r.body, "DNS lookup") {
-		t.Errorf("DNS failure: %d %s, want 502 UpstreamUnreachable naming the DNS lookup", r.status, r.body)
+		t.Errorf("DNS failure: %d %s, want 502 UpstreamUnreachable naming the DNS lookup", r.status, redact(r.body))
 	}
 	t.Logf("fault-row | DNS failure | 2s | - | %d UpstreamUnreachable, `%s`, attempts n/a, %s | - | - | - | - | - |",
 		r.status, r.cacheStatus, took.Round(10*time.Millisecond))

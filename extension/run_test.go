@@ -249,7 +249,7 @@ func TestUpstreamErrorsThroughTheWholeProcess(t *testing.T) {
 	x.waitLog(`"msg":"ready"`)
 
 	if r := x.get("/secretsmanager/get?secretId=missing"); !notFoundStatus(r.status) || !strings.Contains(r.body, "ResourceNotFoundException") {
-		t.Errorf("missing secret: %d %s", r.status, r.body)
+		t.Errorf("missing secret: %d %s", r.status, redact(r.body))
 	}
 	cases := []struct {
 		fault  faultproxy.Fault
@@ -273,7 +273,7 @@ func TestUpstreamErrorsThroughTheWholeProcess(t *testing.T) {
 			ok = true
 		}
 		if !ok {
-			t.Errorf("%s: %d %s, want %d %s", tc.fault, r.status, r.body, tc.status, tc.code)
+			t.Errorf("%s: %d %s, want %d %s", tc.fault, r.status, redact(r.body), tc.status, tc.code)
 		}
 		if !strings.HasPrefix(r.cacheStatus, "kinko; fwd=request") {
 			t.Errorf("%s: Cache-Status %q", tc.fault, r.cacheStatus)
@@ -284,7 +284,7 @@ func TestUpstreamErrorsThroughTheWholeProcess(t *testing.T) {
 	dead := startExtension(t, nil, map[string]string{"AWS_ENDPOINT_URL": fmt.Sprintf("http://127.0.0.1:%d", freePort(t))})
 	dead.waitLog(`"msg":"ready"`)
 	if r := dead.get("/secretsmanager/get?secretId=present"); r.status != 502 || !strings.Contains(r.body, "UpstreamUnreachable") {
-		t.Errorf("connection refused: %d %s", r.status, r.body)
+		t.Errorf("connection refused: %d %s", r.status, redact(r.body))
 	}
 	x.assertNoSecrets(a, openAIKey)
 }

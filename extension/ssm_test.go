@@ -127,17 +127,17 @@ func TestParameterStore(t *testing.T) {
 	t.Run("jsonKey works on parameters too", func(t *testing.T) {
 		a.putParameter(t, "/app/json", `{"user":"kinko"}`, ssmtypes.ParameterTypeString)
 		if r := x.get("/systemsmanager/parameters/get?name=%2Fapp%2Fjson&jsonKey=user"); r.status != 200 || r.body != "kinko" {
-			t.Fatalf("jsonKey: %d %q", r.status, r.body)
+			t.Fatalf("jsonKey: %d %q", r.status, redact(r.body))
 		}
 	})
 	t.Run("not found", func(t *testing.T) {
 		r, _ := x.parameter("name=%2Fapp%2Fmissing")
 		if r.status/100 != 4 || !strings.Contains(r.body, `"__type":"ParameterNotFound"`) {
-			t.Fatalf("missing: %d %s", r.status, r.body)
+			t.Fatalf("missing: %d %s", r.status, redact(r.body))
 		}
 		r, _ = x.parameter("name=" + enc + "&version=9")
 		if r.status/100 != 4 || !strings.Contains(r.body, `"__type":"ParameterVersionNotFound"`) {
-			t.Fatalf("missing version: %d %s", r.status, r.body)
+			t.Fatalf("missing version: %d %s", r.status, redact(r.body))
 		}
 	})
 	t.Run("a secret through Parameter Store", func(t *testing.T) {
@@ -181,7 +181,7 @@ func TestParameterStaleIfErrorAndTimeout(t *testing.T) {
 		return r.cacheStatus == "kinko; hit; detail=stale-if-error"
 	})
 	if r2, _ := x.parameter("name=other&withDecryption=true"); r2.status != 504 || !strings.Contains(r2.body, "SSM_PARAMETER_STORE_TIMEOUT_MILLIS") {
-		t.Fatalf("uncached parameter while SSM hangs: %d %s, want 504 naming the timeout variable", r2.status, r2.body)
+		t.Fatalf("uncached parameter while SSM hangs: %d %s, want 504 naming the timeout variable", r2.status, redact(r2.body))
 	}
 	x.assertNoSecrets(a, dbPassword)
 }
