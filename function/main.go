@@ -33,6 +33,10 @@ import (
 	"github.com/kinko-dev/kinko/function/kinko"
 )
 
+// version is stamped at build time (-ldflags "-X main.version=..."); every log line carries it,
+// so a CloudWatch search tells which build answered.
+var version = "dev"
+
 func main() {
 	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bootstrap:", err)
@@ -103,5 +107,5 @@ func newHandlerFromEnv(getenv func(string) string, stdout io.Writer) (*handler, 
 	}
 	// One HTTP client for the sandbox's lifetime keeps the TLS connection to OpenAI warm across invokes.
 	oa := newRetryDoer(&http.Client{})
-	return newHandler(cfg, kc, oa, slog.New(slog.NewJSONHandler(stdout, nil))), nil
+	return newHandler(cfg, kc, oa, slog.New(slog.NewJSONHandler(stdout, nil)).With("version", version)), nil
 }

@@ -46,3 +46,15 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Errorf("base URL = %q, %v", c.openAIBaseURL, err)
 	}
 }
+
+func TestLogLinesCarryTheVersion(t *testing.T) {
+	var out strings.Builder
+	h, err := newHandlerFromEnv(func(string) string { return "" }, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.log.Info("probe")
+	if !strings.Contains(out.String(), `"version":"`+version+`"`) {
+		t.Fatalf("log line %q lacks the version", out.String())
+	}
+}
