@@ -110,7 +110,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	logger.Debug("waiting for events", "since_start_ms", ms(time.Since(start)))
 
-	ev, loopErr := waitForShutdown(ctx, api, fatal, &wg, logger)
+	functionName := getenv("AWS_LAMBDA_FUNCTION_NAME")
+	writeMetrics := func() {
+		if cfg.LogNone {
+			return
+		}
+		if err := counters.WriteEMF(out, time.Now(), functionName); err != nil {
+			logger.Error("could not write metrics", "error", err)
+		}
+	}
+	invokes := 0
+	onInvoke := func() {
+		invokes++
+		if n := cfg.MetricsEveryInvokes; n > 0 && invokes%n == 0 {
+			writeMetrics()
+		}
+	}
+	ev, loopErr := waitForShutdown(ctx, api, fatal, &wg, logger, onInvoke)
 	if loopErr != nil && !errors.Is(loopErr, errFatal) {
 		logger.Error("event loop failed", "error", loopErr)
 	}
@@ -137,11 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	endLife()
 	c.Close()
 	wg.Wait()
-	if !cfg.LogNone {
-		if err := counters.WriteEMF(out, time.Now(), getenv("AWS_LAMBDA_FUNCTION_NAME")); err != nil {
-			logger.Error("could not write metrics", "error", err)
-		}
-	}
+	writeMetrics()
 	logger.Info("shutdown complete", "reason", ev.ShutdownReason, "drain_ms", ms(time.Since(stopped)))
 	return loopErr
 }
@@ -150,7 +162,9 @@ var errFatal = errors.New("fatal error after init")
 
 // waitForShutdown loops on /event/next until SHUTDOWN, ctx's end (SIGTERM) or a fatal error
 // from the background, which it reports with /exit/error.
-func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-chan error, wg *sync.WaitGroup, logger *slog.Logger) (extensionsapi.Event, error) {
+// onInvoke runs on this goroutine for every INVOKE.
+func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-chan error, wg *sync.WaitGroup,
+	logger *slog.Logger, onInvoke func()) (extensionsapi.Event, error) {
 	nextCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -173,6 +187,8 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-cha
 				return extensionsapi.Event{}, r.err
 			case r.ev.EventType == extensionsapi.Shutdown:
 				return r.ev, nil
+			case r.ev.EventType == extensionsapi.Invoke:
+				onInvoke()
 			}
 		case err := <-fatal:
 			cancel()

@@ -377,3 +377,38 @@ func TestInFlightRequestFinishesOnShutdown(t *testing.T) {
 
 // notFoundStatus is the status AWS (400) or moto (404) gives ResourceNotFoundException.
 func notFoundStatus(s int) bool { return s == 400 || s == 404 }
+
+func TestMetricsEveryNInvokesCountEachIntervalOnce(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "counted", secretJSON())
+	x := startExtension(t, a, map[string]string{"KINKO_METRICS_INVOKES": "2"})
+	x.waitLog(`"msg":"ready"`)
+	x.get("/secretsmanager/get?secretId=counted") // a miss
+	x.get("/secretsmanager/get?secretId=counted") // a hit
+
+	x.lambda.events <- eventInvoke()
+	waitFor(t, "the first INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.next() == 2 })
+	if strings.Contains(x.logs.String(), `"_aws"`) {
+		t.Fatal("a metrics line after 1 invoke; want one every 2")
+	}
+	x.lambda.events <- eventInvoke()
+	first := x.waitLog(`"_aws"`)
+	if !strings.Contains(first, `"Hits":1`) || !strings.Contains(first, `"Misses":1`) || !strings.Contains(first, `"UpstreamCalls":1`) {
+		t.Fatalf("metrics after 2 invokes: %s", first)
+	}
+	x.get("/secretsmanager/get?secretId=counted") // a hit in the next interval
+	if err := x.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(x.logs.String(), "\n") {
+		if strings.Contains(l, `"_aws"`) {
+			lines = append(lines, l)
+		}
+	}
+	// The SHUTDOWN line holds only what came after the first: CloudWatch sums them.
+	if len(lines) != 2 || !strings.Contains(lines[1], `"Hits":1`) || !strings.Contains(lines[1], `"Misses":0`) || !strings.Contains(lines[1], `"UpstreamCalls":0`) {
+		t.Fatalf("metrics lines %q, want the SHUTDOWN one to count only its own interval", lines)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}

@@ -65,6 +65,9 @@ type Config struct {
 	Prefetch     []Prefetch
 	RefreshAhead float64       // fraction of TTL; 1 turns refresh-ahead off
 	StaleIfError time.Duration // 0 turns stale-if-error off
+	// MetricsEveryInvokes writes the metrics line every N invokes as well as at SHUTDOWN (0: only
+	// at SHUTDOWN), for sandboxes that live long or may be killed without a SHUTDOWN.
+	MetricsEveryInvokes int
 
 	// Token is what callers must send in X-Aws-Parameters-Secrets-Token. Empty means no
 	// guarded request is allowed (fail closed). Never log it.
@@ -111,18 +114,19 @@ func (e *Error) Error() string {
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		Port:           p.int("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", 2773, 0, 65535),
-		CacheEnabled:   p.bool("PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED", true),
-		CacheSize:      p.int("PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE", 1000, 0, 1_000_000),
-		MaxConnections: p.int("PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS", 3, 1, 1000),
-		SecretsTTL:     p.seconds("SECRETS_MANAGER_TTL", 300, 86400),
-		SSMTTL:         p.seconds("SSM_PARAMETER_STORE_TTL", 300, 86400),
-		SecretsTimeout: p.millis("SECRETS_MANAGER_TIMEOUT_MILLIS"),
-		SSMTimeout:     p.millis("SSM_PARAMETER_STORE_TIMEOUT_MILLIS"),
-		RefreshAhead:   p.fraction("KINKO_REFRESH_AHEAD", 0.8),
-		StaleIfError:   p.seconds("KINKO_STALE_IF_ERROR", 3600, 7*86400),
-		Prefetch:       p.prefetch("KINKO_PREFETCH"),
-		InitType:       p.initType("AWS_LAMBDA_INITIALIZATION_TYPE"),
+		Port:                p.int("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", 2773, 0, 65535),
+		CacheEnabled:        p.bool("PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED", true),
+		CacheSize:           p.int("PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE", 1000, 0, 1_000_000),
+		MaxConnections:      p.int("PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS", 3, 1, 1000),
+		SecretsTTL:          p.seconds("SECRETS_MANAGER_TTL", 300, 86400),
+		SSMTTL:              p.seconds("SSM_PARAMETER_STORE_TTL", 300, 86400),
+		SecretsTimeout:      p.millis("SECRETS_MANAGER_TIMEOUT_MILLIS"),
+		SSMTimeout:          p.millis("SSM_PARAMETER_STORE_TIMEOUT_MILLIS"),
+		RefreshAhead:        p.fraction("KINKO_REFRESH_AHEAD", 0.8),
+		StaleIfError:        p.seconds("KINKO_STALE_IF_ERROR", 3600, 7*86400),
+		MetricsEveryInvokes: p.int("KINKO_METRICS_INVOKES", 0, 0, 1_000_000),
+		Prefetch:            p.prefetch("KINKO_PREFETCH"),
+		InitType:            p.initType("AWS_LAMBDA_INITIALIZATION_TYPE"),
 	}
 	c.LogLevel, c.LogNone = p.logLevel("PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL")
 	c.Token = getenv("AWS_SESSION_TOKEN")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,9 +18,14 @@ const Namespace = "kinko"
 
 // Counters is safe for concurrent use; the zero value is ready.
 type Counters struct {
+	// On the hit path: lock-free.
 	hits, misses, collapsed, stale atomic.Int64
-	upstreamCalls, upstreamErrors  atomic.Int64
-	latencyTotal, latencyMax       atomic.Int64 // nanoseconds
+
+	// Upstream calls are rare; their figures are recorded and flushed together under mu, so an
+	// interval's average latency always matches its call count.
+	mu                         sync.Mutex
+	upstreamCalls, upstreamErr int64
+	latencyTotal, latencyMax   time.Duration
 }
 
 func (c *Counters) Hit()         { c.hits.Add(1) }
@@ -29,42 +35,40 @@ func (c *Counters) StaleServed() { c.stale.Add(1) }
 
 // UpstreamCall records one call to AWS.
 func (c *Counters) UpstreamCall(_ config.Kind, took time.Duration, err error) {
-	c.upstreamCalls.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.upstreamCalls++
 	if err != nil {
-		c.upstreamErrors.Add(1)
+		c.upstreamErr++
 	}
-	c.latencyTotal.Add(int64(took))
-	for {
-		max := c.latencyMax.Load()
-		if int64(took) <= max || c.latencyMax.CompareAndSwap(max, int64(took)) {
-			return
-		}
-	}
+	c.latencyTotal += took
+	c.latencyMax = max(c.latencyMax, took)
 }
 
-// Snapshot is the counters at one moment.
+// Snapshot is what the counters counted over one interval.
 type Snapshot struct {
 	Hits, Misses, Collapsed, StaleServed   int64
 	UpstreamCalls, UpstreamErrors          int64
 	UpstreamLatencyAvg, UpstreamLatencyMax time.Duration
 }
 
-// Snapshot reads the counters.
-func (c *Counters) Snapshot() Snapshot {
-	s := Snapshot{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Collapsed: c.collapsed.Load(), StaleServed: c.stale.Load(),
-		UpstreamCalls: c.upstreamCalls.Load(), UpstreamErrors: c.upstreamErrors.Load(),
-		UpstreamLatencyMax: time.Duration(c.latencyMax.Load()),
+// Flush returns what was counted since the last Flush and starts a new interval. Each EMF line
+// carries one interval, so CloudWatch's sums over several lines count every event once.
+func (c *Counters) Flush() Snapshot {
+	s := Snapshot{Hits: c.hits.Swap(0), Misses: c.misses.Swap(0), Collapsed: c.collapsed.Swap(0), StaleServed: c.stale.Swap(0)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.UpstreamCalls, s.UpstreamErrors, s.UpstreamLatencyMax = c.upstreamCalls, c.upstreamErr, c.latencyMax
+	if c.upstreamCalls > 0 {
+		s.UpstreamLatencyAvg = c.latencyTotal / time.Duration(c.upstreamCalls)
 	}
-	if s.UpstreamCalls > 0 {
-		s.UpstreamLatencyAvg = time.Duration(c.latencyTotal.Load() / s.UpstreamCalls)
-	}
+	c.upstreamCalls, c.upstreamErr, c.latencyTotal, c.latencyMax = 0, 0, 0, 0
 	return s
 }
 
-// WriteEMF writes one EMF line with the counters, dimensioned by function name.
+// WriteEMF flushes the counters into one EMF line, dimensioned by function name.
 func (c *Counters) WriteEMF(w io.Writer, now time.Time, functionName string) error {
-	s := c.Snapshot()
+	s := c.Flush()
 	type metric struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`

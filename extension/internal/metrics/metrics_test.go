@@ -60,3 +60,20 @@ func TestEMFLine(t *testing.T) {
 		t.Fatalf("values wrong: %s", buf.String())
 	}
 }
+
+func TestEachLineCarriesOneInterval(t *testing.T) {
+	var c Counters
+	c.Hit()
+	c.UpstreamCall(config.SSM, 40*time.Millisecond, nil)
+	first := c.Flush()
+	c.Hit()
+	c.Hit()
+	c.UpstreamCall(config.SSM, 10*time.Millisecond, nil)
+	second := c.Flush()
+	third := c.Flush()
+	if first.Hits != 1 || first.UpstreamLatencyMax != 40*time.Millisecond ||
+		second.Hits != 2 || second.UpstreamCalls != 1 || second.UpstreamLatencyMax != 10*time.Millisecond || second.UpstreamLatencyAvg != 10*time.Millisecond ||
+		third != (Snapshot{}) {
+		t.Fatalf("intervals %+v / %+v / %+v: each must count only its own events", first, second, third)
+	}
+}
