@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -75,7 +76,7 @@ func TestSecretSendsTokenAndParsesDocument(t *testing.T) {
 	if s.Name != "app" || s.VersionId != "v1" || s.SecretString != testSecret ||
 		string(s.SecretBinary) != "\x00\x01\x02\xff" || len(s.VersionStages) != 1 ||
 		!s.CreatedDate.Equal(want) || !strings.HasSuffix(s.ARN, "app-AbCdEf") {
-		t.Errorf("parsed %+v", s)
+		t.Errorf("parsed: %s", describe(s.SecretString, s.ARN, s.Name, s.VersionId, s.CacheStatus))
 	}
 	if s.CacheStatus != "kinko; fwd=miss; stored" {
 		t.Errorf("CacheStatus = %q", s.CacheStatus)
@@ -188,7 +189,7 @@ func TestRetriesRefusedConnectionUntilExtensionListens(t *testing.T) {
 	select {
 	case r := <-done:
 		if r.err != nil || r.s.SecretString != testSecret {
-			t.Fatalf("Secret after retry: %+v, %v", r.s, r.err)
+			t.Fatalf("Secret after retry: got a value %t, %v", r.s != nil, r.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Secret did not return within 10s of the listener binding")
@@ -292,7 +293,7 @@ func TestSecretJSONKey(t *testing.T) {
 
 	v, err := c.SecretJSONKey(t.Context(), "app", "OPENAI_API_KEY")
 	if err != nil || v != testSecret {
-		t.Fatalf("SecretJSONKey = %q, %v", v, err)
+		t.Fatalf("SecretJSONKey: value matches %t, %v", v == testSecret, err)
 	}
 	_, err = c.SecretJSONKey(t.Context(), "app", "OTHER")
 	var kerr *Error
@@ -319,7 +320,7 @@ func TestCacheStatusTo(t *testing.T) {
 
 	var status string
 	if v, err := c.SecretJSONKey(t.Context(), "app", "OPENAI_API_KEY", CacheStatusTo(&status)); err != nil || v != testSecret {
-		t.Fatalf("SecretJSONKey = %q, %v", v, err)
+		t.Fatalf("SecretJSONKey: value matches %t, %v", v == testSecret, err)
 	}
 	if status != "kinko; hit; ttl=42" {
 		t.Errorf("SecretJSONKey: CacheStatusTo got %q", status)
@@ -420,7 +421,7 @@ func TestParameter(t *testing.T) {
 	}
 	if p.Value != testSecret || p.Version != 3 || p.Type != "SecureString" || p.CacheStatus != "kinko; hit; ttl=10" ||
 		!p.LastModifiedDate.Equal(time.Unix(1735787045, 25e7)) {
-		t.Errorf("parsed %+v", p)
+		t.Errorf("parsed: %s", describe(p.Value, p.ARN, p.Name, p.Type, p.CacheStatus))
 	}
 }
 
@@ -489,4 +490,10 @@ func TestSecretJSONKeyWithExtensionIgnoringJSONKey(t *testing.T) {
 			t.Errorf("error leaks the secret: %v", err)
 		}
 	}
+}
+
+// describe shows parsed fields for a failure message with the secret value replaced by whether
+// it matched: a failing test must not print the secret.
+func describe(value string, fields ...string) string {
+	return fmt.Sprintf("value matches %t, other fields %q", value == testSecret, fields)
 }
