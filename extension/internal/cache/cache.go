@@ -235,7 +235,7 @@ func (c *Cache[K, V]) refreshAhead(k K) {
 	defer c.wg.Done()
 	if _, _, err := c.fetch(k, false); err != nil {
 		c.o.Logger.Warn("background refresh failed; serving the cached value until it expires",
-			"key", k.String(), "error", err)
+			"key", k, "error", err)
 	}
 }
 

@@ -196,8 +196,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 	v, st, err := get(r.Context(), req)
 	w.Header().Set("Cache-Status", cacheStatus(st, err))
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
-		h.logger.Debug("request", "service", req.Kind.String(), "id", req.ID, "outcome", st.Outcome.String(),
-			"took_us", time.Since(start).Microseconds(), "error", err)
+		attrs := []any{"request", req, "outcome", st.Outcome.String(), "took_us", time.Since(start).Microseconds()}
+		if err != nil {
+			attrs = append(attrs, "error", err)
+		}
+		h.logger.Debug("request", attrs...)
 	}
 	if err != nil {
 		h.upstreamError(w, req, err)

@@ -39,6 +39,21 @@ func (r Request) String() string {
 	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%t", r.Kind, r.ID, r.Version, r.Stage, r.Decrypt)
 }
 
+// LogValue is how a request appears in log lines: readable fields, never the value.
+func (r Request) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("service", r.Kind.String()), slog.String("id", r.ID)}
+	if r.Version != "" {
+		attrs = append(attrs, slog.String("version", r.Version))
+	}
+	if r.Stage != "" {
+		attrs = append(attrs, slog.String("stage", r.Stage))
+	}
+	if r.Kind == config.SSM {
+		attrs = append(attrs, slog.Bool("decrypt", r.Decrypt))
+	}
+	return slog.GroupValue(attrs...)
+}
+
 // Value is one answer, rendered.
 type Value struct {
 	Body    []byte // the JSON document served to callers
@@ -151,7 +166,7 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 		c.observer.UpstreamCall(r.Kind, took, err)
 	}
 	if c.logger != nil && c.logger.Enabled(ctx, slog.LevelDebug) {
-		attrs := []any{"service", r.Kind.String(), "id", r.ID, "took_ms", float64(took.Microseconds()) / 1000}
+		attrs := []any{"request", r, "took_ms", float64(took.Microseconds()) / 1000}
 		if err != nil {
 			attrs = append(attrs, "error", err)
 		} else {

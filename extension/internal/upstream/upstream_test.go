@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -165,5 +166,14 @@ func TestPendingWaitsThenFetches(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Status != 500 || !strings.Contains(e.Message, "no region") {
 		t.Fatalf("failed config: %v", err)
+	}
+}
+
+func TestRequestLogsReadably(t *testing.T) {
+	var buf strings.Builder
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "key", Request{Kind: config.SSM, ID: "/app/db", Stage: "prod", Decrypt: true})
+	want := `"key":{"service":"ssm","id":"/app/db","stage":"prod","decrypt":true}`
+	if !strings.Contains(buf.String(), want) {
+		t.Fatalf("log line %s, want %s", buf.String(), want)
 	}
 }
