@@ -38,6 +38,7 @@ type fakeLambda struct {
 	registered http.Header
 	regBody    string
 	nextCalls  int
+	failNext   bool // answer /event/next with 500, as a broken Lambda API would
 	initErrors []report
 	exitErrors []report
 }
@@ -66,7 +67,12 @@ func startLambda(t *testing.T) *fakeLambda {
 		}
 		f.mu.Lock()
 		f.nextCalls++
+		fail := f.failNext
 		f.mu.Unlock()
+		if fail {
+			http.Error(w, `{"errorType":"Lambda.Broken"}`, http.StatusInternalServerError)
+			return
+		}
 		select {
 		case ev := <-f.events:
 			_ = json.NewEncoder(w).Encode(ev)

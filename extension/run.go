@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
@@ -31,6 +33,12 @@ const shutdownMargin = 200 * time.Millisecond
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	start := time.Now()
 	cfg, cfgErr := config.Load(getenv)
+	// The AWS configuration is checked here, with the rest, so a missing region or missing
+	// credentials fails init with /init/error; building it does no I/O (microseconds).
+	awsCfg, awsErr := upstream.AWSConfig(getenv)
+	if cfgErr == nil && awsErr != nil {
+		cfgErr = &config.Error{Variable: "AWS environment", Problem: awsErr.Error()}
+	}
 	out := &lockedWriter{w: stdout}
 	logger := newLogger(out, cfg)
 
@@ -92,14 +100,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	life, endLife := context.WithCancel(context.Background())
 	defer endLife()
-	fatal := make(chan error, 1)
-	w := warmer{cfg: cfg, getenv: getenv, pending: pending, cache: c, counters: counters, logger: logger,
+	w := warmer{cfg: cfg, awsCfg: awsCfg, getenv: getenv, pending: pending, cache: c, counters: counters, logger: logger,
 		start: start, port: listeners[0].Addr().(*net.TCPAddr).Port, ipv6: len(listeners) > 1}
-	warm := func() {
-		if err := w.warm(life); err != nil {
-			fatal <- err
-		}
-	}
+	warm := func() { w.warm(life) }
 	// Lambda's init ends when every extension has called /event/next, and an on-demand init is
 	// what the first caller waits for: warm in the background, beside the runtime's init.
 	// Provisioned concurrency inits on no one's clock and is frozen after: warm first.
@@ -126,10 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			writeMetrics()
 		}
 	}
-	ev, loopErr := waitForShutdown(ctx, api, fatal, &wg, logger, onInvoke)
-	if loopErr != nil && !errors.Is(loopErr, errFatal) {
-		logger.Error("event loop failed", "error", loopErr)
-	}
+	ev, loopErr := waitForShutdown(ctx, api, &wg, logger, onInvoke)
 
 	// Drain: stop accepting, let requests in flight finish, then stop background work.
 	deadline := time.Now().Add(2*time.Second - shutdownMargin)
@@ -158,12 +158,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return loopErr
 }
 
-var errFatal = errors.New("fatal error after init")
-
-// waitForShutdown loops on /event/next until SHUTDOWN, ctx's end (SIGTERM) or a fatal error
-// from the background, which it reports with /exit/error.
+// waitForShutdown loops on /event/next until SHUTDOWN or ctx's end (SIGTERM). When the loop
+// itself fails after init, it reports that with /exit/error (best effort: Lambda's API may be
+// what failed).
 // onInvoke runs on this goroutine for every INVOKE.
-func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-chan error, wg *sync.WaitGroup,
+func waitForShutdown(ctx context.Context, api *extensionsapi.Client, wg *sync.WaitGroup,
 	logger *slog.Logger, onInvoke func()) (extensionsapi.Event, error) {
 	nextCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -184,19 +183,16 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-cha
 				logger.Info("signal received; shutting down")
 				return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
 			case r.err != nil:
-				return extensionsapi.Event{}, r.err
+				logger.Error("event loop failed; exiting", "error", r.err)
+				if rerr := api.ExitError(context.Background(), "EventLoop", r.err); rerr != nil {
+					logger.Error("could not report exit error", "error", rerr)
+				}
+				return extensionsapi.Event{ShutdownReason: "event loop failed"}, r.err
 			case r.ev.EventType == extensionsapi.Shutdown:
 				return r.ev, nil
 			case r.ev.EventType == extensionsapi.Invoke:
 				onInvoke()
 			}
-		case err := <-fatal:
-			cancel()
-			logger.Error("fatal error; exiting", "error", err)
-			if rerr := api.ExitError(context.Background(), "Fatal", err); rerr != nil {
-				logger.Error("could not report exit error", "error", rerr)
-			}
-			return extensionsapi.Event{ShutdownReason: "fatal"}, fmt.Errorf("%w: %w", errFatal, err)
 		}
 	}
 }
@@ -204,6 +200,7 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, fatal <-cha
 // warmer readies the upstream and the cache while Lambda goes on with init.
 type warmer struct {
 	cfg      config.Config
+	awsCfg   aws.Config
 	getenv   func(string) string
 	pending  *upstream.Pending
 	cache    *cache.Cache[upstream.Request, upstream.Value]
@@ -215,22 +212,16 @@ type warmer struct {
 }
 
 // warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
-// An error is fatal: without AWS configuration no request can be answered.
-func (w warmer) warm(ctx context.Context) error {
+// Nothing here can fail init: a secret that does not prefetch is fetched on demand.
+func (w warmer) warm(ctx context.Context) {
 	cfg, getenv, pending, c, logger := w.cfg, w.getenv, w.pending, w.cache, w.logger
-	awsCfg, err := upstream.AWSConfig(getenv)
-	if err != nil {
-		err = fmt.Errorf("load AWS configuration: %w", err)
-		pending.Resolve(nil, err)
-		return err
-	}
-	pending.Resolve(upstream.New(awsCfg, upstream.Options{
+	pending.Resolve(upstream.New(w.awsCfg, upstream.Options{
 		MaxConnections: cfg.MaxConnections,
 		Timeout:        cfg.Timeout,
 		Endpoints:      upstream.Endpoints(getenv),
 		Observer:       w.counters,
 		Logger:         logger,
-	}), nil)
+	}))
 
 	prefetchStart := time.Now()
 	var failed int
@@ -268,7 +259,6 @@ func (w warmer) warm(ctx context.Context) error {
 		"prefetch_ms", ms(time.Since(prefetchStart)),
 		"since_start_ms", ms(time.Since(w.start)),
 	)
-	return nil
 }
 
 // listen binds 127.0.0.1 (required) and [::1] on the same port (best effort: on Lambda

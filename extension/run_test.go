@@ -412,3 +412,49 @@ func TestMetricsEveryNInvokesCountEachIntervalOnce(t *testing.T) {
 	}
 	x.assertNoSecrets(a, openAIKey)
 }
+
+func TestMissingAWSEnvironmentIsAnInitError(t *testing.T) {
+	// Checked with the rest of the configuration, before /register's follow-up /event/next, so
+	// Lambda fails the init with the reason instead of the extension dying later.
+	x := startExtension(t, nil, map[string]string{"AWS_REGION": ""})
+	select {
+	case err := <-x.done:
+		x.done <- err
+		if err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
+			t.Fatalf("run = %v, want an error naming AWS_REGION", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not fail")
+	}
+	x.lambda.mu.Lock()
+	defer x.lambda.mu.Unlock()
+	if len(x.lambda.initErrors) != 1 || x.lambda.initErrors[0].errorType != "Extension.ConfigInvalid" ||
+		!strings.Contains(x.lambda.initErrors[0].body, "AWS_REGION") || x.lambda.nextCalls != 0 || len(x.lambda.exitErrors) != 0 {
+		t.Fatalf("init errors %+v, exit errors %d, /event/next calls %d: want one ConfigInvalid naming AWS_REGION and nothing else",
+			x.lambda.initErrors, len(x.lambda.exitErrors), x.lambda.nextCalls)
+	}
+}
+
+func TestEventLoopFailureIsAnExitError(t *testing.T) {
+	x := startExtension(t, nil, nil)
+	waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+	x.lambda.mu.Lock()
+	x.lambda.failNext = true
+	x.lambda.mu.Unlock()
+	x.lambda.events <- eventInvoke() // the next /event/next then fails
+	select {
+	case err := <-x.done:
+		x.done <- err
+		if err == nil || !strings.Contains(err.Error(), "500") {
+			t.Fatalf("run = %v, want the event loop's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop when /event/next failed")
+	}
+	x.lambda.mu.Lock()
+	defer x.lambda.mu.Unlock()
+	if len(x.lambda.exitErrors) != 1 || x.lambda.exitErrors[0].errorType != "Extension.EventLoop" || len(x.lambda.initErrors) != 0 {
+		t.Fatalf("exit errors %+v, init errors %d: want one Extension.EventLoop after init", x.lambda.exitErrors, len(x.lambda.initErrors))
+	}
+	x.waitLog(`"msg":"shutdown complete"`)
+}

@@ -159,13 +159,12 @@ func TestPendingWaitsThenFetches(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := p.Fetch(ctx, Request{}); !IsTransient(err) {
-		t.Fatalf("a caller that gives up while the config loads gets %v, want a transient error", err)
+		t.Fatalf("a caller that gives up while the clients are built gets %v, want a transient error", err)
 	}
-	p.Resolve(nil, errors.New("no region"))
-	_, err := p.Fetch(t.Context(), Request{})
-	var e *Error
-	if !errors.As(err, &e) || e.Status != 500 || !strings.Contains(e.Message, "no region") {
-		t.Fatalf("failed config: %v", err)
+	f := &fakeSecrets{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("n"), SecretString: aws.String("v")}}
+	p.Resolve(&Client{secrets: f, timeout: func(config.Kind) time.Duration { return 0 }})
+	if v, err := p.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "n"}); err != nil || v.Name != "n" {
+		t.Fatalf("after Resolve: %+v %v", v.Name, err)
 	}
 }
 
