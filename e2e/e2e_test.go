@@ -237,22 +237,15 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 // function uses the new key.
 func TestRotationWithRefreshNow(t *testing.T) {
 	st := startStack(t, stack.Options{})
-	if a := invoke(t, st, "before"); a.status != 200 {
-		t.Fatalf("before the rotation: %d %s", a.status, a.err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	newKey := "sk-demo-rotated-" + strings.TrimPrefix(st.Key, "sk-demo-")
-	if err := st.PutKey(ctx, newKey); err != nil {
-		t.Fatal(err)
-	}
-	st.OpenAI.SetKey(newKey) // the provider revokes the old key
+	newKey := rotate(t, st)
 
 	stale := invoke(t, st, "cached old key")
 	if stale.status != 502 || !strings.Contains(stale.err, "401") || !strings.HasPrefix(stale.cacheStatus, "kinko; hit;") {
 		t.Errorf("with the old key still cached: %d %q (Cache-Status %q), want 502 naming OpenAI's 401 and a cache hit",
 			stale.status, stale.err, stale.cacheStatus)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	status, cs, err := st.RefreshNow(ctx)
 	if err != nil || status != 200 || cs != "kinko; fwd=request; stored" {
 		t.Fatalf("refreshNow: %d %q %v, want 200 kinko; fwd=request; stored", status, cs, err)
@@ -279,16 +272,7 @@ func closeAndScan(t *testing.T, st *stack.Stack, key string) {
 // Test 2b: with a short TTL the new key arrives by itself.
 func TestRotationByTTL(t *testing.T) {
 	st := startStack(t, stack.Options{Env: map[string]string{"SECRETS_MANAGER_TTL": "1"}})
-	if a := invoke(t, st, "before"); a.status != 200 {
-		t.Fatalf("before the rotation: %d %s", a.status, a.err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	newKey := "sk-demo-rotated-" + strings.TrimPrefix(st.Key, "sk-demo-")
-	if err := st.PutKey(ctx, newKey); err != nil {
-		t.Fatal(err)
-	}
-	st.OpenAI.SetKey(newKey)
+	newKey := rotate(t, st)
 
 	start := time.Now()
 	var last answer
@@ -466,4 +450,21 @@ func noKeyIn(t *testing.T, st *stack.Stack, what string, body []byte) {
 	if st.Key != "" && strings.Contains(string(body), st.Key) {
 		t.Fatalf("%s carries the OpenAI key (%d bytes; not printed)", what, len(body))
 	}
+}
+
+// rotate checks the function works with the current key, then rotates it: a new value in
+// Secrets Manager, and the model (the provider) accepts only the new key from now on.
+func rotate(t *testing.T, st *stack.Stack) string {
+	t.Helper()
+	if a := invoke(t, st, "before"); a.status != 200 {
+		t.Fatalf("before the rotation: %d %s", a.status, a.err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	newKey := "sk-demo-rotated-" + strings.TrimPrefix(st.Key, "sk-demo-")
+	if err := st.PutKey(ctx, newKey); err != nil {
+		t.Fatal(err)
+	}
+	st.OpenAI.SetKey(newKey)
+	return newKey
 }
