@@ -48,9 +48,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	// Bind before registering: the runtime may start as soon as every extension has registered.
 	var listeners []net.Listener
-	bindErr := cfgErr
+	initErr := cfgErr // what fails init: bad configuration, else a port that cannot be bound
 	if cfgErr == nil {
-		listeners, bindErr = listen(cfg.Port, logger)
+		listeners, initErr = listen(cfg.Port, logger)
 	}
 	events := []string{extensionsapi.Invoke, extensionsapi.Shutdown}
 	if cfg.InitType == config.InitManagedInstances {
@@ -63,16 +63,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName)
-	if bindErr != nil {
+	if initErr != nil {
 		reason := "PortUnavailable"
 		if cfgErr != nil {
 			reason = "ConfigInvalid"
 		}
-		logger.Error("init failed", "reason", reason, "error", bindErr)
-		if err := api.InitError(ctx, reason, bindErr); err != nil {
+		logger.Error("init failed", "reason", reason, "error", initErr)
+		if err := api.InitError(ctx, reason, initErr); err != nil {
 			logger.Error("could not report init error", "error", err)
 		}
-		return bindErr
+		return initErr
 	}
 
 	counters := &metrics.Counters{}
