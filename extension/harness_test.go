@@ -337,22 +337,22 @@ func (x *extension) assertNoSecrets(a *awsStack, values ...string) {
 // one leader plus the requests that joined it.
 func waitFlights(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		var buf bytes.Buffer
-		_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
-		got := 0
-		for _, g := range strings.Split(buf.String(), "\n\n") {
-			if strings.Contains(g, "singleflight.(*Group).Do") && strings.Contains(g, "server.(*Handler)") {
-				got++
-			}
+	waitFor(t, fmt.Sprintf("%d requests on the in-flight fetch", n), 15*time.Second, func() bool {
+		return goroutinesIn("singleflight.(*Group).Do", "server.(*Handler)") >= n
+	})
+}
+
+// goroutinesIn counts this process's goroutines whose stack holds every fragment.
+func goroutinesIn(fragments ...string) int {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	n := 0
+	for _, g := range strings.Split(buf.String(), "\n\n") {
+		if containsAll(g, fragments) {
+			n++
 		}
-		if got >= n {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("fewer than %d requests reached the in-flight fetch within 15s", n)
+	return n
 }
 
 func eventInvoke() extensionsapi.Event {

@@ -458,3 +458,33 @@ func TestEventLoopFailureIsAnExitError(t *testing.T) {
 	}
 	x.waitLog(`"msg":"shutdown complete"`)
 }
+
+func TestMaxConnectionsBoundsUpstreamCalls(t *testing.T) {
+	a := startAWS(t)
+	const n = 5
+	for i := range n {
+		a.createSecret(t, fmt.Sprintf("conn-%d", i), secretJSON())
+	}
+	x := startExtension(t, a, map[string]string{"PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS": "2"})
+	x.waitLog(`"msg":"ready"`)
+	a.proxy.Hold()
+	answers := make(chan response, n)
+	for i := range n {
+		go func() { answers <- x.get(fmt.Sprintf("/secretsmanager/get?secretId=conn-%d", i)) }()
+	}
+	// Two calls at AWS, three waiting in the SDK's transport for a connection. Without the cap
+	// all five reach AWS and this state never comes.
+	waitFor(t, "2 calls at AWS and 3 waiting for a connection", 15*time.Second, func() bool {
+		return a.proxy.InFlight() == 2 && goroutinesIn("net/http.(*Transport).getConn", "upstream.(*Client).Fetch") == 3
+	})
+	a.proxy.Release()
+	for range n {
+		if r := <-answers; r.status != 200 {
+			t.Fatalf("status %d, want every request answered once connections free up", r.status)
+		}
+	}
+	if got := a.proxy.Calls("GetSecretValue"); got != n {
+		t.Fatalf("upstream calls = %d, want %d", got, n)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
