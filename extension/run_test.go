@@ -488,3 +488,54 @@ func TestMaxConnectionsBoundsUpstreamCalls(t *testing.T) {
 	}
 	x.assertNoSecrets(a, openAIKey)
 }
+
+func TestCacheDisabledGoesUpstreamEveryTime(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "uncached", secretJSON())
+	x := startExtension(t, a, map[string]string{"PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED": "false"})
+	x.waitLog(`"msg":"ready"`, `"cache_enabled":false`)
+	for range 3 {
+		if r := x.get("/secretsmanager/get?secretId=uncached"); r.status != 200 || r.cacheStatus != "kinko; fwd=bypass" {
+			t.Fatalf("%d %q, want 200 kinko; fwd=bypass", r.status, r.cacheStatus)
+		}
+	}
+	if got := a.proxy.Calls("GetSecretValue"); got != 3 {
+		t.Fatalf("upstream calls = %d, want 3: no cache", got)
+	}
+	x.assertNoSecrets(a, openAIKey)
+}
+
+func TestServesOnIPv6LoopbackToo(t *testing.T) {
+	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skip("this machine has no IPv6 loopback:", err)
+	} else {
+		l.Close()
+	}
+	x := startExtension(t, nil, nil)
+	x.waitLog(`"msg":"ready"`, `"ipv6":true`)
+	// On Lambda "localhost" can resolve to ::1 first.
+	resp, err := http.Get(fmt.Sprintf("http://[::1]:%d/ping", x.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("[::1] ping: %d", resp.StatusCode)
+	}
+}
+
+func TestLogLevelNoneIsSilent(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "quiet", secretJSON())
+	x := startExtension(t, a, map[string]string{"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "NONE", "KINKO_PREFETCH": "quiet,missing"})
+	waitFor(t, "the prefetch", 10*time.Second, func() bool { return a.proxy.Calls("GetSecretValue") == 2 })
+	if r := x.get("/secretsmanager/get?secretId=missing"); r.status == 200 {
+		t.Fatal("a missing secret answered 200")
+	}
+	if err := x.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := x.logs.String(); out != "" {
+		t.Fatalf("NONE wrote %d bytes (warnings, ready, metrics?); want nothing", len(out))
+	}
+}
