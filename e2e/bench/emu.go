@@ -150,6 +150,7 @@ func (h *Harness) Warm(ctx context.Context) (WarmResult, error) {
 	}
 	const (
 		iEmpty  = 0
+		iLayer  = 1
 		iKinko  = 2
 		iSDK    = 3
 		iGlobal = 4
@@ -206,6 +207,8 @@ func (h *Harness) Warm(ctx context.Context) (WarmResult, error) {
 			WarmCompare{delay, "via kinko ÷ global cache (invoke latency)", "×", perRound(func(r int) float64 { return med[iKinko][r] / med[iGlobal][r] })},
 			WarmCompare{delay, "via kinko − global cache (extra)", "ms", perRound(func(r int) float64 { return extra(iKinko, r) - extra(iGlobal, r) })},
 			WarmCompare{delay, "via kinko, client cache − global cache (extra)", "ms", perRound(func(r int) float64 { return extra(iClient, r) - extra(iGlobal, r) })},
+			// What the read itself costs once the extension is in the sandbox anyway.
+			WarmCompare{delay, "via kinko, client cache − empty + kinko layer (extra)", "ms", perRound(func(r int) float64 { return extra(iClient, r) - extra(iLayer, r) })},
 		)
 	}
 	return res, closeAll(stacks...)
