@@ -142,6 +142,40 @@ func TestClientCacheAgainstTheRealExtension(t *testing.T) {
 		}
 	})
 
+	t.Run("a rotation arrives by kinko's TTL alone", func(t *testing.T) {
+		const name = "client-cache-ttl"
+		put(name, keyV1, true)
+		proxy.SetFault(faultproxy.None)
+		k := start(t, name, map[string]string{"SECRETS_MANAGER_TTL": "3"})
+		if _, err := k.WaitHit(ctx, httpClient(), "/secretsmanager/get?secretId="+name, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		c := client(t, k)
+		if v, _ := read(t, c, name); v != 1 {
+			t.Fatalf("before the rotation: key %d", v)
+		}
+		put(name, keyV2, false)
+		rotated := time.Now()
+		// Poll (bounded) without refreshNow: the client's windows and kinko's TTL bring key 2.
+		deadline := rotated.Add(15 * time.Second)
+		var kept int
+		for {
+			v, st := read(t, c, name)
+			if strings.HasPrefix(st, "client;") {
+				kept++
+			}
+			if v == 2 {
+				t.Logf("key 2 in use %v after the rotation (kinko's TTL 3 s); %d reads came from the client's memory",
+					time.Since(rotated).Round(time.Millisecond), kept)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("key 2 not in use 15 s after the rotation (kinko's TTL is 3 s); last Cache-Status %q", st)
+			}
+			time.Sleep(50 * time.Millisecond) // a poll interval, not a readiness guess
+		}
+	})
+
 	t.Run("stale answers are not kept", func(t *testing.T) {
 		const name = "client-cache-stale"
 		put(name, keyV1, true)
