@@ -253,9 +253,10 @@ func VersionID(id string) SecretOption { return func(q *secretQuery) { q.id = id
 // was rejected. The answer replaces what the client kept.
 func RefreshNow() SecretOption { return func(q *secretQuery) { q.refresh = true } }
 
-// CacheStatusTo stores the Cache-Status header of a successful answer in *dst (e.g.
-// "kinko; hit; ttl=287", or "client; hit; ttl=120" from the client's memory), for calls like SecretJSONKey whose result has no field for it.
-// The header says how the extension answered, never what the secret holds.
+// CacheStatusTo stores the Cache-Status of a successful answer in *dst (e.g. "kinko; hit;
+// ttl=287", or "client; hit; ttl=120" from the client's memory), for calls like
+// SecretJSONKey whose result has no field for it. It says how the answer was served, never
+// what the secret holds.
 func CacheStatusTo(dst *string) SecretOption { return func(q *secretQuery) { q.status = dst } }
 
 func secretQueryOf(id string, opts []SecretOption) (secretQuery, error) {
