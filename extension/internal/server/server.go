@@ -113,7 +113,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// holding "//" or a dot segment is sent percent-encoded). Nor is a target without a path
 	// ("*", CONNECT's host:port), which ServeMux answers with a bare 400. The trailing slashes
 	// of the routes are the exceptions.
-	if p := r.URL.EscapedPath(); !strings.HasPrefix(p, "/") || (p != path.Clean(p) && !slashRoute(p)) {
+	switch p := r.URL.EscapedPath(); {
+	case !strings.HasPrefix(p, "/"):
+		notFound(w, r)
+		return
+	case p != path.Clean(p) && !slashRoute(p):
 		notClean(w, r)
 		return
 	}
