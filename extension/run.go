@@ -176,23 +176,21 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, wg *sync.Wa
 			ev, err := api.Next(nextCtx)
 			next <- result{ev, err}
 		})
-		select {
-		case r := <-next:
-			switch {
-			case ctx.Err() != nil:
-				logger.Info("signal received; shutting down")
-				return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
-			case r.err != nil:
-				logger.Error("event loop failed; exiting", "error", r.err)
-				if rerr := api.ExitError(context.Background(), "EventLoop", r.err); rerr != nil {
-					logger.Error("could not report exit error", "error", rerr)
-				}
-				return extensionsapi.Event{ShutdownReason: "event loop failed"}, r.err
-			case r.ev.EventType == extensionsapi.Shutdown:
-				return r.ev, nil
-			case r.ev.EventType == extensionsapi.Invoke:
-				onInvoke()
+		r := <-next
+		switch {
+		case ctx.Err() != nil:
+			logger.Info("signal received; shutting down")
+			return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
+		case r.err != nil:
+			logger.Error("event loop failed; exiting", "error", r.err)
+			if rerr := api.ExitError(context.Background(), "EventLoop", r.err); rerr != nil {
+				logger.Error("could not report exit error", "error", rerr)
 			}
+			return extensionsapi.Event{ShutdownReason: "event loop failed"}, r.err
+		case r.ev.EventType == extensionsapi.Shutdown:
+			return r.ev, nil
+		case r.ev.EventType == extensionsapi.Invoke:
+			onInvoke()
 		}
 	}
 }

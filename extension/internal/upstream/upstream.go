@@ -192,17 +192,22 @@ func (c *Client) fetchSecret(ctx context.Context, r Request) (Value, error) {
 	return renderSecret(out)
 }
 
-// secretDocument is GetSecretValue's output as AWS's extension serves it: PascalCase, nulls kept,
-// dates in RFC 3339, SecretBinary in base64 (encoding/json's []byte rule).
+// secretDocument is GetSecretValue's output as AWS's extension serves it: PascalCase, its key
+// order, nulls kept, dates to the millisecond, SecretBinary in base64 (encoding/json's []byte
+// rule), and an empty ResultMetadata last, which AWS's extension always writes.
 type secretDocument struct {
-	ARN           *string  `json:"ARN"`
-	CreatedDate   *string  `json:"CreatedDate"`
-	Name          *string  `json:"Name"`
-	SecretBinary  []byte   `json:"SecretBinary"`
-	SecretString  *string  `json:"SecretString"`
-	VersionId     *string  `json:"VersionId"`
-	VersionStages []string `json:"VersionStages"`
+	ARN            *string        `json:"ARN"`
+	CreatedDate    *string        `json:"CreatedDate"`
+	Name           *string        `json:"Name"`
+	SecretBinary   []byte         `json:"SecretBinary"`
+	SecretString   *string        `json:"SecretString"`
+	VersionId      *string        `json:"VersionId"`
+	VersionStages  []string       `json:"VersionStages"`
+	ResultMetadata resultMetadata `json:"ResultMetadata"`
 }
+
+// resultMetadata is the SDK's middleware metadata, which AWS's extension serializes as {}.
+type resultMetadata struct{}
 
 func renderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
 	doc := secretDocument{
@@ -258,6 +263,7 @@ type parameterDocument struct {
 		Value            *string `json:"Value"`
 		Version          int64   `json:"Version"`
 	} `json:"Parameter"`
+	ResultMetadata resultMetadata `json:"ResultMetadata"`
 }
 
 func renderParameter(out *ssm.GetParameterOutput) (Value, error) {
@@ -280,11 +286,15 @@ func renderParameter(out *ssm.GetParameterOutput) (Value, error) {
 	}, nil
 }
 
+// dateLayout is how AWS's extension writes dates: UTC, always three fractional digits. AWS
+// sends epoch seconds with milliseconds, so nothing finer is lost.
+const dateLayout = "2006-01-02T15:04:05.000Z"
+
 func date(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := t.UTC().Format(time.RFC3339Nano)
+	s := t.UTC().Format(dateLayout)
 	return &s
 }
 
