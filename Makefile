@@ -21,17 +21,27 @@ MKZIP := $(BUILD)/mkzip
 
 # Deployment (serverless.yml documents its parameters). OSLS_FLAGS adds more, e.g.
 #   make deploy STAGE=prod OSLS_FLAGS='--param="secretName=prod/openai"'
+# The region is the AWS CLI's: REGION, else AWS_REGION, else AWS_DEFAULT_REGION, else the CLI
+# profile's region, so the secret the README creates with `aws` and the stack land in one region.
+# make package renders offline and falls back to us-east-1; deploy, remove and publish-layer stop.
 STAGE ?= dev
-REGION ?= us-east-1
+REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),$(shell command -v aws >/dev/null && aws configure get region 2>/dev/null))
 OSLS_FLAGS ?=
 OSLS := npx --no-install osls
-SLS_ARGS = --stage $(STAGE) --region $(REGION) --param="arch=$(ARCH)" $(OSLS_FLAGS)
+SLS_REGION = $(REGION)
+SLS_ARGS = --stage $(STAGE) --region $(SLS_REGION) --param="arch=$(ARCH)" $(OSLS_FLAGS)
+NO_REGION := no AWS region: set REGION=... (or AWS_REGION, or a region in your AWS CLI profile) to the region that holds your secret
+need_region = $(if $(REGION),,$(error $(NO_REGION)))
+# make publish-layer: the regions (default REGION), and whom to share the versions with.
+REGIONS ?= $(REGION)
+SHARE_ACCOUNT ?=
+SHARE_ORG ?=
 CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up lint bench soak fuzz build layer function package deploy clean FORCE
+.PHONY: help test deps vet unit e2e demo up lint bench soak fuzz build layer function package deploy remove publish-layer clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -44,7 +54,7 @@ help: ## list the targets
 
 test: deps lint unit ## what CI runs: deps, vet and staticcheck, then every test with -race (unit, whole-process, end to end)
 
-deps: ## install what the tests need when missing: chromium (apt), moto (pip)
+deps: node_modules/.package-lock.json ## install what the tests need when missing: chromium (apt), moto (pip), osls (npm ci)
 	bash e2e/install-deps.sh
 
 vet: ## go vet
@@ -128,6 +138,7 @@ node_modules/.package-lock.json: package-lock.json
 
 # osls calls AWS (STS, CloudFormation) even to package: moto answers on loopback instead.
 # cfn-lint's exit code is a bit mask (2 error, 4 warning, 8 info): only errors fail.
+package: SLS_REGION = $(or $(REGION),us-east-1)
 package: node_modules/.package-lock.json layer function ## render the CloudFormation template offline and cfn-lint it
 	$(GO) run ./internal/cmd/withmoto -- $(OSLS) package $(SLS_ARGS)
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
@@ -135,8 +146,18 @@ package: node_modules/.package-lock.json layer function ## render the CloudForma
 	if (( rc & 2 )); then echo "cfn-lint: errors in $(CFN_TEMPLATE)" >&2; exit 1; fi; \
 	echo "cfn-lint: no errors (exit $$rc)"
 
-deploy: node_modules/.package-lock.json layer function ## deploy to AWS (needs credentials)
-	$(OSLS) deploy $(SLS_ARGS)
+deploy: node_modules/.package-lock.json layer function ## deploy the layer and the sample to AWS (needs credentials and REGION)
+	$(need_region)$(OSLS) deploy $(SLS_ARGS)
+
+remove: node_modules/.package-lock.json ## delete the sample's stack (layer versions are kept: functions may use them)
+	$(need_region)$(OSLS) remove $(SLS_ARGS)
+
+# The layer alone, for your own functions: no sample, no stack. Prints the version ARNs and writes
+# them to dist/layer-arns-ARCH.txt; never deletes a version.
+publish-layer: $(DIST)/kinko-layer-$(ARCH).zip ## publish the layer alone to REGIONS="r1 r2" (SHARE_ACCOUNT=ID|*, SHARE_ORG=o-...)
+	$(if $(REGIONS),,$(error $(NO_REGION), or REGIONS="us-east-1 eu-west-1"))$(GO) run ./internal/cmd/publishlayer -zip $< -arch $(ARCH) \
+	  -regions "$(REGIONS)" -out $(DIST)/layer-arns-$(ARCH).txt \
+	  $(if $(SHARE_ACCOUNT),-share-account "$(SHARE_ACCOUNT)") $(if $(SHARE_ORG),-share-org "$(SHARE_ORG)")
 
 clean: ## remove dist/, build/, .serverless/, .e2e/
 	rm -rf $(DIST) $(BUILD) .serverless .e2e

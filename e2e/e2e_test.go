@@ -385,21 +385,23 @@ func TestShutdown(t *testing.T) {
 	if err != nil || at.Before(signalled) || at.Sub(signalled) > 2*time.Second {
 		t.Errorf("shutdown complete at %v, %v after SIGTERM; want within 2 s", at, at.Sub(signalled))
 	}
-	var emf bool
+	// The default metrics line: plain JSON, no EMF (custom metrics only with KINKO_METRICS=emf).
+	var lines int
 	for _, l := range st.Lines(stack.FromExtension) {
 		var m struct {
-			Hits, UpstreamCalls int
-			AWS                 json.RawMessage `json:"_aws"`
+			Msg           string
+			UpstreamCalls int
+			AWS           json.RawMessage `json:"_aws"`
 		}
-		if json.Unmarshal([]byte(l), &m) == nil && m.AWS != nil {
-			emf = true
-			if m.UpstreamCalls != 1 {
-				t.Errorf("metrics: UpstreamCalls = %d, want 1", m.UpstreamCalls)
+		if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "metrics" {
+			lines++
+			if m.UpstreamCalls != 1 || m.AWS != nil {
+				t.Errorf("metrics line %s: want UpstreamCalls 1 and no EMF", l)
 			}
 		}
 	}
-	if !emf {
-		t.Error("no EMF metrics line (with \"_aws\") at shutdown")
+	if lines != 1 {
+		t.Errorf("%d metrics lines (msg \"metrics\") at shutdown, want 1", lines)
 	}
 	t.Logf("emulator exited %v after SIGTERM; kinko's drain took %v ms", took, done["drain_ms"])
 }

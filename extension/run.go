@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if cfg.LogNone {
 			return
 		}
-		if err := counters.WriteEMF(out, time.Now(), functionName); err != nil {
+		if err := counters.Write(out, cfg.Metrics, time.Now(), functionName); err != nil {
 			logger.Error("could not write metrics", "error", err)
 		}
 	}

@@ -75,9 +75,10 @@ func TestLifecycleRegisterServeShutdown(t *testing.T) {
 		t.Errorf("exit took %s, past the 2 s shutdown budget", took)
 	}
 	x.waitLog(`"msg":"shutdown complete"`, `"reason":"spindown"`)
-	emf := x.waitLog(`"_aws"`, `"Namespace":"kinko"`)
-	if !strings.Contains(emf, `"Hits":2`) || !strings.Contains(emf, `"UpstreamCalls":1`) {
-		t.Errorf("metrics line counts wrong: %s", emf)
+	// By default the counters are a plain log line: EMF (billed custom metrics) only when asked.
+	m := x.waitLog(`"msg":"metrics"`)
+	if !strings.Contains(m, `"Hits":2`) || !strings.Contains(m, `"UpstreamCalls":1`) || strings.Contains(x.logs.String(), `"_aws"`) {
+		t.Errorf("metrics line wrong (want plain JSON, no EMF): %s", m)
 	}
 	x.assertNoSecrets(a, openAIKey, secretJSON())
 }
@@ -380,7 +381,7 @@ func notFoundStatus(s int) bool { return s == 400 || s == 404 }
 func TestMetricsEveryNInvokesCountEachIntervalOnce(t *testing.T) {
 	a := startAWS(t)
 	a.createSecret(t, "counted", secretJSON())
-	x := startExtension(t, a, map[string]string{"KINKO_METRICS_INVOKES": "2"})
+	x := startExtension(t, a, map[string]string{"KINKO_METRICS_INVOKES": "2", "KINKO_METRICS": "emf"})
 	x.waitLog(`"msg":"ready"`)
 	x.get("/secretsmanager/get?secretId=counted") // a miss
 	x.get("/secretsmanager/get?secretId=counted") // a hit

@@ -157,7 +157,7 @@ func TestSoak(t *testing.T) {
 	var leaks, warnLines atomic.Int64
 	var emf atomic.Value // the metrics line, written last: past what the buffer keeps
 	logs := &syncBuffer{keep: 1 << 20, onWrite: func(p []byte) {
-		if bytes.Contains(p, []byte(`"_aws"`)) {
+		if bytes.Contains(p, []byte(`"msg":"metrics"`)) {
 			emf.Store(string(p))
 		}
 		if bytes.Contains(p, []byte(soakMarker)) {
@@ -231,7 +231,7 @@ func TestSoak(t *testing.T) {
 		t.Errorf("run returned %v after SHUTDOWN", err)
 	}
 	metrics, _ := emf.Load().(string)
-	if !strings.Contains(metrics, `"Namespace":"kinko"`) {
+	if !strings.Contains(metrics, `"UpstreamCalls"`) {
 		t.Error("no metrics line at SHUTDOWN")
 	}
 	a.proxy.Close()

@@ -202,7 +202,7 @@ func demo(ctx context.Context, o options, getenv func(string) string, out io.Wri
 		fmt.Fprintf(out, "    %s\n", l)
 	}
 	joined := strings.Join(ext, "\n")
-	for _, want := range []string{`"msg":"ready"`, `"msg":"shutdown complete"`, `"_aws"`} {
+	for _, want := range []string{`"msg":"ready"`, `"msg":"shutdown complete"`, `"msg":"metrics"`} {
 		if !strings.Contains(joined, want) {
 			problems = append(problems, "the extension's log has no "+want+" line")
 		}

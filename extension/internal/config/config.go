@@ -71,12 +71,24 @@ type Config struct {
 	// MetricsEveryInvokes writes the metrics line every N invokes as well as at SHUTDOWN (0: only
 	// at SHUTDOWN), for sandboxes that live long or may be killed without a SHUTDOWN.
 	MetricsEveryInvokes int
+	// Metrics is how the counters are written (KINKO_METRICS): a plain JSON log line by default,
+	// CloudWatch EMF only when asked, because EMF creates custom metrics that are billed monthly.
+	Metrics MetricsFormat
 
 	// Token is what callers must send in X-Aws-Parameters-Secrets-Token. Empty means no
 	// guarded request is allowed (fail closed). Never log it.
 	Token    string
 	InitType string
 }
+
+// MetricsFormat is the value of KINKO_METRICS.
+type MetricsFormat string
+
+const (
+	MetricsLog  MetricsFormat = "log"  // one plain JSON log line, msg "metrics" (default)
+	MetricsEMF  MetricsFormat = "emf"  // one CloudWatch Embedded Metric Format line
+	MetricsNone MetricsFormat = "none" // nothing
+)
 
 // TTL is the cache lifetime for values of kind k; 0 means do not cache.
 func (c Config) TTL(k Kind) time.Duration {
@@ -130,6 +142,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxWait:             time.Duration(p.int("KINKO_MAX_WAIT_MS", 250, 0, 60_000)) * time.Millisecond,
 		MetricsEveryInvokes: p.int("KINKO_METRICS_INVOKES", 0, 0, 1_000_000),
 		Prefetch:            p.prefetch("KINKO_PREFETCH"),
+		Metrics:             p.metrics("KINKO_METRICS"),
 		InitType:            p.initType("AWS_LAMBDA_INITIALIZATION_TYPE"),
 	}
 	c.LogLevel, c.LogNone = p.logLevel("PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL")
@@ -222,6 +235,19 @@ func (p *parser) logLevel(name string) (slog.Level, bool) {
 	}
 	p.fail(name, v, "want one of DEBUG, INFO, WARN, ERROR, NONE (default INFO)")
 	return slog.LevelInfo, false
+}
+
+func (p *parser) metrics(name string) MetricsFormat {
+	v, ok := p.lookup(name)
+	if !ok {
+		return MetricsLog
+	}
+	switch f := MetricsFormat(strings.ToLower(v)); f {
+	case MetricsLog, MetricsEMF, MetricsNone:
+		return f
+	}
+	p.fail(name, v, "want log (a plain JSON line, the default), emf (CloudWatch custom metrics, billed per metric) or none")
+	return MetricsLog
 }
 
 func (p *parser) initType(name string) string {

@@ -18,7 +18,8 @@ func TestDefaultsMatchAWSExtension(t *testing.T) {
 	if c.Port != 2773 || !c.CacheEnabled || c.CacheSize != 1000 || c.MaxConnections != 3 ||
 		c.LogLevel != slog.LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
 		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0.8 || c.StaleIfError != time.Hour ||
-		c.MaxWait != 250*time.Millisecond || len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 {
+		c.MaxWait != 250*time.Millisecond || len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 ||
+		c.Metrics != MetricsLog {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -39,6 +40,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"KINKO_STALE_IF_ERROR":                         "0",
 		"KINKO_MAX_WAIT_MS":                            "0",
 		"KINKO_METRICS_INVOKES":                        "100",
+		"KINKO_METRICS":                                "EMF",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN":            "container",
 		"AWS_LAMBDA_INITIALIZATION_TYPE":               "provisioned-concurrency",
 	}))
@@ -49,7 +51,8 @@ func TestEveryVariableIsRead(t *testing.T) {
 	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != slog.LevelDebug ||
 		c.SecretsTTL != time.Minute || c.SSMTTL != 0 || c.SecretsTimeout != 1500*time.Millisecond ||
 		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 || c.MaxWait != 0 ||
-		c.Token != "container" || c.InitType != InitProvisionedConcurrency || len(c.Prefetch) != len(want) || c.MetricsEveryInvokes != 100 {
+		c.Token != "container" || c.InitType != InitProvisionedConcurrency || len(c.Prefetch) != len(want) || c.MetricsEveryInvokes != 100 ||
+		c.Metrics != MetricsEMF {
 		t.Fatalf("config = %+v", c)
 	}
 	for i := range want {
@@ -96,6 +99,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"KINKO_STALE_IF_ERROR":                         "forever",
 		"KINKO_MAX_WAIT_MS":                            "250ms",
 		"KINKO_METRICS_INVOKES":                        "-1",
+		"KINKO_METRICS":                                "cloudwatch",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -114,6 +118,21 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	for name := range cases {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("joined error lacks %s: %v", name, err)
+		}
+	}
+}
+
+func TestMetricsFormats(t *testing.T) {
+	for v, want := range map[string]MetricsFormat{"": MetricsLog, "log": MetricsLog, " Emf ": MetricsEMF, "NONE": MetricsNone} {
+		c, err := Load(env(map[string]string{"KINKO_METRICS": v}))
+		if err != nil || c.Metrics != want {
+			t.Errorf("KINKO_METRICS=%q: %q, %v; want %q", v, c.Metrics, err, want)
+		}
+	}
+	_, err := Load(env(map[string]string{"KINKO_METRICS": "true"}))
+	for _, word := range []string{"KINKO_METRICS", "log", "emf", "none", "billed"} {
+		if err == nil || !strings.Contains(err.Error(), word) {
+			t.Errorf("error %v must name %q", err, word)
 		}
 	}
 }

@@ -1,11 +1,14 @@
-// Package metrics counts what kinko does and writes the counts as one CloudWatch Embedded
-// Metric Format line, which Lambda ships to CloudWatch like any log line.
+// Package metrics counts what kinko does and writes the counts as one log line, which Lambda
+// ships to CloudWatch like any other: plain JSON by default, CloudWatch Embedded Metric Format
+// (custom metrics, billed) only when KINKO_METRICS=emf asks for it.
 package metrics
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +65,7 @@ type Snapshot struct {
 	UpstreamLatencyAvg, UpstreamLatencyMax time.Duration
 }
 
-// Flush returns what was counted since the last Flush and starts a new interval. Each EMF line
+// Flush returns what was counted since the last Flush and starts a new interval. Each line
 // carries one interval, so CloudWatch's sums over several lines count every event once.
 func (c *Counters) Flush() Snapshot {
 	s := Snapshot{Hits: c.hits.Swap(0), Misses: c.misses.Swap(0), Collapsed: c.collapsed.Swap(0), StaleServed: c.stale.Swap(0),
@@ -77,39 +80,83 @@ func (c *Counters) Flush() Snapshot {
 	return s
 }
 
-// WriteEMF flushes the counters into one EMF line, dimensioned by function name.
+// Write flushes the counters and writes them in the given format: one plain JSON log line
+// (MetricsLog), one EMF line (MetricsEMF), or nothing (MetricsNone; the interval is still
+// flushed, so a later line never counts it). Both lines use the same field names, so one
+// CloudWatch Logs Insights query reads either.
+func (c *Counters) Write(w io.Writer, format config.MetricsFormat, now time.Time, functionName string) error {
+	switch format {
+	case config.MetricsEMF:
+		return c.WriteEMF(w, now, functionName)
+	case config.MetricsNone:
+		c.Flush()
+		return nil
+	}
+	return c.WriteLog(w, now, functionName)
+}
+
+// field is one counted figure as it appears in both lines.
+type field struct {
+	name  string
+	unit  string // EMF unit; empty for a property that is not a declared metric
+	value any
+}
+
+// fields lists a snapshot's figures in the order both lines write them. A new counter is
+// one more row here.
+func (s Snapshot) fields() []field {
+	return []field{
+		{"Hits", "Count", s.Hits},
+		{"Misses", "Count", s.Misses},
+		{"Collapsed", "Count", s.Collapsed},
+		{"StaleServed", "Count", s.StaleServed},
+		// No unit: an EMF property, not a declared metric, so queryable without another billed metric.
+		{"StaleWhileRevalidate", "", s.StaleWhileRevalidate},
+		{"UpstreamCalls", "Count", s.UpstreamCalls},
+		{"UpstreamErrors", "Count", s.UpstreamErrors},
+		{"UpstreamLatencyAvg", "Milliseconds", ms(s.UpstreamLatencyAvg)},
+		{"UpstreamLatencyMax", "Milliseconds", ms(s.UpstreamLatencyMax)},
+	}
+}
+
+// WriteLog flushes the counters into one JSON log line shaped like kinko's other lines
+// (time, level, msg "metrics", extension), free to store and to query.
+func (c *Counters) WriteLog(w io.Writer, now time.Time, functionName string) error {
+	s := c.Flush()
+	r := slog.NewRecord(now, slog.LevelInfo, "metrics", 0)
+	r.AddAttrs(slog.String("extension", Namespace), slog.String("FunctionName", functionName))
+	for _, f := range s.fields() {
+		r.AddAttrs(slog.Any(f.name, f.value))
+	}
+	if err := slog.NewJSONHandler(w, nil).Handle(context.Background(), r); err != nil {
+		return fmt.Errorf("write metrics: %w", err)
+	}
+	return nil
+}
+
+// WriteEMF flushes the counters into one EMF line, dimensioned by function name. CloudWatch
+// turns each declared figure into a custom metric, billed monthly: only on request.
 func (c *Counters) WriteEMF(w io.Writer, now time.Time, functionName string) error {
 	s := c.Flush()
 	type metric struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
 	}
-	counts := []string{"Hits", "Misses", "Collapsed", "StaleServed", "UpstreamCalls", "UpstreamErrors"}
 	var defs []metric
-	for _, n := range counts {
-		defs = append(defs, metric{n, "Count"})
+	doc := map[string]any{"FunctionName": functionName}
+	for _, f := range s.fields() {
+		if f.unit != "" {
+			defs = append(defs, metric{f.name, f.unit})
+		}
+		doc[f.name] = f.value
 	}
-	defs = append(defs, metric{"UpstreamLatencyAvg", "Milliseconds"}, metric{"UpstreamLatencyMax", "Milliseconds"})
-	doc := map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": now.UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  Namespace,
-				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics":    defs,
-			}},
-		},
-		"FunctionName": functionName,
-		"Hits":         s.Hits,
-		"Misses":       s.Misses,
-		"Collapsed":    s.Collapsed,
-		"StaleServed":  s.StaleServed,
-		// A property, not a declared metric: queryable in Logs Insights, no extra custom metric billed.
-		"StaleWhileRevalidate": s.StaleWhileRevalidate,
-		"UpstreamCalls":        s.UpstreamCalls,
-		"UpstreamErrors":       s.UpstreamErrors,
-		"UpstreamLatencyAvg":   ms(s.UpstreamLatencyAvg),
-		"UpstreamLatencyMax":   ms(s.UpstreamLatencyMax),
+	doc["_aws"] = map[string]any{
+		"Timestamp": now.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  Namespace,
+			"Dimensions": [][]string{{"FunctionName"}},
+			"Metrics":    defs,
+		}},
 	}
 	line, err := json.Marshal(doc)
 	if err != nil {

@@ -77,3 +77,77 @@ func TestEachLineCarriesOneInterval(t *testing.T) {
 		t.Fatalf("intervals %+v / %+v / %+v: each must count only its own events", first, second, third)
 	}
 }
+
+// count records the same events on c as TestEMFLine does.
+func count(c *Counters) {
+	c.Hit()
+	c.Hit()
+	c.Miss()
+	c.Collapsed()
+	c.StaleServed()
+	c.UpstreamCall(config.SecretsManager, 10*time.Millisecond, nil)
+	c.UpstreamCall(config.SecretsManager, 30*time.Millisecond, errors.New("x"))
+}
+
+func TestDefaultLineIsPlainJSON(t *testing.T) {
+	var c Counters
+	count(&c)
+	var buf bytes.Buffer
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := c.Write(&buf, config.MetricsLog, at, "fn"); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("want exactly one line, got %q", buf.String())
+	}
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, buf.String())
+	}
+	// No "_aws" key: CloudWatch makes custom metrics only from lines that carry one.
+	if _, emf := line["_aws"]; emf {
+		t.Fatalf("the default line is EMF: %s", buf.String())
+	}
+	want := map[string]any{
+		"time": "2026-12-01T10:00:00Z", "level": "INFO", "msg": "metrics", "extension": "kinko", "FunctionName": "fn",
+		"Hits": 2.0, "Misses": 1.0, "Collapsed": 1.0, "StaleServed": 1.0, "StaleWhileRevalidate": 0.0, "UpstreamCalls": 2.0, "UpstreamErrors": 1.0,
+		"UpstreamLatencyAvg": 20.0, "UpstreamLatencyMax": 30.0,
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %v, want %v", k, line[k], v)
+		}
+	}
+	if len(line) != len(want) {
+		t.Errorf("line has %d keys, want %d: %s", len(line), len(want), buf.String())
+	}
+}
+
+func TestEMFOnlyWhenAsked(t *testing.T) {
+	for format, wantEMF := range map[config.MetricsFormat]bool{config.MetricsLog: false, config.MetricsEMF: true} {
+		var c Counters
+		count(&c)
+		var buf bytes.Buffer
+		if err := c.Write(&buf, format, time.UnixMilli(1700000000000), "fn"); err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(buf.Bytes(), []byte(`"_aws"`)); got != wantEMF {
+			t.Errorf("%s: EMF = %t, want %t: %s", format, got, wantEMF, buf.String())
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(`"Hits":2`)) {
+			t.Errorf("%s: the counts are missing: %s", format, buf.String())
+		}
+	}
+}
+
+func TestNoneWritesNothingAndEndsTheInterval(t *testing.T) {
+	var c Counters
+	count(&c)
+	var buf bytes.Buffer
+	if err := c.Write(&buf, config.MetricsNone, time.Now(), "fn"); err != nil || buf.Len() != 0 {
+		t.Fatalf("none wrote %q, %v; want nothing", buf.String(), err)
+	}
+	if s := c.Flush(); s != (Snapshot{}) {
+		t.Fatalf("after none, the counters still hold %+v; want the interval ended", s)
+	}
+}
