@@ -428,4 +428,3 @@ func redact(s string) string {
 	}
 	return s
 }
-
