@@ -208,7 +208,9 @@ func TestUnresolvableReferenceStopsInit(t *testing.T) {
 			lines = append(lines, strings.TrimSpace(l))
 		}
 	}
-	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, "not starting the runtime: 1 reference(s) unresolved") }) {
+	if !slices.ContainsFunc(lines, func(l string) bool {
+		return strings.HasSuffix(l, "not starting the runtime: 1 reference(s) unresolved")
+	}) {
 		t.Errorf("the wrapper's lines %q lack the summary", lines)
 	}
 	t.Logf("the wrapper said: %q", lines)
