@@ -93,6 +93,8 @@ fuzz: ## each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./extension/internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./extension/internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./extension/internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./extension/internal/reference
+	$(GO) test -run '^$$' -fuzz '^FuzzField$$' -fuzztime $(FUZZTIME) ./extension/kinko-exec
 
 build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/kinko-exec $(DIST)/$(ARCH)/bootstrap ## the binaries for ARCH under dist/ARCH/
 

@@ -97,9 +97,7 @@ func (h *Harness) Wrapper(ctx context.Context) (WrapperResult, error) {
 	cmds := []string{"env X=1 true", "env X=1 " + wrapper + " true", "env " + ref + " " + wrapper + " true"}
 	out := filepath.Join(h.Cfg.Dir, "wrapper-hyperfine.json")
 	args := []string{"-N", "--warmup", "5", "--runs", fmt.Sprint(h.P.HyperfineRuns), "--export-json", out}
-	for _, c := range cmds {
-		args = append(args, c)
-	}
+	args = append(args, cmds...)
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(hctx, h.Cfg.Hyperfine, args...)
