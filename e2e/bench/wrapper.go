@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,11 +20,11 @@ type WrapperResult struct {
 	With    Summary // ms: the same through the wrapper, its variable a reference to that secret
 	Extra   Summary // ms: With - Without, within a round
 	Calls   Summary // GetSecretValue calls per sandbox with the wrapper (1: shared with the prefetch)
-	// Own cost, hyperfine -N against a running kinko holding the value: exec to exit of
-	// `env kinko-exec true` over `env true`, with no reference and with one (a cache hit).
+	// Own cost against a running kinko holding the value: exec to exit of `kinko-exec true` over
+	// `true`, with no reference and with one (a cache hit), per interleaved iteration.
 	Runs             int
-	OwnNoRef, OwnHit float64 // ms, difference of medians
-	Base             Summary // ms: `env true`
+	OwnNoRef, OwnHit Summary // ms
+	Base             Summary // ms: `true` alone
 }
 
 // Wrapper measures what the wrapper adds to init. The function is the empty Go function behind a
@@ -80,9 +79,6 @@ func (h *Harness) Wrapper(ctx context.Context) (WrapperResult, error) {
 	}
 	res.Without, res.With, res.Extra, res.Calls = Summarize(without), Summarize(with), Summarize(extra), Summarize(calls)
 
-	if h.Cfg.Hyperfine == "" {
-		return res, nil
-	}
 	st, err := start(true)
 	if err != nil {
 		return res, err
@@ -93,37 +89,39 @@ func (h *Harness) Wrapper(ctx context.Context) (WrapperResult, error) {
 	}
 	wrapper := filepath.Join(h.Bin.OptKinko, "kinko-exec")
 	port := st.KinkoURL[strings.LastIndexByte(st.KinkoURL, ':')+1:]
+	env := []string{"PATH=/usr/bin:/bin", "AWS_SESSION_TOKEN=" + st.SessionToken, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + port}
 	ref := "OPENAI_API_KEY=kinko:secretsmanager:" + st.SecretName + "#OPENAI_API_KEY"
-	cmds := []string{"env X=1 true", "env X=1 " + wrapper + " true", "env " + ref + " " + wrapper + " true"}
-	out := filepath.Join(h.Cfg.Dir, "wrapper-hyperfine.json")
-	args := []string{"-N", "--warmup", "5", "--runs", fmt.Sprint(h.P.HyperfineRuns), "--export-json", out}
-	args = append(args, cmds...)
-	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(hctx, h.Cfg.Hyperfine, args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "AWS_SESSION_TOKEN=" + st.SessionToken, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + port}
-	if o, err := cmd.CombinedOutput(); err != nil {
-		return res, fmt.Errorf("hyperfine: %w: %s", err, o)
-	}
-	b, err := os.ReadFile(out)
+	trueBin, err := exec.LookPath("true")
 	if err != nil {
 		return res, err
 	}
-	var doc struct {
-		Results []struct{ Times []float64 } `json:"results"`
+	variants := []struct {
+		argv []string
+		env  []string
+	}{
+		{[]string{trueBin}, append(env, "X=1")},
+		{[]string{wrapper, trueBin}, append(env, "X=1")},
+		{[]string{wrapper, trueBin}, append(env, ref)},
 	}
-	if err := json.Unmarshal(b, &doc); err != nil || len(doc.Results) != 3 {
-		return res, fmt.Errorf("hyperfine's JSON: %v", err)
-	}
-	var med [3]Summary
-	for i, r := range doc.Results {
-		ms := make([]float64, len(r.Times))
-		for j, t := range r.Times {
-			ms[j] = t * 1000
+	// Interleaved, so drift on a shared machine hits the three alike; differences per iteration.
+	var base, noRef, hit []float64
+	for i := range 5 + 5*h.P.HyperfineRuns {
+		var t [3]float64
+		for j, v := range variants {
+			cmd := exec.CommandContext(ctx, v.argv[0], v.argv[1:]...)
+			cmd.Env = v.env
+			began := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return res, fmt.Errorf("%v: %w: %s", v.argv, err, out)
+			}
+			t[j] = Ms(time.Since(began))
 		}
-		med[i] = Summarize(ms)
+		if i >= 5 { // warm-up
+			base, noRef, hit = append(base, t[0]), append(noRef, t[1]-t[0]), append(hit, t[2]-t[0])
+		}
 	}
-	res.Base, res.OwnNoRef, res.OwnHit = med[0], med[1].Median-med[0].Median, med[2].Median-med[0].Median
+	res.Runs = len(base)
+	res.Base, res.OwnNoRef, res.OwnHit = Summarize(base), Summarize(noRef), Summarize(hit)
 	return res, nil
 }
 
@@ -159,9 +157,11 @@ func wrapperSection(b *strings.Builder, res *Results) {
 	w("| without the wrapper | %s |\n| through `/opt/kinko-exec` | %s |\n| extra, same round | %s |\n", fmtS(x.Without, msf), fmtS(x.With, msf), fmtS(x.Extra, msf))
 	w("| GetSecretValue calls per sandbox (prefetch and wrapper share one) | %s |\n\n", fmtS(x.Calls, func(v float64) string { return fmt.Sprintf("%.0f", v) }))
 	if x.Base.N > 0 {
-		w("The extra includes waiting for the prefetch to land. The wrapper's own cost, apart from that wait: hyperfine `-N`, %d runs, "+
-			"`env ... kinko-exec true` against `env X=1 true` (%s), kinko running and holding the value: "+
-			"**%.2f ms** with no reference (process start, scan, exec), **%.2f ms** with one reference, a cache hit over loopback included "+
-			"(differences of medians).\n\n", x.Runs, fmtS(x.Base, msf), x.OwnNoRef, x.OwnHit)
+		w("The extra holds the wait for the value: with the wrapper, init lasts until kinko's GetSecretValue has answered. The wrapper's "+
+			"own cost, apart from that wait, with kinko running and holding the value: exec to exit of `kinko-exec true` minus that of `true` "+
+			"alone (%s), the three interleaved, %d iterations, median (p10–p90):\n\n", fmtS(x.Base, msf), x.Runs)
+		w("| | own cost |\n|---|---|\n")
+		w("| no reference (process start, scan of the environment, exec) | %s (%s–%s) |\n", msf(x.OwnNoRef.Median), msf(x.OwnNoRef.P10), msf(x.OwnNoRef.P90))
+		w("| one reference, a cache hit over loopback included | %s (%s–%s) |\n\n", msf(x.OwnHit.Median), msf(x.OwnHit.P10), msf(x.OwnHit.P90))
 	}
 }

@@ -66,6 +66,11 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 
 	if len(uses) > 0 {
 		c, err := newClient(environ, lim)
+		if lookup(environ, "AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" {
+			// The environment is part of the snapshot, restored into many sandboxes, maybe days
+			// later: no secret value may cross it (CONTRACT.md section 2).
+			err = errorString("SnapStart would save the value in the snapshot: read it over HTTP after the restore instead of from the environment")
+		}
 		results := map[reference.Reference]result{}
 		if err == nil {
 			unique := make([]reference.Reference, 0, len(uses))

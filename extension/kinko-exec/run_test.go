@@ -263,6 +263,8 @@ func TestTokenAndPort(t *testing.T) {
 		{"wrong token", []string{"AWS_SESSION_TOKEN=other", ref}, exitUnresolved, "kinko refused the session token (AccessDeniedException)"},
 		{"bad port", []string{"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=http", ref}, exitUnresolved, `S: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="http" is not a port number`},
 		{"no references need no token", []string{"AWS_SESSION_TOKEN=", "X=y"}, exitCannotRun, ""},
+		{"snap-start", []string{"AWS_LAMBDA_INITIALIZATION_TYPE=snap-start", ref}, exitUnresolved, "S: SnapStart would save the value in the snapshot"},
+		{"provisioned concurrency", []string{"AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency", ref}, exitCannotRun, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The earlier entry of a name wins, as in os.Getenv: put the case's own first.
