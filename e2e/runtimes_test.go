@@ -113,6 +113,7 @@ type runtimeAnswer struct {
 	ReferencesLeft []string `json:"references_left"`
 	HTTPSecret     *digest  `json:"http_secret"`
 	HTTPParameter  *digest  `json:"http_parameter"`
+	HTTPSecretIPv6 *digest  `json:"http_secret_ipv6"`
 	ErrorMessage   string   `json:"errorMessage"`
 }
 
@@ -168,6 +169,9 @@ func TestRuntimesThroughTheExecWrapper(t *testing.T) {
 				}
 				if a.HTTPSecret == nil || *a.HTTPSecret != digestOf(v.tricky) || a.HTTPParameter == nil || *a.HTTPParameter != digestOf(v.apiToken) {
 					t.Errorf("invoke %d: the HTTP reads (AWS docs style) gave %v and %v", i+1, a.HTTPSecret, a.HTTPParameter)
+				}
+				if runtime == "node" && (a.HTTPSecretIPv6 == nil || *a.HTTPSecretIPv6 != digestOf(v.tricky)) {
+					t.Errorf("invoke %d: the read over [::1] gave %v", i+1, a.HTTPSecretIPv6)
 				}
 			}
 			// e2e/db (two keys), e2e/tricky (the wrapper and the HTTP read): one call each.

@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 const port = process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT ?? "2773";
 const headers = { "X-Aws-Parameters-Secrets-Token": process.env.AWS_SESSION_TOKEN };
 
-async function getSecret(secretId) {
-  const res = await fetch(`http://localhost:${port}/secretsmanager/get?secretId=${encodeURIComponent(secretId)}`, { headers });
+async function getSecret(secretId, host = "localhost") {
+  const res = await fetch(`http://${host}:${port}/secretsmanager/get?secretId=${encodeURIComponent(secretId)}`, { headers });
   if (!res.ok) throw new Error(`secret ${secretId}: the extension answered ${res.status}`);
   return (await res.json()).SecretString;
 }
@@ -30,6 +30,9 @@ async function handler(event) {
     references_left: Object.keys(process.env).filter((k) => process.env[k].startsWith("kinko:")).sort(),
   };
   if (event.secret) out.http_secret = digest(await getSecret(event.secret));
+  // Where /etc/hosts maps localhost to 127.0.0.1 only (as on the test machines), ask [::1] by
+  // name too: on Lambda, localhost is ::1 first for Node.
+  if (event.secret) out.http_secret_ipv6 = digest(await getSecret(event.secret, "[::1]"));
   if (event.parameter) out.http_parameter = digest(await getParameter(event.parameter));
   return out;
 }
