@@ -97,7 +97,7 @@ func startKinko(t *testing.T, l net.Listener) *kinko {
 			k.mu.Unlock()
 			return up.Fetch(ctx, r)
 		},
-		Aliases: upstream.Aliases, TTL: func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
+		TTL:       func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
 		Transient: upstream.IsTransient, Size: 100, RefreshAhead: 1, Logger: logger,
 	})
 	t.Cleanup(c.Close)
