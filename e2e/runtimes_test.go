@@ -198,7 +198,9 @@ func TestUnresolvableReferenceStopsInit(t *testing.T) {
 		env[k] = val
 	}
 	st := startRuntime(t, "python", v, env)
+	began := time.Now()
 	a, err := invokeRuntime(t, st)
+	t.Logf("the invoke answered after %v: %v", time.Since(began), err)
 	if err == nil && a.Runtime != "" {
 		t.Fatalf("the function ran (%s) although MISSING names no secret", a.Runtime)
 	}
