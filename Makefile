@@ -102,8 +102,10 @@ fuzz: ## each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./extension/internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./extension/internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./extension/internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./extension/internal/reference
+	$(GO) test -run '^$$' -fuzz '^FuzzField$$' -fuzztime $(FUZZTIME) ./extension/kinko-exec
 
-build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/bootstrap ## both binaries for ARCH under dist/ARCH/
+build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/kinko-exec $(DIST)/$(ARCH)/bootstrap ## the binaries for ARCH under dist/ARCH/
 
 layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip) ## dist/kinko-layer-{arm64,x86_64}.zip
 
@@ -114,11 +116,19 @@ function: $(DIST)/function-$(ARCH).zip ## dist/function-ARCH.zip
 $(DIST)/%/extensions/kinko: FORCE
 	GOARCH=$(call goarch,$*) $(GOBUILD) -o $@ ./extension
 
+# The exec wrapper (/opt/kinko-exec, README "Secrets as environment variables").
+$(DIST)/%/kinko-exec: FORCE
+	GOARCH=$(call goarch,$*) $(GOBUILD) -o $@ ./extension/kinko-exec
+
 $(DIST)/%/bootstrap: FORCE
 	GOARCH=$(call goarch,$*) $(GOBUILD) -tags lambda.norpc -o $@ ./function
 
-$(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(MKZIP)
-	$(MKZIP) -o $@ extensions/kinko=$<
+# The contract keeps the layer at most 4 MB zipped per architecture.
+LAYER_ZIP_LIMIT ?= 4000000
+$(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(DIST)/%/kinko-exec $(MKZIP)
+	$(MKZIP) -o $@ extensions/kinko=$< kinko-exec=$(DIST)/$*/kinko-exec
+	@size=$$(stat -c %s $@); echo "$@: $$size bytes"; if (( size > $(LAYER_ZIP_LIMIT) )); then \
+	  echo "$@ is $$size bytes, over the $(LAYER_ZIP_LIMIT)-byte budget (CONTRACT.md section 8)" >&2; exit 1; fi
 
 # The zip's size is cold-start time: the contract keeps it under 3 MB.
 FUNCTION_ZIP_LIMIT := 3000000

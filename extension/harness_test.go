@@ -226,8 +226,12 @@ func startExtensionLogging(t *testing.T, a *awsStack, env map[string]string, log
 		client: &http.Client{Timeout: 30 * time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	x.signal = cancel
+	environ := make([]string, 0, len(full))
+	for k, v := range full {
+		environ = append(environ, k+"="+v)
+	}
 	go func() {
-		x.done <- run(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, x.logs)
+		x.done <- run(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, environ, x.logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -29,10 +29,12 @@ import (
 const shutdownMargin = 200 * time.Millisecond
 
 // run is the extension's whole life: bind, register, serve, warm the cache, wait for SHUTDOWN
-// (or SIGTERM, which cancels ctx), drain, report. It returns nil on a clean shutdown.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// (or SIGTERM, which cancels ctx), drain, report. It returns nil on a clean shutdown. environ is
+// the whole environment (getenv's), searched for kinko: references to prefetch.
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer) error {
 	start := time.Now()
 	cfg, cfgErr := config.Load(getenv)
+	cfg.Prefetch = config.AddReferences(cfg.Prefetch, environ)
 	// The AWS configuration is checked here, with the rest, so a missing region or missing
 	// credentials fails init with /init/error; building it does no I/O (microseconds).
 	awsCfg, awsErr := upstream.AWSConfig(getenv)

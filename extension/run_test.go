@@ -539,3 +539,29 @@ func TestLogLevelNoneIsSilent(t *testing.T) {
 		t.Fatalf("NONE wrote %d bytes (warnings, ready, metrics?); want nothing", len(out))
 	}
 }
+
+// kinko prefetches every kinko: reference in its environment (CONTRACT.md section 10), beside
+// KINKO_PREFETCH and without repeating it, so the exec wrapper's reads find them cached or in
+// flight: one GetSecretValue for a secret read whole, by #KEY and by prefetch.
+func TestPrefetchesReferencesInTheEnvironment(t *testing.T) {
+	a := startAWS(t)
+	a.createSecret(t, "app/db", `{"user":"admin","password":"p=w\nd é"}`)
+	a.createSecret(t, "listed", secretJSON())
+	x := startExtension(t, a, map[string]string{
+		"KINKO_PREFETCH": "listed",
+		"DB_USER":        "kinko:secretsmanager:app/db#user",
+		"DB_PASSWORD":    "kinko:secretsmanager:app/db#password",
+		"LISTED_TOO":     "kinko:secretsmanager:listed#OPENAI_API_KEY",
+		"MALFORMED":      "kinko:ssm:/p#k",
+	})
+	ready := x.waitLog(`"msg":"ready"`)
+	if !strings.Contains(ready, `"prefetch":2,`) || !strings.Contains(ready, `"prefetch_failed":0,`) {
+		t.Errorf("ready line %s, want 2 prefetched (app/db, listed), none failed", ready)
+	}
+	if r := x.get("/secretsmanager/get?secretId=app/db&jsonKey=password"); r.status != 200 || r.body != "p=w\nd é" || !strings.HasPrefix(r.cacheStatus, "kinko; hit") {
+		t.Errorf("the wrapper's read: %d %q, want the value from the prefetched entry", r.status, r.cacheStatus)
+	}
+	if n := a.proxy.Calls("GetSecretValue"); n != 2 {
+		t.Errorf("GetSecretValue calls = %d, want 2 (one per secret)", n)
+	}
+}

@@ -225,6 +225,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 		b.Kinko[arch] = filepath.Join(dir, arch, "layer", "extensions", "kinko")
 		b.Layer[arch] = filepath.Join(dir, arch, "kinko-layer-"+LambdaArch(arch)+".zip")
 		jobs = append(jobs, job{"kinko for " + arch, b.Kinko[arch], "./extension", env, []string{"-trimpath", "-ldflags", ldflags}})
+		jobs = append(jobs, job{"kinko-exec for " + arch, filepath.Join(dir, arch, "layer", "kinko-exec"), "./extension/kinko-exec", env, []string{"-trimpath", "-ldflags", ldflags}})
 		b.Functions[arch], b.Zips[arch] = map[string]string{}, map[string]string{}
 		for _, n := range append([]string{"sample"}, functionNames()...) {
 			out := filepath.Join(dir, arch, "functions", n, "bootstrap")
@@ -245,7 +246,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 		}
 	}
 	for _, arch := range arches() {
-		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Kinko[arch]); err != nil {
+		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Kinko[arch], "kinko-exec", filepath.Join(dir, arch, "layer", "kinko-exec")); err != nil {
 			return b, err
 		}
 		for n, bin := range b.Functions[arch] {
@@ -264,8 +265,13 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	return b, nil
 }
 
-func runMkzip(ctx context.Context, mkzip, out, name, src string) error {
-	if o, err := exec.CommandContext(ctx, mkzip, "-o", out, name+"="+src).CombinedOutput(); err != nil {
+// runMkzip zips name/src pairs into out.
+func runMkzip(ctx context.Context, mkzip, out string, pairs ...string) error {
+	args := []string{"-o", out}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		args = append(args, pairs[i]+"="+pairs[i+1])
+	}
+	if o, err := exec.CommandContext(ctx, mkzip, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("mkzip %s: %w: %s", out, err, o)
 	}
 	return nil

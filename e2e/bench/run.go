@@ -38,6 +38,7 @@ type Results struct {
 	Calls    *CallsResult
 	Sizes    []SizeRow
 	Starts   []StartRow
+	Wrapper  *WrapperResult
 	Failures []string // sections that could not run, and why
 }
 
@@ -122,6 +123,14 @@ func Run(ctx context.Context, cfg Config, rawDir string, only map[string]bool) (
 			fail("hyperfine", fmt.Errorf("hyperfine not found on PATH (apt-get install hyperfine; make bench installs it)"))
 		} else if res.Starts, err = h.ProcessStarts(ctx, rawDir); err != nil {
 			fail("hyperfine", err)
+		}
+	}
+	if want("wrapper") {
+		fmt.Fprintln(cfg.Log, "==> 7. the exec wrapper (/opt/kinko-exec)")
+		x, err := h.Wrapper(ctx)
+		res.Wrapper = &x
+		if err != nil {
+			fail("exec wrapper", err)
 		}
 	}
 	res.Duration = time.Since(res.Started)

@@ -45,7 +45,8 @@ func FindRoot() (string, error) {
 }
 
 // Build compiles the extension, the function and the emulator for this machine into dir:
-// dir/opt/extensions/kinko (mode 0755, as in the layer), dir/task/bootstrap and dir/aws-lambda-rie.
+// dir/opt/extensions/kinko and dir/opt/kinko-exec (mode 0755, as in the layer), dir/task/bootstrap
+// and dir/aws-lambda-rie.
 // The extension and the function are built as the Makefile builds them for Lambda (static,
 // stripped), only for this machine's architecture so the emulator can run them. With layerZip
 // (a `make layer` zip for this machine) dir/opt is that layer, unpacked, instead of a build of
@@ -74,7 +75,10 @@ func Build(ctx context.Context, root, dir, layerZip string, log io.Writer) (Bina
 	}
 	if layerZip == "" {
 		steps = append([]step{{"the kinko extension", lambdaEnv,
-			[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(b.Opt, "extensions", "kinko"), "./extension"}}}, steps...)
+			[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(b.Opt, "extensions", "kinko"), "./extension"}},
+			// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER).
+			{"the exec wrapper", lambdaEnv,
+				[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(b.Opt, "kinko-exec"), "./extension/kinko-exec"}}}, steps...)
 	}
 	for _, s := range steps {
 		fmt.Fprintf(log, "building %s\n", s.what)

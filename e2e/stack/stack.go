@@ -75,6 +75,9 @@ type Options struct {
 	ProxyDelay time.Duration
 	// Output gets a live copy of every log line, prefixed with its source ("emulator | ...").
 	Output io.Writer
+	// Bootstrap runs this executable as the function instead of Bin.Bootstrap: another runtime
+	// (e2e/runtimes/*/bootstrap).
+	Bootstrap string
 }
 
 // Stack is a running stack. Its fields are for tests and the demo to look and poke at.
@@ -176,9 +179,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.KinkoURL = "http://127.0.0.1:" + strconv.Itoa(port)
 
+	bootstrap := o.Bin.Bootstrap
+	if o.Bootstrap != "" {
+		bootstrap = o.Bootstrap
+	}
 	s.Emulator, err = emulator.Start(ctx, emulator.Options{
 		RIE:       o.Bin.RIE,
-		Bootstrap: o.Bin.Bootstrap,
+		Bootstrap: bootstrap,
 		Opt:       o.Bin.Opt,
 		Env:       s.sandboxEnv(o, port),
 		Output:    s.emuLog,

@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	dir := fs.String("dir", "", "binaries and raw results (default build/bench in the repository; git-ignored)")
 	report := fs.String("out", "", "the report (default BENCHMARKS.md at the root for a full run, DIR/BENCHMARKS-quick.md for a quick one)")
 	benchstat := fs.String("benchstat", "", "benchstat's path (default: GOPATH/bin/benchstat, else PATH)")
-	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts (default all)")
+	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts,wrapper (default all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

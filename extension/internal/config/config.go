@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
 
 // Kind is the AWS service a cached value comes from.
@@ -307,4 +309,36 @@ func CheckID(id string) error {
 		}
 	}
 	return nil
+}
+
+// AddReferences returns list with every kinko: reference found in environ's values added
+// (CONTRACT.md section 10), so the values /opt/kinko-exec asks for are fetched while it starts:
+// one cache entry serves kinko's prefetch and the wrapper. A secret's #KEY names no entry of its
+// own (the server reads keys from the whole secret), and parameters are read decrypted, as the
+// wrapper asks. Duplicates of list's entries are dropped. A malformed reference is skipped: the
+// wrapper reports it, naming the variable, and stops init.
+func AddReferences(list []Prefetch, environ []string) []Prefetch {
+	seen := make(map[Prefetch]bool, len(list))
+	for _, p := range list {
+		seen[p] = true
+	}
+	for _, kv := range environ {
+		_, value, _ := strings.Cut(kv, "=")
+		if !reference.Is(value) {
+			continue
+		}
+		r, err := reference.Parse(value)
+		if err != nil {
+			continue
+		}
+		p := Prefetch{Kind: SecretsManager, ID: r.ID}
+		if r.Service == reference.SSM {
+			p.Kind = SSM
+		}
+		if !seen[p] && CheckID(p.ID) == nil {
+			seen[p] = true
+			list = append(list, p)
+		}
+	}
+	return list
 }

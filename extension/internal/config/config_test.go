@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,36 @@ func TestCheckID(t *testing.T) {
 		if err := CheckID(id); (err == nil) != ok {
 			t.Errorf("CheckID(%.20q) = %v, want ok=%v", id, err, ok)
 		}
+	}
+}
+
+func TestAddReferences(t *testing.T) {
+	list := []Prefetch{{SecretsManager, "prod/db"}, {SSM, "/app/key"}}
+	environ := []string{
+		"DB_USER=kinko:secretsmanager:prod/db#user", // already in KINKO_PREFETCH: no second entry
+		"DB_PASSWORD=kinko:secretsmanager:prod/db#password",
+		"OPENAI_API_KEY=kinko:secretsmanager:openai#OPENAI_API_KEY",
+		"WHOLE=kinko:secretsmanager:openai", // the same entry as its #KEY form
+		"TOKEN=kinko:ssm:/app/token",
+		"TOKEN2=kinko:ssm:/app/token",
+		"KEY=kinko:ssm:/app/key",
+		"SECRET_AS_PARAM=kinko:ssm:/aws/reference/secretsmanager/openai", // an SSM entry, not the secret's
+		"BAD=kinko:ssm:/p#k",                                             // malformed: the wrapper reports it
+		"BAD2=kinko:vault:x",
+		"PLAIN=hello",
+		"NOT=see kinko:ssm:/x",
+		"NOEQUALS",
+		"=kinko:ssm:/nameless",
+	}
+	got := AddReferences(list, environ)
+	want := []Prefetch{
+		{SecretsManager, "prod/db"}, {SSM, "/app/key"},
+		{SecretsManager, "openai"}, {SSM, "/app/token"}, {SSM, "/aws/reference/secretsmanager/openai"}, {SSM, "/nameless"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("AddReferences = %v\nwant %v", got, want)
+	}
+	if got := AddReferences(nil, nil); got != nil {
+		t.Errorf("no environment: %v", got)
 	}
 }

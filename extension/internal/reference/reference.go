@@ -1,0 +1,177 @@
+// Package reference is the grammar of the kinko: references that /opt/kinko-exec resolves and
+// kinko prefetches (CONTRACT.md section 10):
+//
+//	kinko:secretsmanager:<name or ARN>[#<top-level JSON key>]
+//	kinko:ssm:<parameter name or ARN>            (SecureString decrypted)
+//
+// It imports only strings, strconv and unicode/utf8, so the wrapper that links it stays small
+// and starts fast; kinko applies the same grammar, so what one resolves the other prefetched.
+package reference
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Prefix marks a value as a reference. It is case-sensitive: "KINKO:..." is an ordinary value.
+const Prefix = "kinko:"
+
+// MaxIDBytes is the longest name or ARN accepted, as kinko's HTTP API accepts.
+const MaxIDBytes = 2048
+
+// Service is where a reference points.
+type Service uint8
+
+const (
+	SecretsManager Service = iota + 1
+	SSM
+)
+
+// Reference is a parsed reference.
+type Reference struct {
+	Service Service
+	ID      string // secret name or ARN; parameter name or ARN (with :version or :label)
+	JSONKey string // top-level key of a JSON secret; empty for the whole SecretString
+	HasKey  bool   // the reference had #KEY
+}
+
+// Error says what is wrong with a reference and how to write it. It quotes the reference,
+// which is configuration, never a value.
+type Error struct{ Problem string }
+
+func (e *Error) Error() string { return "malformed reference: " + e.Problem }
+
+const forms = "write kinko:secretsmanager:NAME-or-ARN[#JSON-KEY] or kinko:ssm:NAME-or-ARN"
+
+// Is reports whether value is meant as a reference: it starts with Prefix. Such a value
+// either parses or is an error; it is never passed on as it is.
+func Is(value string) bool { return strings.HasPrefix(value, Prefix) }
+
+// Parse reads a reference. The value must start with Prefix.
+func Parse(value string) (Reference, error) {
+	rest, ok := strings.CutPrefix(value, Prefix)
+	if !ok {
+		return Reference{}, &Error{"does not start with " + strconv.Quote(Prefix) + "; " + forms}
+	}
+	service, id, ok := strings.Cut(rest, ":")
+	if !ok {
+		return Reference{}, &Error{"no service after " + strconv.Quote(Prefix) + "; " + forms}
+	}
+	var r Reference
+	switch service {
+	case "secretsmanager":
+		r.Service = SecretsManager
+		id, r.JSONKey, r.HasKey = strings.Cut(id, "#") // names and ARNs never hold '#'
+	case "ssm":
+		r.Service = SSM
+		if strings.Contains(id, "#") {
+			return Reference{}, &Error{"a parameter reference takes no #KEY (JSON keys are for kinko:secretsmanager: references)"}
+		}
+	default:
+		switch strings.ToLower(service) {
+		case "secretsmanager", "ssm":
+			return Reference{}, &Error{"service " + quote(service) + " must be written in lower case: " + strings.ToLower(service)}
+		case "secretmanager", "secrets-manager", "secretsmgr", "sm":
+			return Reference{}, &Error{"unknown service " + quote(service) + "; did you mean secretsmanager? " + forms}
+		case "parameterstore", "parameter-store", "systemsmanager", "param", "parameter":
+			return Reference{}, &Error{"unknown service " + quote(service) + "; did you mean ssm? " + forms}
+		}
+		return Reference{}, &Error{"unknown service " + quote(service) + "; " + forms}
+	}
+	if err := checkID(r.Service, id); err != nil {
+		return Reference{}, err
+	}
+	r.ID = id
+	if r.HasKey {
+		if err := checkKey(r.JSONKey); err != nil {
+			return Reference{}, err
+		}
+	}
+	return r, nil
+}
+
+// String writes the reference back in its canonical form.
+func (r Reference) String() string {
+	switch r.Service {
+	case SecretsManager:
+		s := Prefix + "secretsmanager:" + r.ID
+		if r.HasKey {
+			s += "#" + r.JSONKey
+		}
+		return s
+	case SSM:
+		return Prefix + "ssm:" + r.ID
+	}
+	return Prefix + "?"
+}
+
+// Secrets Manager names: letters, digits and /_+=.@- (AWS's documented set); ARNs add ':'.
+// SSM names: letters, digits and _.-/ ; ':' for ARNs and :version / :label selectors.
+func allowed(s Service, c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	case c == '/', c == '_', c == '.', c == '-', c == ':':
+		return true
+	case c == '+', c == '=', c == '@':
+		return s == SecretsManager
+	}
+	return false
+}
+
+func checkID(s Service, id string) error {
+	what, set := "secret name or ARN", "letters, digits and /_+=.@-:"
+	if s == SSM {
+		what, set = "parameter name or ARN", "letters, digits and /_.-:"
+	}
+	switch {
+	case id == "":
+		return &Error{"empty " + what + "; " + forms}
+	case len(id) > MaxIDBytes:
+		return &Error{"the " + what + " is " + strconv.Itoa(len(id)) + " bytes long, over the limit of " + strconv.Itoa(MaxIDBytes)}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if allowed(s, c) {
+			continue
+		}
+		at := " at offset " + strconv.Itoa(i)
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return &Error{"whitespace" + at + " in the " + what + " (a stray space or newline from copying?); remove it"}
+		case c < 0x20 || c == 0x7f:
+			return &Error{"control character 0x" + strconv.FormatUint(uint64(c), 16) + at + " in the " + what}
+		case c >= 0x80:
+			return &Error{"a non-ASCII character" + at + " in the " + what + "; AWS names use " + set}
+		}
+		return &Error{"character " + strconv.QuoteRune(rune(c)) + at + " is not allowed in a " + what + " (" + set + ")"}
+	}
+	return nil
+}
+
+func checkKey(k string) error {
+	switch {
+	case k == "":
+		return &Error{"empty JSON key after '#'; name a top-level key of the secret, or drop the '#' for the whole string"}
+	case len(k) > MaxIDBytes:
+		return &Error{"the JSON key is " + strconv.Itoa(len(k)) + " bytes long, over the limit of " + strconv.Itoa(MaxIDBytes)}
+	case !utf8.ValidString(k):
+		return &Error{"the JSON key is not valid UTF-8"}
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c == 0x7f {
+			return &Error{"control character 0x" + strconv.FormatUint(uint64(c), 16) + " at offset " + strconv.Itoa(i) + " in the JSON key"}
+		}
+	}
+	return nil
+}
+
+// quote keeps a caller's text short in a message.
+func quote(s string) string {
+	const max = 40
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/reference"
+)
+
+// tokenHeader is the header kinko (and AWS's extension) wants the sandbox's token in.
+const tokenHeader = "X-Aws-Parameters-Secrets-Token"
+
+// maxAnswer bounds what is read: a secret is at most 64 KiB, a parameter 8 KiB, escaped in JSON.
+const maxAnswer = 1 << 20
+
+type client struct {
+	port     int
+	token    string
+	deadline time.Time // for everything
+	refused  time.Time // until when a refused connection is tried again
+	refusedL time.Duration
+	backoff  time.Duration
+}
+
+func newClient(env []string, lim limits) (*client, error) {
+	token := lookup(env, "AWS_SESSION_TOKEN")
+	if token == "" {
+		token = lookup(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+	}
+	if token == "" {
+		return nil, errorString("no session token: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set, and kinko answers nothing without one (Lambda sets one; set it yourself when running locally)")
+	}
+	port := 2773
+	if p := strings.TrimSpace(lookup(env, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, errorString("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + strconv.Quote(p) + " is not a port number (1-65535)")
+		}
+		port = n
+	}
+	now := time.Now()
+	return &client{port: port, token: token, deadline: now.Add(lim.Total), refused: now.Add(min(lim.Refused, lim.Total)), refusedL: min(lim.Refused, lim.Total), backoff: lim.Backoff}, nil
+}
+
+// resolve reads one reference's value through kinko.
+func (c *client) resolve(r reference.Reference) (string, error) {
+	var target string
+	if r.Service == reference.SSM {
+		target = "/systemsmanager/parameters/get?name=" + escape(r.ID) + "&withDecryption=true"
+	} else {
+		target = "/secretsmanager/get?secretId=" + escape(r.ID)
+		if r.HasKey {
+			target += "&jsonKey=" + escape(r.JSONKey)
+		}
+	}
+	a, err := c.get(target)
+	if err != nil {
+		return "", err
+	}
+	if a.status != 200 {
+		return "", a.problem()
+	}
+	if r.Service == reference.SSM {
+		p, _, found, err := field(a.body, "Parameter")
+		if err == nil && found {
+			var v string
+			var isString bool
+			if v, isString, found, err = field([]byte(p), "Value"); err == nil && found && isString {
+				return v, nil
+			}
+		}
+		return "", errorString("kinko's answer is not a GetParameter document (" + strconv.Itoa(len(a.body)) + " bytes)")
+	}
+	if r.HasKey && !strings.HasPrefix(a.contentType, "application/json") {
+		return string(a.body), nil // kinko's jsonKey answer: the value itself
+	}
+	s, isString, found, err := field(a.body, "SecretString")
+	if err != nil || (found && !isString && s != "null") {
+		return "", errorString("kinko's answer is not a GetSecretValue document (" + strconv.Itoa(len(a.body)) + " bytes)")
+	}
+	if !isString {
+		if b, _, _, _ := field(a.body, "SecretBinary"); b != "" && b != "null" {
+			return "", errorString("the secret is binary (SecretBinary); an environment variable holds text: store it as a SecretString")
+		}
+		return "", errorString("the answer has no SecretString")
+	}
+	if !r.HasKey {
+		return s, nil
+	}
+	// An extension without kinko's jsonKey (AWS's) answers the whole document: pick the key here.
+	v, isString, found, err := field([]byte(s), r.JSONKey)
+	switch {
+	case err != nil:
+		return "", errorString("the secret is not a JSON object; drop #" + r.JSONKey + " to read the whole string")
+	case !found:
+		return "", errorString("the secret has no top-level key " + strconv.Quote(r.JSONKey))
+	case isString:
+		return v, nil
+	}
+	return v, nil // a number, boolean, object or array, as JSON text (as kinko answers it)
+}
+
+type answer struct {
+	status      int
+	contentType string
+	errorType   string
+	body        []byte
+}
+
+// problem says what an error answer means, with kinko's message: kinko never puts a value in one.
+func (a answer) problem() error {
+	code, msg := a.errorType, ""
+	if t, isString, found, err := field(a.body, "__type"); err == nil && found && isString {
+		code = t
+	}
+	if m, isString, found, err := field(a.body, "message"); err == nil && found && isString {
+		msg = m
+	}
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	if r := []rune(msg); len(r) > 300 {
+		msg = string(r[:300]) + "..."
+	}
+	var what string
+	switch {
+	case code == "ResourceNotFoundException" || code == "ParameterNotFound":
+		what = "not found"
+	case code == "JsonKeyNotFound":
+		what = "no such JSON key"
+	case a.status == 401:
+		what = "kinko refused the session token"
+	case code == "AccessDeniedException" || code == "AccessDenied" || a.status == 403:
+		what = "access denied: allow the function's role to read it (secretsmanager:GetSecretValue, ssm:GetParameter, kms:Decrypt)"
+	case a.status == 504:
+		what = "AWS did not answer in time"
+	default:
+		what = "kinko answered " + strconv.Itoa(a.status)
+	}
+	if code != "" {
+		what += " (" + code + ")"
+	}
+	if msg != "" {
+		what += ": " + msg
+	}
+	return errorString(what)
+}
+
+var errTimeout = errors.New("timed out")
+
+// get sends one GET over loopback and reads the answer. HTTP/1.0 keeps the answer simple: the
+// server closes the connection after it and never sends it chunked.
+func (c *client) get(target string) (answer, error) {
+	fd, err := c.connect()
+	if err != nil {
+		return answer{}, err
+	}
+	defer syscall.Close(fd)
+	req := "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1:" + strconv.Itoa(c.port) + "\r\n" +
+		tokenHeader + ": " + c.token + "\r\nUser-Agent: kinko-exec\r\n\r\n"
+	for b := []byte(req); len(b) > 0; {
+		n, err := syscall.Write(fd, b)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return answer{}, c.ioError("sending the request", err)
+		}
+		b = b[n:]
+	}
+	var raw []byte
+	buf := make([]byte, 32<<10)
+	for {
+		if time.Now().After(c.deadline) {
+			return answer{}, c.ioError("reading the answer", errTimeout)
+		}
+		n, err := syscall.Read(fd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return answer{}, c.ioError("reading the answer", err)
+		}
+		if n == 0 {
+			break
+		}
+		raw = append(raw, buf[:n]...)
+		if len(raw) > maxAnswer+64<<10 {
+			return answer{}, errorString("kinko's answer is larger than " + strconv.Itoa(maxAnswer) + " bytes; is something else listening on 127.0.0.1:" + strconv.Itoa(c.port) + "?")
+		}
+	}
+	return parseAnswer(raw)
+}
+
+// connect dials 127.0.0.1:port, trying a refused connection again until c.refused.
+func (c *client) connect() (int, error) {
+	addr := &syscall.SockaddrInet4{Port: c.port, Addr: [4]byte{127, 0, 0, 1}}
+	wait := c.backoff
+	for {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return -1, errorString("cannot open a socket: " + err.Error())
+		}
+		// Every read, write and connect on this socket gives up when the deadline passes.
+		left := time.Until(c.deadline)
+		if left <= 0 {
+			syscall.Close(fd)
+			return -1, c.ioError("connecting", errTimeout)
+		}
+		tv := syscall.NsecToTimeval(left.Nanoseconds())
+		_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
+		err = syscall.Connect(fd, addr)
+		if err == nil {
+			return fd, nil
+		}
+		syscall.Close(fd)
+		if err != syscall.ECONNREFUSED && err != syscall.EINTR {
+			return -1, c.ioError("connecting", err)
+		}
+		if err == syscall.ECONNREFUSED && !time.Now().Add(wait).Before(c.refused) {
+			return -1, errorString("kinko is not listening on 127.0.0.1:" + strconv.Itoa(c.port) +
+				" (connection refused for " + c.refusedFor() + "): is the kinko layer attached, and did its extension start? See its log lines")
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+func (c *client) refusedFor() string {
+	return strconv.FormatInt(int64(c.refusedL/time.Millisecond), 10) + " ms"
+}
+
+func (c *client) ioError(doing string, err error) error {
+	if err == errTimeout || err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINPROGRESS || err == syscall.ETIMEDOUT {
+		return errorString("kinko at 127.0.0.1:" + strconv.Itoa(c.port) + " did not answer in time (" + doing + "); see kinko's log lines")
+	}
+	return errorString(doing + " to kinko at 127.0.0.1:" + strconv.Itoa(c.port) + ": " + err.Error())
+}
+
+// parseAnswer reads an HTTP/1.x answer: the status, two headers, and the body.
+func parseAnswer(raw []byte) (answer, error) {
+	head, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
+	if !ok {
+		return answer{}, errorString("kinko's answer ended before its headers did (" + strconv.Itoa(len(raw)) + " bytes)")
+	}
+	lines := strings.Split(string(head), "\r\n")
+	proto, rest, _ := strings.Cut(lines[0], " ")
+	code, _, _ := strings.Cut(rest, " ")
+	status, err := strconv.Atoi(code)
+	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || status < 100 || status > 999 {
+		return answer{}, errorString("the answer on kinko's port is not HTTP; is something else listening there?")
+	}
+	a := answer{status: status}
+	length := -1
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		v = strings.TrimSpace(v)
+		switch strings.ToLower(k) {
+		case "content-type":
+			a.contentType = strings.ToLower(v)
+		case "x-amzn-errortype":
+			a.errorType, _, _ = strings.Cut(v, ":")
+		case "content-length":
+			if length, err = strconv.Atoi(v); err != nil || length < 0 {
+				return answer{}, errorString("kinko's answer has a bad Content-Length")
+			}
+		case "transfer-encoding":
+			return answer{}, errorString("kinko's answer to an HTTP/1.0 request is " + v + "-encoded, which HTTP/1.0 does not allow")
+		}
+	}
+	if length >= 0 {
+		if len(body) < length {
+			return answer{}, errorString("kinko's answer was cut short (" + strconv.Itoa(len(body)) + " of " + strconv.Itoa(length) + " bytes)")
+		}
+		body = body[:length]
+	}
+	a.body = body
+	return a, nil
+}
+
+// escape percent-encodes s for a query: everything but RFC 3986's unreserved characters.
+func escape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}

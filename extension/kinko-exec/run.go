@@ -1,0 +1,195 @@
+package main
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/reference"
+)
+
+// limits bound every wait. kinko answers a request it has no value for within 5 s even while AWS
+// hangs (CONTRACT.md section 4), so Total leaves room for that answer, which names the reason,
+// and still ends well inside Lambda's 10 s init.
+type limits struct {
+	Total   time.Duration // for all references together
+	Refused time.Duration // how long a refused connection is retried: kinko may still be binding
+	Backoff time.Duration // first wait after a refused connection, doubling to 100 ms
+}
+
+var defaultLimits = limits{Total: 7 * time.Second, Refused: 2 * time.Second, Backoff: 2 * time.Millisecond}
+
+// Exit codes: 1 a reference was not resolved; 2 bad usage; 126/127 as a shell's exec.
+const (
+	exitUnresolved = 1
+	exitUsage      = 2
+	exitCannotRun  = 126
+	exitNotFound   = 127
+)
+
+// maxParallel bounds the requests in flight at once (kinko caps its own upstream calls too).
+const maxParallel = 8
+
+type execFunc func(path string, argv, env []string) error
+
+// run resolves the references in environ and execs args[1:] with the result. It returns only
+// when it did not exec: the exit code, after one line per problem on stderr.
+func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) int {
+	if len(args) < 2 {
+		say(stderr, "no command to run: set AWS_LAMBDA_EXEC_WRAPPER=/opt/kinko-exec (managed runtimes), "+
+			"or end an OS-only runtime's bootstrap with `exec /opt/kinko-exec ./real-bootstrap`")
+		return exitUsage
+	}
+	env := append([]string(nil), environ...)
+	type use struct {
+		index int // into env
+		name  string
+		ref   reference.Reference
+	}
+	var uses []use
+	var problems []string
+	for i, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if !reference.Is(value) {
+			continue
+		}
+		r, err := reference.Parse(value)
+		if err != nil {
+			problems = append(problems, name+": "+err.Error())
+			continue
+		}
+		uses = append(uses, use{i, name, r})
+	}
+
+	if len(uses) > 0 {
+		c, err := newClient(environ, lim)
+		if lookup(environ, "AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" {
+			// The environment is part of the snapshot, restored into many sandboxes, maybe days
+			// later: no secret value may cross it (CONTRACT.md section 2).
+			err = errorString("SnapStart would save the value in the snapshot: read it over HTTP after the restore instead of from the environment")
+		}
+		results := map[reference.Reference]result{}
+		if err == nil {
+			unique := make([]reference.Reference, 0, len(uses))
+			for _, u := range uses {
+				if _, ok := results[u.ref]; !ok {
+					results[u.ref] = result{}
+					unique = append(unique, u.ref)
+				}
+			}
+			resolved := c.resolveAll(unique)
+			for i, r := range unique {
+				results[r] = resolved[i]
+			}
+		}
+		for _, u := range uses {
+			res := results[u.ref]
+			switch {
+			case err != nil:
+				problems = append(problems, u.name+": "+err.Error())
+			case res.err != nil:
+				problems = append(problems, u.name+": "+describe(u.ref)+": "+res.err.Error())
+			case strings.IndexByte(res.value, 0) >= 0:
+				problems = append(problems, u.name+": "+describe(u.ref)+": the value holds a NUL byte, which an environment variable cannot carry")
+			default:
+				env[u.index] = u.name + "=" + res.value
+			}
+		}
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			say(stderr, p)
+		}
+		say(stderr, "not starting the runtime: "+strconv.Itoa(len(problems))+" reference(s) unresolved")
+		return exitUnresolved
+	}
+
+	path, err := lookPath(args[1], env)
+	if err != nil {
+		say(stderr, err.Error())
+		return exitNotFound
+	}
+	err = exec(path, args[1:], env)
+	say(stderr, "cannot run "+strconv.Quote(path)+": "+err.Error())
+	return exitCannotRun
+}
+
+func describe(r reference.Reference) string {
+	if r.Service == reference.SSM {
+		return "parameter " + strconv.Quote(r.ID)
+	}
+	if r.HasKey {
+		return "secret " + strconv.Quote(r.ID) + " key " + strconv.Quote(r.JSONKey)
+	}
+	return "secret " + strconv.Quote(r.ID)
+}
+
+// say writes one line: newlines in a message (from kinko, from AWS) would split it.
+func say(w io.Writer, msg string) {
+	msg = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, msg)
+	_, _ = io.WriteString(w, "kinko-exec: "+msg+"\n")
+}
+
+// lookup is getenv over an environment list: the first entry wins, as in Go's os.Getenv.
+func lookup(env []string, name string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// lookPath finds cmd as a shell's exec would: a path when it holds a slash, else on PATH.
+func lookPath(cmd string, env []string) (string, error) {
+	if cmd == "" {
+		return "", errorString("the command is empty")
+	}
+	if strings.Contains(cmd, "/") {
+		return cmd, nil
+	}
+	for dir := range strings.SplitSeq(lookup(env, "PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + cmd
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", errorString(strconv.Quote(cmd) + " not found on PATH; give the runtime's full path")
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// resolveAll resolves refs concurrently, at most maxParallel at a time, within lim.Total.
+func (c *client) resolveAll(refs []reference.Reference) []result {
+	out := make([]result, len(refs))
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for i, r := range refs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			v, err := c.resolve(r)
+			out[i] = result{v, err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+type result struct {
+	value string
+	err   error
+}
