@@ -27,6 +27,9 @@ import (
 
 const testToken = "test-session-token"
 
+// testAccountID is the account the fake Lambda reports to an extension that asks for it.
+const testAccountID = "123456789012"
+
 // fakeLambda is the Extensions API side of Lambda: it records what the extension sends and
 // hands out the events the test queues.
 type fakeLambda struct {
@@ -37,6 +40,8 @@ type fakeLambda struct {
 	mu         sync.Mutex
 	registered http.Header
 	regBody    string
+	subscribed map[string]bool // the events of the last /register
+	dropped    int             // events queued that the extension had not registered for
 	nextCalls  int
 	failNext   bool // answer /event/next with 500, as a broken Lambda API would
 	initErrors []report
@@ -54,11 +59,22 @@ func startLambda(t *testing.T) *fakeLambda {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		var reg struct{ Events []string }
+		_ = json.Unmarshal(body, &reg)
 		f.mu.Lock()
 		f.registered, f.regBody = r.Header.Clone(), string(body)
+		f.subscribed = map[string]bool{}
+		for _, e := range reg.Events {
+			f.subscribed[e] = true
+		}
 		f.mu.Unlock()
 		w.Header().Set("Lambda-Extension-Identifier", "ext-id-1")
-		fmt.Fprint(w, `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"}`)
+		// Lambda adds the account id only for an extension that asks for the feature.
+		account := ""
+		if r.Header.Get("Lambda-Extension-Accept-Feature") == "accountId" {
+			account = `,"accountId":"` + testAccountID + `"`
+		}
+		fmt.Fprint(w, `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"`+account+`}`)
 	})
 	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Lambda-Extension-Identifier") != "ext-id-1" {
@@ -67,16 +83,31 @@ func startLambda(t *testing.T) *fakeLambda {
 		}
 		f.mu.Lock()
 		f.nextCalls++
-		fail := f.failNext
 		f.mu.Unlock()
-		if fail {
-			http.Error(w, `{"errorType":"Lambda.Broken"}`, http.StatusInternalServerError)
-			return
-		}
-		select {
-		case ev := <-f.events:
-			_ = json.NewEncoder(w).Encode(ev)
-		case <-r.Context().Done():
+		for {
+			f.mu.Lock()
+			fail := f.failNext
+			f.mu.Unlock()
+			if fail {
+				http.Error(w, `{"errorType":"Lambda.Broken"}`, http.StatusInternalServerError)
+				return
+			}
+			select {
+			case ev := <-f.events:
+				f.mu.Lock()
+				wanted := f.subscribed[ev.EventType]
+				if !wanted {
+					f.dropped++
+				}
+				f.mu.Unlock()
+				if !wanted {
+					continue // as Lambda does: an extension gets only the events it registered for
+				}
+				_ = json.NewEncoder(w).Encode(ev)
+				return
+			case <-r.Context().Done():
+				return
+			}
 		}
 	})
 	for path, into := range map[string]*[]report{"init/error": &f.initErrors, "exit/error": &f.exitErrors} {

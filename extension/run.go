@@ -42,27 +42,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	out := &lockedWriter{w: stdout}
 	logger := newLogger(out, cfg)
 
-	api, err := extensionsapi.New(getenv("AWS_LAMBDA_RUNTIME_API"), &http.Client{})
+	api, err := extensionsapi.New(getenv("AWS_LAMBDA_RUNTIME_API"), nil)
 	if err != nil {
 		return err
 	}
+	defer api.Close()
 	// Bind before registering: the runtime may start as soon as every extension has registered.
 	var listeners []net.Listener
 	initErr := cfgErr // what fails init: bad configuration, else a port that cannot be bound
 	if cfgErr == nil {
 		listeners, initErr = listen(cfg.Port, logger)
 	}
-	events := []string{extensionsapi.Invoke, extensionsapi.Shutdown}
-	if cfg.InitType == config.InitManagedInstances {
-		events = []string{extensionsapi.Shutdown}
-	}
+	events := subscriptions(cfg, logger)
 	name := filepath.Base(args[0])
 	reg, err := api.Register(ctx, name, events)
 	if err != nil {
 		closeAll(listeners)
 		return err
 	}
-	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName)
+	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName, "account", reg.AccountID)
 	if initErr != nil {
 		reason := "PortUnavailable"
 		if cfgErr != nil {
@@ -156,6 +154,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	writeMetrics()
 	logger.Info("shutdown complete", "reason", ev.ShutdownReason, "drain_ms", ms(time.Since(stopped)))
 	return loopErr
+}
+
+// subscriptions is what kinko registers for. Lambda waits after every invoke for each extension
+// subscribed to INVOKE to ask for its next event, and kinko has nothing to do per invoke, so it
+// takes INVOKE only when a feature needs it: the metrics line every N invokes, and SnapStart,
+// where the first INVOKE is the sign of a restore.
+func subscriptions(cfg config.Config, logger *slog.Logger) []string {
+	switch {
+	case cfg.InitType == config.InitManagedInstances:
+		// Managed Instances send extensions no INVOKE events.
+		if cfg.MetricsEveryInvokes > 0 {
+			logger.Warn("KINKO_METRICS_INVOKES has no effect on Lambda Managed Instances, which send extensions no INVOKE events; metrics are written at SHUTDOWN")
+		}
+	case cfg.InitType == config.InitSnapStart, cfg.MetricsEveryInvokes > 0:
+		return []string{extensionsapi.Invoke, extensionsapi.Shutdown}
+	}
+	return []string{extensionsapi.Shutdown}
 }
 
 // waitForShutdown loops on /event/next until SHUTDOWN or ctx's end (SIGTERM). When the loop
