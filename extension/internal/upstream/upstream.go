@@ -98,6 +98,8 @@ type Client struct {
 	timeout    func(config.Kind) time.Duration
 	observer   Observer
 	logger     *slog.Logger
+	// invalidate drops the cached credentials, so the next call fetches fresh ones.
+	invalidate func()
 }
 
 // Options configure a Client.
@@ -107,28 +109,37 @@ type Options struct {
 	Endpoints      map[config.Kind]string          // endpoint overrides (local emulators); empty = AWS
 	Observer       Observer
 	Logger         *slog.Logger
+	// HTTPClient replaces kinko's pooled client (tests record the requests with it); nil in use.
+	HTTPClient aws.HTTPClient
 }
 
-// New builds clients for both services from an AWS configuration (config.LoadDefaultConfig,
-// which honours AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL).
-// Each service gets its own connection pool, capped at MaxConnections.
+// New builds clients for both services from an AWS configuration (AWSConfig: FIPS, dual-stack
+// and retry settings ride in it) and the endpoint overrides. Each service gets its own
+// connection pool, capped at MaxConnections.
 func New(cfg aws.Config, o Options) *Client {
+	client := func() aws.HTTPClient {
+		if o.HTTPClient != nil {
+			return o.HTTPClient
+		}
+		return httpClient(o.MaxConnections)
+	}
 	return &Client{
 		secrets: secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) {
-			so.HTTPClient = httpClient(o.MaxConnections)
+			so.HTTPClient = client()
 			if e := o.Endpoints[config.SecretsManager]; e != "" {
 				so.BaseEndpoint = aws.String(e)
 			}
 		}),
 		parameters: ssm.NewFromConfig(cfg, func(so *ssm.Options) {
-			so.HTTPClient = httpClient(o.MaxConnections)
+			so.HTTPClient = client()
 			if e := o.Endpoints[config.SSM]; e != "" {
 				so.BaseEndpoint = aws.String(e)
 			}
 		}),
-		timeout:  o.Timeout,
-		observer: o.Observer,
-		logger:   o.Logger,
+		timeout:    o.Timeout,
+		observer:   o.Observer,
+		logger:     o.Logger,
+		invalidate: func() { InvalidateCredentials(cfg) },
 	}
 }
 
@@ -161,6 +172,10 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 	took := time.Since(start)
 	if err != nil {
 		err = classify(r.Kind, err, timeout)
+		if isExpiredCredentials(err) && c.invalidate != nil {
+			// The credentials lapsed (a clock jump, a restore): the next call fetches new ones.
+			c.invalidate()
+		}
 	}
 	if c.observer != nil {
 		c.observer.UpstreamCall(r.Kind, took, err)
