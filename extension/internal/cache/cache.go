@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -66,7 +67,13 @@ type Options[K Key, V any] struct {
 	RefreshAhead float64       // fraction of TTL after which a hit refreshes in the background; >= 1 never
 	StaleIfError time.Duration // how long past expiry a value may be served while the upstream fails
 
-	Now      func() time.Time
+	// Now is the monotonic clock ages are measured by (time.Now carries a monotonic reading).
+	Now func() time.Time
+	// Wall is the wall clock, read beside Now: a value is fresh only while its age is under
+	// its lifetime by both. A monotonic clock stands still while a sandbox is frozen or a
+	// SnapStart snapshot waits to be restored; the wall clock does not. Default: time.Now
+	// without its monotonic reading.
+	Wall     func() time.Time
 	Observer Observer
 	Logger   *slog.Logger
 }
@@ -80,6 +87,10 @@ type Cache[K Key, V any] struct {
 	index map[K]*entry[K, V]
 	lru   list.List // of *entry, most recently used first
 
+	// gen counts Forget calls: a fetch stores its answer only if no Forget came since it
+	// started, and fetches are collapsed only within one generation.
+	gen uint64
+
 	bg     context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -88,8 +99,9 @@ type Cache[K Key, V any] struct {
 
 type entry[K Key, V any] struct {
 	val       V
-	stored    time.Time
-	expires   time.Time
+	stored    time.Time // by Options.Now
+	wall      time.Time // by Options.Wall
+	life      time.Duration
 	refreshed bool // background refresh already started for this value
 	keys      []K  // every key that points here
 	elem      *list.Element
@@ -99,6 +111,9 @@ type entry[K Key, V any] struct {
 func New[K Key, V any](o Options[K, V]) *Cache[K, V] {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Wall == nil {
+		o.Wall = func() time.Time { return time.Now().Round(0) }
 	}
 	if o.Aliases == nil {
 		o.Aliases = func(K, V) []K { return nil }
@@ -122,6 +137,26 @@ func (c *Cache[K, V]) Close() {
 	c.wg.Wait()
 }
 
+// Forget drops every entry, so no value stored before this call is served again, not even
+// stale (after a SnapStart restore, whatever is in memory may be days old). A fetch in flight
+// now still answers the callers waiting on it but stores nothing, and later callers do not
+// join it.
+func (c *Cache[K, V]) Forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for c.lru.Len() > 0 {
+		c.remove(c.lru.Back().Value.(*entry[K, V]))
+	}
+}
+
+// age is how old e is at (now, wall): the larger of its monotonic and wall-clock ages, so a
+// clock that stood still never makes a value younger. A wall clock stepped back (NTP) makes
+// the wall age negative, and the monotonic age rules.
+func (e *entry[K, V]) age(now, wall time.Time) time.Duration {
+	return max(now.Sub(e.stored), wall.Sub(e.wall))
+}
+
 // Len is the number of entries (not keys).
 func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()
@@ -137,14 +172,15 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, Status, error) {
 		c.o.Observer.Miss()
 		return v, Status{Outcome: Bypass}, err
 	}
-	now := c.o.Now()
+	now, wall := c.o.Now(), c.o.Wall()
 	c.mu.Lock()
 	e := c.index[k]
-	if e != nil && now.Before(e.expires) {
+	if e != nil && e.age(now, wall) < e.life {
 		c.lru.MoveToFront(e.elem)
-		v, left := e.val, e.expires.Sub(now)
+		age := e.age(now, wall)
+		v, left := e.val, e.life-age
 		refresh := !e.refreshed && c.o.RefreshAhead < 1 && !c.closed &&
-			!now.Before(e.stored.Add(time.Duration(c.o.RefreshAhead*float64(ttl))))
+			age >= time.Duration(c.o.RefreshAhead*float64(e.life))
 		if refresh {
 			e.refreshed = true
 			c.wg.Add(1)
@@ -158,7 +194,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, Status, error) {
 	}
 	switch {
 	case e == nil:
-	case !now.Before(e.expires.Add(c.o.StaleIfError)):
+	case e.age(now, wall) >= e.life+c.o.StaleIfError:
 		e = nil // past the stale window: as good as absent
 	default:
 		// Asked for, so in use: keep it from eviction while its refetch is in flight, or a
@@ -207,7 +243,11 @@ func (c *Cache[K, V]) Refresh(ctx context.Context, k K) (V, Status, error) {
 // fetch makes one upstream call for all concurrent callers of k and stores a success.
 // leader is true for the caller whose call ran.
 func (c *Cache[K, V]) fetch(k K, refresh bool) (v V, leader bool, err error) {
-	name := k.String()
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	// A fetch from before a Forget is not joined: its answer may predate a restore.
+	name := strconv.FormatUint(gen, 10) + "\x00" + k.String()
 	if refresh {
 		// refreshNow callers collapse with each other but never join a fetch that started
 		// before they asked.
@@ -222,7 +262,7 @@ func (c *Cache[K, V]) fetch(k K, refresh bool) (v V, leader bool, err error) {
 			}
 			return nil, err
 		}
-		c.store(k, v)
+		c.store(k, v, gen)
 		return v, nil
 	})
 	if err != nil {
@@ -240,10 +280,10 @@ func (c *Cache[K, V]) refreshAhead(k K) {
 }
 
 func (c *Cache[K, V]) stale(k K, e *entry[K, V]) (V, bool) {
-	now := c.o.Now()
+	now, wall := c.o.Now(), c.o.Wall()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.index[k] != e || !now.Before(e.expires.Add(c.o.StaleIfError)) {
+	if c.index[k] != e || e.age(now, wall) >= e.life+c.o.StaleIfError {
 		var zero V
 		return zero, false
 	}
@@ -251,11 +291,15 @@ func (c *Cache[K, V]) stale(k K, e *entry[K, V]) (V, bool) {
 	return e.val, true
 }
 
-func (c *Cache[K, V]) store(k K, v V) {
-	now := c.o.Now()
+// store keeps v for k unless a Forget came since the fetch of generation gen started.
+func (c *Cache[K, V]) store(k K, v V, gen uint64) {
 	keys := append([]K{k}, c.o.Aliases(k, v)...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	now, wall := c.o.Now(), c.o.Wall()
 	e := c.index[k]
 	if e == nil {
 		e = &entry[K, V]{}
@@ -263,7 +307,7 @@ func (c *Cache[K, V]) store(k K, v V) {
 	} else {
 		c.lru.MoveToFront(e.elem)
 	}
-	e.val, e.stored, e.expires, e.refreshed = v, now, now.Add(c.o.TTL(k)), false
+	e.val, e.stored, e.wall, e.life, e.refreshed = v, now, wall, c.o.TTL(k), false
 	for _, ak := range keys {
 		if old := c.index[ak]; old != nil && old != e {
 			c.unlink(old, ak)
