@@ -449,7 +449,7 @@ func (x *extension) raceFirstRequests(a *awsStack, path, op string) {
 // redact replaces every secret value these tests create with a marker, so a failure message
 // may show an answer's body without ever showing a secret, even when a regression put one there.
 func redact(body string) string {
-	for _, v := range []string{openAIKey, dbPassword, dbPassword2, hostileValue} {
+	for _, v := range []string{openAIKey, dbPassword, dbPassword2, hostileValue, beforeSnapshot, afterRestore} {
 		body = strings.ReplaceAll(body, v, "<secret>")
 	}
 	if i := strings.Index(body, soakMarker); i >= 0 {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -75,10 +76,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	counters := &metrics.Counters{}
 	pending := upstream.NewPending()
+	// SnapStart: init runs once per published version and its memory is snapshotted, then
+	// restored (maybe days later) into many sandboxes. Until the restore (the first INVOKE) every
+	// request is fetched and answered but nothing is stored, so no secret value sits in the
+	// cache of the snapshot and none from before the restore can be served after it, even to a
+	// request that reaches kinko before its INVOKE event does.
+	snapStart := cfg.InitType == config.InitSnapStart
+	var restored atomic.Bool
 	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:         pending.Fetch,
-		Aliases:      upstream.Aliases,
-		TTL:          func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
+		Load:    pending.Fetch,
+		Aliases: upstream.Aliases,
+		TTL: func(r upstream.Request) time.Duration {
+			if snapStart && !restored.Load() {
+				return 0
+			}
+			return cfg.TTL(r.Kind)
+		},
 		Transient:    upstream.IsTransient,
 		Size:         cfg.CacheSize,
 		RefreshAhead: cfg.RefreshAhead,
@@ -123,6 +136,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	invokes := 0
 	onInvoke := func() {
 		invokes++
+		if snapStart && !restored.Load() {
+			// The first INVOKE after a SnapStart init is the restore. Forget fences any fetch
+			// still in flight from before it; the credentials in memory may have expired
+			// while the snapshot waited.
+			c.Forget()
+			upstream.InvalidateCredentials(awsCfg)
+			restored.Store(true)
+			logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
+				"prefetch", len(cfg.Prefetch))
+			if len(cfg.Prefetch) > 0 {
+				wg.Go(func() { w.prefetch(life, "after the restore") })
+			}
+		}
 		if n := cfg.MetricsEveryInvokes; n > 0 && invokes%n == 0 {
 			writeMetrics()
 		}
@@ -227,38 +253,24 @@ type warmer struct {
 }
 
 // warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
-// Nothing here can fail init: a secret that does not prefetch is fetched on demand.
+// Nothing here can fail init: a secret that does not prefetch is fetched on demand. Under
+// SnapStart it does not prefetch: a value fetched now would be written into the snapshot; the
+// prefetch runs after the restore instead.
 func (w warmer) warm(ctx context.Context) {
-	cfg, getenv, pending, c, logger := w.cfg, w.getenv, w.pending, w.cache, w.logger
-	pending.Resolve(upstream.New(w.awsCfg, upstream.Options{
-		MaxConnections: cfg.MaxConnections,
-		Timeout:        cfg.Timeout,
-		Endpoints:      upstream.Endpoints(getenv),
+	w.pending.Resolve(upstream.New(w.awsCfg, upstream.Options{
+		MaxConnections: w.cfg.MaxConnections,
+		Timeout:        w.cfg.Timeout,
+		Endpoints:      upstream.Endpoints(w.getenv),
 		Observer:       w.counters,
-		Logger:         logger,
+		Logger:         w.logger,
 	}))
-
 	prefetchStart := time.Now()
-	var failed int
-	var mu sync.Mutex
-	var g errgroup.Group
-	for _, p := range cfg.Prefetch {
-		g.Go(func() error {
-			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
-			if p.Kind == config.SecretsManager {
-				req.Stage = upstream.CurrentStage
-			}
-			if _, _, err := c.Get(ctx, req); err != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
-				logger.Warn("prefetch failed; requests will fetch it on demand", "service", p.Kind.String(), "id", p.ID, "error", err)
-			}
-			return nil
-		})
+	prefetched, failed := 0, 0
+	if w.cfg.InitType != config.InitSnapStart {
+		prefetched, failed = len(w.cfg.Prefetch), w.prefetch(ctx, "")
 	}
-	_ = g.Wait()
-	logger.Info("ready",
+	cfg := w.cfg
+	w.logger.Info("ready",
 		"version", version,
 		"port", w.port,
 		"ipv6", w.ipv6,
@@ -269,11 +281,40 @@ func (w warmer) warm(ctx context.Context) {
 		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
 		"refresh_ahead", cfg.RefreshAhead,
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
-		"prefetch", len(cfg.Prefetch),
+		"prefetch", prefetched,
 		"prefetch_failed", failed,
+		"prefetch_after_restore", len(cfg.Prefetch)-prefetched,
 		"prefetch_ms", ms(time.Since(prefetchStart)),
 		"since_start_ms", ms(time.Since(w.start)),
 	)
+}
+
+// prefetch fetches every id of KINKO_PREFETCH at once and returns how many failed. when says
+// when it runs, for the log ("" during init).
+func (w warmer) prefetch(ctx context.Context, when string) int {
+	var failed int
+	var mu sync.Mutex
+	var g errgroup.Group
+	for _, p := range w.cfg.Prefetch {
+		g.Go(func() error {
+			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
+			if p.Kind == config.SecretsManager {
+				req.Stage = upstream.CurrentStage
+			}
+			if _, _, err := w.cache.Get(ctx, req); err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				w.logger.Warn("prefetch failed; requests will fetch it on demand", "service", p.Kind.String(), "id", p.ID, "error", err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if when != "" {
+		w.logger.Info("prefetched "+when, "prefetch", len(w.cfg.Prefetch), "prefetch_failed", failed)
+	}
+	return failed
 }
 
 // listen binds 127.0.0.1 (required) and [::1] on the same port (best effort: on Lambda
