@@ -301,7 +301,7 @@ func TestSubscribesToInvokeOnlyWhenAFeatureNeedsIt(t *testing.T) {
 			}
 			x.waitLog(`"msg":"registered"`, `"account":"`+testAccountID+`"`)
 			if tc.env["KINKO_METRICS_INVOKES"] != "" && tc.events == "SHUTDOWN" {
-				x.waitLog(`"level":"WARN"`, `KINKO_METRICS_INVOKES has no effect`)
+				x.waitLog(`"level":"WARN"`, `KINKO_METRICS_INVOKES is ignored`)
 			}
 			// An INVOKE reaches only an extension that registered for it; either way kinko runs on.
 			x.lambda.events <- eventInvoke()
