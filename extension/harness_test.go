@@ -392,7 +392,7 @@ func eventInvoke() extensionsapi.Event {
 
 // settleGoroutines polls until the process runs at most baseline goroutines, and fails the test
 // with a grouped dump of what is left if it does not within limit. Idle keep-alive connections
-// of http.DefaultTransport (the fault proxy's and the Extensions API client's) are closed first:
+// of http.DefaultTransport (the fault proxy's) are closed first:
 // each holds two goroutines until its peer or its idle timeout ends it.
 func settleGoroutines(t *testing.T, baseline int, limit time.Duration) int {
 	t.Helper()

@@ -125,7 +125,13 @@ func (c *Client) ExitError(ctx context.Context, reason string, problem error) er
 	return c.report(ctx, "/exit/error", reason, problem)
 }
 
+// reportTimeout bounds an error report: it is sent on the way out, and a Lambda API that does
+// not answer must not keep the extension from exiting.
+const reportTimeout = 2 * time.Second
+
 func (c *Client) report(ctx context.Context, path, reason string, problem error) error {
+	ctx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
 	errorType := "Extension." + reason
 	body, _ := json.Marshal(map[string]any{"errorMessage": problem.Error(), "errorType": errorType, "stackTrace": []string{}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))

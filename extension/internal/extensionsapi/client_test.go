@@ -179,3 +179,37 @@ func proxyChild(t *testing.T, lambdaAddr string) {
 		t.Fatalf("exit/error with HTTP_PROXY set: %v", err)
 	}
 }
+
+// An error report is sent on the way out: a Lambda API that does not answer it must not keep
+// the extension from exiting.
+func TestErrorReportsAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/2020-01-01/extension/register" {
+			w.Header().Set("Lambda-Extension-Identifier", "ext-1")
+			fmt.Fprint(w, `{}`)
+			return
+		}
+		select { // never answers a report until the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c, _ := New(strings.TrimPrefix(srv.URL, "http://"), nil)
+	defer c.Close()
+	if _, err := c.Register(t.Context(), "kinko", []string{Shutdown}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.ExitError(context.Background(), "Test", errors.New("x")) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("unanswered report: %v, want it to give up at its deadline", err)
+		}
+	case <-time.After(reportTimeout + 5*time.Second):
+		t.Fatalf("an unanswered report still waits after %s", reportTimeout+5*time.Second)
+	}
+}
