@@ -139,9 +139,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if snapStart && !restored.Load() {
 			// The first INVOKE after a SnapStart init is the restore. Forget fences any fetch
 			// still in flight from before it; the credentials in memory may have expired
-			// while the snapshot waited.
+			// while the snapshot waited, and its connections to AWS are dead.
 			c.Forget()
 			upstream.InvalidateCredentials(awsCfg)
+			pending.DropConnections() // those from before the snapshot lead nowhere now
 			restored.Store(true)
 			logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
 				"prefetch", len(cfg.Prefetch))

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 
@@ -44,6 +46,7 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 	case getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != "":
 		token, tokenFile := getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"), getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 		provider = containerSource{endpointcreds.New(getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI"), func(o *endpointcreds.Options) {
+			o.HTTPClient = credentialsHTTP()
 			o.AuthorizationToken = token
 			if tokenFile != "" {
 				// Read on every refresh: the file is rotated under us.
@@ -58,7 +61,8 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 		})}
 		window = containerExpiryWindow
 	case getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "":
-		provider = containerSource{endpointcreds.New("http://169.254.170.2" + getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))}
+		provider = containerSource{endpointcreds.New("http://169.254.170.2"+getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+			func(o *endpointcreds.Options) { o.HTTPClient = credentialsHTTP() })}
 		window = containerExpiryWindow
 	default:
 		return aws.Config{}, errors.New("no AWS credentials: neither AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set (Lambda sets one of them)")
@@ -75,6 +79,16 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 		// The service clients read FIPS and dual-stack from here, as from LoadDefaultConfig's sources.
 		ConfigSources: []any{modes},
 	}, nil
+}
+
+// credentialsHTTP is a client for the container credentials endpoint, which lives in the
+// sandbox: never through the function's HTTP_PROXY, and no kept-alive connection (it is asked
+// about once an hour, and one kept across a SnapStart snapshot would lead nowhere).
+func credentialsHTTP() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.Proxy = nil
+		t.DisableKeepAlives = true
+	})
 }
 
 // InvalidateCredentials makes the next signed call fetch credentials again: after a SnapStart

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,12 +23,13 @@ type credentialsEndpoint struct {
 	ttl    time.Duration
 	status int    // non-zero: fail with this status
 	body   string // the failing answer's body
+	conns  connCounter
 }
 
 func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
 	t.Helper()
 	e := &credentialsEndpoint{ttl: ttl}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.calls++
@@ -39,6 +41,8 @@ func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
 		fmt.Fprintf(w, `{"AccessKeyId":"ASIA-%d","SecretAccessKey":"s","Token":"t","Expiration":%q}`,
 			e.calls, time.Now().Add(e.ttl).UTC().Format(time.RFC3339))
 	}))
+	e.srv.Config.ConnState = e.conns.state
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -219,4 +223,85 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 	if ue, ok := err.(*Error); !ok || ue.Code != CodeCredentials || ue.Status != 502 || !strings.Contains(ue.Message, "connection refused") {
 		t.Fatalf("endpoint down: %v, want 502 CredentialsUnavailable naming the refused connection", err)
 	}
+}
+
+// connCounter counts the connections a test server sees open and closed.
+type connCounter struct {
+	mu             sync.Mutex
+	opened, closed int
+}
+
+func (c *connCounter) state(_ net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		c.opened++
+	case http.StateClosed, http.StateHijacked:
+		c.closed++
+	}
+}
+
+func (c *connCounter) get() (int, int) { c.mu.Lock(); defer c.mu.Unlock(); return c.opened, c.closed }
+
+func waitUntil(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// After a SnapStart restore the pooled connections lead nowhere: DropConnections closes them,
+// so the next call dials afresh instead of failing on a dead one and waiting a retry's backoff.
+func TestDropConnectionsClosesThePools(t *testing.T) {
+	var cc connCounter
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprint(w, `{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf","Name":"s","SecretString":"v","VersionId":"v1"}`)
+	}))
+	srv.Config.ConnState = cc.state
+	srv.Start()
+	defer srv.Close()
+	cfg, _ := AWSConfig(staticEnv("AWS_REGION", "us-east-1"))
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[config.Kind]string{config.SecretsManager: srv.URL}})
+	req := Request{Kind: config.SecretsManager, ID: "s"}
+	for range 2 {
+		if _, err := c.Fetch(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened, _ := cc.get(); opened != 1 || c.conns.count() != 1 {
+		t.Fatalf("two calls opened %d connections (%d tracked), want 1 kept alive", opened, c.conns.count())
+	}
+	c.DropConnections()
+	waitUntil(t, "the server to see the connection closed", func() bool { _, closed := cc.get(); return closed == 1 })
+	if n := c.conns.count(); n != 0 {
+		t.Fatalf("%d connections still tracked after DropConnections", n)
+	}
+	if _, err := c.Fetch(t.Context(), req); err != nil {
+		t.Fatalf("the call after DropConnections: %v", err)
+	}
+	if opened, _ := cc.get(); opened != 2 {
+		t.Fatalf("%d connections opened in all, want a new one after DropConnections", opened)
+	}
+}
+
+// The credentials endpoint is asked rarely: no connection is kept to it (one kept across a
+// SnapStart snapshot would lead nowhere).
+func TestNoConnectionIsKeptToTheCredentialsEndpoint(t *testing.T) {
+	e := startCredentials(t, time.Hour)
+	cc := &e.conns
+	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
+	for range 2 {
+		if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		InvalidateCredentials(cfg)
+	}
+	waitUntil(t, "both connections closed", func() bool { o, c := cc.get(); return o == 2 && c == 2 })
 }
