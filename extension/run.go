@@ -190,10 +190,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 func subscriptions(cfg config.Config, logger *slog.Logger) []string {
 	switch {
 	case cfg.InitType == config.InitManagedInstances:
-		// Invocations run concurrently there, in an environment that is never frozen between
-		// them: there is no per-invoke turn to take, so SHUTDOWN only, whatever else is set.
+		// External extensions may register for SHUTDOWN only there (AWS's runtime interface
+		// emulator, Managed Instances mode, refuses any other event): registering INVOKE would
+		// fail init.
 		if cfg.MetricsEveryInvokes > 0 {
-			logger.Warn("KINKO_METRICS_INVOKES is ignored on Lambda Managed Instances, where kinko registers for SHUTDOWN only; metrics are written at SHUTDOWN")
+			logger.Warn("KINKO_METRICS_INVOKES is ignored on Lambda Managed Instances, which send extensions SHUTDOWN only; metrics are written at SHUTDOWN")
 		}
 	case cfg.InitType == config.InitSnapStart, cfg.MetricsEveryInvokes > 0:
 		return []string{extensionsapi.Invoke, extensionsapi.Shutdown}
