@@ -14,16 +14,14 @@ import (
 )
 
 // credentialsEndpoint is a container credentials endpoint stand-in: each answer has a new
-// access key (ASIA-1, ASIA-2, ...) that expires ttl after it is served, or fails with status.
+// access key (ASIA-1, ASIA-2, ...) that expires ttl after it is served.
 type credentialsEndpoint struct {
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	calls  int
-	ttl    time.Duration
-	status int    // non-zero: fail with this status
-	body   string // the failing answer's body
-	conns  connCounter
+	mu    sync.Mutex
+	calls int
+	ttl   time.Duration
+	conns connCounter
 }
 
 func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
@@ -33,11 +31,6 @@ func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.calls++
-		if e.status != 0 {
-			w.WriteHeader(e.status)
-			fmt.Fprint(w, e.body)
-			return
-		}
 		fmt.Fprintf(w, `{"AccessKeyId":"ASIA-%d","SecretAccessKey":"s","Token":"t","Expiration":%q}`,
 			e.calls, time.Now().Add(e.ttl).UTC().Format(time.RFC3339))
 	}))
@@ -48,12 +41,6 @@ func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
 }
 
 func (e *credentialsEndpoint) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.calls }
-
-func (e *credentialsEndpoint) fail(status int, body string) {
-	e.mu.Lock()
-	e.status, e.body = status, body
-	e.mu.Unlock()
-}
 
 func containerEnv(url string, extra ...string) func(string) string {
 	m := map[string]string{"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url}
