@@ -154,7 +154,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			writeMetrics()
 		}
 	}
-	ev, loopErr := waitForShutdown(ctx, api, logger, onInvoke)
+	ev, loopErr := waitForShutdown(ctx, api, &wg, logger, onInvoke)
 
 	// Drain: stop accepting, let requests in flight finish, then stop background work.
 	deadline := time.Now().Add(2*time.Second - shutdownMargin)
@@ -206,22 +206,34 @@ func subscriptions(cfg config.Config, logger *slog.Logger) []string {
 // itself fails after init, it reports that with /exit/error (best effort: Lambda's API may be
 // what failed).
 // onInvoke runs on this goroutine for every INVOKE.
-func waitForShutdown(ctx context.Context, api *extensionsapi.Client, logger *slog.Logger, onInvoke func()) (extensionsapi.Event, error) {
+func waitForShutdown(ctx context.Context, api *extensionsapi.Client, wg *sync.WaitGroup,
+	logger *slog.Logger, onInvoke func()) (extensionsapi.Event, error) {
+	nextCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		ev  extensionsapi.Event
+		err error
+	}
 	for {
-		ev, err := api.Next(ctx) // SIGTERM ends ctx, which ends the wait
+		next := make(chan result, 1)
+		wg.Go(func() {
+			ev, err := api.Next(nextCtx)
+			next <- result{ev, err}
+		})
+		r := <-next
 		switch {
 		case ctx.Err() != nil:
 			logger.Info("signal received; shutting down")
 			return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
-		case err != nil:
-			logger.Error("event loop failed; exiting", "error", err)
-			if rerr := api.ExitError(context.Background(), "EventLoop", err); rerr != nil {
+		case r.err != nil:
+			logger.Error("event loop failed; exiting", "error", r.err)
+			if rerr := api.ExitError(context.Background(), "EventLoop", r.err); rerr != nil {
 				logger.Error("could not report exit error", "error", rerr)
 			}
-			return extensionsapi.Event{ShutdownReason: "event loop failed"}, err
-		case ev.EventType == extensionsapi.Shutdown:
-			return ev, nil
-		case ev.EventType == extensionsapi.Invoke:
+			return extensionsapi.Event{ShutdownReason: "event loop failed"}, r.err
+		case r.ev.EventType == extensionsapi.Shutdown:
+			return r.ev, nil
+		case r.ev.EventType == extensionsapi.Invoke:
 			onInvoke()
 		}
 	}
