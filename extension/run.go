@@ -76,6 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	counters := &metrics.Counters{}
 	pending := upstream.NewPending()
+	// home makes an ARN local (its bare name is an alias); the account id comes from /register
+	// (the accountId feature). Until it is known, no ARN aliases a name.
+	home := upstream.NewHome(awsCfg.Region)
+	home.SetAccount(reg.AccountID)
 	// SnapStart: init runs once per published version and its memory is snapshotted, then
 	// restored (maybe days later) into many sandboxes. Until the restore (the first INVOKE) every
 	// request is fetched and answered but nothing is stored, so no secret value sits in the
@@ -85,17 +89,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	var restored atomic.Bool
 	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
 		Load:    pending.Fetch,
-		Aliases: upstream.Aliases,
+		Aliases: home.Aliases,
 		TTL: func(r upstream.Request) time.Duration {
 			if snapStart && !restored.Load() {
 				return 0
 			}
 			return cfg.TTL(r.Kind)
 		},
-		Transient:    upstream.IsTransient,
+		Transient: upstream.IsTransient,
+		// A caller with nothing to fall back on waits up to the configured timeout, retries
+		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
+		Budget: func(r upstream.Request) time.Duration {
+			if t := cfg.Timeout(r.Kind); t > 0 {
+				return t
+			}
+			return cache.DefaultBudget
+		},
+		GaveUp:       upstream.GaveUp,
+		Closed:       upstream.ShuttingDown,
 		Size:         cfg.CacheSize,
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
+		MaxWait:      cfg.MaxWait,
 		Observer:     counters,
 		Logger:       logger,
 	})
@@ -282,6 +297,7 @@ func (w warmer) warm(ctx context.Context) {
 		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
 		"refresh_ahead", cfg.RefreshAhead,
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
+		"max_wait_ms", cfg.MaxWait.Milliseconds(),
 		"prefetch", prefetched,
 		"prefetch_failed", failed,
 		"prefetch_after_restore", len(cfg.Prefetch)-prefetched,
@@ -297,6 +313,9 @@ func (w warmer) prefetch(ctx context.Context, when string) int {
 	var mu sync.Mutex
 	var g errgroup.Group
 	for _, p := range w.cfg.Prefetch {
+		if w.cfg.TTL(p.Kind) == 0 {
+			continue // caching is off for it: a prefetched value would be thrown away
+		}
 		g.Go(func() error {
 			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
 			if p.Kind == config.SecretsManager {

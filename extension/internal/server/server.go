@@ -194,6 +194,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		get = h.cache.Refresh
 	}
 	v, st, err := get(r.Context(), req)
+	if errors.Is(err, cache.ErrCallerGone) {
+		// The caller hung up: nobody reads an answer, and it is neither AWS's failure nor a shutdown.
+		h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
+		return
+	}
 	w.Header().Set("Cache-Status", cacheStatus(st, err))
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []any{"request", req, "outcome", st.Outcome.String(), "took_us", time.Since(start).Microseconds()}

@@ -302,13 +302,14 @@ func TestUpstreamErrorsPassThrough(t *testing.T) {
 
 func TestCacheStatusValues(t *testing.T) {
 	for st, want := range map[cache.Status]string{
-		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}: "kinko; hit; ttl=287",
-		{Outcome: cache.Miss}:                                "kinko; fwd=miss; stored",
-		{Outcome: cache.Collapsed}:                           "kinko; fwd=miss; collapsed",
-		{Outcome: cache.Expired}:                             "kinko; fwd=stale; stored",
-		{Outcome: cache.StaleIfError}:                        "kinko; hit; detail=stale-if-error",
-		{Outcome: cache.Refreshed}:                           "kinko; fwd=request; stored",
-		{Outcome: cache.Bypass}:                              "kinko; fwd=bypass",
+		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}:       "kinko; hit; ttl=287",
+		{Outcome: cache.Miss, TTL: 300 * time.Second}:              "kinko; fwd=miss; stored; ttl=300",
+		{Outcome: cache.Collapsed, TTL: 299500 * time.Millisecond}: "kinko; fwd=miss; collapsed; ttl=299",
+		{Outcome: cache.Expired, TTL: 271 * time.Second}:           "kinko; fwd=stale; stored; ttl=271",
+		{Outcome: cache.StaleIfError}:                              "kinko; hit; detail=stale-if-error",
+		{Outcome: cache.StaleWhileRevalidate}:                      "kinko; hit; detail=stale-while-revalidate",
+		{Outcome: cache.Refreshed, TTL: 300 * time.Second}:         "kinko; fwd=request; stored; ttl=300",
+		{Outcome: cache.Bypass}:                                    "kinko; fwd=bypass",
 	} {
 		if got := cacheStatus(st, nil); got != want {
 			t.Errorf("%v: %q, want %q", st.Outcome, got, want)

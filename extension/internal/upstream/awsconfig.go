@@ -104,7 +104,7 @@ func InvalidateCredentials(cfg aws.Config) {
 type sdkModes struct {
 	fips        aws.FIPSEndpointState
 	dualStack   aws.DualStackEndpointState
-	maxAttempts int // 0: the SDK's default (3)
+	maxAttempts int // 0: kinko's default (one attempt per call: the cache retries)
 	retryMode   aws.RetryMode
 }
 
@@ -148,7 +148,7 @@ func readSDKModes(getenv func(string) string) (sdkModes, error) {
 	if v := strings.TrimSpace(getenv("AWS_MAX_ATTEMPTS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 100 {
-			errs = append(errs, fmt.Errorf("AWS_MAX_ATTEMPTS=%q: want a whole number of attempts per call from 1 to 100, or 0 for the SDK's default of 3", v))
+			errs = append(errs, fmt.Errorf("AWS_MAX_ATTEMPTS=%q: want a whole number of attempts per call from 1 to 100, or 0 for kinko's default (one attempt; kinko's cache retries with backoff)", v))
 		} else {
 			m.maxAttempts = n
 		}

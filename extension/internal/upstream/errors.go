@@ -24,6 +24,7 @@ const (
 	CodeUnreachable = "UpstreamUnreachable"
 	CodeMalformed   = "UpstreamMalformedResponse"
 	CodeShutdown    = "ExtensionShuttingDown"
+	CodeCallerGone  = "CallerGone" // never answered: the caller is gone
 	CodeInternal    = "InternalFailure"
 	// CodeCredentials: the container credentials endpoint (SnapStart, Managed Instances) gave
 	// kinko no credentials to sign the call with; AWS was never asked.
@@ -186,7 +187,7 @@ func (e *Error) FromAWS() bool {
 		return true
 	}
 	switch e.Code {
-	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCredentials:
+	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone, CodeCredentials:
 		return false
 	}
 	return true

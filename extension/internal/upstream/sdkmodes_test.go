@@ -83,13 +83,14 @@ func TestFIPSAndDualStackEndpoints(t *testing.T) {
 	}
 }
 
-// AWS_MAX_ATTEMPTS bounds the SDK's attempts per call; AWS_RETRY_MODE picks its retryer.
+// AWS_MAX_ATTEMPTS sets the SDK's attempts per call, over kinko's default of one; AWS_RETRY_MODE
+// picks its retryer.
 func TestMaxAttemptsAndRetryMode(t *testing.T) {
 	for _, tc := range []struct {
 		env      []string
 		attempts int
 	}{
-		{nil, 3}, // the SDK's default
+		{nil, 1}, // kinko's default: its cache retries per key, with backoff (oneAttempt)
 		{[]string{"AWS_MAX_ATTEMPTS", "1"}, 1},
 		{[]string{"AWS_MAX_ATTEMPTS", "2"}, 2},
 	} {

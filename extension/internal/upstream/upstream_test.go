@@ -119,7 +119,7 @@ func TestSecretDocumentKeepsNulls(t *testing.T) {
 	if !v.HasText || v.Text != secretText || v.ARN == "" || v.Name != "a" || v.Version != "v1" {
 		t.Fatalf("value fields wrong")
 	}
-	aliases := Aliases(Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"}, v)
+	aliases := NewHome("us-east-1").Aliases(Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"}, v)
 	if len(aliases) != 1 || aliases[0].ID != v.ARN || aliases[0].Stage != "AWSPREVIOUS" {
 		t.Fatalf("aliases %+v, want the ARN with the same stage", aliases)
 	}
