@@ -31,7 +31,7 @@ CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up lint bench soak fuzz build layer function package deploy clean FORCE
+.PHONY: help test deps vet unit e2e demo up lint bench soak faulttable faulttable-before fuzz build layer function package deploy clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -88,6 +88,17 @@ FUZZTIME ?= 60s
 
 soak: ## 64 connections of mixed traffic while AWS flaps, for SOAK_SECONDS (default 60)
 	KINKO_SOAK_SECONDS=$(SOAK_SECONDS) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 10m ./extension
+
+# RELIABILITY.md's fault table: what callers see while AWS fails (about 15 s). The "before" run
+# is the same measurement against the code before issue 11 (commit 5737f0b), in a temporary copy.
+FAULT_TABLE_BEFORE ?= 5737f0b
+faulttable: ## measure callers' waits and attempts per second while AWS fails
+	KINKO_FAULT_TABLE=1 $(GO) test -count=1 -run '^TestFaultTable$$' -v ./extension | grep -o 'table-row.*'
+
+faulttable-before: ## the same measurement against FAULT_TABLE_BEFORE (default 5737f0b)
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && git archive $(FAULT_TABLE_BEFORE) | tar -x -C "$$d" && \
+	cp extension/faulttable_test.go "$$d/extension/" && cd "$$d" && \
+	KINKO_FAULT_TABLE=1 $(GO) test -count=1 -run '^TestFaultTable$$' -v ./extension | grep -o 'table-row.*'
 
 fuzz: ## each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./extension/internal/server

@@ -403,6 +403,8 @@ func cacheOutcome(cs string) string {
 	case strings.HasPrefix(cs, "kinko; hit; ttl="):
 		return "hit"
 	case strings.HasPrefix(cs, "kinko; "):
+		// Fresh answers carry their ttl: count them by kind, not by seconds left.
+		cs, _, _ = strings.Cut(cs, "; ttl=")
 		return strings.TrimPrefix(cs, "kinko; ")
 	}
 	return cs

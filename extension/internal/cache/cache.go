@@ -567,7 +567,9 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
 		c.store(k, v, aliases, cl, now, wall)
 	case c.o.Transient(err):
-		if c.closed {
+		// Closing, or an attempt from before a Forget (after a SnapStart restore its connection
+		// is likely dead): no backoff learned from it.
+		if c.closed || cl.seq <= c.floor {
 			break
 		}
 		if s.failures == 0 {

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -141,6 +142,29 @@ func TestWallClockAheadEndsStaleWindow(t *testing.T) {
 		w.offset.Store(int64(150 * time.Second)) // the window is over by the wall clock only
 		if v, st, err := get(t, c, "a"); !errors.Is(err, errTransient) {
 			t.Fatalf("past the stale window by the wall clock: %q %+v %v, want the upstream error", v, st, err)
+		}
+	})
+}
+
+// A failure of an attempt from before Forget (a connection that died across a SnapStart
+// snapshot) sets no backoff: the first request after the restore tries at once.
+func TestFailureFromBeforeForgetSetsNoBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFlaky("v")
+		hang := make(chan struct{})
+		f.set("", errTransient, hang)
+		c := flakyCache(f, nil)
+		defer c.Close()
+		ctx, leave := context.WithCancel(context.Background())
+		go c.Get(ctx, "a")
+		synctest.Wait()
+		c.Forget()
+		leave()     // its caller is gone: nobody retries
+		close(hang) // and the old attempt fails now
+		synctest.Wait()
+		f.set("fresh", nil, nil)
+		if v, st, err, took := timed(c, "a"); err != nil || v != "fresh" || took != 0 {
+			t.Fatalf("first request after Forget: %q %+v %v after %s, want a fetch at once", v, st, err, took)
 		}
 	})
 }

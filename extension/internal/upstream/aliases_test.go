@@ -3,11 +3,15 @@ package upstream
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
@@ -98,14 +102,25 @@ func TestFetchIsBoundedWithoutAConfiguredTimeout(t *testing.T) {
 	}
 }
 
-// The SDK tries once per Fetch unless AWS_MAX_ATTEMPTS set a number (aws.Config.RetryMaxAttempts).
+// The SDK tries once per Fetch unless AWS_MAX_ATTEMPTS set a number (aws.Config.RetryMaxAttempts):
+// then the user's number wins. Against a loopback server that always answers 500.
 func TestOneSDKAttemptUnlessAWSMaxAttemptsIsSet(t *testing.T) {
-	for set, want := range map[int]int{0: 1, 5: 5} {
-		cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: set}
-		o := secretsmanager.Options{RetryMaxAttempts: cfg.RetryMaxAttempts}
-		oneAttempt(&o)
-		if o.RetryMaxAttempts != want {
-			t.Errorf("RetryMaxAttempts %d: per-call %d, want %d", set, o.RetryMaxAttempts, want)
+	for set, want := range map[int]int{0: 1, 3: 3} {
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			hits.Add(1)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(500)
+			_, _ = w.Write([]byte(`{"__type":"InternalFailure","message":"x"}`))
+		}))
+		cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: set,
+			Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
+		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+		c := &Client{secrets: sm, timeout: func(config.Kind) time.Duration { return 5 * time.Second }}
+		_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "x"})
+		srv.Close()
+		if !IsTransient(err) || int(hits.Load()) != want {
+			t.Errorf("RetryMaxAttempts %d: %d attempts (%v), want %d", set, hits.Load(), err, want)
 		}
 	}
 }
