@@ -219,8 +219,8 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	}
 
 	if !strings.Contains(st.EmulatorLog(), "External agent kinko") ||
-		!strings.Contains(st.EmulatorLog(), "registered, subscribed to [INVOKE SHUTDOWN]") {
-		t.Error("the emulator's log does not show kinko registering for INVOKE and SHUTDOWN")
+		!strings.Contains(st.EmulatorLog(), "registered, subscribed to [SHUTDOWN]") {
+		t.Error("the emulator's log does not show kinko registering for SHUTDOWN only")
 	}
 	ready, ok := logLine(st, stack.FromExtension, "ready")
 	if !ok || ready["prefetch"] != 1.0 || ready["prefetch_failed"] != 0.0 || ready["init_type"] != "on-demand" {

@@ -28,6 +28,9 @@ import (
 
 const testToken = "test-session-token"
 
+// testAccountID is the account the fake Lambda reports to an extension that asks for it.
+const testAccountID = "123456789012"
+
 // fakeLambda is the Extensions API side of Lambda: it records what the extension sends and
 // hands out the events the test queues.
 type fakeLambda struct {
@@ -38,10 +41,16 @@ type fakeLambda struct {
 	mu         sync.Mutex
 	registered http.Header
 	regBody    string
+	subscribed map[string]bool // the events of the last /register
+	dropped    int             // events queued that the extension had not registered for
 	nextCalls  int
 	failNext   bool // answer /event/next with 500, as a broken Lambda API would
 	initErrors []report
 	exitErrors []report
+
+	// noAccountID: answer /register without the account id, as a Lambda without the feature.
+	// Set before the extension starts.
+	noAccountID bool
 }
 
 type report struct {
@@ -55,11 +64,22 @@ func startLambda(t *testing.T) *fakeLambda {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		var reg struct{ Events []string }
+		_ = json.Unmarshal(body, &reg)
 		f.mu.Lock()
 		f.registered, f.regBody = r.Header.Clone(), string(body)
+		f.subscribed = map[string]bool{}
+		for _, e := range reg.Events {
+			f.subscribed[e] = true
+		}
 		f.mu.Unlock()
 		w.Header().Set("Lambda-Extension-Identifier", "ext-id-1")
-		fmt.Fprint(w, `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"}`)
+		// Lambda adds the account id only for an extension that asks for the feature.
+		account := ""
+		if r.Header.Get("Lambda-Extension-Accept-Feature") == "accountId" && !f.noAccountID {
+			account = `,"accountId":"` + testAccountID + `"`
+		}
+		fmt.Fprint(w, `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"`+account+`}`)
 	})
 	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Lambda-Extension-Identifier") != "ext-id-1" {
@@ -68,16 +88,31 @@ func startLambda(t *testing.T) *fakeLambda {
 		}
 		f.mu.Lock()
 		f.nextCalls++
-		fail := f.failNext
 		f.mu.Unlock()
-		if fail {
-			http.Error(w, `{"errorType":"Lambda.Broken"}`, http.StatusInternalServerError)
-			return
-		}
-		select {
-		case ev := <-f.events:
-			_ = json.NewEncoder(w).Encode(ev)
-		case <-r.Context().Done():
+		for {
+			f.mu.Lock()
+			fail := f.failNext
+			f.mu.Unlock()
+			if fail {
+				http.Error(w, `{"errorType":"Lambda.Broken"}`, http.StatusInternalServerError)
+				return
+			}
+			select {
+			case ev := <-f.events:
+				f.mu.Lock()
+				wanted := f.subscribed[ev.EventType]
+				if !wanted {
+					f.dropped++
+				}
+				f.mu.Unlock()
+				if !wanted {
+					continue // as Lambda does: an extension gets only the events it registered for
+				}
+				_ = json.NewEncoder(w).Encode(ev)
+				return
+			case <-r.Context().Done():
+				return
+			}
 		}
 	})
 	for path, into := range map[string]*[]report{"init/error": &f.initErrors, "exit/error": &f.exitErrors} {
@@ -203,7 +238,12 @@ func startExtension(t *testing.T, a *awsStack, env map[string]string) *extension
 // startExtensionLogging is startExtension with the extension's stdout going to logs.
 func startExtensionLogging(t *testing.T, a *awsStack, env map[string]string, logs *syncBuffer) *extension {
 	t.Helper()
-	lambda := startLambda(t)
+	return startExtensionOn(t, startLambda(t), a, env, logs)
+}
+
+// startExtensionOn is startExtensionLogging against a fake Lambda the test set up itself.
+func startExtensionOn(t *testing.T, lambda *fakeLambda, a *awsStack, env map[string]string, logs *syncBuffer) *extension {
+	t.Helper()
 	port := freePort(t)
 	full := map[string]string{
 		"AWS_LAMBDA_RUNTIME_API":                 lambda.addr,
@@ -376,7 +416,7 @@ func eventInvoke() extensionsapi.Event {
 
 // settleGoroutines polls until the process runs at most baseline goroutines, and fails the test
 // with a grouped dump of what is left if it does not within limit. Idle keep-alive connections
-// of http.DefaultTransport (the fault proxy's and the Extensions API client's) are closed first:
+// of http.DefaultTransport (the fault proxy's) are closed first:
 // each holds two goroutines until its peer or its idle timeout ends it.
 func settleGoroutines(t *testing.T, baseline int, limit time.Duration) int {
 	t.Helper()
@@ -433,7 +473,7 @@ func (x *extension) raceFirstRequests(a *awsStack, path, op string) {
 // redact replaces every secret value these tests create with a marker, so a failure message
 // may show an answer's body without ever showing a secret, even when a regression put one there.
 func redact(body string) string {
-	for _, v := range []string{openAIKey, dbPassword, dbPassword2, hostileValue} {
+	for _, v := range []string{openAIKey, dbPassword, dbPassword2, hostileValue, beforeSnapshot, afterRestore} {
 		body = strings.ReplaceAll(body, v, "<secret>")
 	}
 	if i := strings.Index(body, soakMarker); i >= 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -266,5 +267,56 @@ func TestListensOnLoopbackOnly(t *testing.T) {
 		if e.port == x.port && own[e.inode] {
 			t.Errorf("still listening on %s port %d after SHUTDOWN", e.ip, e.port)
 		}
+	}
+}
+
+// Lambda waits after every invoke for each extension subscribed to INVOKE, so kinko takes INVOKE
+// only where a feature needs it (CONTRACT.md section 2 point 2).
+func TestSubscribesToInvokeOnlyWhenAFeatureNeedsIt(t *testing.T) {
+	cases := []struct {
+		name   string
+		env    map[string]string
+		events string
+	}{
+		{"default", nil, "SHUTDOWN"},
+		{"provisioned concurrency", map[string]string{"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}, "SHUTDOWN"},
+		{"metrics every N invokes", map[string]string{"KINKO_METRICS_INVOKES": "5"}, "INVOKE,SHUTDOWN"},
+		{"SnapStart, to see the restore", map[string]string{"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}, "INVOKE,SHUTDOWN"},
+		{"Managed Instances, even with metrics every N invokes",
+			map[string]string{"AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances", "KINKO_METRICS_INVOKES": "5"}, "SHUTDOWN"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := startExtension(t, nil, tc.env)
+			waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+			x.lambda.mu.Lock()
+			body, accept := x.lambda.regBody, x.lambda.registered.Get("Lambda-Extension-Accept-Feature")
+			x.lambda.mu.Unlock()
+			var reg struct{ Events []string }
+			if err := json.Unmarshal([]byte(body), &reg); err != nil || strings.Join(reg.Events, ",") != tc.events {
+				t.Fatalf("register body %s, want events %s", body, tc.events)
+			}
+			if accept != "accountId" {
+				t.Errorf("Lambda-Extension-Accept-Feature = %q, want accountId", accept)
+			}
+			x.waitLog(`"msg":"registered"`, `"account":"`+testAccountID+`"`)
+			if tc.env["KINKO_METRICS_INVOKES"] != "" && tc.events == "SHUTDOWN" {
+				x.waitLog(`"level":"WARN"`, `KINKO_METRICS_INVOKES is ignored`)
+			}
+			// An INVOKE reaches only an extension that registered for it; either way kinko runs on.
+			x.lambda.events <- eventInvoke()
+			if tc.events == "SHUTDOWN" {
+				waitFor(t, "the fake to drop the INVOKE", 10*time.Second, func() bool {
+					x.lambda.mu.Lock()
+					defer x.lambda.mu.Unlock()
+					return x.lambda.dropped == 1
+				})
+			} else {
+				waitFor(t, "the INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.next() == 2 })
+			}
+			if err := x.stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -44,27 +45,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	out := &lockedWriter{w: stdout}
 	logger := newLogger(out, cfg)
 
-	api, err := extensionsapi.New(getenv("AWS_LAMBDA_RUNTIME_API"), &http.Client{})
+	api, err := extensionsapi.New(getenv("AWS_LAMBDA_RUNTIME_API"), nil)
 	if err != nil {
 		return err
 	}
+	defer api.Close()
 	// Bind before registering: the runtime may start as soon as every extension has registered.
 	var listeners []net.Listener
 	initErr := cfgErr // what fails init: bad configuration, else a port that cannot be bound
 	if cfgErr == nil {
 		listeners, initErr = listen(cfg.Port, logger)
 	}
-	events := []string{extensionsapi.Invoke, extensionsapi.Shutdown}
-	if cfg.InitType == config.InitManagedInstances {
-		events = []string{extensionsapi.Shutdown}
-	}
+	events := subscriptions(cfg, logger)
 	name := filepath.Base(args[0])
 	reg, err := api.Register(ctx, name, events)
 	if err != nil {
 		closeAll(listeners)
 		return err
 	}
-	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName)
+	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName, "account", reg.AccountID)
 	if initErr != nil {
 		reason := "PortUnavailable"
 		if cfgErr != nil {
@@ -79,13 +78,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 
 	counters := &metrics.Counters{}
 	pending := upstream.NewPending()
-	// home makes an ARN local (its bare name is an alias); the account id is not known until
-	// /register gives it: home.SetAccount(id) then. Until it is set, no ARN aliases a name.
+	// home makes an ARN local (its bare name is an alias); the account id comes from /register
+	// (the accountId feature). Until it is known, no ARN aliases a name.
 	home := upstream.NewHome(awsCfg.Region)
+	home.SetAccount(reg.AccountID)
+	// SnapStart: init runs once per published version and its memory is snapshotted, then
+	// restored (maybe days later) into many sandboxes. Until the restore (the first INVOKE) every
+	// request is fetched and answered but nothing is stored, so no secret value sits in the
+	// cache of the snapshot and none from before the restore can be served after it, even to a
+	// request that reaches kinko before its INVOKE event does.
+	snapStart := cfg.InitType == config.InitSnapStart
+	var restored atomic.Bool
 	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:      pending.Fetch,
-		Aliases:   home.Aliases,
-		TTL:       func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
+		Load:    pending.Fetch,
+		Aliases: home.Aliases,
+		TTL: func(r upstream.Request) time.Duration {
+			if snapStart && !restored.Load() {
+				return 0
+			}
+			return cfg.TTL(r.Kind)
+		},
 		Transient: upstream.IsTransient,
 		// A caller with nothing to fall back on waits up to the configured timeout, retries
 		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
@@ -141,6 +153,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	invokes := 0
 	onInvoke := func() {
 		invokes++
+		if snapStart && !restored.Load() {
+			// The first INVOKE after a SnapStart init is the restore. Forget fences any fetch
+			// still in flight from before it; the credentials in memory may have expired
+			// while the snapshot waited, and its connections to AWS are dead.
+			c.Forget()
+			upstream.InvalidateCredentials(awsCfg)
+			pending.DropConnections() // those from before the snapshot lead nowhere now
+			restored.Store(true)
+			logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
+				"prefetch", len(cfg.Prefetch))
+			if len(cfg.Prefetch) > 0 {
+				wg.Go(func() { w.prefetch(life, "after the restore") })
+			}
+		}
 		if n := cfg.MetricsEveryInvokes; n > 0 && invokes%n == 0 {
 			writeMetrics()
 		}
@@ -172,6 +198,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	writeMetrics()
 	logger.Info("shutdown complete", "reason", ev.ShutdownReason, "drain_ms", ms(time.Since(stopped)))
 	return loopErr
+}
+
+// subscriptions is what kinko registers for. Lambda waits after every invoke for each extension
+// subscribed to INVOKE to ask for its next event, and kinko has nothing to do per invoke, so it
+// takes INVOKE only when a feature needs it: the metrics line every N invokes, and SnapStart,
+// where the first INVOKE is the sign of a restore.
+func subscriptions(cfg config.Config, logger *slog.Logger) []string {
+	switch {
+	case cfg.InitType == config.InitManagedInstances:
+		// External extensions may register for SHUTDOWN only there (AWS's runtime interface
+		// emulator, Managed Instances mode, refuses any other event): registering INVOKE would
+		// fail init.
+		if cfg.MetricsEveryInvokes > 0 {
+			logger.Warn("KINKO_METRICS_INVOKES is ignored on Lambda Managed Instances, which send extensions SHUTDOWN only; metrics are written at SHUTDOWN")
+		}
+	case cfg.InitType == config.InitSnapStart, cfg.MetricsEveryInvokes > 0:
+		return []string{extensionsapi.Invoke, extensionsapi.Shutdown}
+	}
+	return []string{extensionsapi.Shutdown}
 }
 
 // waitForShutdown loops on /event/next until SHUTDOWN or ctx's end (SIGTERM). When the loop
@@ -226,41 +271,24 @@ type warmer struct {
 }
 
 // warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
-// Nothing here can fail init: a secret that does not prefetch is fetched on demand.
+// Nothing here can fail init: a secret that does not prefetch is fetched on demand. Under
+// SnapStart it does not prefetch: a value fetched now would be written into the snapshot; the
+// prefetch runs after the restore instead.
 func (w warmer) warm(ctx context.Context) {
-	cfg, getenv, pending, c, logger := w.cfg, w.getenv, w.pending, w.cache, w.logger
-	pending.Resolve(upstream.New(w.awsCfg, upstream.Options{
-		MaxConnections: cfg.MaxConnections,
-		Timeout:        cfg.Timeout,
-		Endpoints:      upstream.Endpoints(getenv),
+	w.pending.Resolve(upstream.New(w.awsCfg, upstream.Options{
+		MaxConnections: w.cfg.MaxConnections,
+		Timeout:        w.cfg.Timeout,
+		Endpoints:      upstream.Endpoints(w.getenv),
 		Observer:       w.counters,
-		Logger:         logger,
+		Logger:         w.logger,
 	}))
-
 	prefetchStart := time.Now()
-	var failed int
-	var mu sync.Mutex
-	var g errgroup.Group
-	for _, p := range cfg.Prefetch {
-		if cfg.TTL(p.Kind) == 0 {
-			continue // caching is off for it: a prefetched value would be thrown away
-		}
-		g.Go(func() error {
-			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
-			if p.Kind == config.SecretsManager {
-				req.Stage = upstream.CurrentStage
-			}
-			if _, _, err := c.Get(ctx, req); err != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
-				logger.Warn("prefetch failed; requests will fetch it on demand", "service", p.Kind.String(), "id", p.ID, "error", err)
-			}
-			return nil
-		})
+	prefetched, failed := 0, 0
+	if w.cfg.InitType != config.InitSnapStart {
+		prefetched, failed = len(w.cfg.Prefetch), w.prefetch(ctx, "")
 	}
-	_ = g.Wait()
-	logger.Info("ready",
+	cfg := w.cfg
+	w.logger.Info("ready",
 		"version", version,
 		"port", w.port,
 		"ipv6", w.ipv6,
@@ -272,11 +300,43 @@ func (w warmer) warm(ctx context.Context) {
 		"refresh_ahead", cfg.RefreshAhead,
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
 		"max_wait_ms", cfg.MaxWait.Milliseconds(),
-		"prefetch", len(cfg.Prefetch),
+		"prefetch", prefetched,
 		"prefetch_failed", failed,
+		"prefetch_after_restore", len(cfg.Prefetch)-prefetched,
 		"prefetch_ms", ms(time.Since(prefetchStart)),
 		"since_start_ms", ms(time.Since(w.start)),
 	)
+}
+
+// prefetch fetches every id of KINKO_PREFETCH at once and returns how many failed. when says
+// when it runs, for the log ("" during init).
+func (w warmer) prefetch(ctx context.Context, when string) int {
+	var failed int
+	var mu sync.Mutex
+	var g errgroup.Group
+	for _, p := range w.cfg.Prefetch {
+		if w.cfg.TTL(p.Kind) == 0 {
+			continue // caching is off for it: a prefetched value would be thrown away
+		}
+		g.Go(func() error {
+			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
+			if p.Kind == config.SecretsManager {
+				req.Stage = upstream.CurrentStage
+			}
+			if _, _, err := w.cache.Get(ctx, req); err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				w.logger.Warn("prefetch failed; requests will fetch it on demand", "service", p.Kind.String(), "id", p.ID, "error", err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if when != "" {
+		w.logger.Info("prefetched "+when, "prefetch", len(w.cfg.Prefetch), "prefetch_failed", failed)
+	}
+	return failed
 }
 
 // listen binds 127.0.0.1 (required) and [::1] on the same port (best effort: on Lambda

@@ -32,8 +32,8 @@ func TestLifecycleRegisterServeShutdown(t *testing.T) {
 		t.Errorf("Lambda-Extension-Name = %q, want the basename of argv[0], kinko", name)
 	}
 	var reg struct{ Events []string }
-	if err := json.Unmarshal([]byte(regBody), &reg); err != nil || strings.Join(reg.Events, ",") != "INVOKE,SHUTDOWN" {
-		t.Errorf("register body = %s, want events INVOKE and SHUTDOWN", regBody)
+	if err := json.Unmarshal([]byte(regBody), &reg); err != nil || strings.Join(reg.Events, ",") != "SHUTDOWN" {
+		t.Errorf("register body = %s, want events SHUTDOWN only", regBody)
 	}
 	if !strings.Contains(ready, fmt.Sprintf(`"port":%d`, x.port)) {
 		t.Errorf("ready line lacks the port: %s", ready)

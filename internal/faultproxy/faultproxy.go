@@ -35,10 +35,12 @@ const (
 	Malformed                 // 200 with a body that is not JSON
 	Trickle                   // forward, one byte every 50 ms
 	AccessDenied              // 400 AccessDeniedException
+	ExpiredToken              // 400 ExpiredTokenException: the call was signed with lapsed credentials
 )
 
 var faultNames = map[Fault]string{None: "none", Status500: "500", Status503: "503", Throttle: "throttle", Hang: "hang",
-	Reset: "reset", Truncate: "truncate", Malformed: "malformed", Trickle: "trickle", AccessDenied: "access-denied"}
+	Reset: "reset", Truncate: "truncate", Malformed: "malformed", Trickle: "trickle", AccessDenied: "access-denied",
+	ExpiredToken: "expired-token"}
 
 func (f Fault) String() string { return faultNames[f] }
 
@@ -179,6 +181,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		awsError(w, 400, "ThrottlingException", "Rate exceeded")
 	case AccessDenied:
 		awsError(w, 400, "AccessDeniedException", "injected: not authorized to perform secretsmanager:GetSecretValue")
+	case ExpiredToken:
+		awsError(w, 400, "ExpiredTokenException", "The security token included in the request is expired")
 	case Hang:
 		select {
 		case <-r.Context().Done():

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Event types.
@@ -33,22 +35,48 @@ type Registration struct {
 	FunctionName    string `json:"functionName"`
 	FunctionVersion string `json:"functionVersion"`
 	Handler         string `json:"handler"`
+	// AccountID is the function's AWS account, sent because Register asks for the accountId
+	// feature; empty where Lambda does not offer it.
+	AccountID string `json:"accountId"`
 }
+
+// DialFunc opens a connection; tests pass one to see where the client connects.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Client talks to one Extensions API. Register before anything else.
 type Client struct {
-	base string
-	http *http.Client // must have no timeout: /event/next blocks until the next event
-	id   string
+	base      string
+	http      *http.Client // has no timeout: /event/next blocks until the next event
+	transport *http.Transport
+	id        string
 }
 
-// New returns a client for runtimeAPI (host:port, from AWS_LAMBDA_RUNTIME_API).
-func New(runtimeAPI string, hc *http.Client) (*Client, error) {
+// New returns a client for runtimeAPI (host:port, from AWS_LAMBDA_RUNTIME_API). dial nil
+// means a plain TCP dialer.
+func New(runtimeAPI string, dial DialFunc) (*Client, error) {
 	if runtimeAPI == "" {
 		return nil, errors.New("AWS_LAMBDA_RUNTIME_API is not set: kinko runs as a Lambda extension, from /opt/extensions")
 	}
-	return &Client{base: "http://" + runtimeAPI + "/2020-01-01/extension", http: hc}, nil
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	t := &http.Transport{
+		// Never a proxy: HTTP_PROXY in the function's environment is for the function's own
+		// calls, and the Runtime API address is not always loopback (which Go would exempt).
+		// aws-lambda-go clears the proxy on its Runtime API transport for the same reason.
+		Proxy:                  nil,
+		DialContext:            dial,
+		MaxIdleConnsPerHost:    2,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		// No ResponseHeaderTimeout and no client Timeout: /event/next answers only when the
+		// next event comes, which may be hours away.
+	}
+	return &Client{base: "http://" + runtimeAPI + "/2020-01-01/extension", http: &http.Client{Transport: t}, transport: t}, nil
 }
+
+// Close drops the client's idle connections; call it once the extension is done with the API.
+func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 // Register registers the extension for events and keeps its identifier for later calls.
 func (c *Client) Register(ctx context.Context, name string, events []string) (Registration, error) {
@@ -59,6 +87,8 @@ func (c *Client) Register(ctx context.Context, name string, events []string) (Re
 	}
 	req.Header.Set("Lambda-Extension-Name", name)
 	req.Header.Set("Content-Type", "application/json")
+	// Ask for the account id: it tells a local secret's ARN from another account's.
+	req.Header.Set("Lambda-Extension-Accept-Feature", "accountId")
 	var reg Registration
 	resp, err := c.do(req, "register", &reg)
 	if err != nil {
@@ -95,7 +125,13 @@ func (c *Client) ExitError(ctx context.Context, reason string, problem error) er
 	return c.report(ctx, "/exit/error", reason, problem)
 }
 
+// reportTimeout bounds an error report: it is sent on the way out, and a Lambda API that does
+// not answer must not keep the extension from exiting.
+const reportTimeout = 2 * time.Second
+
 func (c *Client) report(ctx context.Context, path, reason string, problem error) error {
+	ctx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
 	errorType := "Extension." + reason
 	body, _ := json.Marshal(map[string]any{"errorMessage": problem.Error(), "errorType": errorType, "stackTrace": []string{}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"syscall"
@@ -25,7 +26,20 @@ const (
 	CodeShutdown    = "ExtensionShuttingDown"
 	CodeCallerGone  = "CallerGone" // never answered: the caller is gone
 	CodeInternal    = "InternalFailure"
+	// CodeCredentials: the container credentials endpoint (SnapStart, Managed Instances) gave
+	// kinko no credentials to sign the call with; AWS was never asked.
+	CodeCredentials = "CredentialsUnavailable"
 )
+
+// expiredCredentialCodes are AWS's answers to a call signed with credentials that lapsed. They
+// say nothing about the secret: the credentials are fetched again and a cached value may stand in.
+var expiredCredentialCodes = map[string]bool{"ExpiredToken": true, "ExpiredTokenException": true, "RequestExpired": true}
+
+// isExpiredCredentials reports whether err is AWS refusing lapsed credentials.
+func isExpiredCredentials(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.FromAWS() && expiredCredentialCodes[e.Code]
+}
 
 var errMalformed = errors.New("malformed answer")
 
@@ -58,6 +72,10 @@ func IsTransient(err error) bool {
 
 func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 	svc := serviceName(kind)
+	var ce *credentialsError
+	if errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
+		return credentialsUnavailable(kind, ce, timeout)
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		status := http.StatusInternalServerError
@@ -71,7 +89,8 @@ func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 		if msg == "" {
 			msg = svc + " answered " + code
 		}
-		return &Error{Status: status, Code: code, Message: msg, Transient: throttled || status >= 500, cause: err}
+		transient := throttled || expiredCredentialCodes[code] || status >= 500
+		return &Error{Status: status, Code: code, Message: msg, Transient: transient, cause: err}
 	}
 	var netErr net.Error
 	switch {
@@ -96,6 +115,34 @@ func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
 		Message: fmt.Sprintf("unexpected failure calling %s (%T); see kinko's log and try again", svc, errors.Unwrap(err)), cause: err}
+}
+
+// credentialsUnavailable reports a failure at the container credentials endpoint as what it is,
+// with what to check, and never the endpoint's own answer (it could hold anything). It is
+// transient: it says nothing about the secret, and a cached value may stand in for it.
+func credentialsUnavailable(kind config.Kind, ce *credentialsError, timeout time.Duration) *Error {
+	err := ce.err
+	status, problem := http.StatusInternalServerError, fmt.Sprintf("it failed (%T)", errors.Unwrap(err))
+	var netErr net.Error
+	var httpStatus interface{ HTTPStatusCode() int }
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		status, problem = http.StatusGatewayTimeout, "it did not answer in time"
+	case errors.As(err, &httpStatus) && httpStatus.HTTPStatusCode() != 0:
+		problem = fmt.Sprintf("it answered HTTP %d", httpStatus.HTTPStatusCode())
+	case errors.As(err, &pathErr):
+		problem = "its authorization token could not be read from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+	case isConnectionFailure(err):
+		status, problem = http.StatusBadGateway, connectionProblem(err)
+	case isMalformed(err):
+		problem = "its answer was not credentials"
+	}
+	return &Error{Status: status, Code: CodeCredentials,
+		Message: fmt.Sprintf("could not get AWS credentials to call %s from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI): %s; "+
+			"check that the sandbox sets AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN as Lambda does; kinko asks again on the next call",
+			serviceName(kind), problem),
+		Transient: true, cause: err}
 }
 
 func isConnectionFailure(err error) bool {
@@ -132,12 +179,15 @@ func isMalformed(err error) bool {
 // An AWS answer is known by its cause first: AWS's own codes include "InternalFailure", which
 // is also the code kinko uses for its own unexpected failures.
 func (e *Error) FromAWS() bool {
+	if e.Code == CodeCredentials {
+		return false // the endpoint's failure may carry an APIError of its own: it is not AWS's answer
+	}
 	var api smithy.APIError
 	if errors.As(e.cause, &api) {
 		return true
 	}
 	switch e.Code {
-	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone:
+	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone, CodeCredentials:
 		return false
 	}
 	return true

@@ -41,6 +41,18 @@ func (p *Pending) Fetch(ctx context.Context, r Request) (Value, error) {
 	return p.f.Fetch(ctx, r)
 }
 
+// DropConnections closes the Fetcher's connections, if it is built and has any (a restore).
+func (p *Pending) DropConnections() {
+	select {
+	case <-p.ready:
+	default:
+		return // not built yet: no connections
+	}
+	if d, ok := p.f.(interface{ DropConnections() }); ok {
+		d.DropConnections()
+	}
+}
+
 // GaveUp is the error for a caller that waited its whole budget without an answer from AWS.
 func GaveUp(r Request, waited time.Duration) error {
 	return classify(r.Kind, context.DeadlineExceeded, waited)

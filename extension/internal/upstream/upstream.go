@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,6 +88,9 @@ type Client struct {
 	timeout    func(config.Kind) time.Duration
 	observer   Observer
 	logger     *slog.Logger
+	// invalidate drops the cached credentials, so the next call fetches fresh ones.
+	invalidate func()
+	conns      *openConns // nil in tests that build a Client by hand
 }
 
 // Options configure a Client.
@@ -95,36 +100,110 @@ type Options struct {
 	Endpoints      map[config.Kind]string          // endpoint overrides (local emulators); empty = AWS
 	Observer       Observer
 	Logger         *slog.Logger
+	// HTTPClient replaces kinko's pooled client (tests record the requests with it); nil in use.
+	HTTPClient aws.HTTPClient
 }
 
-// New builds clients for both services from an AWS configuration (config.LoadDefaultConfig,
-// which honours AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL).
-// Each service gets its own connection pool, capped at MaxConnections.
+// New builds clients for both services from an AWS configuration (AWSConfig: FIPS, dual-stack
+// and retry settings ride in it) and the endpoint overrides. Each service gets its own
+// connection pool, capped at MaxConnections.
 func New(cfg aws.Config, o Options) *Client {
+	conns := &openConns{open: map[*trackedConn]struct{}{}}
+	client := func() aws.HTTPClient {
+		if o.HTTPClient != nil {
+			return o.HTTPClient
+		}
+		return httpClient(o.MaxConnections, conns)
+	}
 	return &Client{
+		conns: conns,
 		secrets: secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) {
-			so.HTTPClient = httpClient(o.MaxConnections)
+			so.HTTPClient = client()
 			if e := o.Endpoints[config.SecretsManager]; e != "" {
 				so.BaseEndpoint = aws.String(e)
 			}
 		}),
 		parameters: ssm.NewFromConfig(cfg, func(so *ssm.Options) {
-			so.HTTPClient = httpClient(o.MaxConnections)
+			so.HTTPClient = client()
 			if e := o.Endpoints[config.SSM]; e != "" {
 				so.BaseEndpoint = aws.String(e)
 			}
 		}),
-		timeout:  o.Timeout,
-		observer: o.Observer,
-		logger:   o.Logger,
+		timeout:    o.Timeout,
+		observer:   o.Observer,
+		logger:     o.Logger,
+		invalidate: func() { InvalidateCredentials(cfg) },
 	}
 }
 
-func httpClient(maxConns int) *awshttp.BuildableClient {
+func httpClient(maxConns int, conns *openConns) *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxConnsPerHost = maxConns
 		t.MaxIdleConnsPerHost = maxConns
+		t.DialContext = conns.track(t.DialContext)
 	})
+}
+
+// DropConnections closes every connection to AWS. After a SnapStart restore the pooled ones
+// lead nowhere: a call on one fails or hangs, then waits a retry's backoff (up to 2 s at the
+// first retry), on the very invoke SnapStart was meant to make fast.
+func (c *Client) DropConnections() {
+	if c.conns != nil {
+		c.conns.closeAll()
+	}
+}
+
+// openConns is the set of connections a Client's pools hold open. The SDK's buildable client
+// exposes no way to close its idle connections; its transport's dialer is the one hook.
+type openConns struct {
+	mu   sync.Mutex
+	open map[*trackedConn]struct{}
+}
+
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (o *openConns) track(dial dialFunc) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := &trackedConn{Conn: nc, owner: o}
+		o.mu.Lock()
+		o.open[tc] = struct{}{}
+		o.mu.Unlock()
+		return tc, nil
+	}
+}
+
+func (o *openConns) closeAll() {
+	o.mu.Lock()
+	all := make([]*trackedConn, 0, len(o.open))
+	for tc := range o.open {
+		all = append(all, tc)
+	}
+	o.mu.Unlock()
+	for _, tc := range all {
+		_ = tc.Close() // the transport sees the error and drops the connection from its pool
+	}
+}
+
+func (o *openConns) count() int { o.mu.Lock(); defer o.mu.Unlock(); return len(o.open) }
+
+// trackedConn leaves its set when closed, by anyone.
+type trackedConn struct {
+	net.Conn
+	owner *openConns
+	once  sync.Once
+}
+
+func (t *trackedConn) Close() error {
+	t.once.Do(func() {
+		t.owner.mu.Lock()
+		delete(t.owner.open, t)
+		t.owner.mu.Unlock()
+	})
+	return t.Conn.Close()
 }
 
 // DefaultAttemptTimeout bounds one upstream attempt when *_TIMEOUT_MILLIS is unset or 0: AWS's
@@ -160,6 +239,10 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 		// Cancelled with a cause of its own (the caller hung up): say that, not "shutting down".
 		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeCallerGone, Message: cause.Error(), Transient: true, cause: cause}
+		}
+		if isExpiredCredentials(err) && c.invalidate != nil {
+			// The credentials lapsed (a clock jump, a restore): the next call fetches new ones.
+			c.invalidate()
 		}
 	}
 	if c.observer != nil {

@@ -1,0 +1,294 @@
+package upstream
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/config"
+)
+
+// credentialsEndpoint is a container credentials endpoint stand-in: each answer has a new
+// access key (ASIA-1, ASIA-2, ...) that expires ttl after it is served.
+type credentialsEndpoint struct {
+	srv *httptest.Server
+
+	mu    sync.Mutex
+	calls int
+	ttl   time.Duration
+	conns connCounter
+}
+
+func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
+	t.Helper()
+	e := &credentialsEndpoint{ttl: ttl}
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.calls++
+		fmt.Fprintf(w, `{"AccessKeyId":"ASIA-%d","SecretAccessKey":"s","Token":"t","Expiration":%q}`,
+			e.calls, time.Now().Add(e.ttl).UTC().Format(time.RFC3339))
+	}))
+	e.srv.Config.ConnState = e.conns.state
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *credentialsEndpoint) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.calls }
+
+func containerEnv(url string, extra ...string) func(string) string {
+	m := map[string]string{"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i]] = extra[i+1]
+	}
+	return envOf(m)
+}
+
+// The SDK's default chain refreshes container credentials 5 minutes before they expire; so does kinko.
+func TestContainerCredentialsRefreshFiveMinutesEarly(t *testing.T) {
+	for _, tc := range []struct {
+		ttl   time.Duration
+		calls int
+	}{
+		{time.Hour, 1},                      // well within their life: one fetch serves both calls
+		{4 * time.Minute, 2},                // inside the window: fetched again at once
+		{5*time.Minute + 30*time.Second, 1}, // just outside it
+	} {
+		t.Run(tc.ttl.String(), func(t *testing.T) {
+			e := startCredentials(t, tc.ttl)
+			cfg, err := AWSConfig(containerEnv(e.srv.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := cfg.Credentials.Retrieve(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.count(); got != tc.calls {
+				t.Errorf("credentials lasting %s: %d calls to the endpoint for two retrievals, want %d", tc.ttl, got, tc.calls)
+			}
+			// The cache's expiry is the endpoint's less the window (the endpoint gives whole seconds).
+			left := time.Until(first.Expires)
+			if want := tc.ttl - containerExpiryWindow; left > want+time.Second || left < want-5*time.Second {
+				t.Errorf("credentials lasting %s are kept for %s, want about %s", tc.ttl, left.Round(time.Second), want)
+			}
+		})
+	}
+}
+
+func TestInvalidateCredentialsFetchesAgain(t *testing.T) {
+	e := startCredentials(t, time.Hour)
+	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
+	a, _ := cfg.Credentials.Retrieve(t.Context())
+	InvalidateCredentials(cfg)
+	b, err := cfg.Credentials.Retrieve(t.Context())
+	if err != nil || a.AccessKeyID != "ASIA-1" || b.AccessKeyID != "ASIA-2" {
+		t.Fatalf("after InvalidateCredentials: %q then %q (%v), want ASIA-1 then ASIA-2", a.AccessKeyID, b.AccessKeyID, err)
+	}
+}
+
+// secretsStandIn answers GetSecretValue with ExpiredTokenException for calls signed with any of
+// the expired access keys, and with a secret for the others.
+func secretsStandIn(t *testing.T, expired ...string) (*httptest.Server, func() []string) {
+	var mu sync.Mutex
+	var keys []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		key := ""
+		if _, rest, ok := strings.Cut(auth, "Credential="); ok {
+			key, _, _ = strings.Cut(rest, "/")
+		}
+		mu.Lock()
+		keys = append(keys, key)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		for _, k := range expired {
+			if key == k {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}`)
+				return
+			}
+		}
+		fmt.Fprintf(w, `{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf","Name":"s","SecretString":%q,"VersionId":"v1","VersionStages":["AWSCURRENT"]}`, secretText)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), keys...) }
+}
+
+// ExpiredTokenException says the credentials lapsed, not that the secret is gone: it is transient
+// (a cached value may stand in) and the next call is signed with credentials fetched again.
+func TestExpiredTokenIsTransientAndFetchesCredentialsAgain(t *testing.T) {
+	e := startCredentials(t, time.Hour)
+	sm, signedWith := secretsStandIn(t, "ASIA-1")
+	cfg, err := AWSConfig(containerEnv(e.srv.URL, "AWS_MAX_ATTEMPTS", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
+	req := Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage}
+
+	_, err = c.Fetch(t.Context(), req)
+	ue, ok := err.(*Error)
+	if !ok || ue.Code != "ExpiredTokenException" || ue.Status != 400 || !IsTransient(err) || !ue.FromAWS() {
+		t.Fatalf("first call: %v, want AWS's 400 ExpiredTokenException, transient", err)
+	}
+	v, err := c.Fetch(t.Context(), req)
+	if err != nil || v.Name != "s" {
+		t.Fatalf("second call: %v, want the secret", err)
+	}
+	if got := signedWith(); strings.Join(got, ",") != "ASIA-1,ASIA-2" {
+		t.Fatalf("calls signed with %q, want ASIA-1 then fresh credentials ASIA-2", got)
+	}
+}
+
+// A failure at the container credentials endpoint is kinko's to report, not AWS's answer.
+func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
+	const rawBody = "raw-endpoint-body-7c1d: stack trace and internal detail"
+	for _, tc := range []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		answer      int
+		problem     string
+	}{
+		{"500 with a plain body", 500, "text/plain", rawBody, 500, "it answered HTTP 500"},
+		{"403 with a JSON error", 403, "application/json", `{"code":"AccessDenied","message":"` + rawBody + `"}`, 500, "it answered HTTP 403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer creds.Close()
+			sm, signedWith := secretsStandIn(t)
+			cfg, _ := AWSConfig(containerEnv(creds.URL))
+			c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
+				Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
+			_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage})
+			ue, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("error %T, want *Error", err)
+			}
+			if ue.Code != CodeCredentials || ue.Status != tc.answer || !ue.Transient || ue.FromAWS() {
+				t.Fatalf("got %d %q transient=%t fromAWS=%t, want %d %s, transient, not from AWS",
+					ue.Status, ue.Code, ue.Transient, ue.FromAWS(), tc.answer, CodeCredentials)
+			}
+			if strings.Contains(ue.Error(), "raw-endpoint-body") {
+				t.Fatal("the message carries the endpoint's raw answer")
+			}
+			for _, want := range []string{tc.problem, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "Secrets Manager"} {
+				if !strings.Contains(ue.Message, want) {
+					t.Errorf("message %q lacks %q", ue.Message, want)
+				}
+			}
+			if n := len(signedWith()); n != 0 {
+				t.Errorf("%d calls reached Secrets Manager without credentials", n)
+			}
+		})
+	}
+
+	// Nothing listens: a connection failure at the endpoint, still CredentialsUnavailable.
+	l := httptest.NewServer(http.NotFoundHandler())
+	url := l.URL
+	l.Close()
+	cfg, _ := AWSConfig(containerEnv(url))
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[config.Kind]string{config.SecretsManager: url}})
+	_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
+	if ue, ok := err.(*Error); !ok || ue.Code != CodeCredentials || ue.Status != 502 || !strings.Contains(ue.Message, "connection refused") {
+		t.Fatalf("endpoint down: %v, want 502 CredentialsUnavailable naming the refused connection", err)
+	}
+}
+
+// connCounter counts the connections a test server sees open and closed.
+type connCounter struct {
+	mu             sync.Mutex
+	opened, closed int
+}
+
+func (c *connCounter) state(_ net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		c.opened++
+	case http.StateClosed, http.StateHijacked:
+		c.closed++
+	}
+}
+
+func (c *connCounter) get() (int, int) { c.mu.Lock(); defer c.mu.Unlock(); return c.opened, c.closed }
+
+func waitUntil(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// After a SnapStart restore the pooled connections lead nowhere: DropConnections closes them,
+// so the next call dials afresh instead of failing on a dead one and waiting a retry's backoff.
+func TestDropConnectionsClosesThePools(t *testing.T) {
+	var cc connCounter
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprint(w, `{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf","Name":"s","SecretString":"v","VersionId":"v1"}`)
+	}))
+	srv.Config.ConnState = cc.state
+	srv.Start()
+	defer srv.Close()
+	cfg, _ := AWSConfig(staticEnv("AWS_REGION", "us-east-1"))
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[config.Kind]string{config.SecretsManager: srv.URL}})
+	req := Request{Kind: config.SecretsManager, ID: "s"}
+	for range 2 {
+		if _, err := c.Fetch(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened, _ := cc.get(); opened != 1 || c.conns.count() != 1 {
+		t.Fatalf("two calls opened %d connections (%d tracked), want 1 kept alive", opened, c.conns.count())
+	}
+	c.DropConnections()
+	waitUntil(t, "the server to see the connection closed", func() bool { _, closed := cc.get(); return closed == 1 })
+	if n := c.conns.count(); n != 0 {
+		t.Fatalf("%d connections still tracked after DropConnections", n)
+	}
+	if _, err := c.Fetch(t.Context(), req); err != nil {
+		t.Fatalf("the call after DropConnections: %v", err)
+	}
+	if opened, _ := cc.get(); opened != 2 {
+		t.Fatalf("%d connections opened in all, want a new one after DropConnections", opened)
+	}
+}
+
+// The credentials endpoint is asked rarely: no connection is kept to it (one kept across a
+// SnapStart snapshot would lead nowhere).
+func TestNoConnectionIsKeptToTheCredentialsEndpoint(t *testing.T) {
+	e := startCredentials(t, time.Hour)
+	cc := &e.conns
+	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
+	for range 2 {
+		if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		InvalidateCredentials(cfg)
+	}
+	waitUntil(t, "both connections closed", func() bool { o, c := cc.get(); return o == 2 && c == 2 })
+}
