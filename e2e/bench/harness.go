@@ -55,6 +55,9 @@ type Params struct {
 	Concurrent    int           // cold requests at once
 	ConcDelay     time.Duration // upstream latency while they race
 	HyperfineRuns int
+
+	ColdPathStarts int           // starts of kinko and of the bare extension in each round
+	ColdPathBurst  time.Duration // the 64-connection wrk burst before VmHWM is read
 }
 
 // ParamsFor returns the loop sizes of a full or a quick run.
@@ -70,6 +73,7 @@ func ParamsFor(quick bool) Params {
 		Concurrent: 64, ConcDelay: 100 * time.Millisecond,
 		HyperfineRuns: 40,
 	}
+	p.ColdPathStarts, p.ColdPathBurst = 5, 3*time.Second
 	if quick {
 		p.Rounds = 5
 		p.GoBenchCount, p.GoBenchTime = 6, "100ms"
@@ -78,6 +82,7 @@ func ParamsFor(quick bool) Params {
 		p.ColdDelays = []time.Duration{100 * time.Millisecond}
 		p.CallsN, p.CallsT = 40, 2*time.Second
 		p.HyperfineRuns = 10
+		p.ColdPathStarts, p.ColdPathBurst = 3, time.Second
 	}
 	return p
 }
@@ -185,6 +190,7 @@ type Built struct {
 	Layer    map[string]string // GOARCH -> layer zip
 	OptKinko string            // this machine's layer, unpacked: OptKinko/extensions/kinko
 	OptNone  string            // an /opt with an empty extensions/: a function without the layer
+	BareExt  string            // e2e/bench/bareext for this machine: the floor of an extension's start
 	// Functions: GOARCH -> name -> bootstrap; names are functionNames() plus "sample" (./function).
 	Functions map[string]map[string]string
 	Zips      map[string]map[string]string // the same, zipped as deployed
@@ -198,7 +204,7 @@ const ldflags = "-s -w -buildid= -X main.version=bench"
 // repository's mkzip, and builds the emulator for this machine.
 func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) {
 	b := Built{
-		RIE: filepath.Join(dir, "aws-lambda-rie"), Kinko: map[string]string{}, Layer: map[string]string{},
+		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), Kinko: map[string]string{}, Layer: map[string]string{},
 		OptNone: filepath.Join(dir, "opt-none"), Functions: map[string]map[string]string{}, Zips: map[string]map[string]string{},
 	}
 	mkzip := filepath.Join(dir, "mkzip")
@@ -210,6 +216,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	jobs := []job{
 		{"mkzip", mkzip, "./layer/mkzip", nil, nil},
 		{"the Lambda emulator", b.RIE, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", nil, nil},
+		{"the bare extension", b.BareExt, "./e2e/bench/bareext", []string{"CGO_ENABLED=0"}, []string{"-trimpath", "-ldflags", ldflags}},
 	}
 	pkgs := map[string]string{"sample": "./function"}
 	for _, n := range functionNames() {

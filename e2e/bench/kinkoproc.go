@@ -32,6 +32,8 @@ type Kinko struct {
 	URL         string        // http://127.0.0.1:PORT
 	Token       string        //
 	StartToNext time.Duration // from exec to its first /event/next: kinko's part of Lambda's init
+	// StartToRegister is from exec to /register: what Lambda's runtime start waits for.
+	StartToRegister time.Duration
 
 	api  *ExtensionsAPI
 	cmd  *exec.Cmd
@@ -98,6 +100,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 	select {
 	case <-api.FirstNext():
 		k.StartToNext = api.FirstNextAt().Sub(start)
+		k.StartToRegister = api.RegisterAt().Sub(start)
 		return k, nil
 	case <-k.done:
 		return nil, fmt.Errorf("kinko exited before its first /event/next (%v): %s", k.err, k.out.String())

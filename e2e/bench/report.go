@@ -56,6 +56,7 @@ func Markdown(res *Results, root string) string {
 	cold(&b, res)
 	calls(&b, res)
 	footprint(&b, res)
+	coldPath(&b, res)
 	method(&b, res)
 	return b.String()
 }

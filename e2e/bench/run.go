@@ -38,6 +38,8 @@ type Results struct {
 	Calls    *CallsResult
 	Sizes    []SizeRow
 	Starts   []StartRow
+	ColdPath *ColdPathResult
+	Plot     string // the headline plot (PNG), relative to the report; "" when none was drawn
 	Failures []string // sections that could not run, and why
 }
 
@@ -122,6 +124,14 @@ func Run(ctx context.Context, cfg Config, rawDir string, only map[string]bool) (
 			fail("hyperfine", fmt.Errorf("hyperfine not found on PATH (apt-get install hyperfine; make bench installs it)"))
 		} else if res.Starts, err = h.ProcessStarts(ctx, rawDir); err != nil {
 			fail("hyperfine", err)
+		}
+	}
+	if want("coldpath") {
+		fmt.Fprintln(cfg.Log, "==> 7. the cold path: kinko's start and footprint against a bare Go extension")
+		c, err := h.ColdPath(ctx)
+		res.ColdPath = &c
+		if err != nil {
+			fail("cold path", err)
 		}
 	}
 	res.Duration = time.Since(res.Started)

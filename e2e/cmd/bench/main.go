@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	dir := fs.String("dir", "", "binaries and raw results (default build/bench in the repository; git-ignored)")
 	report := fs.String("out", "", "the report (default BENCHMARKS.md at the root for a full run, DIR/BENCHMARKS-quick.md for a quick one)")
 	benchstat := fs.String("benchstat", "", "benchstat's path (default: GOPATH/bin/benchstat, else PATH)")
-	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts (default all)")
+	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts,coldpath (default all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -100,9 +100,32 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
 		_ = os.WriteFile(filepath.Join(rawDir, "results.json"), b, 0o644)
 	}
-	md := bench.Markdown(res, root)
-	_ = os.WriteFile(filepath.Join(rawDir, "BENCHMARKS.md"), []byte(md), 0o644)
-	if len(sections) == 0 || *report != filepath.Join(root, "BENCHMARKS.md") {
+	// The headline plot: beside the raw results always, and where the report points at it:
+	// committed with a full run's BENCHMARKS.md, under -dir with a quick one.
+	writeReport := len(sections) == 0 || *report != filepath.Join(root, "BENCHMARKS.md")
+	if err := bench.PlotHeadline(res, filepath.Join(rawDir, plotName)); err != nil {
+		fmt.Fprintln(out, "bench: no plot:", err)
+	} else {
+		res.Plot = plotName
+	}
+	rawMD := bench.Markdown(res, root)
+	_ = os.WriteFile(filepath.Join(rawDir, "BENCHMARKS.md"), []byte(rawMD), 0o644)
+	md := rawMD
+	if writeReport && res.Plot != "" {
+		plot := filepath.Join(filepath.Dir(*report), plotName)
+		if *report == filepath.Join(root, "BENCHMARKS.md") {
+			plot = filepath.Join(root, "e2e", "bench", "results", plotName)
+		}
+		if err := bench.PlotHeadline(res, plot); err != nil {
+			fmt.Fprintln(out, "bench: no plot:", err)
+			res.Plot = ""
+		} else {
+			res.Plot = rel(filepath.Dir(*report), plot)
+			fmt.Fprintf(out, "==> wrote %s\n", rel(root, plot))
+		}
+		md = bench.Markdown(res, root)
+	}
+	if writeReport {
 		if werr := os.WriteFile(*report, []byte(md), 0o644); werr != nil {
 			fmt.Fprintln(out, "bench:", werr)
 			return 1
@@ -122,6 +145,9 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	}
 	return 0
 }
+
+// plotName is the headline plot's file name.
+const plotName = "headline.png"
 
 func lookPath(name string) string {
 	p, err := exec.LookPath(name)
