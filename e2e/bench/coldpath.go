@@ -27,6 +27,7 @@ type ColdPathResult struct {
 	BurstConns                  int
 	BurstDur                    time.Duration
 	KinkoRSS, BareRSS           Summary // KiB, idle after start and one answer
+	KinkoAnon, BareAnon         Summary // KiB, the anonymous part of that (heap, stacks); the rest is the binary's pages
 	KinkoHWM, BareHWM           Summary // KiB, VmHWM after a BurstConns-connection wrk burst
 	KinkoBurstRPS, BareBurstRPS Summary
 }
@@ -84,7 +85,7 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	if h.Cfg.Wrk == "" {
 		return res, fmt.Errorf("footprint: wrk not found on PATH (apt-get install wrk; make bench installs it)")
 	}
-	var krss, brss, khwm, bhwm, krps, brps []float64
+	var krss, brss, kanon, banon, khwm, bhwm, krps, brps []float64
 	for r := range p.Rounds {
 		fmt.Fprintf(h.Cfg.Log, "  footprint, round %d/%d\n", r+1, p.Rounds)
 		m, err := h.footprintRound(ctx, r%2 == 1)
@@ -92,11 +93,13 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 			return res, err
 		}
 		krss, brss = append(krss, float64(m.kinkoIdle.RSSKiB)), append(brss, float64(m.bareIdle.RSSKiB))
+		kanon, banon = append(kanon, float64(m.kinkoIdle.AnonKiB)), append(banon, float64(m.bareIdle.AnonKiB))
 		khwm, bhwm = append(khwm, float64(m.kinkoLoaded.HWMKiB)), append(bhwm, float64(m.bareLoaded.HWMKiB))
 		krps, brps = append(krps, m.kinkoRPS), append(brps, m.bareRPS)
 	}
 	res.KinkoRSS, res.BareRSS, res.KinkoHWM, res.BareHWM = Summarize(krss), Summarize(brss), Summarize(khwm), Summarize(bhwm)
 	res.KinkoBurstRPS, res.BareBurstRPS = Summarize(krps), Summarize(brps)
+	res.KinkoAnon, res.BareAnon = Summarize(kanon), Summarize(banon)
 
 	var ie, il, ix []float64
 	for r := range p.Rounds {

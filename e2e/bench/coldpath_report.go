@@ -52,6 +52,10 @@ func coldPath(b *strings.Builder, res *Results) {
 			goalRSSMiB, ok(c.KinkoRSS.Median/1024 <= goalRSSMiB))
 		w("| VmHWM after %s of wrk at %d connections | %s | %s | | <= %.0f MiB | %s |\n", durf(c.BurstDur), c.BurstConns,
 			fmtS(c.KinkoHWM, mib), fmtS(c.BareHWM, mib), goalHWMMiB, ok(c.KinkoHWM.Median/1024 <= goalHWMMiB))
+		w("| of VmRSS idle, anonymous (heap, stacks); the rest is the binary's own pages | %s | %s | | | |\n",
+			fmtS(c.KinkoAnon, mib), fmtS(c.BareAnon, mib))
+		w("| requests per second in that burst (both on this shared machine) | %s | %s | %s | | |\n",
+			fmtS(c.KinkoBurstRPS, fixed(0, "")), fmtS(c.BareBurstRPS, fixed(0, "")), "")
 	}
 	w("\n")
 

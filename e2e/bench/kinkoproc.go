@@ -154,6 +154,8 @@ func (k *Kinko) WaitHit(ctx context.Context, client *http.Client, path string, l
 // Memory is a process's resident set now and at its peak, from /proc/PID/status.
 type Memory struct {
 	RSSKiB, HWMKiB int
+	// AnonKiB and FileKiB split RSS: the heap and stacks, and the binary's pages read so far.
+	AnonKiB, FileKiB int
 }
 
 // Memory reads kinko's VmRSS and VmHWM.
@@ -180,6 +182,10 @@ func procMemory(pid int) (Memory, error) {
 			m.RSSKiB = n
 		case "VmHWM:":
 			m.HWMKiB = n
+		case "RssAnon:":
+			m.AnonKiB = n
+		case "RssFile:":
+			m.FileKiB = n
 		}
 	}
 	if m.RSSKiB == 0 {

@@ -35,7 +35,7 @@ func PlotHeadline(res *Results, path string) error {
 				series[i].vals = append(series[i].vals, warmRow(wr, series[i].name, d).Extra)
 			}
 		}
-		p, err := barPanel("Warm invoke: extra over the empty function", "Secrets Manager latency", groups, series)
+		p, err := barPanel("Warm invoke", "Secrets Manager latency", groups, series)
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func PlotHeadline(res *Results, path string) error {
 				series[i].vals = append(series[i].vals, coldRow(c, series[i].name, d, slow).Extra)
 			}
 		}
-		p, err := barPanel(fmt.Sprintf("First invoke, runtime init %s: extra over the empty function", durf(slow)),
+		p, err := barPanel(fmt.Sprintf("First invoke, runtime init %s", durf(slow)),
 			"Secrets Manager latency", groups, series)
 		if err != nil {
 			return err
@@ -93,9 +93,17 @@ func barPanel(title, xlabel string, groups []string, series []barSeries) (*plot.
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
-	p.Y.Label.Text = "ms (median over rounds; whiskers min–max)"
+	p.Y.Label.Text = "extra ms over the empty function"
 	p.Y.Min = 0
 	p.Legend.Top, p.Legend.Left = true, true
+	// Room above the tallest whisker for the legend.
+	var top float64
+	for _, s := range series {
+		for _, v := range s.vals {
+			top = max(top, v.Max, v.Median)
+		}
+	}
+	p.Y.Max = top * 1.35
 	width := vg.Points(18)
 	for i, s := range series {
 		vals := make(plotter.Values, len(s.vals))
