@@ -5,9 +5,29 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 )
+
+func varEmptyBare() Variant {
+	return Variant{Name: "empty + bare extension", Function: "empty", BareLayer: true}
+}
+
+// installBareLayer makes opt an /opt holding the bare extension alone, as a layer would.
+func installBareLayer(bin, opt string) error {
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(opt, "extensions")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "bareext"), b, 0o755)
+}
 
 // StartPair is one start milestone: kinko and the bare extension, and kinko ÷ bare per round.
 type StartPair struct {
@@ -23,6 +43,7 @@ type ColdPathResult struct {
 	Register, Next   StartPair // exec -> /register, exec -> first /event/next
 
 	InitEmpty, InitLayer, InitExtra Summary // ms: INIT REPORT without, with the layer; with − without, same round
+	InitBare, InitBareExtra         Summary // ms: INIT REPORT with the bare extension; its extra, same round
 
 	BurstConns                  int
 	BurstDur                    time.Duration
@@ -101,12 +122,12 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	res.KinkoBurstRPS, res.BareBurstRPS = Summarize(krps), Summarize(brps)
 	res.KinkoAnon, res.BareAnon = Summarize(kanon), Summarize(banon)
 
-	var ie, il, ix []float64
+	var ie, il, ix, ib, ibx []float64
 	for r := range p.Rounds {
 		fmt.Fprintf(h.Cfg.Log, "  INIT REPORT, round %d/%d\n", r+1, p.Rounds)
-		vs := []Variant{varEmpty(), varEmptyLayer()}
+		vs := []Variant{varEmpty(), varEmptyLayer(), varEmptyBare()}
 		if r%2 == 1 {
-			vs[0], vs[1] = vs[1], vs[0]
+			slices.Reverse(vs)
 		}
 		got := map[string]float64{}
 		for _, v := range vs {
@@ -116,9 +137,10 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 			}
 			got[v.Name] = Ms(d)
 		}
-		e, l := got[varEmpty().Name], got[varEmptyLayer().Name]
-		ie, il, ix = append(ie, e), append(il, l), append(ix, l-e)
+		e, l, b := got[varEmpty().Name], got[varEmptyLayer().Name], got[varEmptyBare().Name]
+		ie, il, ix, ib, ibx = append(ie, e), append(il, l), append(ix, l-e), append(ib, b), append(ibx, b-e)
 	}
+	res.InitBare, res.InitBareExtra = Summarize(ib), Summarize(ibx)
 	res.InitEmpty, res.InitLayer, res.InitExtra = Summarize(ie), Summarize(il), Summarize(ix)
 	return res, nil
 }

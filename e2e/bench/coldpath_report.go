@@ -64,6 +64,10 @@ func coldPath(b *strings.Builder, res *Results) {
 		w("| INIT REPORT of the empty Go function (emulator): without %s, with %s; with − without, same round | %s | <= +%.0f ms | %s |\n",
 			fmtS(c.InitEmpty, msf), fmtS(c.InitLayer, msf), fmtS(c.InitExtra, msf), goalInitExtraMs, ok(c.InitExtra.Median <= goalInitExtraMs))
 	}
+	if c.InitBareExtra.N > 0 {
+		w("| the same with the bare Go extension instead of kinko: with %s; with − without, same round (what any extension costs there) | %s | | |\n",
+			fmtS(c.InitBare, msf), fmtS(c.InitBareExtra, msf))
+	}
 	if res.Warm != nil {
 		if r := warmRow(res.Warm, varEmptyLayer().Name, 0); r.Extra.N > 0 {
 			w("| per-invoke cost of the layer: empty function + layer − empty function, warm (section 3) | %s | <= %.2f ms | %s |\n",

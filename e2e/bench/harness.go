@@ -93,6 +93,7 @@ type Variant struct {
 	Function   string // e2e/bench/functions/NAME
 	Layer      bool   // kinko attached at /opt/extensions
 	NoPrefetch bool   // KINKO_PREFETCH empty: kinko fetches on the first request
+	BareLayer  bool   // e2e/bench/bareext attached at /opt/extensions instead of kinko
 }
 
 // The variants the sections draw from.
@@ -191,6 +192,7 @@ type Built struct {
 	OptKinko string            // this machine's layer, unpacked: OptKinko/extensions/kinko
 	OptNone  string            // an /opt with an empty extensions/: a function without the layer
 	BareExt  string            // e2e/bench/bareext for this machine: the floor of an extension's start
+	OptBare  string            // an /opt with the bare extension alone in extensions/
 	// Functions: GOARCH -> name -> bootstrap; names are functionNames() plus "sample" (./function).
 	Functions map[string]map[string]string
 	Zips      map[string]map[string]string // the same, zipped as deployed
@@ -204,7 +206,7 @@ const ldflags = "-s -w -buildid= -X main.version=bench"
 // repository's mkzip, and builds the emulator for this machine.
 func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) {
 	b := Built{
-		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), Kinko: map[string]string{}, Layer: map[string]string{},
+		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), Kinko: map[string]string{}, Layer: map[string]string{},
 		OptNone: filepath.Join(dir, "opt-none"), Functions: map[string]map[string]string{}, Zips: map[string]map[string]string{},
 	}
 	mkzip := filepath.Join(dir, "mkzip")
@@ -258,6 +260,9 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	}
 	b.OptKinko = filepath.Dir(filepath.Dir(b.Kinko[runtime.GOARCH]))
 	if err := os.MkdirAll(filepath.Join(b.OptNone, "extensions"), 0o755); err != nil {
+		return b, err
+	}
+	if err := installBareLayer(b.BareExt, b.OptBare); err != nil {
 		return b, err
 	}
 	if b.Kinko[runtime.GOARCH] == "" {

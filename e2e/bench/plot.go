@@ -168,4 +168,3 @@ func msLabel(v float64) string {
 	}
 	return fmt.Sprintf("%.0f", v)
 }
-

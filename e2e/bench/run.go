@@ -39,7 +39,7 @@ type Results struct {
 	Sizes    []SizeRow
 	Starts   []StartRow
 	ColdPath *ColdPathResult
-	Plot     string // the headline plot (PNG), relative to the report; "" when none was drawn
+	Plot     string   // the headline plot (PNG), relative to the report; "" when none was drawn
 	Failures []string // sections that could not run, and why
 }
 
