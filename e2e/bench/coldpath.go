@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/kinko-dev/kinko/e2e/stack"
 )
 
 func varEmptyBare() Variant {
@@ -44,6 +46,11 @@ type ColdPathResult struct {
 
 	InitEmpty, InitLayer, InitExtra Summary // ms: INIT REPORT without, with the layer; with − without, same round
 	InitBare, InitBareExtra         Summary // ms: INIT REPORT with the bare extension; its extra, same round
+
+	// Per-invoke cost of an extension: warm invokes of the empty function with kinko and with
+	// the bare extension (subscribed to SHUTDOWN only), minus the empty function alone, same round.
+	InvokesPerRound         int
+	InvokeKinko, InvokeBare Summary // ms
 
 	BurstConns                  int
 	BurstDur                    time.Duration
@@ -141,6 +148,12 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 		ie, il, ix, ib, ibx = append(ie, e), append(il, l), append(ix, l-e), append(ib, b), append(ibx, b-e)
 	}
 	res.InitBare, res.InitBareExtra = Summarize(ib), Summarize(ibx)
+
+	res.InvokesPerRound = p.ColdPathInvokes
+	var err error
+	if res.InvokeKinko, res.InvokeBare, err = h.perInvoke(ctx); err != nil {
+		return res, err
+	}
 	res.InitEmpty, res.InitLayer, res.InitExtra = Summarize(ie), Summarize(il), Summarize(ix)
 	return res, nil
 }
@@ -223,6 +236,42 @@ func (h *Harness) footprintRound(ctx context.Context, bareFirst bool) (footprint
 		return f, fmt.Errorf("bare extension at SHUTDOWN: %w: %s", err, b.Log())
 	}
 	return f, k.Stop()
+}
+
+// perInvoke starts the empty function alone, with kinko and with the bare extension, warms
+// each, then takes rounds of ColdPathInvokes invokes each, one at a time in turn, and returns
+// the extras of the round medians over the function alone.
+func (h *Harness) perInvoke(ctx context.Context) (kinko, bare Summary, err error) {
+	vs := []Variant{varEmpty(), varEmptyLayer(), varEmptyBare()}
+	stacks := make([]*stack.Stack, len(vs))
+	defer func() { _ = closeAll(stacks...) }()
+	for i, v := range vs {
+		if stacks[i], err = h.startSandbox(ctx, v, 0, 0, nil); err != nil {
+			return kinko, bare, err
+		}
+		for range 3 {
+			if _, err := invoke(ctx, stacks[i]); err != nil {
+				return kinko, bare, fmt.Errorf("%s: warming up: %w\n%s", v.Name, err, stacks[i].EmulatorLog())
+			}
+		}
+	}
+	var xk, xb []float64
+	for r := range h.P.Rounds {
+		fmt.Fprintf(h.Cfg.Log, "  per-invoke cost, round %d/%d\n", r+1, h.P.Rounds)
+		samples := make([][]float64, len(vs))
+		for range h.P.ColdPathInvokes {
+			for i, st := range stacks {
+				d, err := invoke(ctx, st)
+				if err != nil {
+					return kinko, bare, fmt.Errorf("%s: %w", vs[i].Name, err)
+				}
+				samples[i] = append(samples[i], Ms(d))
+			}
+		}
+		e := Summarize(samples[0]).Median
+		xk, xb = append(xk, Summarize(samples[1]).Median-e), append(xb, Summarize(samples[2]).Median-e)
+	}
+	return Summarize(xk), Summarize(xb), closeAll(stacks...)
 }
 
 // initReport starts a fresh sandbox of v, invokes it once and reads the INIT REPORT line.

@@ -58,6 +58,8 @@ type Params struct {
 
 	ColdPathStarts int           // starts of kinko and of the bare extension in each round
 	ColdPathBurst  time.Duration // the 64-connection wrk burst before VmHWM is read
+	// ColdPathInvokes are warm invokes per variant per round for the per-invoke cost.
+	ColdPathInvokes int
 }
 
 // ParamsFor returns the loop sizes of a full or a quick run.
@@ -73,7 +75,7 @@ func ParamsFor(quick bool) Params {
 		Concurrent: 64, ConcDelay: 100 * time.Millisecond,
 		HyperfineRuns: 40,
 	}
-	p.ColdPathStarts, p.ColdPathBurst = 5, 3*time.Second
+	p.ColdPathStarts, p.ColdPathBurst, p.ColdPathInvokes = 5, 3*time.Second, 200
 	if quick {
 		p.Rounds = 5
 		p.GoBenchCount, p.GoBenchTime = 6, "100ms"
@@ -82,7 +84,7 @@ func ParamsFor(quick bool) Params {
 		p.ColdDelays = []time.Duration{100 * time.Millisecond}
 		p.CallsN, p.CallsT = 40, 2*time.Second
 		p.HyperfineRuns = 10
-		p.ColdPathStarts, p.ColdPathBurst = 3, time.Second
+		p.ColdPathStarts, p.ColdPathBurst, p.ColdPathInvokes = 3, time.Second, 40
 	}
 	return p
 }
