@@ -7,17 +7,18 @@ import (
 	"sync/atomic"
 )
 
-// The collector's settings, chosen with `make bench` (BENCHMARKS.md, section 7). kinko's live
-// heap is small (a few MiB with the SDK clients and a warm cache), so under a burst of
-// connections the default GOGC=100 lets the heap and the goroutine stacks grow to a peak of
-// about 15 MiB. A soft memory limit of gcLimitFloor keeps that peak near 13-14 MiB for the
-// same throughput (a 10 MiB limit cost about 15% of it in wrk runs). A fixed limit would make
-// the collector run over and over once the live heap nears it (a large cache of large
-// secrets), so after every collection the limit is raised to what GOGC=100 would allow
-// anyway, gcHeadroom times the live heap plus the memory that is not heap, and never below
-// the floor.
+// The collector's settings, chosen with interleaved wrk runs (BENCHMARKS.md, section 7).
+// kinko's live heap is small (under 2 MiB with the SDK clients and a warm cache), so under a
+// burst of 64 connections the default GOGC=100 lets the heap and the goroutine stacks grow to
+// a peak of about 15 MiB VmHWM. A soft memory limit of 10.5 MiB keeps that peak at 13.4-13.9
+// MiB with no throughput cost we could tell from the noise; 10 MiB gave 13.1 MiB but about 20%
+// fewer requests per second (the collector ran all through the burst), 11 MiB about 14.2 MiB.
+// A fixed limit would make the collector run over and over once the live heap nears it (a
+// large cache of large secrets), so after every collection the limit is raised to what
+// GOGC=100 would allow anyway, gcHeadroom times the live heap plus the memory that is not
+// heap, and never below the floor.
 const (
-	gcLimitFloor = 10 << 20
+	gcLimitFloor = 21 << 19 // 10.5 MiB
 	gcHeadroom   = 2
 )
 

@@ -127,17 +127,20 @@ was made, interleaved against the alternative on the same shared 2-core machine;
   that registers for SHUTDOWN only: -0.02 ms (-0.06 to +0.02) per invoke over the function alone, against +0.58 ms
   (0.42 to 0.70) for INVOKE and SHUTDOWN in the same kind of run; the bare extension, SHUTDOWN only, -0.01 to +0.06 ms.
 - **The peak: a soft memory limit that follows the live heap** (` + "`extension/gc.go`" + `). Under the 64-connection burst the
-  default GOGC=100 let the heap and stacks grow to 15.0-15.4 MiB VmHWM. A 10 MiB memory limit keeps it at 12.8-13.6 MiB,
-  for about 3-5% fewer requests per second in that burst (interleaved, 8 rounds each); 11 MiB gave about 14 MiB, and 8 MiB
-  cut throughput to a third (the collector ran back to back). A fixed limit would do that to a sandbox whose cache holds a
-  lot (a large cache of large secrets), so after every collection a cleanup raises the limit to twice the live heap plus
-  the memory that is not heap, never below 10 MiB: for a large heap that is what GOGC=100 allows anyway. ` + "`GOGC`" + ` or
-  ` + "`GOMEMLIMIT`" + ` in the environment leave the runtime as the user set it. Lowering GOGC alone (50) gave 13.1 MiB for about
-  10% fewer requests per second.
+  default GOGC=100 let the heap and stacks grow to 14.8-15.6 MiB VmHWM. Static limits, each against GOGC=100 in paired
+  interleaved rounds (2 s of wrk at 64 connections): 10 MiB gave 13.0-13.2 MiB but about 20% fewer requests per second
+  (paired medians 0.77× and 0.80×: the collector ran all through the burst); 10.5 MiB gave 13.4-13.9 MiB for no cost the
+  noise let us see (paired medians 0.93× and 0.99× over 10 and 12 rounds, single rounds 0.6-1.5×); 11 MiB about 14.2 MiB;
+  8 MiB cut throughput to a third; GOGC=50 alone gave 13.1 MiB for about 10% fewer requests. kinko uses 10.5 MiB. A
+  fixed limit would make the collector run back to back in a sandbox whose cache holds a lot (a large cache of large
+  secrets), so after every collection a cleanup raises the limit to twice the live heap plus the memory that is not heap,
+  never below 10.5 MiB: for a large heap that is what GOGC=100 allows anyway. ` + "`GOGC`" + ` or ` + "`GOMEMLIMIT`" + ` in the
+  environment leave the runtime as the user set it.
 - **Idle memory is mostly the binary.** Of kinko's idle VmRSS, the anonymous part (heap, stacks) is the row above; the rest
   is the executable's own pages, mapped from the page cache as the runtime touches them (the kernel maps them in 64 KB
-  windows), so it follows the binary's size: 7.3 MiB of 9 for kinko, about 5.4 of 6.5 for the bare extension. The
-  schema pin took 1.2 MB off the binary and about 3 MiB off idle RSS (11.9 MiB before).
+  windows), so it follows the binary's size: 7.3 MiB of 9 for kinko, about 5.4 of 6.5 for the bare extension. Those pages
+  are page cache, charged to the sandbox once whether mapped or not, so unmapping them would only move the figure, not
+  the memory. Before the schema pin kinko was 11.6 MiB idle (3.4 anonymous, 8.2 file) and 18.4 MiB at the peak.
 - **Fewer allocations on the hit path.** Every ` + "`Header.Set`" + ` allocates a one-element slice; a hit set four headers, one of
   them twice, and rendered ` + "`Cache-Status`" + ` anew. The server now shares rendered values (a constant per handler; a
   successful answer's ` + "`Cache-Status`" + ` from a small table keyed by outcome and whole seconds of TTL), so
