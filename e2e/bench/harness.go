@@ -75,7 +75,7 @@ func ParamsFor(quick bool) Params {
 		Concurrent: 64, ConcDelay: 100 * time.Millisecond,
 		HyperfineRuns: 40,
 	}
-	p.ColdPathStarts, p.ColdPathBurst, p.ColdPathInvokes = 5, 3*time.Second, 200
+	p.ColdPathStarts, p.ColdPathBurst, p.ColdPathInvokes = 5, 2*time.Second, 150
 	if quick {
 		p.Rounds = 5
 		p.GoBenchCount, p.GoBenchTime = 6, "100ms"
