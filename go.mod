@@ -9,7 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	// The last releases before schema-based serialisation (secretsmanager v1.50.0, ssm v1.80.0),
 	// whose schemas packages build every shape of the service at each start (ssm: ~2 ms, 1.4 MB).
-	// BENCHMARKS.md section 7; extension/deps_test.go keeps them out.
+	// BENCHMARKS.md section 8; extension/deps_test.go keeps them out.
 	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.49.0
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.79.3
 	github.com/aws/smithy-go v1.28.9

@@ -11,7 +11,7 @@ import (
 // every shape of the whole service API at package init: 1.8-2.4 ms and 1.4 MB (ssm) at every
 // cold start of every function with the layer, for two operations kinko calls. go.mod pins the
 // releases before that switch; an upgrade that brings them back must be a decision
-// (BENCHMARKS.md, section 7), not an accident.
+// (BENCHMARKS.md, section 8), not an accident.
 func TestNoSchemaTables(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {

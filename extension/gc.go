@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 )
 
-// The collector's settings, chosen with interleaved wrk runs (BENCHMARKS.md, section 7).
+// The collector's settings, chosen with interleaved wrk runs (BENCHMARKS.md, section 8).
 // kinko's live heap is small (under 2 MiB with the SDK clients and a warm cache), so under a
 // burst of 64 connections the default GOGC=100 lets the heap and the goroutine stacks grow to
 // a peak of about 15 MiB VmHWM. A soft memory limit of 10.5 MiB keeps that peak at 13.4-13.9

@@ -16,11 +16,11 @@ const (
 	goalZipBytes    = 3_000_000
 )
 
-// coldPath writes section 7: the table of the cold-path goals, then how kinko gets there.
+// coldPath writes section 8: the table of the cold-path goals, then how kinko gets there.
 func coldPath(b *strings.Builder, res *Results) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	c := res.ColdPath
-	w("## 7. The cold path: kinko's start and footprint against a bare Go extension\n\n")
+	w("## 8. The cold path: kinko's start and footprint against a bare Go extension\n\n")
 	if res.Plot != "" {
 		w("![Headline comparisons: warm invoke and first invoke, via kinko, the SDK on every invoke and a global cache](%s)\n\n", res.Plot)
 		w("*The plot (`make bench` draws it with gonum.org/v1/plot): the headline figures above, extra latency over the empty function, " +

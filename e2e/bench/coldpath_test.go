@@ -34,7 +34,7 @@ func TestColdPathReportJudgesTheGoals(t *testing.T) {
 		"| layer zip, arm64 (binary 7.70 MB) | 3.10 MB | <= 3.00 MB | **not met** |",
 	} {
 		if !strings.Contains(md, want) {
-			t.Errorf("section 7 lacks %q:\n%s", want, md)
+			t.Errorf("section 8 lacks %q:\n%s", want, md)
 		}
 	}
 	if strings.Contains(md, "![") {
@@ -83,7 +83,7 @@ func TestPlotHeadline(t *testing.T) {
 	}
 }
 
-// The bare extension does what section 7 relies on: bind, register, /event/next, answer the
+// The bare extension does what section 8 relies on: bind, register, /event/next, answer the
 // given bytes behind the token, exit 0 at SHUTDOWN.
 func TestBareExtension(t *testing.T) {
 	if testing.Short() {

@@ -38,9 +38,10 @@ type Results struct {
 	Calls    *CallsResult
 	Sizes    []SizeRow
 	Starts   []StartRow
-	ColdPath *ColdPathResult
-	Plot     string   // the headline plot (PNG), relative to the report; "" when none was drawn
 	Failures []string // sections that could not run, and why
+
+	ColdPath *ColdPathResult // section 8
+	Plot     string          // the headline plot (PNG), relative to the report; "" when none was drawn
 }
 
 // Run measures every section in turn. A section that fails is noted in Results.Failures and
@@ -118,20 +119,20 @@ func Run(ctx context.Context, cfg Config, rawDir string, only map[string]bool) (
 		}
 		res.Calls = &c
 	}
+	if want("coldpath") {
+		fmt.Fprintln(cfg.Log, "==> 8. the cold path: kinko's start and footprint against a bare Go extension")
+		c, err := h.ColdPath(ctx)
+		res.ColdPath = &c
+		if err != nil {
+			fail("cold path", err)
+		}
+	}
 	if want("starts") {
 		fmt.Fprintln(cfg.Log, "==> 6. process start times (hyperfine)")
 		if cfg.Hyperfine == "" {
 			fail("hyperfine", fmt.Errorf("hyperfine not found on PATH (apt-get install hyperfine; make bench installs it)"))
 		} else if res.Starts, err = h.ProcessStarts(ctx, rawDir); err != nil {
 			fail("hyperfine", err)
-		}
-	}
-	if want("coldpath") {
-		fmt.Fprintln(cfg.Log, "==> 7. the cold path: kinko's start and footprint against a bare Go extension")
-		c, err := h.ColdPath(ctx)
-		res.ColdPath = &c
-		if err != nil {
-			fail("cold path", err)
 		}
 	}
 	res.Duration = time.Since(res.Started)

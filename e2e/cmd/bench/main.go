@@ -6,6 +6,9 @@
 //	go run ./e2e/cmd/bench            # make bench: the full run, under 10 minutes
 //	go run ./e2e/cmd/bench -quick     # make bench QUICK=1: fewer, shorter rounds, under 2 minutes
 //
+// Section 8 (kinko's start and footprint against a bare Go extension) runs alone with
+// -only coldpath.
+//
 // A quick run writes its report under build/bench/ only and leaves BENCHMARKS.md and the
 // committed Go results alone: published figures come from full runs.
 //
@@ -45,7 +48,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	dir := fs.String("dir", "", "binaries and raw results (default build/bench in the repository; git-ignored)")
 	report := fs.String("out", "", "the report (default BENCHMARKS.md at the root for a full run, DIR/BENCHMARKS-quick.md for a quick one)")
 	benchstat := fs.String("benchstat", "", "benchstat's path (default: GOPATH/bin/benchstat, else PATH)")
-	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts,coldpath (default all)")
+	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts (default all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -36,12 +36,12 @@ type Cache interface {
 
 // Handler answers kinko's HTTP API.
 type Handler struct {
+	hv        *headerValues // rendered header values, shared by every answer
 	cache     Cache
 	tokenHash [sha256.Size]byte
 	hasToken  bool
 	logger    *slog.Logger
 	mux       *http.ServeMux
-	hv        *headerValues
 }
 
 // NewHandler returns the API handler. token is the expected X-Aws-Parameters-Secrets-Token;
