@@ -106,7 +106,7 @@ was made, interleaved against the alternative on the same shared 2-core machine;
   switch, **ssm v1.79.3 and secretsmanager v1.49.0**: the same SDK clients (SigV4 signing, standard retries, endpoint rules,
   typed errors, singleflight unchanged) with per-operation generated (de)serialisers, built against the same core
   (aws-sdk-go-v2 v1.48.0, smithy-go v1.28.9). The later releases add APIs kinko does not call and move serialisation to
-  the schemas; GetSecretValue and GetParameter are unchanged, and every existing test (moto, the emulator) passes.
+  the schemas; GetSecretValue and GetParameter are unchanged, and the extension's tests against moto and the emulator runs here pass.
   Package init allocates 0.26 MB instead of 1.9 MB; the stripped binary is 8.3 MB instead of 9.5 MB (amd64), the layer
   zip 3.42 MB instead of 3.72 (x86_64) and 3.10 instead of 3.36 (arm64); in 30 interleaved starts each, exec -> /register
   went from 2.1× the bare extension's median to 1.4×, and exec -> first /event/next from 2.1× to 1.4×. ` + "`extension/deps_test.go`" + ` fails if a schemas package comes
