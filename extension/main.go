@@ -15,6 +15,7 @@ import (
 var version = "dev"
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	err := run(ctx, os.Args, os.Getenv, os.Environ(), os.Stdout)
 	stop()

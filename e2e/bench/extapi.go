@@ -25,6 +25,8 @@ type ExtensionsAPI struct {
 	nextAt    time.Time
 	nextCount int
 	errors    []string // error types reported to /init/error or /exit/error
+
+	registerAt time.Time // the first /register, under mu
 }
 
 // StartExtensionsAPI serves the API on a free loopback port.
@@ -33,6 +35,11 @@ func StartExtensionsAPI() (*ExtensionsAPI, error) {
 	const base = "/2020-01-01/extension"
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+base+"/register", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		if a.registerAt.IsZero() {
+			a.registerAt = time.Now()
+		}
+		a.mu.Unlock()
 		w.Header().Set("Lambda-Extension-Identifier", "bench-extension-id")
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"functionName":"kinko-bench","functionVersion":"$LATEST","handler":"bootstrap"}`))
@@ -82,6 +89,13 @@ func (a *ExtensionsAPI) FirstNextAt() time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.nextAt
+}
+
+// RegisterAt is when the extension first called /register (zero before).
+func (a *ExtensionsAPI) RegisterAt() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.registerAt
 }
 
 // Errors are the error types the extension reported.

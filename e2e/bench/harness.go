@@ -55,6 +55,11 @@ type Params struct {
 	Concurrent    int           // cold requests at once
 	ConcDelay     time.Duration // upstream latency while they race
 	HyperfineRuns int
+
+	ColdPathStarts int           // starts of kinko and of the bare extension in each round
+	ColdPathBurst  time.Duration // the 64-connection wrk burst before VmHWM is read
+	// ColdPathInvokes are warm invokes per variant per round for the per-invoke cost.
+	ColdPathInvokes int
 }
 
 // ParamsFor returns the loop sizes of a full or a quick run.
@@ -70,6 +75,7 @@ func ParamsFor(quick bool) Params {
 		Concurrent: 64, ConcDelay: 100 * time.Millisecond,
 		HyperfineRuns: 40,
 	}
+	p.ColdPathStarts, p.ColdPathBurst, p.ColdPathInvokes = 5, 2*time.Second, 150
 	if quick {
 		p.Rounds = 5
 		p.GoBenchCount, p.GoBenchTime = 6, "100ms"
@@ -78,6 +84,7 @@ func ParamsFor(quick bool) Params {
 		p.ColdDelays = []time.Duration{100 * time.Millisecond}
 		p.CallsN, p.CallsT = 40, 2*time.Second
 		p.HyperfineRuns = 10
+		p.ColdPathStarts, p.ColdPathBurst, p.ColdPathInvokes = 3, time.Second, 40
 	}
 	return p
 }
@@ -88,6 +95,7 @@ type Variant struct {
 	Function   string // e2e/bench/functions/NAME
 	Layer      bool   // kinko attached at /opt/extensions
 	NoPrefetch bool   // KINKO_PREFETCH empty: kinko fetches on the first request
+	BareLayer  bool   // e2e/bench/bareext attached at /opt/extensions instead of kinko
 }
 
 // The variants the sections draw from.
@@ -190,6 +198,8 @@ type Built struct {
 	Layer    map[string]string // GOARCH -> layer zip
 	OptKinko string            // this machine's layer, unpacked: OptKinko/extensions/kinko
 	OptNone  string            // an /opt with an empty extensions/: a function without the layer
+	BareExt  string            // e2e/bench/bareext for this machine: the floor of an extension's start
+	OptBare  string            // an /opt with the bare extension alone in extensions/
 	// Functions: GOARCH -> name -> bootstrap; names are functionNames() plus "sample" (./function).
 	Functions map[string]map[string]string
 	Zips      map[string]map[string]string // the same, zipped as deployed
@@ -203,7 +213,7 @@ const ldflags = "-s -w -buildid= -X main.version=bench"
 // repository's mkzip, and builds the emulator for this machine.
 func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) {
 	b := Built{
-		RIE: filepath.Join(dir, "aws-lambda-rie"), Kinko: map[string]string{}, Layer: map[string]string{},
+		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), Kinko: map[string]string{}, Layer: map[string]string{},
 		OptNone: filepath.Join(dir, "opt-none"), Functions: map[string]map[string]string{}, Zips: map[string]map[string]string{},
 	}
 	mkzip := filepath.Join(dir, "mkzip")
@@ -215,6 +225,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	jobs := []job{
 		{"mkzip", mkzip, "./layer/mkzip", nil, nil},
 		{"the Lambda emulator", b.RIE, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", nil, nil},
+		{"the bare extension", b.BareExt, "./e2e/bench/bareext", []string{"CGO_ENABLED=0"}, []string{"-trimpath", "-ldflags", ldflags}},
 	}
 	pkgs := map[string]string{"sample": "./function"}
 	for _, n := range functionNames() {
@@ -257,6 +268,9 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	}
 	b.OptKinko = filepath.Dir(filepath.Dir(b.Kinko[runtime.GOARCH]))
 	if err := os.MkdirAll(filepath.Join(b.OptNone, "extensions"), 0o755); err != nil {
+		return b, err
+	}
+	if err := installBareLayer(b.BareExt, b.OptBare); err != nil {
 		return b, err
 	}
 	if b.Kinko[runtime.GOARCH] == "" {

@@ -32,6 +32,8 @@ type Kinko struct {
 	URL         string        // http://127.0.0.1:PORT
 	Token       string        //
 	StartToNext time.Duration // from exec to its first /event/next: kinko's part of Lambda's init
+	// StartToRegister is from exec to /register: what Lambda's runtime start waits for.
+	StartToRegister time.Duration
 
 	api  *ExtensionsAPI
 	cmd  *exec.Cmd
@@ -98,6 +100,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 	select {
 	case <-api.FirstNext():
 		k.StartToNext = api.FirstNextAt().Sub(start)
+		k.StartToRegister = api.RegisterAt().Sub(start)
 		return k, nil
 	case <-k.done:
 		return nil, fmt.Errorf("kinko exited before its first /event/next (%v): %s", k.err, k.out.String())
@@ -151,6 +154,8 @@ func (k *Kinko) WaitHit(ctx context.Context, client *http.Client, path string, l
 // Memory is a process's resident set now and at its peak, from /proc/PID/status.
 type Memory struct {
 	RSSKiB, HWMKiB int
+	// AnonKiB and FileKiB split RSS: the heap and stacks, and the binary's pages read so far.
+	AnonKiB, FileKiB int
 }
 
 // Memory reads kinko's VmRSS and VmHWM.
@@ -177,6 +182,10 @@ func procMemory(pid int) (Memory, error) {
 			m.RSSKiB = n
 		case "VmHWM:":
 			m.HWMKiB = n
+		case "RssAnon:":
+			m.AnonKiB = n
+		case "RssFile:":
+			m.FileKiB = n
 		}
 	}
 	if m.RSSKiB == 0 {

@@ -57,6 +57,7 @@ func Markdown(res *Results, root string) string {
 	calls(&b, res)
 	footprint(&b, res)
 	wrapperSection(&b, res)
+	coldPath(&b, res)
 	method(&b, res)
 	return b.String()
 }

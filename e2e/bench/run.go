@@ -40,6 +40,9 @@ type Results struct {
 	Starts   []StartRow
 	Wrapper  *WrapperResult
 	Failures []string // sections that could not run, and why
+
+	ColdPath *ColdPathResult // section 8
+	Plot     string          // the headline plot (PNG), relative to the report; "" when none was drawn
 }
 
 // Run measures every section in turn. A section that fails is noted in Results.Failures and
@@ -116,6 +119,14 @@ func Run(ctx context.Context, cfg Config, rawDir string, only map[string]bool) (
 			fail("concurrent cold requests", err)
 		}
 		res.Calls = &c
+	}
+	if want("coldpath") {
+		fmt.Fprintln(cfg.Log, "==> 8. the cold path: kinko's start and footprint against a bare Go extension")
+		c, err := h.ColdPath(ctx)
+		res.ColdPath = &c
+		if err != nil {
+			fail("cold path", err)
+		}
 	}
 	if want("starts") {
 		fmt.Fprintln(cfg.Log, "==> 6. process start times (hyperfine)")

@@ -6,6 +6,9 @@
 //	go run ./e2e/cmd/bench            # make bench: the full run, under 10 minutes
 //	go run ./e2e/cmd/bench -quick     # make bench QUICK=1: fewer, shorter rounds, under 2 minutes
 //
+// Section 8 (kinko's start and footprint against a bare Go extension) runs alone with
+// -only coldpath.
+//
 // A quick run writes its report under build/bench/ only and leaves BENCHMARKS.md and the
 // committed Go results alone: published figures come from full runs.
 //
@@ -100,9 +103,32 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
 		_ = os.WriteFile(filepath.Join(rawDir, "results.json"), b, 0o644)
 	}
-	md := bench.Markdown(res, root)
-	_ = os.WriteFile(filepath.Join(rawDir, "BENCHMARKS.md"), []byte(md), 0o644)
-	if len(sections) == 0 || *report != filepath.Join(root, "BENCHMARKS.md") {
+	// The headline plot: beside the raw results always, and where the report points at it:
+	// committed with a full run's BENCHMARKS.md, under -dir with a quick one.
+	writeReport := len(sections) == 0 || *report != filepath.Join(root, "BENCHMARKS.md")
+	if err := bench.PlotHeadline(res, filepath.Join(rawDir, plotName)); err != nil {
+		fmt.Fprintln(out, "bench: no plot:", err)
+	} else {
+		res.Plot = plotName
+	}
+	rawMD := bench.Markdown(res, root)
+	_ = os.WriteFile(filepath.Join(rawDir, "BENCHMARKS.md"), []byte(rawMD), 0o644)
+	md := rawMD
+	if writeReport && res.Plot != "" {
+		plot := filepath.Join(filepath.Dir(*report), plotName)
+		if *report == filepath.Join(root, "BENCHMARKS.md") {
+			plot = filepath.Join(root, "e2e", "bench", "results", plotName)
+		}
+		if err := bench.PlotHeadline(res, plot); err != nil {
+			fmt.Fprintln(out, "bench: no plot:", err)
+			res.Plot = ""
+		} else {
+			res.Plot = rel(filepath.Dir(*report), plot)
+			fmt.Fprintf(out, "==> wrote %s\n", rel(root, plot))
+		}
+		md = bench.Markdown(res, root)
+	}
+	if writeReport {
 		if werr := os.WriteFile(*report, []byte(md), 0o644); werr != nil {
 			fmt.Fprintln(out, "bench:", werr)
 			return 1
@@ -122,6 +148,9 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	}
 	return 0
 }
+
+// plotName is the headline plot's file name.
+const plotName = "headline.png"
 
 func lookPath(name string) string {
 	p, err := exec.LookPath(name)

@@ -44,6 +44,7 @@ type Cache interface {
 
 // Handler answers kinko's HTTP API.
 type Handler struct {
+	hv        *headerValues // rendered header values, shared by every answer
 	cache     Cache
 	tokenHash [sha256.Size]byte
 	hasToken  bool
@@ -62,7 +63,7 @@ type unknownNames struct {
 // NewHandler returns the API handler. token is the expected X-Aws-Parameters-Secrets-Token;
 // when it is empty every guarded request is refused.
 func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
-	h := &Handler{cache: c, logger: logger, hasToken: token != "", tokenHash: sha256.Sum256([]byte(token))}
+	h := &Handler{cache: c, logger: logger, hasToken: token != "", tokenHash: sha256.Sum256([]byte(token)), hv: newHeaderValues()}
 	mux := http.NewServeMux()
 	route := func(p string, handler http.HandlerFunc) {
 		mux.HandleFunc("GET "+p, handler)
@@ -106,8 +107,7 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Cache-Status", "kinko; fwd=bypass")
+	hdr["Cache-Control"], hdr["Cache-Status"] = h.hv.noStore, h.hv.bypass
 	// ServeMux would redirect /a//b and /a/../b to their clean form; a local API has no
 	// reason to, so a path that is not already clean is simply not one of ours (a secret id
 	// holding "//" or a dot segment is sent percent-encoded). Nor is a target without a path
@@ -306,7 +306,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
 		return
 	}
-	w.Header().Set("Cache-Status", cacheStatus(st, err))
+	w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []any{"request", req, "outcome", st.Outcome.String(), "took_us", time.Since(start).Microseconds()}
 		if err != nil {
@@ -319,7 +319,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		return
 	}
 	if !hasKey {
-		w.Header().Set("Content-Type", "application/json")
+		w.Header()["Content-Type"] = h.hv.json
 		_, _ = w.Write(v.Body)
 		return
 	}
@@ -332,7 +332,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		writeError(w, status, code, fmt.Sprintf("%s %q %s", kindNoun(req.Kind), clip(req.ID), problem))
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = h.hv.text
 	_, _ = w.Write([]byte(value))
 }
 
