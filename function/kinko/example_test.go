@@ -45,8 +45,8 @@ func ExampleRefreshNow() {
 	}
 	if rejected := useKey(key); rejected && strings.Contains(status, "hit") {
 		key, err = c.SecretJSONKey(ctx, "prod/openai", "OPENAI_API_KEY", kinko.RefreshNow())
-		if err == nil {
-			useKey(key)
+		if err == nil && useKey(key) {
+			fmt.Println("the provider refused the key read afresh too")
 		}
 	}
 }

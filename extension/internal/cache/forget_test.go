@@ -163,7 +163,7 @@ func TestFailureFromBeforeForgetSetsNoBackoff(t *testing.T) {
 		close(hang) // and the old attempt fails now
 		synctest.Wait()
 		f.set("fresh", nil, nil)
-		if v, st, err, took := timed(c, "a"); err != nil || v != "fresh" || took != 0 {
+		if v, st, took, err := timed(c, "a"); err != nil || v != "fresh" || took != 0 {
 			t.Fatalf("first request after Forget: %q %+v %v after %s, want a fetch at once", v, st, err, took)
 		}
 	})

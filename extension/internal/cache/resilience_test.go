@@ -100,10 +100,10 @@ func lockedRand(seed uint64) func() float64 {
 }
 
 // timed is Get with the fake time it took.
-func timed(c *Cache[key, string], k key) (string, Status, error, time.Duration) {
+func timed(c *Cache[key, string], k key) (string, Status, time.Duration, error) {
 	start := time.Now()
 	v, st, err := c.Get(context.Background(), k)
-	return v, st, err, time.Since(start)
+	return v, st, time.Since(start), err
 }
 
 func TestCallerWithAValueWaitsAtMostMaxWait(t *testing.T) {
@@ -116,13 +116,13 @@ func TestCallerWithAValueWaitsAtMostMaxWait(t *testing.T) {
 
 		hang := make(chan struct{})
 		f.set("v2", nil, hang) // AWS hangs, and would answer v2
-		v, st, err, took := timed(c, "a")
+		v, st, took, err := timed(c, "a")
 		if err != nil || v != "v1" || st.Outcome != StaleWhileRevalidate || took != 250*time.Millisecond || st.TTL != 0 {
 			t.Fatalf("AWS hanging: %q %+v %v after %s, want v1 stale-while-revalidate after exactly MaxWait", v, st, err, took)
 		}
 		// Others asking meanwhile wait no longer, and no second attempt starts.
 		for range 3 {
-			if _, st, _, took := timed(c, "a"); st.Outcome != StaleWhileRevalidate || took != 250*time.Millisecond {
+			if _, st, took, _ := timed(c, "a"); st.Outcome != StaleWhileRevalidate || took != 250*time.Millisecond {
 				t.Fatalf("while the refetch hangs: %+v after %s", st, took)
 			}
 		}
@@ -166,7 +166,7 @@ func TestBackoffServesStaleAtOnceAndAttemptsOnlyWhenDue(t *testing.T) {
 		// Backoff after one failure: half (the draw) of 1 s. Meanwhile stale at once, no attempt.
 		for range 4 {
 			time.Sleep(100 * time.Millisecond)
-			if v, st, _, took := timed(c, "a"); v != "v1" || st.Outcome != StaleIfError || took != 0 {
+			if v, st, took, _ := timed(c, "a"); v != "v1" || st.Outcome != StaleIfError || took != 0 {
 				t.Fatalf("during the backoff: %q %+v after %s, want stale at once", v, st, took)
 			}
 		}
@@ -204,7 +204,7 @@ func longOutage(t *testing.T, seed uint64) {
 
 	const outage = 10 * time.Minute
 	for time.Since(f.t0) < outage {
-		if v, st, err, took := timed(c, "a"); err != nil || v != "v1" || took > 250*time.Millisecond ||
+		if v, st, took, err := timed(c, "a"); err != nil || v != "v1" || took > 250*time.Millisecond ||
 			st.Outcome != StaleIfError && st.Outcome != StaleWhileRevalidate {
 			t.Fatalf("during the outage: %q %+v %v after %s", v, st, err, took)
 		}
@@ -317,7 +317,7 @@ func TestNoValueCallerGivesUpAtItsBudget(t *testing.T) {
 		f.set("v", nil, hang)
 		c := flakyCache(f, nil)
 		defer c.Close()
-		if _, st, err, took := timed(c, "a"); !errors.Is(err, errGaveUp) || took != DefaultBudget || st.TTL != 0 {
+		if _, st, took, err := timed(c, "a"); !errors.Is(err, errGaveUp) || took != DefaultBudget || st.TTL != 0 {
 			t.Fatalf("AWS hanging, no value: %+v %v after %s, want GaveUp after the default budget", st, err, took)
 		}
 		close(hang)
@@ -333,10 +333,10 @@ func TestNoValueCallerGetsTheLastFailureWhenNoAttemptIsDue(t *testing.T) {
 			o.Rand = func() float64 { return 0.9 }
 		})
 		defer c.Close()
-		if _, _, err, took := timed(c, "a"); !errors.Is(err, errTransient) || took != 0 {
+		if _, _, took, err := timed(c, "a"); !errors.Is(err, errTransient) || took != 0 {
 			t.Fatalf("first: %v after %s, want the failure at once (the retry is not due within 100 ms)", err, took)
 		}
-		if _, _, err, took := timed(c, "a"); !errors.Is(err, errTransient) || took != 0 || f.attempts() != 1 {
+		if _, _, took, err := timed(c, "a"); !errors.Is(err, errTransient) || took != 0 || f.attempts() != 1 {
 			t.Fatalf("during the backoff: %v after %s, %d attempts; want the last failure at once, no attempt", err, took, f.attempts())
 		}
 	})
