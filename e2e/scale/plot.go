@@ -96,9 +96,10 @@ func plotCalls(s *Scenario, bin time.Duration, file string) error {
 	if err := addMarks(p, s.Marks, 0, top*1.05); err != nil {
 		return err
 	}
-	p.Y.Min, p.Y.Max = 0, top*1.1
+	// Headroom above the data for the legend and the marks' labels.
+	p.Y.Min, p.Y.Max = 0, top*1.45
 	p.X.Min, p.X.Max = 0, end.Seconds()
-	return p.Save(9*vg.Inch, 4*vg.Inch, file)
+	return p.Save(9*vg.Inch, 4.5*vg.Inch, file)
 }
 
 func plotWait(s *Scenario, bin time.Duration, file string) error {
@@ -178,9 +179,9 @@ func plotWait(s *Scenario, bin time.Duration, file string) error {
 	if err := addMarks(p, s.Marks, lo, hi); err != nil {
 		return err
 	}
-	p.Y.Min, p.Y.Max = lo, hi*1.5
+	p.Y.Min, p.Y.Max = lo, hi*30 // a log axis: headroom for the legend
 	p.X.Min, p.X.Max = 0, end.Seconds()
-	return p.Save(9*vg.Inch, 4*vg.Inch, file)
+	return p.Save(9*vg.Inch, 4.5*vg.Inch, file)
 }
 
 // addMarks draws each phase boundary as a dotted vertical line.

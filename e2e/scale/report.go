@@ -2,6 +2,7 @@ package scale
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -87,56 +88,90 @@ func Markdown(p Params, m Meta, scenarios []*Scenario, root string) string {
 }
 
 // onPaper takes the measured figures to 10,000 sandboxes with 3 secrets each, TTL 300 s.
+// What scales with the TTL (calls per key per TTL) is carried over; what does not (kinko's
+// backoff, the jitter's share of the TTL) is computed from kinko's rules, and says so.
 func onPaper(b *strings.Builder, p Params, scenarios []*Scenario) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	by := map[string]*Scenario{}
 	for _, s := range scenarios {
 		by[s.Key] = s
 	}
-	const sandboxes, secrets, ttl, quota = 10000, 3, 300.0, 10000.0
+	const sandboxes, secrets, ttl, quota, pace = 10000, 3, 300.0, 10000.0, 2.0
+	const dollarsPerCall = 0.05 / 10000
 	ids := float64(sandboxes * secrets)
+	month := 86400.0 * 30
 	w("## On paper: 10,000 sandboxes × 3 secrets\n\n")
-	w("The account's GetSecretValue quota is %.0f calls/s; the fleet holds %.0f sandbox-secret pairs, each a cache entry with TTL 300 s. "+
-		"What each scenario needs, from the figures above (calls per key scale with the TTL; what does not scale is said):\n\n", quota, ids)
+	w("One account and region: GetSecretValue's quota is 10,000 calls/s; the fleet holds %s sandbox-secret pairs, each a cache entry with the default TTL of 300 s; "+
+		"each sandbox is invoked %g times a second (%s invokes/s, %s reads/s). What each scenario needs, carried over from the figures above: "+
+		"calls per key per TTL carry over as they are; kinko's backoff (about 1 s, doubling, capped at 30 s) and max wait are not scaled, so they are taken as they are.\n\n",
+		thousands(ids), pace, thousands(sandboxes*pace), thousands(sandboxes*pace*secrets))
+	w("| scenario | what it needs at 10,000 × 3 | share of the 10,000/s quota |\n|---|---|---|\n")
 	perKey := 0.0
 	if s := by["steady"]; s != nil {
 		win := span{p.TTL, 4 * p.TTL}
 		perKey = float64(countCalls(s.Calls, win)) / float64(p.Sandboxes*p.Secrets) / 3
-	}
-	if perKey > 0 {
 		need := ids * perKey / ttl
-		w("- **Steady state.** Measured %.3f calls per key per TTL, so %.0f × %.3f ÷ 300 s = **%.0f calls/s, %.1f%% of the quota**, and that does not grow with "+
-			"the invoke rate: kinko answers every read in between from memory. The SDK on every invoke needs 3 calls per invoke: at 2 invokes/s per sandbox, "+
-			"60,000 calls/s, six times the quota.\n", perKey, ids, perKey, need, 100*need/quota)
+		w("| 1. steady state | %.3f calls per key per TTL (measured) × %s keys ÷ 300 s = **%.0f calls/s**, whatever the invoke rate; the SDK on every invoke: %s calls/s | %.1f%% (SDK: %.0f%%) |\n",
+			perKey, thousands(ids), need, thousands(sandboxes*pace*secrets), 100*need/quota, 100*sandboxes*pace*secrets/quota)
 	}
-	w("- **Lockstep start (a deploy).** Every new sandbox fetches its secrets once: %.0f calls, 3 s of the whole quota if they all came in the same second. "+
-		"A real deploy spreads sandbox starts over tens of seconds (Lambda scales up by 1,000 concurrent executions every 10 s per function), so this is "+
-		"%.0f calls/s at most per 1,000 new sandboxes a second. After the start, TTL jitter (each value lives 90–100%% of its TTL) spreads the refreshes of the "+
-		"lockstep cohort over 30 s of every 300 s, so the refresh peak is about %.0f calls/s even if all 10,000 started in the same second: %.0f%% of the quota, "+
-		"and it flattens with every TTL (scenario 2's peak ÷ mean per TTL shows the trend).\n", ids, 1000.0*secrets, ids/30, 100*ids/30/quota)
+	w("| 2. lockstep start | a deploy fetches every pair once: %s calls, and Lambda adds at most 1,000 sandboxes per function every 10 s, so %s calls/s per function at most; "+
+		"after it, TTL jitter (values live 90–100%% of the TTL) spreads a cohort's refreshes over 30 s of every 300 s: %s calls/s at the refresh peak, "+
+		"even if all 10,000 had started in the same second | start: %.0f%% per function; refresh peak: %.0f%% |\n",
+		thousands(ids), thousands(1000*secrets/10.0), thousands(ids/30), 100*1000*secrets/10.0/quota, 100*ids/30/quota)
 	if s := by["storm"]; s != nil {
-		w("- **Cold storm above quota.** Scenario 3 asked twice the quota in one second; its table says whether every first read was answered and what it cost in calls. " +
-			"At 10,000 sandboxes the same storm is 30,000 prefetches against 10,000 calls/s: kinko needs patient, jittered retries inside the caller's budget " +
-			"(the storm lasts about 3 s of quota), and every throttled call it retries costs quota the others need, which is why the total calls must stay near one per key.\n")
+		total := stormCalls(s)
+		ratio := float64(total) / float64(p.Sandboxes*p.Secrets)
+		w("| 3. cold storm | all 30,000 prefetches in one second is three times the quota: at the measured %.2f calls per pair, %s calls, which the quota clears in %.1f s; "+
+			"every function's first read waits that long at worst, so kinko's patience must outlast it (the first reads answered here: %s) | %.0f%% for %.1f s |\n",
+			ratio, thousands(ratio*ids), ratio*ids/quota, firstReadsAnswered(s.Reads, p), 100.0, ratio*ids/quota)
 	}
 	if s := by["brownout"]; s != nil {
 		win := span{p.TTL * 3 / 2, p.TTL*3/2 + p.Hang + p.Unavailable}
-		c := rate(s.Calls, win)
-		perPair := c / float64(p.Sandboxes*p.Secrets)
-		w("- **Brownout.** During the brownout the fleet sent %.1f calls/s for %d keys: %.3f calls per key per second. Those retries are governed by kinko's "+
-			"backoff (about 1 s at first, doubling to 30 s: not scaled), not by the TTL, so at 10,000 × 3 keys the same rule gives about %.0f calls/s while AWS fails, "+
-			"falling as the backoff grows (at the 30 s cap, %.0f calls/s, %.0f%% of the quota) — what matters is that it does not follow the invoke rate "+
-			"(60,000 reads/s at 2 invokes/s per sandbox).\n", c, p.Sandboxes*p.Secrets, perPair, perPair*ids, ids/30/2, 100*ids/30/2/quota)
+		perPair := rate(s.Calls, win) / float64(p.Sandboxes*p.Secrets)
+		capRate := ids / 15 // full jitter under a 30 s cap waits 15 s on average
+		w("| 4. brownout | measured %.3f calls per key per second while AWS failed (a %s brownout, so the backoff had not reached its cap); "+
+			"kinko's backoff is per key and not scaled, so 30,000 keys give %s calls/s at that rate, and once every key's backoff is at its 30 s cap "+
+			"(full jitter: 15 s on average) %s calls/s; what matters is that it does not follow the %s reads/s | %.0f%% at the measured rate; %.0f%% at the cap |\n",
+			perPair, p.Hang+p.Unavailable, thousands(perPair*ids), thousands(capRate), thousands(sandboxes*pace*secrets), 100*perPair*ids/quota, 100*capRate/quota)
 	}
-	if s := by["cost"]; s != nil && perKey > 0 {
-		perInvoke := perKey * secrets / (p.Pace * ttl)
-		w("- **Cost.** At 2 invokes/s per sandbox, 10,000 sandboxes make 20,000 invokes/s, 51.8 billion a month. The SDK on every invoke: 3 calls each, "+
-			"155 billion calls, **$777,600 a month**, and six times the quota, so it cannot run at all. Kinko: %.5f calls per invoke at TTL 300 s, "+
-			"%.0f calls/s, **$%.0f a month**.\n", perInvoke, ids*perKey/ttl, ids*perKey/ttl*86400*30*0.05/10000)
+	if perKey > 0 {
+		kinkoRate := ids * perKey / ttl
+		sdkRate := sandboxes * pace * secrets
+		w("| 5. cost | kinko: %.0f calls/s, $%s a month (%.5f calls per invoke); the SDK on every invoke: %s calls/s, $%s a month, if the quota let it run | — |\n",
+			kinkoRate, thousands(kinkoRate*month*dollarsPerCall), kinkoRate/(sandboxes*pace), thousands(sdkRate), thousands(sdkRate*month*dollarsPerCall))
 	}
-	w("\nWhere kinko keeps the account inside its quota: the steady state needs about 1%% of it at any invoke rate; a deploy or a cold storm needs the quota " +
-		"for a few seconds and kinko's retries must not multiply that; a brownout costs calls at the pace of kinko's backoff, not of the traffic. " +
-		"What no cache can change: a fleet that starts 30,000 sandbox-secrets in one second asks for three seconds of quota.\n")
+	w("\nWhere kinko keeps the account inside its quota: the steady state needs about 1%% of it at any invoke rate, because every read between two refreshes is " +
+		"answered from memory; a deploy or a storm needs the quota for a few seconds, and kinko's retries must not multiply that (scenario 3's calls per pair); a brownout " +
+		"costs calls at the pace of kinko's per-key backoff, not of the traffic (scenario 4). What no cache changes: 30,000 sandbox-secrets starting in one second ask for " +
+		"three seconds of the quota, and the 10,000/s quota is per account and region, shared with every other caller of GetSecretValue there.\n")
+}
+
+// stormCalls are the calls that arrived before the storm's last first read was answered.
+func stormCalls(s *Scenario) int {
+	over := time.Duration(0)
+	for _, rd := range s.Reads {
+		if rd.First {
+			over = max(over, rd.At+rd.Wait)
+		}
+	}
+	return countCalls(s.Calls, span{0, over})
+}
+
+// thousands writes a whole number with thousands separators.
+func thousands(v float64) string {
+	n := int64(math.Round(v))
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	s := fmt.Sprintf("%d", n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 func yesNo(b bool) string {

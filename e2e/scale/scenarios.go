@@ -84,6 +84,7 @@ type drive struct {
 }
 
 type driven struct {
+	ready   []time.Duration // each sandbox's first /event/next, since the epoch
 	epoch   time.Time
 	calls   []Call
 	reads   []Read
@@ -164,7 +165,11 @@ func (r *Runner) run(ctx context.Context, d drive) (driven, error) {
 	if ctx.Err() != nil {
 		return driven{}, ctx.Err()
 	}
-	return driven{epoch: epoch, calls: si.Calls(), reads: reads, invokes: invokes}, nil
+	ready := make([]time.Duration, len(fleet.Sandboxes))
+	for i, sb := range fleet.Sandboxes {
+		ready[i] = sb.Ready.Sub(epoch)
+	}
+	return driven{epoch: epoch, ready: ready, calls: si.Calls(), reads: reads, invokes: invokes}, nil
 }
 
 // Steady: the fleet starts spread over one TTL (sandboxes come and go at random), then reads at
@@ -284,6 +289,7 @@ func (r *Runner) Storm(ctx context.Context) (*Scenario, error) {
 	s.End = min(end, max(over, lastRead(d.reads))+p.Bin)
 	s.Marks = []Mark{{over, "last first read answered"}}
 	s.Table = []Row{
+		{"sandboxes ready (first /event/next), first / median / last", readyText(d.ready)},
 		{"first reads answered", fmt.Sprintf("%d of %d", ok, ids)},
 		{"first-read wait p50 / p99 / max", waitTriple(firsts)},
 		{"storm over (last first read answered)", over.Round(time.Millisecond).String()},
@@ -467,29 +473,42 @@ func invokesIn(reads []Read, s span, secrets int) int {
 	return n
 }
 
-// All runs the five scenarios in order. A scenario that fails is reported in errs and the
-// others still run (cost needs the steady state).
-func (r *Runner) All(ctx context.Context) ([]*Scenario, error) {
+// All runs the scenarios in order: all five when only is empty, else those it names (steady,
+// lockstep, storm, brownout, cost; cost needs steady). A scenario that fails is reported in
+// the error and the others still run.
+func (r *Runner) All(ctx context.Context, only ...string) ([]*Scenario, error) {
+	want := func(k string) bool { return len(only) == 0 || slices.Contains(only, k) }
+	for _, k := range only {
+		if !slices.Contains([]string{"steady", "lockstep", "storm", "brownout", "cost"}, k) {
+			return nil, fmt.Errorf("no scenario %q: want steady, lockstep, storm, brownout or cost", k)
+		}
+	}
 	var out []*Scenario
 	var errs []error
-	steady, err := r.Steady(ctx)
-	if err != nil {
-		errs = append(errs, err)
-	} else {
-		out = append(out, steady)
-	}
-	for _, f := range []func(context.Context) (*Scenario, error){r.Lockstep, r.Storm, r.Brownout} {
-		if ctx.Err() != nil {
-			break
+	var steady *Scenario
+	if want("steady") || want("cost") {
+		var err error
+		if steady, err = r.Steady(ctx); err != nil {
+			errs = append(errs, err)
+		} else if want("steady") {
+			out = append(out, steady)
 		}
-		s, err := f(ctx)
+	}
+	for _, sc := range []struct {
+		key string
+		run func(context.Context) (*Scenario, error)
+	}{{"lockstep", r.Lockstep}, {"storm", r.Storm}, {"brownout", r.Brownout}} {
+		if ctx.Err() != nil || !want(sc.key) {
+			continue
+		}
+		s, err := sc.run(ctx)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		out = append(out, s)
 	}
-	if steady != nil && ctx.Err() == nil {
+	if want("cost") && steady != nil && ctx.Err() == nil {
 		if s, err := r.Cost(ctx, steady); err != nil {
 			errs = append(errs, fmt.Errorf("cost: %w", err))
 		} else {
@@ -497,6 +516,14 @@ func (r *Runner) All(ctx context.Context) ([]*Scenario, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+func readyText(ready []time.Duration) string {
+	if len(ready) == 0 {
+		return "n/a"
+	}
+	s := slices.Sorted(slices.Values(ready))
+	return fmt.Sprintf("%s / %s / %s after the first start", s[0].Round(time.Millisecond), s[len(s)/2].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
 }
 
 func firstCalls(calls []Call) []time.Duration {

@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	figures := fs.String("figures", "", "where the PNGs go (default e2e/scale/figures in the repository)")
 	fs.DurationVar(&p.RecoverMax, "recover", p.RecoverMax, "the longest wait for fresh values after the brownout")
 	dir := fs.String("dir", "", "where kinko is built (default build/scale in the repository; git-ignored)")
+	only := fs.String("only", "", "comma-separated scenarios to run: steady,lockstep,storm,brownout,cost (default all)")
 	short := fs.Bool("short", false, "the test's short run (20 sandboxes, TTL 1 s); the sizing flags are ignored")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -64,14 +65,22 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		fmt.Fprintln(out, "scale:", err)
 		return 2
 	}
+	if *dir == "" {
+		*dir = filepath.Join(root, "build", "scale")
+	}
+	// Published figures come from full runs: a partial or short one writes under dir only.
+	partial := *only != "" || *short
 	if *report == "" {
 		*report = filepath.Join(root, "SCALE.md")
+		if partial {
+			*report = filepath.Join(*dir, "SCALE-partial.md")
+		}
 	}
 	if *figures == "" {
 		*figures = filepath.Join(root, "e2e", "scale", "figures")
-	}
-	if *dir == "" {
-		*dir = filepath.Join(root, "build", "scale")
+		if partial {
+			*figures = filepath.Join(*dir, "figures")
+		}
 	}
 	for _, d := range []string{*figures, *dir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -90,7 +99,13 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		return 1
 	}
 	r := &scale.Runner{P: p, Kinko: bin, Log: out}
-	scenarios, runErr := r.All(ctx)
+	var names []string
+	for _, n := range strings.Split(*only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	scenarios, runErr := r.All(ctx, names...)
 	if runErr != nil {
 		for _, e := range strings.Split(runErr.Error(), "\n") {
 			meta.Failures = append(meta.Failures, e)
