@@ -43,6 +43,11 @@ func TestShortRun(t *testing.T) {
 		}
 	}
 	ids := p.Sandboxes * p.Secrets
+	for _, s := range scenarios {
+		if len(s.Leaked) > 0 {
+			t.Errorf("%s: a secret value is in the log of sandboxes %v (not printed here)", s.Key, s.Leaked)
+		}
+	}
 
 	t.Run("steady", func(t *testing.T) {
 		s := by["steady"]

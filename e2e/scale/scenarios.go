@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type Scenario struct {
 	// Compare is a second fleet drawn on the same plots (the cost scenario's SDK fleet).
 	Compare *Series
 	Plots   []string // paths of the PNGs, once written
+	Leaked  []int    // sandboxes whose log held a secret value (kinko must never log one)
 }
 
 // Series is a fleet's calls and reads, for a plot.
@@ -84,6 +86,7 @@ type drive struct {
 }
 
 type driven struct {
+	leaked  []int           // sandboxes whose log holds a secret value: must be none
 	ready   []time.Duration // each sandbox's first /event/next, since the epoch
 	epoch   time.Time
 	calls   []Call
@@ -165,11 +168,21 @@ func (r *Runner) run(ctx context.Context, d drive) (driven, error) {
 	if ctx.Err() != nil {
 		return driven{}, ctx.Err()
 	}
+	calls := si.Calls()
+	// SHUTDOWN, as Lambda ends sandboxes; then their logs are complete.
+	stopErr := fleet.Stop()
 	ready := make([]time.Duration, len(fleet.Sandboxes))
+	var leaked []int
 	for i, sb := range fleet.Sandboxes {
 		ready[i] = sb.Ready.Sub(epoch)
+		if strings.Contains(sb.Log(), valuePrefix) {
+			leaked = append(leaked, i)
+		}
 	}
-	return driven{epoch: epoch, ready: ready, calls: si.Calls(), reads: reads, invokes: invokes}, nil
+	if stopErr != nil {
+		return driven{}, fmt.Errorf("stopping the fleet: %w", stopErr)
+	}
+	return driven{epoch: epoch, ready: ready, calls: calls, reads: reads, invokes: invokes, leaked: leaked}, nil
 }
 
 // Steady: the fleet starts spread over one TTL (sandboxes come and go at random), then reads at
@@ -186,7 +199,7 @@ func (r *Runner) Steady(ctx context.Context) (*Scenario, error) {
 	inWin := readsIn(d.reads, win)
 	a := countAnswers(inWin)
 	s := &Scenario{Key: "steady", Title: "1. Steady state", Quota: p.Quota, End: 4 * p.TTL,
-		Marks: []Mark{{win.From, "measured from here"}}, Calls: d.calls, Reads: d.reads, Invokes: d.invokes}
+		Marks: []Mark{{win.From, "measured from here"}}, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked}
 	s.What = fmt.Sprintf("%d sandboxes start spread over one TTL (%s), each prefetching its %d secrets, and are invoked at %g a second each "+
 		"(Poisson arrivals; every invoke reads every secret). Measured over the three TTLs after the last start (%s to %s).",
 		p.Sandboxes, p.TTL, p.Secrets, p.Pace, win.From, win.To)
@@ -214,7 +227,7 @@ func (r *Runner) Lockstep(ctx context.Context) (*Scenario, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lockstep start: %w", err)
 	}
-	s := &Scenario{Key: "lockstep", Title: "2. Lockstep start", Quota: p.Quota, End: end, Calls: d.calls, Reads: d.reads, Invokes: d.invokes}
+	s := &Scenario{Key: "lockstep", Title: "2. Lockstep start", Quota: p.Quota, End: end, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked}
 	s.What = fmt.Sprintf("%d sandboxes start without a prefetch and wait, idle; then every one is invoked at the same instant (t = 0) and at %g a second after. "+
 		"No sandbox's cache is older than another's by more than the machine's scheduling, so without TTL jitter every key would expire, and refresh, in the same bins.",
 		p.Sandboxes, p.Pace)
@@ -266,7 +279,7 @@ func (r *Runner) Storm(ctx context.Context) (*Scenario, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cold storm: %w", err)
 	}
-	s := &Scenario{Key: "storm", Title: "3. Cold storm above quota", Quota: p.StormQuota, Calls: d.calls, Reads: d.reads, Invokes: d.invokes}
+	s := &Scenario{Key: "storm", Title: "3. Cold storm above quota", Quota: p.StormQuota, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked}
 	s.What = fmt.Sprintf("%d sandboxes start within %s, each prefetching its %d secrets: %d GetSecretValue asked in about a second, "+
 		"against a quota of %.0f calls/s (token bucket of %.0f). Each function is invoked as soon as its sandbox's init ends and waits at most %s for a read.",
 		p.Sandboxes, p.StartWindow, p.Secrets, ids, p.StormQuota, p.burst(p.StormQuota), p.Budget)
@@ -343,7 +356,7 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 	if err != nil {
 		return nil, fmt.Errorf("brownout: %w", err)
 	}
-	s := &Scenario{Key: "brownout", Title: "4. Brownout: hang, then 503, then recovery", Quota: p.Quota, Calls: d.calls, Reads: d.reads, Invokes: d.invokes,
+	s := &Scenario{Key: "brownout", Title: "4. Brownout: hang, then 503, then recovery", Quota: p.Quota, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked,
 		Marks: []Mark{{hangAt, "hang"}, {failAt, "503"}, {recoverAt, "recovered, new version"}}}
 	last := time.Duration(0)
 	for _, rd := range d.reads {

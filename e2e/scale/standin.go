@@ -250,11 +250,14 @@ func writeSecret(w http.ResponseWriter, name string, version int) {
 		"ARN":           "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name + "-AbCdEf",
 		"Name":          name,
 		"CreatedDate":   1764547200 + version,
-		"SecretString":  fmt.Sprintf(`{"API_KEY":"scale-value-%s-v%d"}`, name, version),
+		"SecretString":  fmt.Sprintf(`{"API_KEY":"%s%s-v%d"}`, valuePrefix, name, version),
 		"VersionId":     VersionID(version),
 		"VersionStages": []string{"AWSCURRENT"},
 	})
 }
+
+// valuePrefix starts every secret value the stand-in serves: a log line holding it leaked one.
+const valuePrefix = "scale-value-"
 
 func awsError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
