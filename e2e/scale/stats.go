@@ -76,15 +76,6 @@ func readsIn(reads []Read, s span) []Read {
 	return out
 }
 
-// waits summarises the reads' waits in ms.
-func waits(reads []Read) bench.Summary {
-	xs := make([]float64, len(reads))
-	for i, r := range reads {
-		xs[i] = bench.Ms(r.Wait)
-	}
-	return bench.Summarize(xs)
-}
-
 // percentileMs is the p-th percentile of the reads' waits, in ms (NaN for none).
 func percentileMs(reads []Read, p float64) float64 {
 	xs := make([]float64, len(reads))

@@ -107,9 +107,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	}
 	scenarios, runErr := r.All(ctx, names...)
 	if runErr != nil {
-		for _, e := range strings.Split(runErr.Error(), "\n") {
-			meta.Failures = append(meta.Failures, e)
-		}
+		meta.Failures = append(meta.Failures, strings.Split(runErr.Error(), "\n")...)
 	}
 	for _, s := range scenarios {
 		if err := scale.Plot(s, *figures, p.Bin); err != nil {
