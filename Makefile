@@ -42,7 +42,7 @@ help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 	@echo "  variables: ARCH=$(ARCH) (arm64|x86_64) STAGE=$(STAGE) REGION=$(REGION) VERSION=$(VERSION)"
 
-test: deps vet unit ## what CI runs: deps, vet, then every test with -race (unit, whole-process, end to end)
+test: deps lint unit ## what CI runs: deps, vet and staticcheck, then every test with -race (unit, whole-process, end to end)
 
 deps: ## install what the tests need when missing: chromium (apt), moto (pip)
 	bash e2e/install-deps.sh
@@ -64,8 +64,7 @@ up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the pag
 	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
 	$(BUILD)/demo -up -layer $<
 
-lint: ## go vet + staticcheck
-	$(GO) vet ./...
+lint: vet ## go vet + staticcheck (part of make test, so CI keeps it green)
 	$(GO) tool staticcheck ./...
 
 # Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat from

@@ -197,7 +197,8 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	}
 	for i := range 2 {
 		warm := invoke(t, st, "hello kinko")
-		if warm.status != 200 || warm.message != want || !strings.HasPrefix(warm.cacheStatus, "kinko; hit; ttl=") {
+		// A hit in kinko, or in the kinko client's memory (it keeps a value for half of kinko's ttl).
+		if warm.status != 200 || warm.message != want || !isHit(warm.cacheStatus) {
 			t.Errorf("warm %d: %d %q Cache-Status %q, want 200 and a hit", i+1, warm.status, warm.message, warm.cacheStatus)
 		}
 		t.Logf("warm %d: %v %s", i+1, warm.latency, warm.cacheStatus)
@@ -233,16 +234,16 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	}
 }
 
-// Test 2a: after a rotation, the cached old key fails at the model until refreshNow; then the
-// function uses the new key.
+// Test 2a: after a rotation, the model refuses the cached old key; the function reads the key
+// again with refreshNow and tries once more, so the caller gets an answer with the new key.
 func TestRotationWithRefreshNow(t *testing.T) {
 	st := startStack(t, stack.Options{})
 	newKey := rotate(t, st)
 
 	stale := invoke(t, st, "cached old key")
-	if stale.status != 502 || !strings.Contains(stale.err, "401") || !strings.HasPrefix(stale.cacheStatus, "kinko; hit;") {
-		t.Errorf("with the old key still cached: %d %q (Cache-Status %q), want 502 naming OpenAI's 401 and a cache hit",
-			stale.status, stale.err, stale.cacheStatus)
+	if stale.status != 200 || stale.message != stack.ExpectedAnswer("cached old key") || !strings.HasPrefix(stale.cacheStatus, "kinko; fwd=request; stored") {
+		t.Errorf("with the old key still cached: %d %q %q (Cache-Status %q), want 200 after the function's own refreshNow",
+			stale.status, stale.message, stale.err, stale.cacheStatus)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -251,13 +252,18 @@ func TestRotationWithRefreshNow(t *testing.T) {
 		t.Fatalf("refreshNow: %d %q %v, want 200 kinko; fwd=request; stored", status, cs, err)
 	}
 	after := invoke(t, st, "after")
-	if after.status != 200 || after.message != stack.ExpectedAnswer("after") || !strings.HasPrefix(after.cacheStatus, "kinko; hit;") {
+	if after.status != 200 || after.message != stack.ExpectedAnswer("after") || !isHit(after.cacheStatus) {
 		t.Errorf("after refreshNow: %d %q %q (Cache-Status %q), want 200 from the cache", after.status, after.message, after.err, after.cacheStatus)
 	}
-	if n := st.Proxy.Calls("GetSecretValue"); n != 2 {
-		t.Errorf("moto saw %d GetSecretValue calls, want 2 (prefetch, refreshNow)", n)
+	if n := st.Proxy.Calls("GetSecretValue"); n != 3 {
+		t.Errorf("moto saw %d GetSecretValue calls, want 3 (prefetch, the function's refreshNow, the test's)", n)
 	}
 	closeAndScan(t, st, newKey)
+}
+
+// isHit says a Cache-Status is a hit in kinko or in the kinko client's memory.
+func isHit(cacheStatus string) bool {
+	return strings.HasPrefix(cacheStatus, "kinko; hit; ttl=") || strings.HasPrefix(cacheStatus, "client; hit; ttl=")
 }
 
 // closeAndScan stops the stack now, so the shutdown's lines are in, and looks for key in every log.

@@ -2,17 +2,22 @@
 # Installs what the end-to-end suite and `make demo` need beyond Go, and checks the rest.
 # Idempotent: it installs only what is missing, so `make test` can call it every time.
 #   - Debian's chromium (the browser test), with apt-get, when /usr/bin/chromium is missing;
+#   - fonts-noto-cjk with it, when missing: without a CJK font the page's Japanese text (the prompt
+#     prefix) renders as boxes in the browser test's screenshot;
 #   - util-linux's unshare (the emulator's private /opt), when missing;
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
 set -euo pipefail
 
 have_chromium() { [[ -x /usr/bin/chromium ]]; }
+# The file the package installs: a path check, like chromium's, costs no dpkg call.
+have_cjk_font() { [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]]; }
 have_unshare() { command -v unshare >/dev/null; }
 have_moto() { command -v moto_server >/dev/null || python3 -c 'import moto.server' 2>/dev/null; }
 
 missing=()
 have_chromium || missing+=(chromium)
+have_cjk_font || missing+=(fonts-noto-cjk)
 have_unshare || missing+=(util-linux)
 
 if ((${#missing[@]})); then
@@ -24,7 +29,8 @@ if ((${#missing[@]})); then
 	else
 		echo "install-deps: ${missing[*]} missing; install with:" >&2
 		echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-		echo "  (until then the browser test skips without chromium, the emulator tests without unshare)" >&2
+		echo "  (until then the browser test skips without chromium, its screenshot shows Japanese as boxes" >&2
+		echo "   without fonts-noto-cjk, and the emulator tests skip without unshare)" >&2
 	fi
 fi
 
@@ -38,4 +44,4 @@ if ! have_moto; then
 	exit 1
 fi
 yn() { if "$@"; then echo yes; else echo no; fi; }
-echo "install-deps: chromium $(yn have_chromium), unshare $(yn have_unshare), moto yes"
+echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare), moto yes"

@@ -77,14 +77,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	counters := &metrics.Counters{}
 	pending := upstream.NewPending()
+	// home makes an ARN local (its bare name is an alias); the account id is not known until
+	// /register gives it: home.SetAccount(id) then. Until it is set, no ARN aliases a name.
+	home := upstream.NewHome(awsCfg.Region)
 	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:         pending.Fetch,
-		Aliases:      upstream.Aliases,
-		TTL:          func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
-		Transient:    upstream.IsTransient,
+		Load:      pending.Fetch,
+		Aliases:   home.Aliases,
+		TTL:       func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
+		Transient: upstream.IsTransient,
+		// A caller with nothing to fall back on waits up to the configured timeout, retries
+		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
+		Budget: func(r upstream.Request) time.Duration {
+			if t := cfg.Timeout(r.Kind); t > 0 {
+				return t
+			}
+			return cache.DefaultBudget
+		},
+		GaveUp:       upstream.GaveUp,
+		Closed:       upstream.ShuttingDown,
 		Size:         cfg.CacheSize,
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
+		MaxWait:      cfg.MaxWait,
 		Observer:     counters,
 		Logger:       logger,
 	})
@@ -176,23 +190,21 @@ func waitForShutdown(ctx context.Context, api *extensionsapi.Client, wg *sync.Wa
 			ev, err := api.Next(nextCtx)
 			next <- result{ev, err}
 		})
-		select {
-		case r := <-next:
-			switch {
-			case ctx.Err() != nil:
-				logger.Info("signal received; shutting down")
-				return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
-			case r.err != nil:
-				logger.Error("event loop failed; exiting", "error", r.err)
-				if rerr := api.ExitError(context.Background(), "EventLoop", r.err); rerr != nil {
-					logger.Error("could not report exit error", "error", rerr)
-				}
-				return extensionsapi.Event{ShutdownReason: "event loop failed"}, r.err
-			case r.ev.EventType == extensionsapi.Shutdown:
-				return r.ev, nil
-			case r.ev.EventType == extensionsapi.Invoke:
-				onInvoke()
+		r := <-next
+		switch {
+		case ctx.Err() != nil:
+			logger.Info("signal received; shutting down")
+			return extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "signal"}, nil
+		case r.err != nil:
+			logger.Error("event loop failed; exiting", "error", r.err)
+			if rerr := api.ExitError(context.Background(), "EventLoop", r.err); rerr != nil {
+				logger.Error("could not report exit error", "error", rerr)
 			}
+			return extensionsapi.Event{ShutdownReason: "event loop failed"}, r.err
+		case r.ev.EventType == extensionsapi.Shutdown:
+			return r.ev, nil
+		case r.ev.EventType == extensionsapi.Invoke:
+			onInvoke()
 		}
 	}
 }
@@ -228,6 +240,9 @@ func (w warmer) warm(ctx context.Context) {
 	var mu sync.Mutex
 	var g errgroup.Group
 	for _, p := range cfg.Prefetch {
+		if cfg.TTL(p.Kind) == 0 {
+			continue // caching is off for it: a prefetched value would be thrown away
+		}
 		g.Go(func() error {
 			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
 			if p.Kind == config.SecretsManager {
@@ -254,6 +269,7 @@ func (w warmer) warm(ctx context.Context) {
 		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
 		"refresh_ahead", cfg.RefreshAhead,
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
+		"max_wait_ms", cfg.MaxWait.Milliseconds(),
 		"prefetch", len(cfg.Prefetch),
 		"prefetch_failed", failed,
 		"prefetch_ms", ms(time.Since(prefetchStart)),

@@ -145,7 +145,7 @@ func TestNameThenARNIsOneCall(t *testing.T) {
 	x := startExtension(t, a, nil)
 	x.waitLog(`"msg":"ready"`)
 
-	if r := x.get("/secretsmanager/get?secretId=aliased"); r.status != 200 || r.cacheStatus != "kinko; fwd=miss; stored" {
+	if r := x.get("/secretsmanager/get?secretId=aliased"); r.status != 200 || !isFresh(r.cacheStatus, "kinko; fwd=miss; stored") {
 		t.Fatalf("by name: %d %q", r.status, r.cacheStatus)
 	}
 	r := x.get("/secretsmanager/get?secretId=" + aws.ToString(created.ARN))
@@ -204,8 +204,9 @@ func TestStaleIfErrorServesWithinItsBound(t *testing.T) {
 				last = x.get("/secretsmanager/get?secretId=flaky")
 				return last.status != 200
 			})
-			if since := time.Since(fetched); since < 3*time.Second {
-				t.Fatalf("stale value stopped after %s, before TTL + window (3 s)", since)
+			// A value lives a random 90-100 % of its TTL (jitter), so the window ends 2.9-3 s after the fetch.
+			if since := time.Since(fetched); since < 2900*time.Millisecond {
+				t.Fatalf("stale value stopped after %s, before 90 %% of the TTL + the window (2.9 s)", since)
 			}
 			want := map[faultproxy.Fault]int{faultproxy.Status500: 500, faultproxy.Hang: 504}[fault]
 			if last.status != want || strings.Contains(last.body, openAIKey) {
@@ -257,21 +258,19 @@ func TestUpstreamErrorsThroughTheWholeProcess(t *testing.T) {
 		code   string
 	}{
 		{faultproxy.Status503, 503, "ServiceUnavailable"},
-		{faultproxy.Throttle, 504, "UpstreamTimeout"}, // the SDK backs off past a 500 ms budget (FACTS.md)
+		// The SDK tries once; kinko retries within the 500 ms budget and answers AWS's error.
+		{faultproxy.Throttle, 400, "ThrottlingException"},
 		{faultproxy.AccessDenied, 400, "AccessDeniedException"},
 		{faultproxy.Hang, 504, "UpstreamTimeout"},
 		{faultproxy.Reset, 502, "UpstreamUnreachable"},
 		{faultproxy.Malformed, 502, "UpstreamMalformedResponse"},
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
 		a.proxy.SetFault(tc.fault)
-		r := x.get("/secretsmanager/get?secretId=present&refreshNow=true")
+		// One id per fault: after a failure kinko backs off per key, and would answer the
+		// next request for the same id with that failure at once.
+		r := x.get(fmt.Sprintf("/secretsmanager/get?secretId=present-%d&refreshNow=true", i))
 		ok := r.status == tc.status && strings.Contains(r.body, `"__type":"`+tc.code+`"`)
-		// The throttled retries back off a random 0-1 s and 0-2 s: about one time in twenty
-		// all three attempts fit in 500 ms, and AWS's own ThrottlingException is the answer.
-		if tc.fault == faultproxy.Throttle && r.status == 400 && strings.Contains(r.body, `"__type":"ThrottlingException"`) {
-			ok = true
-		}
 		if !ok {
 			t.Errorf("%s: %d %s, want %d %s", tc.fault, r.status, redact(r.body), tc.status, tc.code)
 		}
@@ -316,7 +315,7 @@ func TestRequestDuringPrefetchJoinsIt(t *testing.T) {
 			go func() { got <- x.get("/secretsmanager/get?secretId=early") }()
 			waitFlights(t, 1)
 			a.proxy.Release()
-			if r := <-got; r.status != 200 || r.cacheStatus != "kinko; fwd=miss; collapsed" {
+			if r := <-got; r.status != 200 || !isFresh(r.cacheStatus, "kinko; fwd=miss; collapsed") {
 				t.Fatalf("request during prefetch: %d %q, want it to join the prefetch", r.status, r.cacheStatus)
 			}
 			if n := a.proxy.Calls("GetSecretValue"); n != 1 {

@@ -94,7 +94,7 @@ func TestParameterStore(t *testing.T) {
 	})
 	t.Run("withDecryption is part of the key", func(t *testing.T) {
 		r, p := x.parameter("name=" + enc)
-		if r.status != 200 || p.Parameter.Value == dbPassword2 || r.cacheStatus != "kinko; fwd=miss; stored" {
+		if r.status != 200 || p.Parameter.Value == dbPassword2 || !isFresh(r.cacheStatus, "kinko; fwd=miss; stored") {
 			t.Fatalf("without decryption: status %d cache %q, got the decrypted value: %t", r.status, r.cacheStatus, p.Parameter.Value == dbPassword2)
 		}
 	})

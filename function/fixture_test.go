@@ -49,6 +49,7 @@ func (k *kinkoStub) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		k.badToken++
 	}
+	s, found := k.secrets[r.URL.Query().Get("secretId")]
 	k.mu.Unlock()
 
 	w.Header().Set("Cache-Status", "kinko; hit; ttl=287")
@@ -62,7 +63,6 @@ func (k *kinkoStub) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	s, found := k.secrets[q.Get("secretId")]
 	if !found {
 		writeJSON(w, 400, map[string]string{"__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret."})
 		return
@@ -90,6 +90,13 @@ func (k *kinkoStub) serve(w http.ResponseWriter, r *http.Request) {
 		"VersionStages": []string{"AWSCURRENT"},
 		"CreatedDate":   "2025-01-02T03:04:05Z",
 	})
+}
+
+// setSecret stores a new value for name: a rotation.
+func (k *kinkoStub) setSecret(name, value string) {
+	k.mu.Lock()
+	k.secrets[name] = value
+	k.mu.Unlock()
 }
 
 func (k *kinkoStub) seen() (queries []string, badToken int) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -23,8 +24,9 @@ import (
 //go:embed index.html
 var indexHTML string
 
-// CacheStatusHeader carries, on POST /invoke-openai answers, the kinko Cache-Status of
-// the read that gave the OpenAI key (e.g. "kinko; hit; ttl=287"): how it was served, not what it is.
+// CacheStatusHeader carries, on POST /invoke-openai answers, the Cache-Status of the read
+// that gave the OpenAI key (kinko's, e.g. "kinko; hit; ttl=287", or the kinko client's own
+// "client; hit; ttl=120" when it answered from memory): how it was served, not what it is.
 const CacheStatusHeader = "X-Kinko-Cache-Status"
 
 const (
@@ -50,6 +52,25 @@ type handler struct {
 	log     *slog.Logger
 	budget  time.Duration // longest time one request may take
 	margin  time.Duration // reserved before the Lambda deadline
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time // the last read with refreshNow after OpenAI refused a cached key
+}
+
+// refreshEvery bounds the reads with refreshNow that a refused key causes: a key that is
+// simply wrong must not turn every invoke into a call to Secrets Manager.
+const refreshEvery = time.Minute
+
+// mayRefresh says whether a refused key may be read again with refreshNow now, and if so
+// counts this as the read.
+func (h *handler) mayRefresh(now time.Time) bool {
+	h.refreshMu.Lock()
+	defer h.refreshMu.Unlock()
+	if !h.lastRefresh.IsZero() && now.Sub(h.lastRefresh) < refreshEvery {
+		return false
+	}
+	h.lastRefresh = now
+	return true
 }
 
 func newHandler(cfg config, secrets secretSource, oa openai.HTTPDoer, log *slog.Logger) *handler {
@@ -59,9 +80,10 @@ func newHandler(cfg config, secrets secretSource, oa openai.HTTPDoer, log *slog.
 // httpError is a failure with the status and message the caller gets. Messages
 // never hold the key: they are built from names, statuses and scrubbed upstream text.
 type httpError struct {
-	status int
-	msg    string
-	allow  string // Allow header for 405
+	status      int
+	msg         string
+	allow       string // Allow header for 405
+	keyRejected bool   // OpenAI refused the key (401/403): it may have been rotated
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -245,7 +267,8 @@ func mask(s string) string {
 	return string(r[:3]) + "..." + string(r[len(r)-4:])
 }
 
-// invokeOpenAI also gives the extension's Cache-Status for the key's read, once the key was read.
+// invokeOpenAI also gives the Cache-Status of the key's read (kinko's, or the client's own
+// hit), once the key was read.
 func (h *handler) invokeOpenAI(ctx context.Context, req events.APIGatewayV2HTTPRequest) (any, string, *httpError) {
 	prompt, herr := parsePrompt(req)
 	if herr != nil {
@@ -256,6 +279,15 @@ func (h *handler) invokeOpenAI(ctx context.Context, req events.APIGatewayV2HTTPR
 		return nil, "", herr
 	}
 	msg, herr := h.complete(ctx, key, prompt)
+	if herr != nil && herr.keyRejected && strings.Contains(cacheStatus, "hit") && h.mayRefresh(time.Now()) {
+		// A key from a cache (the client's or kinko's) was refused: it may have been rotated.
+		// Read it again past both caches and, if it changed, try once more with the new one.
+		newKey, newStatus, rerr := h.openAIKey(ctx, kinko.RefreshNow())
+		if rerr == nil && newKey != key {
+			cacheStatus = newStatus
+			msg, herr = h.complete(ctx, newKey, prompt)
+		}
+	}
 	if herr != nil {
 		return nil, cacheStatus, herr
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,5 +412,82 @@ func TestIndexPage(t *testing.T) {
 	}
 	if q, _ := f.kinko.seen(); len(q) != 0 {
 		t.Error("serving the page read the secret")
+	}
+}
+
+// Warm, the key comes from the kinko client's memory: one read reaches kinko.
+func TestWarmInvokeReadsTheKeyFromTheClientCache(t *testing.T) {
+	f := newFixture(t, jsonSecret, chatOK("ok"))
+	for i, want := range []string{"kinko; hit; ttl=287", "client; hit; ttl=143"} {
+		resp := f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi")))
+		if resp.StatusCode != 200 || resp.Headers[CacheStatusHeader] != want {
+			t.Errorf("invoke %d: %d, %s = %q, want 200 and %q", i+1, resp.StatusCode, CacheStatusHeader, resp.Headers[CacheStatusHeader], want)
+		}
+	}
+	if q, _ := f.kinko.seen(); len(q) != 1 {
+		t.Errorf("kinko queries = %q, want one: the second key came from memory", q)
+	}
+	if c := f.openai.seen(); len(c) != 2 || c[1].auth != "Bearer "+fakeKey {
+		t.Errorf("OpenAI got %d calls, or the second without the key", len(c))
+	}
+}
+
+// After a rotation, the key kept in memory is refused: the function reads it again with
+// refreshNow and tries once more, so the caller never sees the old key fail.
+func TestRefusedCachedKeyIsReadAgainWithRefreshNow(t *testing.T) {
+	newKey := fakeKey + "-rotated" // contains fakeKey: the fixture's leak checks cover it
+	var rotated atomic.Bool
+	secrets := map[string]string{"OPENAI_API_KEY": jsonSecret["OPENAI_API_KEY"]} // rotated below: not the shared map
+	f := newFixture(t, secrets, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		want := "Bearer " + fakeKey
+		if rotated.Load() {
+			want = "Bearer " + newKey
+		}
+		if r.Header.Get("Authorization") != want {
+			openAIErr(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided")(w, r, attempt)
+			return
+		}
+		chatOK("ok")(w, r, attempt)
+	})
+	if resp := f.do(t.Context(), request("POST", "/invoke-openai", prompt("before"))); resp.StatusCode != 200 {
+		t.Fatalf("before the rotation: %d %s", resp.StatusCode, resp.Body)
+	}
+	f.kinko.setSecret("OPENAI_API_KEY", `{"OPENAI_API_KEY":"`+newKey+`"}`)
+	rotated.Store(true)
+
+	resp := f.do(t.Context(), request("POST", "/invoke-openai", prompt("after")))
+	if resp.StatusCode != 200 || resp.Headers[CacheStatusHeader] != "kinko; hit; ttl=287" {
+		t.Fatalf("after the rotation: %d %s (Cache-Status %q), want 200 with the key read again from kinko",
+			resp.StatusCode, resp.Body, resp.Headers[CacheStatusHeader])
+	}
+	q, _ := f.kinko.seen()
+	if len(q) != 2 || !strings.Contains(q[1], "refreshNow=true") {
+		t.Errorf("kinko queries = %q, want the first read and one with refreshNow", q)
+	}
+	calls := f.openai.seen()
+	if len(calls) != 3 || calls[1].auth != "Bearer "+fakeKey || calls[2].auth != "Bearer "+newKey {
+		t.Errorf("OpenAI got %d calls; want the first, the old key refused, the new key", len(calls))
+	}
+	// The refreshed key is what the client keeps now.
+	if resp := f.do(t.Context(), request("POST", "/invoke-openai", prompt("later"))); resp.StatusCode != 200 ||
+		!strings.HasPrefix(resp.Headers[CacheStatusHeader], "client; hit;") {
+		t.Errorf("later: %d (Cache-Status %q), want 200 from the client's memory", resp.StatusCode, resp.Headers[CacheStatusHeader])
+	}
+}
+
+// A key that is simply wrong costs at most one refreshNow a minute, not one per invoke.
+func TestWrongKeyIsNotRefreshedOnEveryInvoke(t *testing.T) {
+	f := newFixture(t, jsonSecret, openAIErr(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided"))
+	for i := range 3 {
+		if msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502); !strings.Contains(msg, "401") {
+			t.Errorf("invoke %d: %q, want OpenAI's 401", i+1, msg)
+		}
+	}
+	q, _ := f.kinko.seen()
+	if len(q) != 2 || !strings.Contains(q[1], "refreshNow=true") {
+		t.Errorf("kinko queries = %q, want the first read and a single refreshNow", q)
+	}
+	if n := len(f.openai.seen()); n != 3 {
+		t.Errorf("OpenAI got %d calls, want 3: the same key is not tried twice", n)
 	}
 }

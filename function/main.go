@@ -4,7 +4,9 @@
 //
 // Routes: GET / (the page), GET /get-secret (a masked preview, never the key),
 // POST /invoke-openai {"prompt": "..."} -> {"message": "..."}; errors are {"error": "..."}.
-// /invoke-openai answers carry X-Kinko-Cache-Status: how kinko served the key (e.g. "kinko; hit; ttl=287").
+// /invoke-openai answers carry X-Kinko-Cache-Status: how kinko served the key (e.g. "kinko; hit; ttl=287",
+// or "client; hit; ttl=120" when the kinko client answered from its memory). A key OpenAI refuses
+// after it came from a cache is read again with refreshNow (at most once a minute) and tried once more.
 //
 // Environment:
 //
@@ -101,6 +103,8 @@ func newHandlerFromEnv(getenv func(string) string, stdout io.Writer) (*handler, 
 	if err != nil {
 		return nil, err
 	}
+	// The client keeps each answer for half of kinko's ttl: warm invokes read the key from
+	// memory, and a rotated key still arrives within kinko's TTL.
 	kc, err := kinko.New(getenv)
 	if err != nil {
 		return nil, err

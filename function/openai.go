@@ -73,7 +73,9 @@ func (h *handler) openAIError(ctx context.Context, err error, key, baseURL strin
 		case http.StatusTooManyRequests:
 			msg += "; rate limit or quota: try again later or check the OpenAI account's billing"
 		}
-		return fail(http.StatusBadGateway, "%s", scrub(msg, key))
+		e := fail(http.StatusBadGateway, "%s", scrub(msg, key))
+		e.keyRejected = apiErr.HTTPStatusCode == http.StatusUnauthorized || apiErr.HTTPStatusCode == http.StatusForbidden
+		return e
 	case errors.As(err, &reqErr):
 		return fail(http.StatusBadGateway,
 			"OpenAI answered %d with a body that is not an OpenAI error: is OPENAI_BASE_URL (%s) an OpenAI-compatible API?",

@@ -13,11 +13,13 @@ import (
 // openAIKey reads the key with kinko's jsonKey, falling back to the whole secret
 // when kinko answers 400: the secret is not a JSON object, or the extension is
 // AWS's, which has no jsonKey. keyFromSecret then does the picking itself.
-// cacheStatus is the extension's Cache-Status for the read that gave the key (empty
-// when it failed): the answer shows it so a caller can see the cache at work.
-func (h *handler) openAIKey(ctx context.Context) (key, cacheStatus string, herr *httpError) {
+// cacheStatus is the Cache-Status of the read that gave the key (empty when it failed):
+// kinko's, or "client; hit; ttl=N" when the kinko client answered from its memory. The
+// answer shows it so a caller can see the caches at work.
+// opts (RefreshNow) apply to both reads.
+func (h *handler) openAIKey(ctx context.Context, opts ...kinko.SecretOption) (key, cacheStatus string, herr *httpError) {
 	name, jsonKey := h.cfg.secretName, h.cfg.secretJSONKey
-	v, err := h.secrets.SecretJSONKey(ctx, name, jsonKey, kinko.CacheStatusTo(&cacheStatus))
+	v, err := h.secrets.SecretJSONKey(ctx, name, jsonKey, append(opts, kinko.CacheStatusTo(&cacheStatus))...)
 	if err == nil {
 		if v = strings.TrimSpace(v); v == "" {
 			return "", "", fail(http.StatusServiceUnavailable, "key %q of secret %q is empty: store the OpenAI key there", jsonKey, name)
@@ -28,7 +30,7 @@ func (h *handler) openAIKey(ctx context.Context) (key, cacheStatus string, herr 
 	if errors.As(err, &kerr) && ctx.Err() == nil {
 		switch {
 		case kerr.Status == http.StatusBadRequest:
-			s, err := h.secrets.Secret(ctx, name)
+			s, err := h.secrets.Secret(ctx, name, opts...)
 			if err != nil {
 				return "", "", h.secretError(ctx, err)
 			}

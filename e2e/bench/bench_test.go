@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -211,6 +212,30 @@ func TestMarkdownSaysWhereKinkoLoses(t *testing.T) {
 	}
 	md := Markdown(res, "/repo")
 	for _, want := range []string{"a value cached in a global is faster warm than kinko", "0.500 ms", "the upstream latency is hidden"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestMarkdownReportsTheClientCache(t *testing.T) {
+	p := ParamsFor(true)
+	one := func(v float64) Summary { return Summarize([]float64{v, v, v, v, v}) }
+	res := &Results{Params: p, Warm: &WarmResult{}}
+	for i, d := range p.WarmDelays {
+		for _, r := range []WarmRow{{Variant: varEmpty().Name}, {Variant: varGlobalCache().Name, Extra: one(0.1)}, {Variant: varKinkoClientCache().Name, Extra: one(0.13)}} {
+			r.Delay = d
+			res.Warm.Rows = append(res.Warm.Rows, r)
+		}
+		gap := 0.03
+		if i == 0 {
+			gap = 0.08
+		}
+		res.Warm.Compare = append(res.Warm.Compare, WarmCompare{Delay: d, What: "via kinko, client cache − global cache (extra)", Unit: "ms", Value: one(gap)})
+	}
+	md := Markdown(res, "/repo")
+	for _, want := range []string{"| via kinko, client cache |", "With the Go client's cache",
+		fmt.Sprintf("met at %d of %d upstream latencies", len(p.WarmDelays)-1, len(p.WarmDelays)), "0.080 ms (0.080 ms–0.080 ms) at +0 ms"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}

@@ -133,7 +133,7 @@ func (h *Harness) Warm(ctx context.Context) (WarmResult, error) {
 	res := WarmResult{PerRound: h.P.WarmPerRound, Rounds: h.P.Rounds}
 	raw := h.rawCSV("warm-invokes.csv", "delay_ms,round,variant,latency_ms")
 	defer raw.flush()
-	vs := []Variant{varEmpty(), varEmptyLayer(), varKinko(), varSDK(), varGlobalCache()}
+	vs := []Variant{varEmpty(), varEmptyLayer(), varKinko(), varSDK(), varGlobalCache(), varKinkoClientCache()}
 	stacks := make([]*stack.Stack, len(vs))
 	defer func() { _ = closeAll(stacks...) }()
 	for i, v := range vs {
@@ -150,9 +150,11 @@ func (h *Harness) Warm(ctx context.Context) (WarmResult, error) {
 	}
 	const (
 		iEmpty  = 0
+		iLayer  = 1
 		iKinko  = 2
 		iSDK    = 3
 		iGlobal = 4
+		iClient = 5
 	)
 	for _, delay := range h.P.WarmDelays {
 		fmt.Fprintf(h.Cfg.Log, "  warm invokes, Secrets Manager %s\n", plusDur(delay))
@@ -204,6 +206,9 @@ func (h *Harness) Warm(ctx context.Context) (WarmResult, error) {
 			WarmCompare{delay, "SDK every invoke − via kinko (extra)", "ms", perRound(func(r int) float64 { return extra(iSDK, r) - extra(iKinko, r) })},
 			WarmCompare{delay, "via kinko ÷ global cache (invoke latency)", "×", perRound(func(r int) float64 { return med[iKinko][r] / med[iGlobal][r] })},
 			WarmCompare{delay, "via kinko − global cache (extra)", "ms", perRound(func(r int) float64 { return extra(iKinko, r) - extra(iGlobal, r) })},
+			WarmCompare{delay, "via kinko, client cache − global cache (extra)", "ms", perRound(func(r int) float64 { return extra(iClient, r) - extra(iGlobal, r) })},
+			// What the read itself costs once the extension is in the sandbox anyway.
+			WarmCompare{delay, "via kinko, client cache − empty + kinko layer (extra)", "ms", perRound(func(r int) float64 { return extra(iClient, r) - extra(iLayer, r) })},
 		)
 	}
 	return res, closeAll(stacks...)
@@ -348,7 +353,8 @@ func (h *Harness) Calls(ctx context.Context) (CallsResult, error) {
 		v   Variant
 		ttl int
 	}
-	cfgs := []cfg{{varKinko(), 300}, {varKinko(), h.P.ShortTTL}, {varSDK(), 0}, {varGlobalCache(), 0}}
+	cfgs := []cfg{{varKinko(), 300}, {varKinko(), h.P.ShortTTL}, {varSDK(), 0}, {varGlobalCache(), 0},
+		{varKinkoClientCache(), 300}, {varKinkoClientCache(), h.P.ShortTTL}}
 	counts := make([][]float64, len(cfgs))
 	raw := h.rawCSV("aws-calls.csv", "run,variant,ttl_s,invokes,seconds,calls")
 	defer raw.flush()

@@ -15,6 +15,10 @@ import (
 // GoBenchPackage holds the handler benchmarks (a cache hit through the handler and over loopback).
 const GoBenchPackage = "./extension/internal/server/"
 
+// GoBenchClientPackage holds the Go client's benchmarks: a read from its memory against the
+// same read over loopback.
+const GoBenchClientPackage = "./function/kinko/"
+
 // GoBenchLine is one benchmark's figures over its -count runs.
 type GoBenchLine struct {
 	Name                    string
@@ -33,7 +37,7 @@ type GoBenchResult struct {
 // RunGoBench runs the handler benchmarks count times each with -benchmem and compares them
 // with benchstat against previous (when that file exists and benchstat is given).
 func RunGoBench(ctx context.Context, root string, count int, benchtime, benchstat, previous string) (GoBenchResult, error) {
-	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(count), "-benchtime", benchtime, GoBenchPackage}
+	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(count), "-benchtime", benchtime, GoBenchPackage, GoBenchClientPackage}
 	res := GoBenchResult{Command: "go " + strings.Join(args, " ")}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

@@ -99,11 +99,16 @@ func varKinko() Variant { return Variant{Name: "via kinko", Function: "viakinko"
 func varKinkoNoPrefetch() Variant {
 	return Variant{Name: "via kinko, no prefetch", Function: "viakinko", Layer: true, NoPrefetch: true}
 }
+func varKinkoClientCache() Variant {
+	return Variant{Name: "via kinko, client cache", Function: "viakinkocache", Layer: true}
+}
 func varSDK() Variant         { return Variant{Name: "SDK every invoke", Function: "sdk"} }
 func varGlobalCache() Variant { return Variant{Name: "global cache", Function: "globalcache"} }
 
 // functionNames are the benchmark functions' packages under e2e/bench/functions.
-func functionNames() []string { return []string{"empty", "viakinko", "sdk", "globalcache"} }
+func functionNames() []string {
+	return []string{"empty", "viakinko", "sdk", "globalcache", "viakinkocache"}
+}
 
 // Harness owns what the sections share: the binaries and one moto.
 type Harness struct {

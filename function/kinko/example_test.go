@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/kinko-dev/kinko/function/kinko"
 )
@@ -26,3 +27,29 @@ func Example() {
 		_ = key // use it; do not log it
 	}
 }
+
+// A value the client keeps in memory (for half of kinko's ttl) can be refused after a
+// rotation; RefreshNow reads it again past both caches and replaces what the client kept.
+func ExampleRefreshNow() {
+	c, err := kinko.New(os.Getenv) // kinko.WithoutCache() would switch the client's cache off
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.TODO()
+	var status string
+	key, err := c.SecretJSONKey(ctx, "prod/openai", "OPENAI_API_KEY", kinko.CacheStatusTo(&status))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if rejected := useKey(key); rejected && strings.Contains(status, "hit") {
+		key, err = c.SecretJSONKey(ctx, "prod/openai", "OPENAI_API_KEY", kinko.RefreshNow())
+		if err == nil {
+			useKey(key)
+		}
+	}
+}
+
+// useKey stands for the call the key is for; it reports whether the provider refused it.
+func useKey(key string) (rejected bool) { return key == "" }

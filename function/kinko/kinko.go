@@ -12,6 +12,10 @@
 //	if errors.As(err, &kerr) && kerr.Code == "ResourceNotFoundException" { ... }
 //
 // Errors returned by this package never contain a secret value.
+//
+// The client keeps each successful answer in memory for at most half of the freshness kinko
+// declared for it (Cache-Status ttl), so a warm read is a memory read while kinko still sees
+// a read before its own refresh; see WithCacheSize.
 package kinko
 
 import (
@@ -81,6 +85,10 @@ type Client struct {
 	timeout  time.Duration
 	attempts int
 	delay    time.Duration
+
+	cacheSize int              // from WithCacheSize; 0 is off
+	now       func() time.Time // the cache's clock
+	cache     *clientCache     // nil when off
 }
 
 // Option configures a Client.
@@ -159,16 +167,21 @@ func New(getenv func(string) string, opts ...Option) (*Client, error) {
 		port = n
 	}
 	c := &Client{
-		base:     &url.URL{Scheme: "http", Host: net.JoinHostPort("localhost", strconv.Itoa(port))},
-		getenv:   getenv,
-		timeout:  DefaultTimeout,
-		attempts: DefaultAttempts,
-		delay:    DefaultRetryDelay,
+		base:      &url.URL{Scheme: "http", Host: net.JoinHostPort("localhost", strconv.Itoa(port))},
+		getenv:    getenv,
+		timeout:   DefaultTimeout,
+		attempts:  DefaultAttempts,
+		delay:     DefaultRetryDelay,
+		cacheSize: DefaultCacheSize,
+		now:       time.Now,
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
 		}
+	}
+	if c.cacheSize > 0 {
+		c.cache = newClientCache(c.cacheSize)
 	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: &http.Transport{
@@ -203,7 +216,22 @@ type SecretValue struct {
 	SecretBinary  []byte
 	VersionStages []string
 	CreatedDate   time.Time // zero when the extension sent none or an unreadable one
-	CacheStatus   string    // the answer's Cache-Status header, e.g. "kinko; hit; ttl=287"
+	// CacheStatus is the answer's Cache-Status header, e.g. "kinko; hit; ttl=287", or
+	// "client; hit; ttl=120" when the client answered from its own memory.
+	CacheStatus string
+}
+
+// clone copies v with slices of its own, so what a caller does to its copy never reaches
+// the one the cache keeps.
+func (v *SecretValue) clone() *SecretValue {
+	c := *v
+	if v.SecretBinary != nil {
+		c.SecretBinary = append([]byte(nil), v.SecretBinary...)
+	}
+	if v.VersionStages != nil {
+		c.VersionStages = append([]string(nil), v.VersionStages...)
+	}
+	return &c
 }
 
 // SecretOption selects a version or bypasses the cache.
@@ -221,25 +249,38 @@ func VersionStage(stage string) SecretOption { return func(q *secretQuery) { q.s
 // VersionID asks for this version id.
 func VersionID(id string) SecretOption { return func(q *secretQuery) { q.id = id } }
 
-// RefreshNow bypasses the extension's cache: use it when the cached value was rejected.
+// RefreshNow bypasses the client's and the extension's caches: use it when the cached value
+// was rejected. The answer replaces what the client kept.
 func RefreshNow() SecretOption { return func(q *secretQuery) { q.refresh = true } }
 
-// CacheStatusTo stores the Cache-Status header of a successful answer in *dst (e.g.
-// "kinko; hit; ttl=287"), for calls like SecretJSONKey whose result has no field for it.
-// The header says how the extension answered, never what the secret holds.
+// CacheStatusTo stores the Cache-Status of a successful answer in *dst (e.g. "kinko; hit;
+// ttl=287", or "client; hit; ttl=120" from the client's memory), for calls like
+// SecretJSONKey whose result has no field for it. It says how the answer was served, never
+// what the secret holds.
 func CacheStatusTo(dst *string) SecretOption { return func(q *secretQuery) { q.status = dst } }
 
-func secretValues(id string, opts []SecretOption) (url.Values, *string, error) {
+func secretQueryOf(id string, opts []SecretOption) (secretQuery, error) {
 	if id == "" {
-		return nil, nil, errors.New("kinko: empty secret id: pass a secret name or ARN")
+		return secretQuery{}, errors.New("kinko: empty secret id: pass a secret name or ARN")
 	}
+	if len(opts) == 0 {
+		return secretQuery{}, nil // no option func to hand &q to: q stays off the heap
+	}
+	return secretQueryWith(id, opts)
+}
+
+func secretQueryWith(id string, opts []SecretOption) (secretQuery, error) {
 	var q secretQuery
 	for _, o := range opts {
 		o(&q)
 	}
 	if q.stage != "" && q.id != "" {
-		return nil, nil, fmt.Errorf("kinko: secret %q: VersionStage and VersionID exclude each other; pass one", id)
+		return q, fmt.Errorf("kinko: secret %q: VersionStage and VersionID exclude each other; pass one", id)
 	}
+	return q, nil
+}
+
+func (q *secretQuery) values(id string) url.Values {
 	v := url.Values{"secretId": {id}}
 	if q.stage != "" {
 		v.Set("versionStage", q.stage)
@@ -250,7 +291,30 @@ func secretValues(id string, opts []SecretOption) (url.Values, *string, error) {
 	if q.refresh {
 		v.Set("refreshNow", "true")
 	}
-	return v, q.status, nil
+	return v
+}
+
+// cached looks k up in the client's cache, unless the call bypasses it; a refreshNow call
+// drops what was kept. sent is the time to store the answer under.
+func (c *Client) cached(k cacheKey, refresh bool) (value any, left time.Duration, sent time.Time, ok bool) {
+	if c.cache == nil {
+		return nil, 0, time.Time{}, false
+	}
+	now := c.now()
+	if refresh {
+		c.cache.drop(k, now)
+		return nil, 0, now, false
+	}
+	value, left, ok = c.cache.get(k, now)
+	return value, left, now, ok
+}
+
+// keep stores an answer sent at sent (from cached) in the client's cache, if kinko's
+// Cache-Status allows it.
+func (c *Client) keep(k cacheKey, sent time.Time, hdr http.Header, value any) {
+	if c.cache != nil {
+		c.cache.put(k, sent, hdr.Values("Cache-Status"), value)
+	}
 }
 
 // wireSecret is the JSON shape; dates are decoded leniently (RFC 3339 or epoch seconds).
@@ -266,17 +330,27 @@ type wireSecret struct {
 
 // Secret returns the secret's current value (or the version the options select).
 func (c *Client) Secret(ctx context.Context, id string, opts ...SecretOption) (*SecretValue, error) {
-	q, status, err := secretValues(id, opts)
+	q, err := secretQueryOf(id, opts)
 	if err != nil {
 		return nil, err
+	}
+	k := cacheKey{kind: kindSecret, id: id, stage: q.stage, version: q.id}
+	v, left, sent, hit := c.cached(k, q.refresh)
+	if hit {
+		s := v.(*SecretValue).clone()
+		s.CacheStatus = clientStatus(left)
+		if q.status != nil {
+			*q.status = s.CacheStatus
+		}
+		return s, nil
 	}
 	what := fmt.Sprintf("secret %q", id)
-	body, hdr, err := c.get(ctx, "/secretsmanager/get", q, what)
+	body, hdr, err := c.get(ctx, "/secretsmanager/get", q.values(id), what)
 	if err != nil {
 		return nil, err
 	}
-	if status != nil {
-		*status = hdr.Get("Cache-Status")
+	if q.status != nil {
+		*q.status = hdr.Get("Cache-Status")
 	}
 	var w wireSecret
 	if err := json.Unmarshal(body, &w); err != nil {
@@ -284,7 +358,7 @@ func (c *Client) Secret(ctx context.Context, id string, opts ...SecretOption) (*
 		return nil, fmt.Errorf("kinko: %s: the answer is not a GetSecretValue JSON document (%d bytes, Content-Type %q)",
 			what, len(body), hdr.Get("Content-Type"))
 	}
-	return &SecretValue{
+	s := &SecretValue{
 		ARN:           w.ARN,
 		Name:          w.Name,
 		VersionId:     w.VersionId,
@@ -293,7 +367,9 @@ func (c *Client) Secret(ctx context.Context, id string, opts ...SecretOption) (*
 		VersionStages: w.VersionStages,
 		CreatedDate:   parseTime(w.CreatedDate),
 		CacheStatus:   hdr.Get("Cache-Status"),
-	}, nil
+	}
+	c.keep(k, sent, hdr, s.clone())
+	return s, nil
 }
 
 // SecretJSONKey returns the string value of top-level key of a JSON SecretString,
@@ -303,21 +379,32 @@ func (c *Client) SecretJSONKey(ctx context.Context, id, key string, opts ...Secr
 	if key == "" {
 		return "", fmt.Errorf("kinko: secret %q: empty JSON key: pass the name of a top-level key", id)
 	}
-	q, status, err := secretValues(id, opts)
+	q, err := secretQueryOf(id, opts)
 	if err != nil {
 		return "", err
 	}
-	q.Set("jsonKey", key)
+	k := cacheKey{kind: kindSecretKey, id: id, stage: q.stage, version: q.id, jsonKey: key}
+	v, left, sent, hit := c.cached(k, q.refresh)
+	if hit {
+		if q.status != nil {
+			*q.status = clientStatus(left)
+		}
+		return v.(string), nil
+	}
+	vals := q.values(id)
+	vals.Set("jsonKey", key)
 	what := fmt.Sprintf("secret %q key %q", id, key)
-	body, hdr, err := c.get(ctx, "/secretsmanager/get", q, what)
+	body, hdr, err := c.get(ctx, "/secretsmanager/get", vals, what)
 	if err != nil {
 		return "", err
 	}
-	if status != nil {
-		*status = hdr.Get("Cache-Status")
+	if q.status != nil {
+		*q.status = hdr.Get("Cache-Status")
 	}
 	if !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
-		return string(body), nil // kinko's text/plain answer
+		s := string(body) // kinko's text/plain answer
+		c.keep(k, sent, hdr, s)
+		return s, nil
 	}
 	// An extension without jsonKey (AWS's) may ignore it and send the whole document:
 	// pick the key here, with the errors kinko would have answered.
@@ -329,11 +416,12 @@ func (c *Client) SecretJSONKey(ctx context.Context, id, key string, opts ...Secr
 	if json.Unmarshal([]byte(doc.SecretString), &obj) != nil || obj == nil {
 		return "", fmt.Errorf("%s: %w", what, &Error{Status: http.StatusBadRequest, Message: "the secret is not a JSON object"})
 	}
-	var v string
-	if raw, ok := obj[key]; !ok || json.Unmarshal(raw, &v) != nil {
+	var s string
+	if raw, ok := obj[key]; !ok || json.Unmarshal(raw, &s) != nil {
 		return "", fmt.Errorf("%s: %w", what, &Error{Status: http.StatusNotFound, Message: "the secret has no string key " + strconv.Quote(key)})
 	}
-	return v, nil
+	c.keep(k, sent, hdr, s)
+	return s, nil
 }
 
 // Parameter is the extension's SSM GetParameter answer.
@@ -347,17 +435,61 @@ type Parameter struct {
 	Type             string
 	Value            string
 	Version          int64
-	CacheStatus      string // the answer's Cache-Status header
+	CacheStatus      string // the answer's Cache-Status header, or "client; hit; ttl=N" from the client's memory
 }
 
+// ParameterOption selects a parameter's version or label, or bypasses the caches.
+type ParameterOption func(*paramQuery)
+
+type paramQuery struct {
+	version int64
+	label   string
+	refresh bool
+}
+
+// ParameterVersion asks for this version of the parameter (1 or more).
+func ParameterVersion(v int64) ParameterOption { return func(q *paramQuery) { q.version = v } }
+
+// ParameterLabel asks for the version with this label.
+func ParameterLabel(l string) ParameterOption { return func(q *paramQuery) { q.label = l } }
+
+// ParameterRefreshNow bypasses the client's and the extension's caches, like RefreshNow.
+func ParameterRefreshNow() ParameterOption { return func(q *paramQuery) { q.refresh = true } }
+
 // Parameter returns an SSM parameter; withDecryption decrypts a SecureString.
-func (c *Client) Parameter(ctx context.Context, name string, withDecryption bool) (*Parameter, error) {
+func (c *Client) Parameter(ctx context.Context, name string, withDecryption bool, opts ...ParameterOption) (*Parameter, error) {
 	if name == "" {
 		return nil, errors.New("kinko: empty parameter name: pass a name, ARN or name:version")
+	}
+	var pq paramQuery
+	for _, o := range opts {
+		o(&pq)
+	}
+	switch {
+	case pq.version < 0:
+		return nil, fmt.Errorf("kinko: parameter %q: version %d: versions start at 1", name, pq.version)
+	case pq.version > 0 && pq.label != "":
+		return nil, fmt.Errorf("kinko: parameter %q: ParameterVersion and ParameterLabel exclude each other; pass one", name)
+	}
+	k := cacheKey{kind: kindParameter, id: name, stage: pq.label, pver: pq.version, decrypt: withDecryption}
+	v, left, sent, hit := c.cached(k, pq.refresh)
+	if hit {
+		p := *v.(*Parameter)
+		p.CacheStatus = clientStatus(left)
+		return &p, nil
 	}
 	q := url.Values{"name": {name}}
 	if withDecryption {
 		q.Set("withDecryption", "true")
+	}
+	if pq.version > 0 {
+		q.Set("version", strconv.FormatInt(pq.version, 10))
+	}
+	if pq.label != "" {
+		q.Set("label", pq.label)
+	}
+	if pq.refresh {
+		q.Set("refreshNow", "true")
 	}
 	what := fmt.Sprintf("parameter %q", name)
 	body, hdr, err := c.get(ctx, "/systemsmanager/parameters/get", q, what)
@@ -375,13 +507,16 @@ func (c *Client) Parameter(ctx context.Context, name string, withDecryption bool
 		return nil, fmt.Errorf("kinko: %s: the answer is not a GetParameter JSON document (%d bytes, Content-Type %q)",
 			what, len(body), hdr.Get("Content-Type"))
 	}
-	p := w.Parameter
-	return &Parameter{
-		ARN: p.ARN, DataType: p.DataType, Name: p.Name, Selector: p.Selector,
-		SourceResult: p.SourceResult, Type: p.Type, Value: p.Value, Version: p.Version,
-		LastModifiedDate: parseTime(p.LastModifiedDate),
+	wp := w.Parameter
+	p := &Parameter{
+		ARN: wp.ARN, DataType: wp.DataType, Name: wp.Name, Selector: wp.Selector,
+		SourceResult: wp.SourceResult, Type: wp.Type, Value: wp.Value, Version: wp.Version,
+		LastModifiedDate: parseTime(wp.LastModifiedDate),
 		CacheStatus:      hdr.Get("Cache-Status"),
-	}, nil
+	}
+	kept := *p
+	c.keep(k, sent, hdr, &kept)
+	return p, nil
 }
 
 // get performs one logical GET: a bounded retry on refused connections, all inside

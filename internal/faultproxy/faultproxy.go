@@ -5,7 +5,9 @@ package faultproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -49,12 +51,21 @@ type Proxy struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	fault    Fault
-	delay    time.Duration
-	gate     chan struct{}
-	calls    map[string]int // by operation (X-Amz-Target's last part)
-	inFlight int
+	mu        sync.Mutex
+	fault     Fault
+	faultLeft int // > 0: calls left before fault ends (SetFaultFor)
+	delay     time.Duration
+	gate      chan struct{}
+	calls     map[string]int // by operation (X-Amz-Target's last part)
+	arrivals  []Arrival
+	inFlight  int
+}
+
+// Arrival is one call as it reached the proxy.
+type Arrival struct {
+	Op string    // operation, e.g. "GetSecretValue"
+	ID string    // SecretId or Name of the request body
+	At time.Time // when it arrived
 }
 
 // Start runs a proxy on a free loopback port in front of target (moto's URL).
@@ -83,7 +94,23 @@ func (p *Proxy) Close() {
 }
 
 // SetFault makes every later call fail as f (None forwards again).
-func (p *Proxy) SetFault(f Fault) { p.mu.Lock(); p.fault = f; p.mu.Unlock() }
+func (p *Proxy) SetFault(f Fault) { p.mu.Lock(); p.fault, p.faultLeft = f, 0; p.mu.Unlock() }
+
+// SetFaultFor makes the next n calls fail as f; later ones are forwarded.
+func (p *Proxy) SetFaultFor(f Fault, n int) { p.mu.Lock(); p.fault, p.faultLeft = f, n; p.mu.Unlock() }
+
+// Arrivals lists the calls of operation op since the last ResetCounts, in arrival order.
+func (p *Proxy) Arrivals(op string) []Arrival {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Arrival
+	for _, a := range p.arrivals {
+		if a.Op == op {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // SetDelay adds d before each call is forwarded (a realistic distance to AWS).
 func (p *Proxy) SetDelay(d time.Duration) { p.mu.Lock(); p.delay = d; p.mu.Unlock() }
@@ -108,17 +135,33 @@ func (p *Proxy) Calls(op string) int { p.mu.Lock(); defer p.mu.Unlock(); return 
 func (p *Proxy) InFlight() int { p.mu.Lock(); defer p.mu.Unlock(); return p.inFlight }
 
 // ResetCounts zeroes the call counts.
-func (p *Proxy) ResetCounts() { p.mu.Lock(); p.calls = map[string]int{}; p.mu.Unlock() }
+func (p *Proxy) ResetCounts() {
+	p.mu.Lock()
+	p.calls, p.arrivals = map[string]int{}, nil
+	p.mu.Unlock()
+}
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	op := r.Header.Get("X-Amz-Target")
 	if i := strings.LastIndexByte(op, '.'); i >= 0 {
 		op = op[i+1:]
 	}
+	// The body is read for the request's id, then forwarded from memory.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var ids struct{ SecretId, Name string }
+	_ = json.Unmarshal(body, &ids)
 	p.mu.Lock()
 	p.calls[op]++
+	p.arrivals = append(p.arrivals, Arrival{Op: op, ID: ids.SecretId + ids.Name, At: time.Now()})
 	p.inFlight++
 	fault, delay, gate := p.fault, p.delay, p.gate
+	if p.faultLeft > 0 {
+		if p.faultLeft--; p.faultLeft == 0 {
+			p.fault = None
+		}
+	}
 	p.mu.Unlock()
 	defer func() { p.mu.Lock(); p.inFlight--; p.mu.Unlock() }()
 

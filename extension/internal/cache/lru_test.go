@@ -30,6 +30,7 @@ func TestExpiredEntryBeingRefetchedIsNotEvicted(t *testing.T) {
 			Size:         2,
 			RefreshAhead: 1,
 			StaleIfError: time.Hour,
+			MaxWait:      time.Hour, // wait for the refetch's failure, not for the clock
 		})
 		defer c.Close()
 		get := func(k key) (string, Status, error) { return c.Get(context.Background(), k) }

@@ -88,6 +88,7 @@ func newMemoryCache(size int) *memoryCache {
 		Size:         size,
 		RefreshAhead: 1,
 		StaleIfError: time.Hour,
+		MaxWait:      time.Hour,
 		Now: func() time.Time {
 			m.mu.Lock()
 			defer m.mu.Unlock()

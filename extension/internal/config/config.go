@@ -65,6 +65,9 @@ type Config struct {
 	Prefetch     []Prefetch
 	RefreshAhead float64       // fraction of TTL; 1 turns refresh-ahead off
 	StaleIfError time.Duration // 0 turns stale-if-error off
+	// MaxWait is the longest a request whose key holds a value (fresh, or expired inside the
+	// stale window) waits for a refetch before it is answered with that value.
+	MaxWait time.Duration
 	// MetricsEveryInvokes writes the metrics line every N invokes as well as at SHUTDOWN (0: only
 	// at SHUTDOWN), for sandboxes that live long or may be killed without a SHUTDOWN.
 	MetricsEveryInvokes int
@@ -124,6 +127,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SSMTimeout:          p.millis("SSM_PARAMETER_STORE_TIMEOUT_MILLIS"),
 		RefreshAhead:        p.fraction("KINKO_REFRESH_AHEAD", 0.8),
 		StaleIfError:        p.seconds("KINKO_STALE_IF_ERROR", 3600, 7*86400),
+		MaxWait:             time.Duration(p.int("KINKO_MAX_WAIT_MS", 250, 0, 60_000)) * time.Millisecond,
 		MetricsEveryInvokes: p.int("KINKO_METRICS_INVOKES", 0, 0, 1_000_000),
 		Prefetch:            p.prefetch("KINKO_PREFETCH"),
 		InitType:            p.initType("AWS_LAMBDA_INITIALIZATION_TYPE"),

@@ -18,7 +18,7 @@ func TestDefaultsMatchAWSExtension(t *testing.T) {
 	if c.Port != 2773 || !c.CacheEnabled || c.CacheSize != 1000 || c.MaxConnections != 3 ||
 		c.LogLevel != slog.LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
 		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0.8 || c.StaleIfError != time.Hour ||
-		len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 {
+		c.MaxWait != 250*time.Millisecond || len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -37,6 +37,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"KINKO_PREFETCH":                               " a , ssm:/app/db,a,,arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf ",
 		"KINKO_REFRESH_AHEAD":                          "0.5",
 		"KINKO_STALE_IF_ERROR":                         "0",
+		"KINKO_MAX_WAIT_MS":                            "0",
 		"KINKO_METRICS_INVOKES":                        "100",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN":            "container",
 		"AWS_LAMBDA_INITIALIZATION_TYPE":               "provisioned-concurrency",
@@ -47,7 +48,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	want := []Prefetch{{SecretsManager, "a"}, {SSM, "/app/db"}, {SecretsManager, "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf"}}
 	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != slog.LevelDebug ||
 		c.SecretsTTL != time.Minute || c.SSMTTL != 0 || c.SecretsTimeout != 1500*time.Millisecond ||
-		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 ||
+		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 || c.MaxWait != 0 ||
 		c.Token != "container" || c.InitType != InitProvisionedConcurrency || len(c.Prefetch) != len(want) || c.MetricsEveryInvokes != 100 {
 		t.Fatalf("config = %+v", c)
 	}
@@ -93,6 +94,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"KINKO_PREFETCH":                               "ok,ssm:",
 		"KINKO_REFRESH_AHEAD":                          "0",
 		"KINKO_STALE_IF_ERROR":                         "forever",
+		"KINKO_MAX_WAIT_MS":                            "250ms",
 		"KINKO_METRICS_INVOKES":                        "-1",
 	}
 	for name, value := range cases {

@@ -94,6 +94,8 @@ func checkRanges(t *testing.T, c Config) {
 		t.Fatalf("refresh ahead %g", c.RefreshAhead)
 	case c.StaleIfError < 0 || c.StaleIfError > 7*24*time.Hour:
 		t.Fatalf("stale if error %s", c.StaleIfError)
+	case c.MaxWait < 0 || c.MaxWait > time.Minute:
+		t.Fatalf("max wait %s", c.MaxWait)
 	}
 	switch c.InitType {
 	case InitOnDemand, InitProvisionedConcurrency, InitSnapStart, InitManagedInstances:

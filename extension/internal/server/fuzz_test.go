@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -155,6 +156,14 @@ func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder
 	if len(fc.ids) > 0 && !authorized(req) {
 		t.Fatal("an unauthorized request reached the cache")
 	}
+	// A path with an empty or dot segment, or a trailing slash other than the routes', is
+	// refused before any route: an id with those travels percent-encoded.
+	if p := req.URL.EscapedPath(); len(fc.ids) > 0 && p != path.Clean(p) && !slashRoute(p) {
+		t.Fatalf("a request for the unclean path %q reached the cache", clip(p))
+	}
+	if len(fc.ids) > 0 && strings.HasPrefix(req.URL.Path, AgentPrefix) && fc.ids[0] != strings.TrimPrefix(req.URL.Path, AgentPrefix) {
+		t.Fatal("the agent path's id is not the rest of the decoded path")
+	}
 	for _, id := range fc.ids {
 		if err := config.CheckID(id); err != nil {
 			t.Fatalf("an invalid id reached the cache: %v", err)
@@ -188,12 +197,18 @@ func FuzzQuery(f *testing.F) {
 		if perr != nil {
 			t.Fatalf("accepted a query url.ParseQuery refuses: %v", perr)
 		}
-		if len(want) != len(q.values) {
-			t.Fatalf("%d parameters kept of %d", len(q.values), len(want))
+		if len(want) != len(q.values)+len(q.unknown) {
+			t.Fatalf("%d parameters kept and %d ignored of %d", len(q.values), len(q.unknown), len(want))
 		}
 		for k, v := range q.values {
 			if !slices.Contains(allowed, k) || len(want[k]) != 1 || want[k][0] != v {
 				t.Fatalf("parameter %q kept though unknown or repeated, or its value changed", k)
+			}
+		}
+		// Ignored only when no known name matches it in another case: that one is an error.
+		for _, k := range q.unknown {
+			if respelling(allowed, k) != "" {
+				t.Fatalf("parameter %q ignored though it is a known name in another case", clip(k))
 			}
 		}
 		if id, err := q.id("secretId", "example"); err == nil {
@@ -208,7 +223,7 @@ func FuzzQuery(f *testing.F) {
 				t.Fatal("exclusive accepted both, or an over-long value")
 			}
 		}
-		if v, err := q.bool("refreshNow"); err == nil && v != strings.EqualFold(q.values["refreshNow"], "true") {
+		if v, err := q.bool("refreshNow", true); err == nil && v != (strings.EqualFold(q.values["refreshNow"], "true") || q.values["refreshNow"] == "1") {
 			t.Fatal("refreshNow read wrong")
 		}
 	})

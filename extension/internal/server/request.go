@@ -9,9 +9,22 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/config"
 )
 
-// query is a validated query string: only known parameters, each at most once.
+// The query parameters each endpoint takes. Any other name is ignored (real code sends
+// withDecryption=true to /secretsmanager/get, and AWS's extension answers it), except one of
+// these in another case: ignoring versionstage would silently answer another version.
+var (
+	secretParams    = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+	parameterParams = []string{"name", "withDecryption", "version", "label", "refreshNow", "jsonKey"}
+	// The agent's path style takes the id from the path; secretId is named so that giving it
+	// too is an error rather than a second id quietly ignored.
+	agentParams = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+)
+
+// query is a validated query string: the endpoint's parameters, each at most once, and the
+// names of the others, which are ignored.
 type query struct {
-	values map[string]string
+	values  map[string]string
+	unknown []string
 }
 
 func parseQuery(raw string, allowed ...string) (query, error) {
@@ -19,10 +32,21 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 	if err != nil {
 		return query{}, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
 	}
+	// Sorted, so that a query with two problems always reports the same one.
+	names := make([]string, 0, len(vals))
+	for k := range vals {
+		names = append(names, k)
+	}
+	slices.Sort(names)
 	q := query{values: make(map[string]string, len(vals))}
-	for k, vs := range vals {
+	for _, k := range names {
+		vs := vals[k]
 		if !slices.Contains(allowed, k) {
-			return query{}, fmt.Errorf("unknown query parameter %q; this endpoint takes %s", clip(k), strings.Join(allowed, ", "))
+			if right := respelling(allowed, k); right != "" {
+				return query{}, fmt.Errorf("query parameter %q is spelled %s: parameter names are case-sensitive", clip(k), right)
+			}
+			q.unknown = append(q.unknown, k)
+			continue
 		}
 		if len(vs) > 1 {
 			return query{}, fmt.Errorf("query parameter %s is given %d times; give it once", k, len(vs))
@@ -30,6 +54,16 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 		q.values[k] = vs[0]
 	}
 	return q, nil
+}
+
+// respelling returns the allowed name that k is in another case, or "".
+func respelling(allowed []string, k string) string {
+	for _, a := range allowed {
+		if strings.EqualFold(a, k) {
+			return a
+		}
+	}
+	return ""
 }
 
 // id returns the required id parameter name, checked as config.CheckID checks prefetch ids.
@@ -65,8 +99,9 @@ func (q query) exclusive(a, b string) (string, string, error) {
 	return va, vb, nil
 }
 
-// bool reads an optional true/false parameter; absent is false.
-func (q query) bool(name string) (bool, error) {
+// bool reads an optional true/false parameter, in any case; absent is false. digits also
+// accepts 1 and 0, as AWS Secrets Manager Agent does for refreshNow.
+func (q query) bool(name string, digits bool) (bool, error) {
 	v, ok := q.values[name]
 	if !ok {
 		return false, nil
@@ -76,6 +111,17 @@ func (q query) bool(name string) (bool, error) {
 		return true, nil
 	case "false":
 		return false, nil
+	case "1":
+		if digits {
+			return true, nil
+		}
+	case "0":
+		if digits {
+			return false, nil
+		}
+	}
+	if digits {
+		return false, fmt.Errorf("%s=%q is not true, false, 1 or 0", name, clip(v))
 	}
 	return false, fmt.Errorf("%s=%q is not true or false", name, clip(v))
 }

@@ -15,6 +15,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
@@ -27,6 +28,13 @@ const TokenHeader = "X-Aws-Parameters-Secrets-Token"
 
 // MaxHeaderBytes bounds request headers; a session token is about 1 KiB.
 const MaxHeaderBytes = 16 << 10
+
+// AgentPrefix is AWS Secrets Manager Agent's path style: GET /v1/<secret id>.
+const AgentPrefix = "/v1/"
+
+// maxUnknownNames bounds the unknown query parameter names remembered for logging once each,
+// so a caller sending endless new names cannot grow kinko's memory or its log.
+const maxUnknownNames = 64
 
 // Cache is what the server reads through.
 type Cache interface {
@@ -41,6 +49,14 @@ type Handler struct {
 	hasToken  bool
 	logger    *slog.Logger
 	mux       *http.ServeMux
+	unknown   unknownNames
+}
+
+// unknownNames remembers which ignored query parameter names have been logged.
+type unknownNames struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+	full bool // the cap was reached and said so once
 }
 
 // NewHandler returns the API handler. token is the expected X-Aws-Parameters-Secrets-Token;
@@ -55,8 +71,17 @@ func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
 		mux.HandleFunc(p, methodNotAllowed)
 	}
 	route("/ping", h.ping)
-	route("/secretsmanager/get", h.guard(h.secret))
-	route("/systemsmanager/parameters/get", h.guard(h.parameter))
+	// The trailing-slash forms are how AWS's Parameter Store documentation builds the URL;
+	// {$} makes each one exact, not a subtree.
+	for _, p := range []string{"/secretsmanager/get", "/secretsmanager/get/{$}"} {
+		route(p, h.guard(h.secret))
+	}
+	for _, p := range []string{"/systemsmanager/parameters/get", "/systemsmanager/parameters/get/{$}"} {
+		route(p, h.guard(h.parameter))
+	}
+	route(AgentPrefix+"{id...}", h.guard(h.agentSecret))
+	// Without this, ServeMux would redirect /v1 to /v1/; a local API has no reason to.
+	mux.HandleFunc(strings.TrimSuffix(AgentPrefix, "/"), notFound)
 	mux.HandleFunc("/", notFound)
 	h.mux = mux
 	return h
@@ -84,13 +109,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Cache-Status", "kinko; fwd=bypass")
 	// ServeMux would redirect /a//b and /a/../b to their clean form; a local API has no
-	// reason to, so a path that is not already clean is simply not one of ours. Nor is a
-	// target without a path ("*", CONNECT's host:port), which ServeMux answers with a bare 400.
-	if p := r.URL.EscapedPath(); p != path.Clean(p) || !strings.HasPrefix(p, "/") {
+	// reason to, so a path that is not already clean is simply not one of ours (a secret id
+	// holding "//" or a dot segment is sent percent-encoded). Nor is a target without a path
+	// ("*", CONNECT's host:port), which ServeMux answers with a bare 400. The trailing slashes
+	// of the routes are the exceptions.
+	switch p := r.URL.EscapedPath(); {
+	case !strings.HasPrefix(p, "/"):
 		notFound(w, r)
+		return
+	case p != path.Clean(p) && !slashRoute(p):
+		notClean(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// slashRoute reports whether p is one of the routes that end in a slash.
+func slashRoute(p string) bool {
+	switch p {
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix:
+		return true
+	}
+	return false
 }
 
 func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
@@ -134,13 +174,44 @@ func (h *Handler) checkToken(r *http.Request) string {
 }
 
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r.URL.RawQuery, "secretId", "versionId", "versionStage", "refreshNow", "jsonKey")
+	q, err := h.query(r, secretParams)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	req := upstream.Request{Kind: config.SecretsManager}
-	if req.ID, err = q.id("secretId", "/secretsmanager/get?secretId=NAME-or-ARN"); err == nil {
+	id, err := q.id("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
+	h.secretVersion(w, r, q, id, err)
+}
+
+// agentSecret answers AWS Secrets Manager Agent's GET /v1/<secret id>: the id is the rest of
+// the path, slashes included, percent-decoded (ServeMux decodes the wildcard).
+func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
+	q, err := h.query(r, agentParams)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return
+	}
+	if _, given := q.values["secretId"]; given {
+		writeError(w, http.StatusBadRequest, "InvalidRequest",
+			"secretId is not taken by "+AgentPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
+		return
+	}
+	id := r.PathValue("id")
+	switch err := config.CheckID(id); {
+	case id == "":
+		h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+AgentPrefix+"NAME-or-ARN"))
+	case err != nil:
+		h.secretVersion(w, r, q, "", fmt.Errorf("the secret id %w", err))
+	default:
+		h.secretVersion(w, r, q, id, nil)
+	}
+}
+
+// secretVersion finishes a secret request for id (or its problem, idErr) with its version.
+func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query, id string, idErr error) {
+	req := upstream.Request{Kind: config.SecretsManager, ID: id}
+	err := idErr
+	if err == nil {
 		req.Version, req.Stage, err = q.exclusive("versionId", "versionStage")
 	}
 	if err != nil {
@@ -153,8 +224,44 @@ func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, r, q, req)
 }
 
+// query parses r's query for an endpoint that takes allowed, and logs the ignored names.
+func (h *Handler) query(r *http.Request, allowed []string) (query, error) {
+	q, err := parseQuery(r.URL.RawQuery, allowed...)
+	if err == nil && len(q.unknown) > 0 {
+		h.logUnknown(r, q.unknown)
+	}
+	return q, err
+}
+
+// logUnknown writes one WARN line per ignored query parameter name, the first time it is seen:
+// enough to find a typo, without a line per request. Never the value: it may be a secret.
+func (h *Handler) logUnknown(r *http.Request, names []string) {
+	if !h.logger.Enabled(r.Context(), slog.LevelWarn) {
+		return
+	}
+	u := &h.unknown
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, n := range names {
+		n = clip(n)
+		if _, seen := u.seen[n]; seen || u.full {
+			continue
+		}
+		if len(u.seen) == maxUnknownNames {
+			u.full = true
+			h.logger.Warn("unknown query parameters: no longer logging new names", "names_logged", maxUnknownNames)
+			return
+		}
+		if u.seen == nil {
+			u.seen = make(map[string]struct{})
+		}
+		u.seen[n] = struct{}{}
+		h.logger.Warn("unknown query parameter ignored; logged once per name", "parameter", n, "path", clip(r.URL.Path))
+	}
+}
+
 func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r.URL.RawQuery, "name", "withDecryption", "version", "label", "refreshNow", "jsonKey")
+	q, err := h.query(r, parameterParams)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
@@ -162,7 +269,7 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 	req := upstream.Request{Kind: config.SSM}
 	if req.ID, err = q.id("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
 		if req.Version, req.Stage, err = q.exclusive("version", "label"); err == nil {
-			req.Decrypt, err = q.bool("withDecryption")
+			req.Decrypt, err = q.bool("withDecryption", false)
 		}
 	}
 	if err == nil && req.Version != "" {
@@ -179,7 +286,7 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 
 // answer reads req through the cache and writes the document, the jsonKey value or the error.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req upstream.Request) {
-	refresh, err := q.bool("refreshNow")
+	refresh, err := q.bool("refreshNow", true)
 	jsonKey, hasKey := q.values["jsonKey"]
 	if err == nil && hasKey && jsonKey == "" {
 		err = errors.New("jsonKey is empty; name a top-level key of the JSON value, or drop the parameter")
@@ -194,6 +301,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		get = h.cache.Refresh
 	}
 	v, st, err := get(r.Context(), req)
+	if errors.Is(err, cache.ErrCallerGone) {
+		// The caller hung up: nobody reads an answer, and it is neither AWS's failure nor a shutdown.
+		h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
+		return
+	}
 	w.Header().Set("Cache-Status", cacheStatus(st, err))
 	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []any{"request", req, "outcome", st.Outcome.String(), "took_us", time.Since(start).Microseconds()}
@@ -249,6 +361,11 @@ func lookupJSONKey(v upstream.Value, k string) (status int, value, problem strin
 	if !ok {
 		return http.StatusNotFound, "", fmt.Sprintf("has no top-level key %q", clip(k))
 	}
+	// A null holds no value: answering it as an empty 200 (or as the text "null") would hand
+	// the caller a credential that is not one.
+	if string(raw) == "null" {
+		return http.StatusNotFound, "", fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return http.StatusOK, s, ""
@@ -269,7 +386,13 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get or /ping", clip(r.URL.Path)))
+	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", clip(r.URL.Path), AgentPrefix))
+}
+
+// notClean refuses a path with an empty segment, a dot segment or a trailing slash.
+func notClean(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
+		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", clip(r.URL.EscapedPath()), AgentPrefix))
 }
 
 type errorBody struct {

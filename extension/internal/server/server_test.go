@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -137,7 +138,13 @@ func TestContractTable(t *testing.T) {
 		{"head", "HEAD", "/secretsmanager/get?secretId=app", withToken(), 405, "MethodNotAllowed"},
 		{"delete ping", "DELETE", "/ping", nil, 405, "MethodNotAllowed"},
 		{"unknown path", "GET", "/secretsmanager/list", withToken(), 404, "NotFound"},
-		{"trailing slash", "GET", "/secretsmanager/get/?secretId=app", withToken(), 404, "NotFound"},
+		{"trailing slash", "GET", "/secretsmanager/get/?secretId=app", withToken(), 200, ""},
+		{"parameter trailing slash", "GET", "/systemsmanager/parameters/get/?name=app", withToken(), 200, ""},
+		{"trailing slash is not a subtree", "GET", "/secretsmanager/get/x?secretId=app", withToken(), 404, "NotFound"},
+		{"two trailing slashes", "GET", "/secretsmanager/get//?secretId=app", withToken(), 404, "NotFound"},
+		{"trailing slash on ping", "GET", "/ping/", nil, 404, "NotFound"},
+		{"trailing slash, no token", "GET", "/systemsmanager/parameters/get/?name=app", nil, 401, "AccessDeniedException"},
+		{"trailing slash, post", "POST", "/secretsmanager/get/?secretId=app", withToken(), 405, "MethodNotAllowed"},
 		{"double slash", "GET", "//secretsmanager/get?secretId=app", withToken(), 404, "NotFound"},
 		{"dot dot", "GET", "/secretsmanager/x/../get?secretId=app", withToken(), 404, "NotFound"},
 		{"encoded slash", "GET", "/secretsmanager%2Fget?secretId=app", withToken(), 404, "NotFound"},
@@ -146,8 +153,34 @@ func TestContractTable(t *testing.T) {
 		{"id too long", "GET", "/secretsmanager/get?secretId=" + long, withToken(), 400, "InvalidRequest"},
 		{"id of 2048 bytes", "GET", "/secretsmanager/get?secretId=" + long[1:], withToken(), 400, "ResourceNotFoundException"},
 		{"control character", "GET", "/secretsmanager/get?secretId=a%0Ab", withToken(), 400, "InvalidRequest"},
-		{"unknown parameter", "GET", "/secretsmanager/get?secretId=app&secretid=app", withToken(), 400, "InvalidRequest"},
+		{"known parameter in another case", "GET", "/secretsmanager/get?secretId=app&secretid=app", withToken(), 400, "InvalidRequest"},
+		{"versionstage", "GET", "/secretsmanager/get?secretId=app&versionstage=AWSPREVIOUS", withToken(), 400, "InvalidRequest"},
+		{"secretID", "GET", "/secretsmanager/get?secretID=app", withToken(), 400, "InvalidRequest"},
+		{"unknown parameter ignored", "GET", "/secretsmanager/get?secretId=app&withDecryption=true", withToken(), 200, ""},
+		{"unknown parameter twice ignored", "GET", "/secretsmanager/get?secretId=app&x=1&x=2", withToken(), 200, ""},
 		{"duplicate parameter", "GET", "/secretsmanager/get?secretId=app&secretId=app", withToken(), 400, "InvalidRequest"},
+		{"duplicate stage", "GET", "/secretsmanager/get?secretId=app&versionStage=a&versionStage=a", withToken(), 400, "InvalidRequest"},
+		{"refreshNow=1", "GET", "/secretsmanager/get?secretId=app&refreshNow=1", withToken(), 200, ""},
+		{"refreshNow=FALSE", "GET", "/secretsmanager/get?secretId=app&refreshNow=FALSE", withToken(), 200, ""},
+		{"refreshNow=2", "GET", "/secretsmanager/get?secretId=app&refreshNow=2", withToken(), 400, "InvalidRequest"},
+		{"agent path", "GET", "/v1/app", withToken(), 200, ""},
+		{"agent path, no token", "GET", "/v1/app", nil, 401, "AccessDeniedException"},
+		{"agent path, x-forwarded-for", "GET", "/v1/app", map[string]string{TokenHeader: token, "X-Forwarded-For": "10.0.0.1"}, 400, "InvalidRequest"},
+		{"agent path, post", "POST", "/v1/app", withToken(), 405, "MethodNotAllowed"},
+		{"agent path, head", "HEAD", "/v1/app", withToken(), 405, "MethodNotAllowed"},
+		{"agent path, no id", "GET", "/v1/", withToken(), 400, "InvalidRequest"},
+		{"agent path, no slash", "GET", "/v1", withToken(), 404, "NotFound"},
+		{"agent path, secretId too", "GET", "/v1/app?secretId=app", withToken(), 400, "InvalidRequest"},
+		{"agent path, both versions", "GET", "/v1/app?versionId=v&versionStage=s", withToken(), 400, "InvalidRequest"},
+		{"agent path, stage in another case", "GET", "/v1/app?VersionStage=s", withToken(), 400, "InvalidRequest"},
+		{"agent path, refreshNow=0", "GET", "/v1/app?refreshNow=0", withToken(), 200, ""},
+		{"agent path, unknown parameter", "GET", "/v1/app?abc=XXXXXXXX", withToken(), 200, ""},
+		{"agent path, double slash", "GET", "/v1/a//b", withToken(), 404, "NotFound"},
+		{"agent path, dot dot", "GET", "/v1/a/../app", withToken(), 404, "NotFound"},
+		{"agent path, dot", "GET", "/v1/./app", withToken(), 404, "NotFound"},
+		{"agent path, trailing slash", "GET", "/v1/app/", withToken(), 404, "NotFound"},
+		{"agent path, control character", "GET", "/v1/a%0Ab", withToken(), 400, "InvalidRequest"},
+		{"agent path, id too long", "GET", "/v1/" + long, withToken(), 400, "InvalidRequest"},
 		{"malformed query", "GET", "/secretsmanager/get?secretId=%zz", withToken(), 400, "InvalidRequest"},
 		{"stage and id", "GET", "/secretsmanager/get?secretId=app&versionStage=AWSCURRENT&versionId=v1", withToken(), 400, "InvalidRequest"},
 		{"empty stage", "GET", "/secretsmanager/get?secretId=app&versionStage=", withToken(), 400, "InvalidRequest"},
@@ -163,7 +196,10 @@ func TestContractTable(t *testing.T) {
 		{"parameter version and label", "GET", "/systemsmanager/parameters/get?name=app&version=2&label=prod", withToken(), 400, "InvalidRequest"},
 		{"parameter bad version", "GET", "/systemsmanager/parameters/get?name=app&version=two", withToken(), 400, "InvalidRequest"},
 		{"parameter bad decryption flag", "GET", "/systemsmanager/parameters/get?name=app&withDecryption=1", withToken(), 400, "InvalidRequest"},
-		{"parameter unknown parameter", "GET", "/systemsmanager/parameters/get?name=app&secretId=x", withToken(), 400, "InvalidRequest"},
+		{"parameter unknown parameter ignored", "GET", "/systemsmanager/parameters/get?name=app&secretId=x", withToken(), 200, ""},
+		{"parameter Name", "GET", "/systemsmanager/parameters/get?Name=app", withToken(), 400, "InvalidRequest"},
+		{"parameter withdecryption", "GET", "/systemsmanager/parameters/get?name=app&withdecryption=true", withToken(), 400, "InvalidRequest"},
+		{"parameter duplicate name", "GET", "/systemsmanager/parameters/get?name=app&name=app", withToken(), 400, "InvalidRequest"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,13 +338,14 @@ func TestUpstreamErrorsPassThrough(t *testing.T) {
 
 func TestCacheStatusValues(t *testing.T) {
 	for st, want := range map[cache.Status]string{
-		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}: "kinko; hit; ttl=287",
-		{Outcome: cache.Miss}:                                "kinko; fwd=miss; stored",
-		{Outcome: cache.Collapsed}:                           "kinko; fwd=miss; collapsed",
-		{Outcome: cache.Expired}:                             "kinko; fwd=stale; stored",
-		{Outcome: cache.StaleIfError}:                        "kinko; hit; detail=stale-if-error",
-		{Outcome: cache.Refreshed}:                           "kinko; fwd=request; stored",
-		{Outcome: cache.Bypass}:                              "kinko; fwd=bypass",
+		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}:       "kinko; hit; ttl=287",
+		{Outcome: cache.Miss, TTL: 300 * time.Second}:              "kinko; fwd=miss; stored; ttl=300",
+		{Outcome: cache.Collapsed, TTL: 299500 * time.Millisecond}: "kinko; fwd=miss; collapsed; ttl=299",
+		{Outcome: cache.Expired, TTL: 271 * time.Second}:           "kinko; fwd=stale; stored; ttl=271",
+		{Outcome: cache.StaleIfError}:                              "kinko; hit; detail=stale-if-error",
+		{Outcome: cache.StaleWhileRevalidate}:                      "kinko; hit; detail=stale-while-revalidate",
+		{Outcome: cache.Refreshed, TTL: 300 * time.Second}:         "kinko; fwd=request; stored; ttl=300",
+		{Outcome: cache.Bypass}:                                    "kinko; fwd=bypass",
 	} {
 		if got := cacheStatus(st, nil); got != want {
 			t.Errorf("%v: %q, want %q", st.Outcome, got, want)
@@ -320,5 +357,128 @@ func TestHTTPServerLimits(t *testing.T) {
 	s := NewHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	if s.ReadHeaderTimeout == 0 || s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.IdleTimeout == 0 || s.MaxHeaderBytes != MaxHeaderBytes {
 		t.Fatalf("server lacks a limit: %+v", s)
+	}
+}
+
+// The agent's path style: the id is the rest of the path, slashes included, percent-decoded,
+// and the same cache entry as the query form.
+func TestAgentPathReachesTheCacheAsTheQueryForm(t *testing.T) {
+	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"
+	for target, want := range map[string]upstream.Request{
+		"/v1/app":                                {Kind: config.SecretsManager, ID: "app", Stage: "AWSCURRENT"},
+		"/v1/prod/db":                            {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+		"/v1/prod%2Fdb":                          {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+		"/v1/a%2F%2Fb%2F..%2Fc":                  {Kind: config.SecretsManager, ID: "a//b/../c", Stage: "AWSCURRENT"},
+		"/v1/my%20secret":                        {Kind: config.SecretsManager, ID: "my secret", Stage: "AWSCURRENT"},
+		"/v1/" + arn:                             {Kind: config.SecretsManager, ID: arn, Stage: "AWSCURRENT"},
+		"/v1/app?versionStage=AWSPENDING":        {Kind: config.SecretsManager, ID: "app", Stage: "AWSPENDING"},
+		"/v1/app?versionId=v1":                   {Kind: config.SecretsManager, ID: "app", Version: "v1"},
+		"/secretsmanager/get?secretId=prod%2Fdb": {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+	} {
+		f := newFake()
+		h, _ := newTestHandler(t, f, token)
+		do(t, h, "GET", target, withToken())
+		if len(f.requests) != 1 || f.requests[0] != want {
+			t.Errorf("%s reached the cache as %+v, want %+v", target, f.requests, want)
+		}
+	}
+}
+
+func TestRefreshNowSpellings(t *testing.T) {
+	for value, want := range map[string]bool{"true": true, "TRUE": true, "True": true, "1": true, "false": false, "FALSE": false, "0": false} {
+		for _, target := range []string{"/secretsmanager/get?secretId=app&refreshNow=" + value, "/v1/app?refreshNow=" + value} {
+			f := newFake()
+			h, _ := newTestHandler(t, f, token)
+			if a := do(t, h, "GET", target, withToken()); a.status != 200 || len(f.refresh) != 1 || f.refresh[0] != want {
+				t.Errorf("%s: status %d, refresh %v, want %v", target, a.status, f.refresh, want)
+			}
+		}
+	}
+	h, _ := newTestHandler(t, newFake(), token)
+	if a := do(t, h, "GET", "/secretsmanager/get?secretId=app&refreshNow=yes", withToken()); a.status != 400 || !strings.Contains(a.body, "true, false, 1 or 0") {
+		t.Errorf("refreshNow=yes: %d %s, want 400 listing what is accepted", a.status, a.body)
+	}
+}
+
+// A known name in another case is refused with the right spelling: ignoring versionstage would
+// serve AWSCURRENT to a caller who asked for another version.
+func TestKnownNameInAnotherCaseNamesTheSpelling(t *testing.T) {
+	h, _ := newTestHandler(t, newFake(), token)
+	for target, right := range map[string]string{
+		"/secretsmanager/get?secretId=app&versionstage=AWSPREVIOUS":  "versionStage",
+		"/secretsmanager/get?secretID=app":                           "secretId",
+		"/secretsmanager/get?secretId=app&RefreshNow=true":           "refreshNow",
+		"/v1/app?versionid=v1":                                       "versionId",
+		"/systemsmanager/parameters/get?Name=/p":                     "name",
+		"/systemsmanager/parameters/get?name=/p&WithDecryption=true": "withDecryption",
+	} {
+		a := do(t, h, "GET", target, withToken())
+		if a.status != 400 || !strings.Contains(a.body, "is spelled "+right) {
+			t.Errorf("%s: %d %s, want 400 naming %s", target, a.status, a.body, right)
+		}
+	}
+}
+
+// Unknown names are logged once each at WARN, never with their values, and a caller sending
+// endless new names cannot grow what kinko remembers or writes.
+func TestUnknownParametersLoggedOncePerNameAndBounded(t *testing.T) {
+	f := newFake()
+	h, logs := newTestHandler(t, f, token)
+	for range 3 {
+		if a := do(t, h, "GET", "/secretsmanager/get?secretId=app&withDecryption=true&token="+plainValue, withToken()); a.status != 200 {
+			t.Fatalf("status %d, want 200: unknown parameters are ignored", a.status)
+		}
+	}
+	if n := strings.Count(logs.String(), `"parameter":"withDecryption"`); n != 1 {
+		t.Fatalf("withDecryption logged %d times over 3 requests, want once", n)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN"`) {
+		t.Fatal("unknown parameters are not logged at WARN")
+	}
+	noSecrets(t, "log", logs.String())
+
+	for i := range 3 * maxUnknownNames {
+		do(t, h, "GET", fmt.Sprintf("/secretsmanager/get?secretId=app&p%d=%s", i, plainValue), withToken())
+	}
+	lines := strings.Count(logs.String(), "unknown query parameter ignored")
+	if lines != maxUnknownNames || strings.Count(logs.String(), "no longer logging new names") != 1 {
+		t.Fatalf("%d names logged and %d cap notices after %d distinct names, want %d and 1",
+			lines, strings.Count(logs.String(), "no longer logging new names"), 3*maxUnknownNames+2, maxUnknownNames)
+	}
+	if len(h.unknown.seen) > maxUnknownNames {
+		t.Fatalf("%d names remembered, over the bound of %d", len(h.unknown.seen), maxUnknownNames)
+	}
+	noSecrets(t, "log", logs.String())
+}
+
+// Issue 18, point 11: a key whose value is JSON null holds no value. It answered 200 with an
+// empty body, which a caller takes for an empty password.
+func TestJSONKeyNullIsNotFound(t *testing.T) {
+	f := newFake()
+	f.values["nulls"] = textValue("nulls", `{"password":null,"literal":"null"}`)
+	h, logs := newTestHandler(t, f, token)
+	a := do(t, h, "GET", "/secretsmanager/get?secretId=nulls&jsonKey=password", withToken())
+	var e struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal([]byte(a.body), &e)
+	if a.status != 404 || e.Type != "JsonKeyNotFound" || !strings.Contains(e.Message, "null") {
+		t.Fatalf("jsonKey on a null: %d %q, want 404 JsonKeyNotFound saying the key is null", a.status, a.body)
+	}
+	// The string "null" is a value like any other.
+	if a := do(t, h, "GET", "/secretsmanager/get?secretId=nulls&jsonKey=literal", withToken()); a.status != 200 || a.body != "null" {
+		t.Fatalf("jsonKey on the string \"null\": %d %q, want 200 null", a.status, a.body)
+	}
+	noSecrets(t, "log", logs.String())
+}
+
+func TestUncleanPathSaysHowToSendTheID(t *testing.T) {
+	h, _ := newTestHandler(t, newFake(), token)
+	for _, target := range []string{"/v1/a//b", "/v1/a/../b", "/v1/a/", "//secretsmanager/get?secretId=a"} {
+		a := do(t, h, "GET", target, withToken())
+		if a.status != 404 || !strings.Contains(a.body, "percent-encoded") {
+			t.Errorf("%s: %d %s, want 404 saying how to send such an id", target, a.status, a.body)
+		}
 	}
 }

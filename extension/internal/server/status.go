@@ -8,7 +8,9 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
-// cacheStatus renders the RFC 9211 Cache-Status value for one answer.
+// cacheStatus renders the RFC 9211 Cache-Status value for one answer. Every fresh answer
+// carries ttl (whole seconds of freshness left, the value's own jittered lifetime); stale,
+// bypassed and error answers carry none.
 func cacheStatus(st cache.Status, err error) string {
 	if err != nil {
 		s := "kinko; fwd=miss"
@@ -24,19 +26,22 @@ func cacheStatus(st cache.Status, err error) string {
 		}
 		return s
 	}
+	ttl := "; ttl=" + strconv.FormatInt(int64(st.TTL.Seconds()), 10)
 	switch st.Outcome {
 	case cache.Hit:
-		return "kinko; hit; ttl=" + strconv.FormatInt(int64(st.TTL.Seconds()), 10)
+		return "kinko; hit" + ttl
 	case cache.StaleIfError:
 		return "kinko; hit; detail=stale-if-error"
+	case cache.StaleWhileRevalidate:
+		return "kinko; hit; detail=stale-while-revalidate"
 	case cache.Miss:
-		return "kinko; fwd=miss; stored"
+		return "kinko; fwd=miss; stored" + ttl
 	case cache.Collapsed:
-		return "kinko; fwd=miss; collapsed"
+		return "kinko; fwd=miss; collapsed" + ttl
 	case cache.Expired:
-		return "kinko; fwd=stale; stored"
+		return "kinko; fwd=stale; stored" + ttl
 	case cache.Refreshed:
-		return "kinko; fwd=request; stored"
+		return "kinko; fwd=request; stored" + ttl
 	}
 	return "kinko; fwd=bypass"
 }

@@ -23,6 +23,7 @@ const (
 	CodeUnreachable = "UpstreamUnreachable"
 	CodeMalformed   = "UpstreamMalformedResponse"
 	CodeShutdown    = "ExtensionShuttingDown"
+	CodeCallerGone  = "CallerGone" // never answered: the caller is gone
 	CodeInternal    = "InternalFailure"
 )
 
@@ -136,7 +137,7 @@ func (e *Error) FromAWS() bool {
 		return true
 	}
 	switch e.Code {
-	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal:
+	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone:
 		return false
 	}
 	return true

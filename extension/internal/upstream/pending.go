@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Fetcher is what the cache loads through.
@@ -39,3 +40,11 @@ func (p *Pending) Fetch(ctx context.Context, r Request) (Value, error) {
 	}
 	return p.f.Fetch(ctx, r)
 }
+
+// GaveUp is the error for a caller that waited its whole budget without an answer from AWS.
+func GaveUp(r Request, waited time.Duration) error {
+	return classify(r.Kind, context.DeadlineExceeded, waited)
+}
+
+// ShuttingDown is the error for a caller still waiting when kinko shuts down.
+func ShuttingDown(r Request) error { return classify(r.Kind, context.Canceled, 0) }

@@ -7,6 +7,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -63,19 +64,6 @@ type Value struct {
 	Name    string
 	// Version is the version id (secrets) or number (parameters), for logs and headers.
 	Version string
-}
-
-// Aliases are the other requests this value answers: the same version asked by ARN or by name.
-func Aliases(r Request, v Value) []Request {
-	var out []Request
-	for _, id := range []string{v.ARN, v.Name} {
-		if id != "" && id != r.ID {
-			a := r
-			a.ID = id
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // Observer counts upstream calls (metrics).
@@ -139,14 +127,22 @@ func httpClient(maxConns int) *awshttp.BuildableClient {
 	})
 }
 
-// Fetch calls the service r names, once (with the SDK's standard retries), within its timeout.
+// DefaultAttemptTimeout bounds one upstream attempt when *_TIMEOUT_MILLIS is unset or 0: AWS's
+// SDK has no timeout of its own, and a hung connection would hold the key's one attempt forever.
+// GetSecretValue answers in tens of milliseconds; two attempts fit in the cache's 4 s budget.
+const DefaultAttemptTimeout = 2 * time.Second
+
+// Fetch makes one attempt at the service r names, within its timeout. The SDK tries once
+// (oneAttempt): kinko's cache retries per key, with backoff, and knows whether a caller can be
+// answered from a value at hand meanwhile; the SDK's retries would multiply its attempts and
+// hold callers through their backoff.
 func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 	timeout := c.timeout(r.Kind)
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	start := time.Now()
 	var (
 		v   Value
@@ -161,6 +157,10 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 	took := time.Since(start)
 	if err != nil {
 		err = classify(r.Kind, err, timeout)
+		// Cancelled with a cause of its own (the caller hung up): say that, not "shutting down".
+		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeCallerGone, Message: cause.Error(), Transient: true, cause: cause}
+		}
 	}
 	if c.observer != nil {
 		c.observer.UpstreamCall(r.Kind, took, err)
@@ -185,23 +185,42 @@ func (c *Client) fetchSecret(ctx context.Context, r Request) (Value, error) {
 	if r.Stage != "" {
 		in.VersionStage = aws.String(r.Stage)
 	}
-	out, err := c.secrets.GetSecretValue(ctx, in)
+	out, err := c.secrets.GetSecretValue(ctx, in, oneAttempt)
 	if err != nil {
 		return Value{}, err
 	}
 	return renderSecret(out)
 }
 
-// secretDocument is GetSecretValue's output as AWS's extension serves it: PascalCase, nulls kept,
-// dates in RFC 3339, SecretBinary in base64 (encoding/json's []byte rule).
+// secretDocument is GetSecretValue's output as AWS's extension serves it: PascalCase, its key
+// order, nulls kept, dates to the millisecond, SecretBinary in base64 (encoding/json's []byte
+// rule), and an empty ResultMetadata last, which AWS's extension always writes.
 type secretDocument struct {
-	ARN           *string  `json:"ARN"`
-	CreatedDate   *string  `json:"CreatedDate"`
-	Name          *string  `json:"Name"`
-	SecretBinary  []byte   `json:"SecretBinary"`
-	SecretString  *string  `json:"SecretString"`
-	VersionId     *string  `json:"VersionId"`
-	VersionStages []string `json:"VersionStages"`
+	ARN            *string        `json:"ARN"`
+	CreatedDate    *string        `json:"CreatedDate"`
+	Name           *string        `json:"Name"`
+	SecretBinary   []byte         `json:"SecretBinary"`
+	SecretString   *string        `json:"SecretString"`
+	VersionId      *string        `json:"VersionId"`
+	VersionStages  []string       `json:"VersionStages"`
+	ResultMetadata resultMetadata `json:"ResultMetadata"`
+}
+
+// resultMetadata is the SDK's middleware metadata, which AWS's extension serializes as {}.
+type resultMetadata struct{}
+
+// oneAttempt makes the SDK try a call once, unless a number of attempts was set explicitly
+// (AWS_MAX_ATTEMPTS, through aws.Config.RetryMaxAttempts): then the user's number wins.
+func oneAttempt(o *secretsmanager.Options) {
+	if o.RetryMaxAttempts == 0 {
+		o.RetryMaxAttempts = 1
+	}
+}
+
+func oneAttemptSSM(o *ssm.Options) {
+	if o.RetryMaxAttempts == 0 {
+		o.RetryMaxAttempts = 1
+	}
 }
 
 func renderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
@@ -236,7 +255,7 @@ func (c *Client) fetchParameter(ctx context.Context, r Request) (Value, error) {
 	case r.Stage != "":
 		name += ":" + r.Stage
 	}
-	out, err := c.parameters.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(r.Decrypt)})
+	out, err := c.parameters.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(r.Decrypt)}, oneAttemptSSM)
 	if err != nil {
 		return Value{}, err
 	}
@@ -258,6 +277,7 @@ type parameterDocument struct {
 		Value            *string `json:"Value"`
 		Version          int64   `json:"Version"`
 	} `json:"Parameter"`
+	ResultMetadata resultMetadata `json:"ResultMetadata"`
 }
 
 func renderParameter(out *ssm.GetParameterOutput) (Value, error) {
@@ -280,11 +300,15 @@ func renderParameter(out *ssm.GetParameterOutput) (Value, error) {
 	}, nil
 }
 
+// dateLayout is how AWS's extension writes dates: UTC, always three fractional digits. AWS
+// sends epoch seconds with milliseconds, so nothing finer is lost.
+const dateLayout = "2006-01-02T15:04:05.000Z"
+
 func date(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := t.UTC().Format(time.RFC3339Nano)
+	s := t.UTC().Format(dateLayout)
 	return &s
 }
 

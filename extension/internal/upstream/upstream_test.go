@@ -113,13 +113,13 @@ func TestSecretDocumentKeepsNulls(t *testing.T) {
 	}
 	var doc map[string]any
 	_ = json.Unmarshal(v.Body, &doc)
-	if doc["SecretBinary"] != nil || doc["CreatedDate"] != "2026-11-01T03:00:00.5Z" || doc["SecretString"] != secretText || len(doc) != 7 {
+	if doc["SecretBinary"] != nil || doc["CreatedDate"] != "2026-11-01T03:00:00.500Z" || doc["SecretString"] != secretText || len(doc) != 8 {
 		t.Fatalf("document %v", doc)
 	}
 	if !v.HasText || v.Text != secretText || v.ARN == "" || v.Name != "a" || v.Version != "v1" {
 		t.Fatalf("value fields wrong")
 	}
-	aliases := Aliases(Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"}, v)
+	aliases := NewHome("us-east-1").Aliases(Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"}, v)
 	if len(aliases) != 1 || aliases[0].ID != v.ARN || aliases[0].Stage != "AWSPREVIOUS" {
 		t.Fatalf("aliases %+v, want the ARN with the same stage", aliases)
 	}
