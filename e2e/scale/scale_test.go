@@ -116,8 +116,15 @@ func TestShortRun(t *testing.T) {
 		if countCalls(s.Calls, span{hang.To, hang.To + p.Unavailable}, Failed503) == 0 {
 			t.Error("brownout: no call got a 503")
 		}
-		if n := len(readsIn(s.Reads, span{hang.From, hang.To + p.Unavailable})); n == 0 {
-			t.Error("brownout: no reads during it")
+		brown := span{hang.From, hang.To + p.Unavailable}
+		reads := readsIn(s.Reads, brown)
+		// Every function here had a value: while AWS fails it gets that value, never an error.
+		if a := countAnswers(reads); a.Total == 0 || a.Failed > 0 {
+			t.Errorf("brownout: %d of %d reads failed, though every sandbox held a value", a.Failed, a.Total)
+		}
+		// Backoff, not traffic: far fewer calls than reads reach the failing AWS.
+		if calls := countCalls(s.Calls, brown); calls*2 > len(reads) {
+			t.Errorf("brownout: %d calls reached AWS for %d reads: calls follow the traffic", calls, len(reads))
 		}
 	})
 

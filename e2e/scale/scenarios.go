@@ -410,7 +410,9 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 		ttf = append(ttf, t.Seconds()*1000)
 	}
 	sum := summarize(ttf)
+	perKey, gap := keyGaps(d.calls, span{failAt, recoverAt})
 	s.Table = append(s.Table,
+		Row{"per key during the 503 phase: calls, and the median / longest gap between a key's calls (its backoff)", fmt.Sprintf("%.2f calls; %s / %s", perKey, msText(gap.p50), msText(gap.max))},
 		Row{"brownout (hang + 503): AWS calls/s ÷ callers' reads/s", fmt.Sprintf("%.1f ÷ %.0f = %.4f", brownCalls, brownReqs, safeDiv(brownCalls, brownReqs))},
 		Row{"brownout AWS calls/s ÷ healthy calls/s", fmt.Sprintf("%.1f ÷ %.1f = %.2f", brownCalls, healthyRate, safeDiv(brownCalls, healthyRate))},
 		Row{"time to fresh values after recovery, p50 / p99 / max (sandbox × secret)", fmt.Sprintf("%s / %s / %s; %d of %d got the new version", msText(sum.p50), msText(sum.p99), msText(sum.max), len(firstFresh), pairs)},
@@ -529,6 +531,30 @@ func (r *Runner) All(ctx context.Context, only ...string) ([]*Scenario, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// keyGaps is the mean number of calls per (sandbox, secret) in s and the gaps between one
+// key's consecutive calls there, in ms.
+func keyGaps(calls []Call, s span) (float64, tri) {
+	last := map[[2]any]time.Duration{}
+	n := map[[2]any]int{}
+	var gaps []float64
+	for _, c := range calls {
+		if !s.has(c.At) {
+			continue
+		}
+		k := [2]any{c.Sandbox, c.Secret}
+		if t, ok := last[k]; ok {
+			gaps = append(gaps, float64(c.At-t)/float64(time.Millisecond))
+		}
+		last[k] = c.At
+		n[k]++
+	}
+	total := 0
+	for _, v := range n {
+		total += v
+	}
+	return safeDiv(float64(total), float64(max(len(n), 1))), summarize(gaps)
 }
 
 func readyText(ready []time.Duration) string {

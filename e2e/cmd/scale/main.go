@@ -109,8 +109,15 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if runErr != nil {
 		meta.Failures = append(meta.Failures, strings.Split(runErr.Error(), "\n")...)
 	}
+	raw := filepath.Join(*dir, "raw", meta.Started.UTC().Format("20060102-150405"))
+	if err := os.MkdirAll(raw, 0o755); err != nil {
+		meta.Failures = append(meta.Failures, err.Error())
+	}
 	for _, s := range scenarios {
 		if err := scale.Plot(s, *figures, p.Bin); err != nil {
+			meta.Failures = append(meta.Failures, err.Error())
+		}
+		if err := scale.WriteRaw(s, raw); err != nil {
 			meta.Failures = append(meta.Failures, err.Error())
 		}
 	}
@@ -120,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		fmt.Fprintln(out, "scale:", err)
 		return 1
 	}
-	fmt.Fprintf(out, "==> wrote %s and %d plots in %s (%s)\n", *report, 2*len(scenarios), *figures, meta.Took.Round(time.Second))
+	fmt.Fprintf(out, "==> wrote %s and %d plots in %s, raw calls and reads in %s (%s)\n", *report, 2*len(scenarios), *figures, raw, meta.Took.Round(time.Second))
 	if len(meta.Failures) > 0 {
 		for _, f := range meta.Failures {
 			fmt.Fprintln(out, "scale: could not measure:", f)
