@@ -2,6 +2,7 @@ package scale
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,4 +72,36 @@ func (r Result) String() string {
 		return "not-found"
 	}
 	return "unknown"
+}
+
+// Recorded is a whole run's raw material: enough to render its report again (RenderAgain).
+type Recorded struct {
+	Params Params
+	Meta   Meta
+	Runs   map[string]*Run
+}
+
+// SaveRecorded writes rec as JSON to path.
+func SaveRecorded(path string, rec Recorded) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// LoadRecorded reads what SaveRecorded wrote.
+func LoadRecorded(path string) (Recorded, error) {
+	var rec Recorded
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("%s is not a recorded run: %w", path, err)
+	}
+	if len(rec.Runs) == 0 {
+		return rec, fmt.Errorf("%s holds no scenario runs", path)
+	}
+	return rec, nil
 }

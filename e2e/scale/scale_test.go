@@ -29,10 +29,11 @@ func TestShortRun(t *testing.T) {
 	}
 	p := Short()
 	r := &Runner{P: p, Kinko: bin, Log: t.Output()}
-	scenarios, err := r.All(t.Context())
+	runs, err := r.Record(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	scenarios := Analyze(p, runs)
 	by := map[string]*Scenario{}
 	for _, s := range scenarios {
 		by[s.Key] = s
@@ -165,6 +166,22 @@ func TestShortRun(t *testing.T) {
 		}
 		if !strings.Contains(md, "## Must show") || !strings.Contains(md, "## On paper") {
 			t.Error("the report lacks its Must show table or its closing section")
+		}
+		// A recorded run renders again to the same report.
+		path := filepath.Join(dir, "run.json")
+		if err := SaveRecorded(path, Recorded{Params: p, Runs: runs}); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := LoadRecorded(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := Analyze(rec.Params, rec.Runs)
+		for _, s := range again {
+			s.Plots = by[s.Key].Plots
+		}
+		if Markdown(rec.Params, Meta{Commands: []string{"go test"}}, again, dir) != md {
+			t.Error("the report rendered again from the recorded run differs from the original")
 		}
 	})
 }

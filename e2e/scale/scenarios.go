@@ -85,20 +85,21 @@ type drive struct {
 	done func(Read) bool
 }
 
-type driven struct {
-	leaked  []int           // sandboxes whose log holds a secret value: must be none
-	ready   []time.Duration // each sandbox's first /event/next, since the epoch
-	epoch   time.Time
-	calls   []Call
-	reads   []Read
-	invokes int
+// Run is what one scenario's run recorded: the raw material of its figures, kept (as JSON)
+// so a report can be rendered again from it without running again.
+type Run struct {
+	Ready   []time.Duration // each sandbox's first /event/next, since the epoch (none for the SDK fleet)
+	Calls   []Call
+	Reads   []Read
+	Invokes int
+	Leaked  []int // sandboxes whose log holds a secret value: must be none
 }
 
-func (r *Runner) run(ctx context.Context, d drive) (driven, error) {
+func (r *Runner) run(ctx context.Context, d drive) (*Run, error) {
 	p := r.P
 	si, err := StartStandIn(StandInOptions{Secrets: p.SecretNames(), Latency: p.Latency})
 	if err != nil {
-		return driven{}, err
+		return nil, err
 	}
 	defer si.Close()
 	if d.quota > 0 {
@@ -127,7 +128,7 @@ func (r *Runner) run(ctx context.Context, d drive) (driven, error) {
 	}
 	if d.lockstep {
 		if err := fleet.Wait(); err != nil {
-			return driven{}, err
+			return nil, err
 		}
 		// Every sandbox idle and ready: their first invokes all start at one instant.
 		epoch = time.Now().Add(50 * time.Millisecond)
@@ -163,10 +164,10 @@ func (r *Runner) run(ctx context.Context, d drive) (driven, error) {
 	reads, invokes := w.Run(runCtx)
 	cancel()
 	if err := fleet.Wait(); err != nil {
-		return driven{}, err
+		return nil, err
 	}
 	if ctx.Err() != nil {
-		return driven{}, ctx.Err()
+		return nil, ctx.Err()
 	}
 	calls := si.Calls()
 	// SHUTDOWN, as Lambda ends sandboxes; then their logs are complete.
@@ -180,59 +181,61 @@ func (r *Runner) run(ctx context.Context, d drive) (driven, error) {
 		}
 	}
 	if stopErr != nil {
-		return driven{}, fmt.Errorf("stopping the fleet: %w", stopErr)
+		return nil, fmt.Errorf("stopping the fleet: %w", stopErr)
 	}
-	return driven{epoch: epoch, ready: ready, calls: calls, reads: reads, invokes: invokes, leaked: leaked}, nil
+	return &Run{Ready: ready, Calls: calls, Reads: reads, Invokes: invokes, Leaked: leaked}, nil
 }
 
 // Steady: the fleet starts spread over one TTL (sandboxes come and go at random), then reads at
 // its pace for three TTLs; calls against the ideal of one per secret per sandbox per TTL.
-func (r *Runner) Steady(ctx context.Context) (*Scenario, error) {
+func (r *Runner) recordSteady(ctx context.Context) (*Run, error) {
 	p := r.P
 	r.logf("==> 1. steady state: %d sandboxes x %d secrets, TTL %s, for 4 TTLs", p.Sandboxes, p.Secrets, p.TTL)
-	d, err := r.run(ctx, drive{quota: p.Quota, prefetch: true, window: p.TTL, end: 4 * p.TTL})
-	if err != nil {
-		return nil, fmt.Errorf("steady state: %w", err)
-	}
+	return r.run(ctx, drive{quota: p.Quota, prefetch: true, window: p.TTL, end: 4 * p.TTL})
+}
+
+func analyzeSteady(p Params, d *Run) *Scenario {
 	win := span{p.TTL, 4 * p.TTL}
-	got, ideal := rate(d.calls, win), p.ideal()
-	inWin := readsIn(d.reads, win)
+	got, ideal := rate(d.Calls, win), p.ideal()
+	inWin := readsIn(d.Reads, win)
 	a := countAnswers(inWin)
 	s := &Scenario{Key: "steady", Title: "1. Steady state", Quota: p.Quota, End: 4 * p.TTL,
-		Marks: []Mark{{win.From, "measured from here"}}, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked}
+		Marks: []Mark{{win.From, "measured from here"}}, Calls: d.Calls, Reads: d.Reads, Invokes: d.Invokes, Leaked: d.Leaked}
 	s.What = fmt.Sprintf("%d sandboxes start spread over one TTL (%s), each prefetching its %d secrets, and are invoked at %g a second each "+
 		"(Poisson arrivals; every invoke reads every secret). Measured over the three TTLs after the last start (%s to %s).",
 		p.Sandboxes, p.TTL, p.Secrets, p.Pace, win.From, win.To)
 	ratio := got / ideal
 	s.Table = []Row{
-		{"calls to Secrets Manager", fmt.Sprintf("%.1f /s (%d in %s)", got, countCalls(d.calls, win), win.To-win.From)},
+		{"calls to Secrets Manager", fmt.Sprintf("%.1f /s (%d in %s)", got, countCalls(d.Calls, win), win.To-win.From)},
 		{"ideal: sandboxes × secrets ÷ TTL", fmt.Sprintf("%.1f /s", ideal)},
 		{"calls ÷ ideal (upstream calls per key per TTL)", fmt.Sprintf("%.3f", ratio)},
-		{"throttled calls", fmt.Sprintf("%d", countCalls(d.calls, win, Throttled))},
+		{"throttled calls", fmt.Sprintf("%d", countCalls(d.Calls, win, Throttled))},
 		{"reads by functions", fmt.Sprintf("%d (%.0f /s); %d fresh, %d stale, %d failed", a.Total, float64(a.Total)/win.seconds(), a.Fresh, a.Stale, a.Failed)},
-		{"calls per read", fmt.Sprintf("%.4f", float64(countCalls(d.calls, win))/float64(max(a.Total, 1)))},
+		{"calls per read", fmt.Sprintf("%.4f", float64(countCalls(d.Calls, win))/float64(max(a.Total, 1)))},
 		{"read wait p50 / p99 / max", waitTriple(inWin)},
 	}
 	s.Checks = []Check{{Line: "steady-state calls within 1.2 × the ideal", Holds: ratio <= 1.2, Figure: fmt.Sprintf("%.3f × the ideal (%.1f /s against %.1f /s)", ratio, got, ideal)}}
-	return s, nil
+	return s
 }
 
 // Lockstep: every sandbox is up and idle, then all are first invoked at one instant (a deploy
 // whose sandboxes all take traffic at once); calls/s for three TTLs after.
-func (r *Runner) Lockstep(ctx context.Context) (*Scenario, error) {
+func (r *Runner) recordLockstep(ctx context.Context) (*Run, error) {
 	p := r.P
 	r.logf("==> 2. lockstep start: %d sandboxes first invoked at one instant, then 3.5 TTLs", p.Sandboxes)
-	end := p.TTL*7/2 + p.TTL/10
-	d, err := r.run(ctx, drive{quota: p.Quota, lockstep: true, end: end})
-	if err != nil {
-		return nil, fmt.Errorf("lockstep start: %w", err)
-	}
-	s := &Scenario{Key: "lockstep", Title: "2. Lockstep start", Quota: p.Quota, End: end, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked}
+	return r.run(ctx, drive{quota: p.Quota, lockstep: true, end: lockstepEnd(p)})
+}
+
+func lockstepEnd(p Params) time.Duration { return p.TTL*7/2 + p.TTL/10 }
+
+func analyzeLockstep(p Params, d *Run) *Scenario {
+	end := lockstepEnd(p)
+	s := &Scenario{Key: "lockstep", Title: "2. Lockstep start", Quota: p.Quota, End: end, Calls: d.Calls, Reads: d.Reads, Invokes: d.Invokes, Leaked: d.Leaked}
 	s.What = fmt.Sprintf("%d sandboxes start without a prefetch and wait, idle; then every one is invoked at the same instant (t = 0) and at %g a second after. "+
 		"No sandbox's cache is older than another's by more than the machine's scheduling, so without TTL jitter every key would expire, and refresh, in the same bins.",
 		p.Sandboxes, p.Pace)
-	bins := perSecond(d.calls, p.Bin, end)
-	first := firstCalls(d.calls)
+	bins := perSecond(d.Calls, p.Bin, end)
+	first := firstCalls(d.Calls)
 	spread := "n/a"
 	if len(first) > 0 {
 		spread = fmt.Sprintf("%s (first to last sandbox's first call)", (first[len(first)-1] - first[0]).Round(time.Millisecond))
@@ -243,7 +246,7 @@ func (r *Runner) Lockstep(ctx context.Context) (*Scenario, error) {
 	s.Marks = []Mark{{p.TTL / 2, "three TTLs from here"}, {p.TTL/2 + 3*p.TTL, ""}}
 	s.Table = []Row{
 		{"first calls' spread", spread},
-		{"start: peak calls/s (first half TTL)", fmt.Sprintf("%.0f /s; %d throttled", startPeak, countCalls(d.calls, span{0, p.TTL / 2}, Throttled))},
+		{"start: peak calls/s (first half TTL)", fmt.Sprintf("%.0f /s; %d throttled", startPeak, countCalls(d.Calls, span{0, p.TTL / 2}, Throttled))},
 		{fmt.Sprintf("the three TTLs after: peak ÷ mean of calls/s (bins of %s)", p.Bin), fmt.Sprintf("%.2f (peak %.0f /s, mean %.1f /s)", safeDiv(peak, mean), peak, mean)},
 	}
 	for t := range 3 {
@@ -253,22 +256,21 @@ func (r *Runner) Lockstep(ctx context.Context) (*Scenario, error) {
 	noJitter := (p.TTL.Seconds() * 0.8) / p.Bin.Seconds()
 	s.Table = append(s.Table,
 		Row{"for comparison: every key refreshing in one bin per refresh period (0.8 TTL)", fmt.Sprintf("peak ÷ mean ≈ %.0f", noJitter)},
-		Row{"reads by functions, first reads answered", fmt.Sprintf("%d, %s", len(d.reads), firstReadsAnswered(d.reads, p))},
-		Row{"read wait p50 / p99 / max", waitTriple(d.reads)},
+		Row{"reads by functions, first reads answered", fmt.Sprintf("%d, %s", len(d.Reads), firstReadsAnswered(d.Reads, p))},
+		Row{"read wait p50 / p99 / max", waitTriple(d.Reads)},
 	)
-	return s, nil
+	return s
 }
 
 // Storm: the fleet starts within one second, every sandbox prefetching every secret, while
 // the quota is half of what they ask in that second. Each function's first invoke comes right
 // after its sandbox's init.
-func (r *Runner) Storm(ctx context.Context) (*Scenario, error) {
+func (r *Runner) recordStorm(ctx context.Context) (*Run, error) {
 	p := r.P
 	r.logf("==> 3. cold storm: %d sandboxes start within %s, %d prefetches, quota %.0f /s", p.Sandboxes, p.StartWindow, p.Sandboxes*p.Secrets, p.StormQuota)
-	end := p.StartWindow + p.Budget + time.Second
 	ids := p.Sandboxes * p.Secrets
 	firstDone := 0
-	d, err := r.run(ctx, drive{quota: p.StormQuota, prefetch: true, window: p.StartWindow, end: end,
+	return r.run(ctx, drive{quota: p.StormQuota, prefetch: true, window: p.StartWindow, end: stormEnd(p),
 		// Over once every first read has its answer (each is bounded by the budget).
 		done: func(rd Read) bool {
 			if rd.First {
@@ -276,16 +278,20 @@ func (r *Runner) Storm(ctx context.Context) (*Scenario, error) {
 			}
 			return firstDone == ids
 		}})
-	if err != nil {
-		return nil, fmt.Errorf("cold storm: %w", err)
-	}
-	s := &Scenario{Key: "storm", Title: "3. Cold storm above quota", Quota: p.StormQuota, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked}
+}
+
+func stormEnd(p Params) time.Duration { return p.StartWindow + p.Budget + time.Second }
+
+func analyzeStorm(p Params, d *Run) *Scenario {
+	end := stormEnd(p)
+	ids := p.Sandboxes * p.Secrets
+	s := &Scenario{Key: "storm", Title: "3. Cold storm above quota", Quota: p.StormQuota, Calls: d.Calls, Reads: d.Reads, Invokes: d.Invokes, Leaked: d.Leaked}
 	s.What = fmt.Sprintf("%d sandboxes start within %s, each prefetching its %d secrets: %d GetSecretValue asked in about a second, "+
 		"against a quota of %.0f calls/s (token bucket of %.0f). Each function is invoked as soon as its sandbox's init ends and waits at most %s for a read.",
 		p.Sandboxes, p.StartWindow, p.Secrets, ids, p.StormQuota, p.burst(p.StormQuota), p.Budget)
 	var firsts []Read
 	over := time.Duration(0)
-	for _, rd := range d.reads {
+	for _, rd := range d.Reads {
 		if rd.First {
 			firsts = append(firsts, rd)
 			over = max(over, rd.At+rd.Wait)
@@ -298,39 +304,41 @@ func (r *Runner) Storm(ctx context.Context) (*Scenario, error) {
 		}
 	}
 	storm := span{0, over}
-	total := countCalls(d.calls, storm)
-	s.End = min(end, max(over, lastRead(d.reads))+p.Bin)
+	total := countCalls(d.Calls, storm)
+	s.End = min(end, max(over, lastRead(d.Reads))+p.Bin)
 	s.Marks = []Mark{{over, "last first read answered"}}
 	s.Table = []Row{
-		{"sandboxes ready (first /event/next), first / median / last", readyText(d.ready)},
+		{"sandboxes ready (first /event/next), first / median / last", readyText(d.Ready)},
 		{"first reads answered", fmt.Sprintf("%d of %d", ok, ids)},
 		{"first-read wait p50 / p99 / max", waitTriple(firsts)},
 		{"storm over (last first read answered)", over.Round(time.Millisecond).String()},
-		{"calls until then", fmt.Sprintf("%d (%.2f × sandboxes × secrets): %d answered, %d throttled", total, float64(total)/float64(ids), countCalls(d.calls, storm, OK), countCalls(d.calls, storm, Throttled))},
-		{"peak calls/s arriving / quota", fmt.Sprintf("%.0f /s / %.0f /s", maxOf(perSecond(d.calls, p.Bin, end)), p.StormQuota)},
+		{"calls until then", fmt.Sprintf("%d (%.2f × sandboxes × secrets): %d answered, %d throttled", total, float64(total)/float64(ids), countCalls(d.Calls, storm, OK), countCalls(d.Calls, storm, Throttled))},
+		{"peak calls/s arriving / quota", fmt.Sprintf("%.0f /s / %.0f /s", maxOf(perSecond(d.Calls, p.Bin, end)), p.StormQuota)},
 	}
+	s.Table = append(s.Table, Row{"a throttled key's next call (median gap; kinko's backoff as AWS sees it)", retryGaps(d.Calls, storm, Throttled)})
 	if failed := ids - ok; failed > 0 {
 		s.Table = append(s.Table, Row{"failed first reads, by status", statusCounts(firsts)})
 	}
+	s.Notes = append(s.Notes, "How bunched the sandboxes came up (the first row) moves the calls: a clump asks more of the quota at once. "+
+		"Kinko caps a key's backoff envelope by how long its failures have lasted (at least its 1 s base), so a key throttled for the first time "+
+		"retries within about a second, whatever its failure count: the gaps in the table.")
 	s.Checks = []Check{
 		{Line: "every first read answered in the cold storm", Holds: ok == ids && len(firsts) == ids, Figure: fmt.Sprintf("%d of %d answered", ok, ids)},
 		{Line: "total calls under 1.5 × sandboxes × secrets", Holds: float64(total) < 1.5*float64(ids), Figure: fmt.Sprintf("%d calls, %.2f × %d", total, float64(total)/float64(ids), ids)},
 	}
-	return s, nil
+	return s
 }
 
 // Brownout: a warm fleet reads at its pace; Secrets Manager hangs, then answers 503, then
 // recovers with a new version; callers' answers and waits, the calls reaching AWS, and the
 // time until every sandbox serves the new version.
-func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
+func (r *Runner) recordBrownout(ctx context.Context) (*Run, error) {
 	p := r.P
-	warm := p.TTL * 3 / 2
-	hangAt, failAt, recoverAt := warm, warm+p.Hang, warm+p.Hang+p.Unavailable
-	end := recoverAt + p.RecoverMax
+	hangAt, failAt, recoverAt, end := brownoutTimes(p)
 	r.logf("==> 4. brownout: hang %s, 503 %s, then up to %s for fresh values", p.Hang, p.Unavailable, p.RecoverMax)
 	pairs := p.Sandboxes * p.Secrets
 	fresh := map[[2]int]bool{}
-	d, err := r.run(ctx, drive{quota: p.Quota, prefetch: true, window: p.TTL, end: end,
+	return r.run(ctx, drive{quota: p.Quota, prefetch: true, window: p.TTL, end: end,
 		schedule: func(ctx context.Context, si *StandIn, epoch time.Time) {
 			for _, step := range []struct {
 				at time.Duration
@@ -353,13 +361,22 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 			return len(fresh) == pairs
 		},
 	})
-	if err != nil {
-		return nil, fmt.Errorf("brownout: %w", err)
-	}
-	s := &Scenario{Key: "brownout", Title: "4. Brownout: hang, then 503, then recovery", Quota: p.Quota, Calls: d.calls, Reads: d.reads, Invokes: d.invokes, Leaked: d.leaked,
+}
+
+// brownoutTimes are when the brownout's phases begin, and the latest end of the run.
+func brownoutTimes(p Params) (hangAt, failAt, recoverAt, end time.Duration) {
+	hangAt = p.TTL * 3 / 2 // warm: after the last start's first refresh
+	failAt, recoverAt = hangAt+p.Hang, hangAt+p.Hang+p.Unavailable
+	return hangAt, failAt, recoverAt, recoverAt + p.RecoverMax
+}
+
+func analyzeBrownout(p Params, d *Run) *Scenario {
+	hangAt, failAt, recoverAt, end := brownoutTimes(p)
+	pairs := p.Sandboxes * p.Secrets
+	s := &Scenario{Key: "brownout", Title: "4. Brownout: hang, then 503, then recovery", Quota: p.Quota, Calls: d.Calls, Reads: d.Reads, Invokes: d.Invokes, Leaked: d.Leaked,
 		Marks: []Mark{{hangAt, "hang"}, {failAt, "503"}, {recoverAt, "recovered, new version"}}}
 	last := time.Duration(0)
-	for _, rd := range d.reads {
+	for _, rd := range d.Reads {
 		last = max(last, rd.At+rd.Wait)
 	}
 	s.End = min(end, last+p.Bin)
@@ -379,9 +396,9 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 	var healthyRate float64
 	var brown []Read
 	for i, ph := range phases {
-		rs := readsIn(d.reads, ph.s)
+		rs := readsIn(d.Reads, ph.s)
 		a := countAnswers(rs)
-		reqRate, callRate := float64(len(rs))/ph.s.seconds(), rate(d.calls, ph.s)
+		reqRate, callRate := float64(len(rs))/ph.s.seconds(), rate(d.Calls, ph.s)
 		if i == 0 {
 			healthyRate = callRate
 		}
@@ -392,12 +409,12 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 			fmt.Sprintf("%.0f · %.1f · %.4f · %d / %d / %d · %s", reqRate, callRate, safeDiv(callRate, reqRate), a.Fresh, a.Stale, a.Failed, waitTriple(rs))})
 	}
 	brownSpan := span{hangAt, recoverAt}
-	brownCalls, brownReqs := rate(d.calls, brownSpan), float64(len(brown))/brownSpan.seconds()
+	brownCalls, brownReqs := rate(d.Calls, brownSpan), float64(len(brown))/brownSpan.seconds()
 	// Time to fresh: per sandbox and secret, from the recovery to the end of its first read
 	// that answered the new version.
 	var ttf []float64
 	firstFresh := map[[2]int]time.Duration{}
-	for _, rd := range d.reads {
+	for _, rd := range d.Reads {
 		if rd.Version >= 2 {
 			k := [2]int{rd.Sandbox, rd.Secret}
 			t := rd.At + rd.Wait - recoverAt
@@ -410,9 +427,10 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 		ttf = append(ttf, t.Seconds()*1000)
 	}
 	sum := summarize(ttf)
-	perKey, gap := keyGaps(d.calls, span{failAt, recoverAt})
+	perKey, gap := keyGaps(d.Calls, span{failAt, recoverAt})
 	s.Table = append(s.Table,
 		Row{"per key during the 503 phase: calls, and the median / longest gap between a key's calls (its backoff)", fmt.Sprintf("%.2f calls; %s / %s", perKey, msText(gap.p50), msText(gap.max))},
+		Row{"a failing key's next call during the brownout (median gap)", retryGaps(d.Calls, span{hangAt, recoverAt}, Hung, Failed503)},
 		Row{"brownout (hang + 503): AWS calls/s ÷ callers' reads/s", fmt.Sprintf("%.1f ÷ %.0f = %.4f", brownCalls, brownReqs, safeDiv(brownCalls, brownReqs))},
 		Row{"brownout AWS calls/s ÷ healthy calls/s", fmt.Sprintf("%.1f ÷ %.1f = %.2f", brownCalls, healthyRate, safeDiv(brownCalls, healthyRate))},
 		Row{"time to fresh values after recovery, p50 / p99 / max (sandbox × secret)", fmt.Sprintf("%s / %s / %s; %d of %d got the new version", msText(sum.p50), msText(sum.p99), msText(sum.max), len(firstFresh), pairs)},
@@ -423,12 +441,12 @@ func (r *Runner) Brownout(ctx context.Context) (*Scenario, error) {
 		Holds:  brownCalls <= 0.1*brownReqs,
 		Figure: fmt.Sprintf("%.1f calls/s against %.0f reads/s (%.1f%%; %.2f × the healthy rate); callers got %d fresh, %d stale, %d failed, wait p99 %s", brownCalls, brownReqs, 100*safeDiv(brownCalls, brownReqs), safeDiv(brownCalls, healthyRate), a.Fresh, a.Stale, a.Failed, msText(percentileMs(brown, 99))),
 	}}
-	return s, nil
+	return s
 }
 
 // Cost: calls and dollars per million invokes, kinko (from the steady state) against the same
 // fleet calling the SDK on every invoke (run here, without a quota, so every invoke completes).
-func (r *Runner) Cost(ctx context.Context, steady *Scenario) (*Scenario, error) {
+func (r *Runner) recordCost(ctx context.Context) (*Run, error) {
 	p := r.P
 	r.logf("==> 5. cost: the same fleet calling the SDK on every invoke, for %s", p.CostRun)
 	si, err := StartStandIn(StandInOptions{Secrets: p.SecretNames(), Latency: p.Latency})
@@ -446,7 +464,11 @@ func (r *Runner) Cost(ctx context.Context, steady *Scenario) (*Scenario, error) 
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	calls := si.Calls()
+	return &Run{Calls: si.Calls(), Reads: reads, Invokes: invokes}, nil
+}
+
+func analyzeCost(p Params, steady *Scenario, sdk *Run) *Scenario {
+	calls, reads, invokes := sdk.Calls, sdk.Reads, sdk.Invokes
 	const dollarsPerCall = 0.05 / 10000
 	win := span{p.TTL, 4 * p.TTL}
 	kCalls := countCalls(steady.Calls, win)
@@ -474,7 +496,7 @@ func (r *Runner) Cost(ctx context.Context, steady *Scenario) (*Scenario, error) 
 	atDefault := perKeyTTL * float64(p.Secrets) / (p.Pace * 300)
 	s.Table = append(s.Table, Row{fmt.Sprintf("kinko at the default TTL 300 s, same pace (%g invokes/s per sandbox): calls per million invokes", p.Pace),
 		fmt.Sprintf("%.0f ($%.4f), from %.3f calls per key per TTL", atDefault*1e6, atDefault*1e6*dollarsPerCall, perKeyTTL)})
-	return s, nil
+	return s
 }
 
 // invokesIn counts the invokes whose reads started in s: one in every `secrets` reads.
@@ -488,49 +510,106 @@ func invokesIn(reads []Read, s span, secrets int) int {
 	return n
 }
 
-// All runs the scenarios in order: all five when only is empty, else those it names (steady,
-// lockstep, storm, brownout, cost; cost needs steady). A scenario that fails is reported in
-// the error and the others still run.
-func (r *Runner) All(ctx context.Context, only ...string) ([]*Scenario, error) {
-	want := func(k string) bool { return len(only) == 0 || slices.Contains(only, k) }
+// Keys are the scenarios, in the order they run and are reported.
+var Keys = []string{"steady", "lockstep", "storm", "brownout", "cost"}
+
+// Record runs the scenarios in order: all five when only is empty, else those it names (cost
+// needs steady, which then runs too). A scenario that fails is reported in the error and the
+// others still run. The runs are keyed by scenario.
+func (r *Runner) Record(ctx context.Context, only ...string) (map[string]*Run, error) {
 	for _, k := range only {
-		if !slices.Contains([]string{"steady", "lockstep", "storm", "brownout", "cost"}, k) {
+		if !slices.Contains(Keys, k) {
 			return nil, fmt.Errorf("no scenario %q: want steady, lockstep, storm, brownout or cost", k)
 		}
 	}
-	var out []*Scenario
+	want := func(k string) bool {
+		return len(only) == 0 || slices.Contains(only, k) || k == "steady" && slices.Contains(only, "cost")
+	}
+	record := map[string]func(context.Context) (*Run, error){
+		"steady": r.recordSteady, "lockstep": r.recordLockstep, "storm": r.recordStorm, "brownout": r.recordBrownout, "cost": r.recordCost,
+	}
+	runs := map[string]*Run{}
 	var errs []error
-	var steady *Scenario
-	if want("steady") || want("cost") {
-		var err error
-		if steady, err = r.Steady(ctx); err != nil {
-			errs = append(errs, err)
-		} else if want("steady") {
-			out = append(out, steady)
-		}
-	}
-	for _, sc := range []struct {
-		key string
-		run func(context.Context) (*Scenario, error)
-	}{{"lockstep", r.Lockstep}, {"storm", r.Storm}, {"brownout", r.Brownout}} {
-		if ctx.Err() != nil || !want(sc.key) {
+	for _, k := range Keys {
+		if ctx.Err() != nil || !want(k) {
 			continue
 		}
-		s, err := sc.run(ctx)
+		run, err := record[k](ctx)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
 			continue
 		}
-		out = append(out, s)
+		runs[k] = run
 	}
-	if want("cost") && steady != nil && ctx.Err() == nil {
-		if s, err := r.Cost(ctx, steady); err != nil {
-			errs = append(errs, fmt.Errorf("cost: %w", err))
+	return runs, errors.Join(errs...)
+}
+
+// Analyze turns the recorded runs into the scenarios' figures, in order; cost needs steady.
+func Analyze(p Params, runs map[string]*Run) []*Scenario {
+	var out []*Scenario
+	var steady *Scenario
+	if d := runs["steady"]; d != nil {
+		steady = analyzeSteady(p, d)
+		out = append(out, steady)
+	}
+	if d := runs["lockstep"]; d != nil {
+		out = append(out, analyzeLockstep(p, d))
+	}
+	if d := runs["storm"]; d != nil {
+		out = append(out, analyzeStorm(p, d))
+	}
+	if d := runs["brownout"]; d != nil {
+		out = append(out, analyzeBrownout(p, d))
+	}
+	if d := runs["cost"]; d != nil && steady != nil {
+		out = append(out, analyzeCost(p, steady, d))
+	}
+	return out
+}
+
+// All records and analyzes.
+func (r *Runner) All(ctx context.Context, only ...string) ([]*Scenario, error) {
+	runs, err := r.Record(ctx, only...)
+	return Analyze(r.P, runs), err
+}
+
+// retryGaps describes, for the n-th failed call of a key (one sandbox's secret) in s, the time
+// to that key's next call: kinko's backoff as AWS sees it. Failures are the results given.
+func retryGaps(calls []Call, s span, failures ...Result) string {
+	type key struct {
+		sandbox int
+		secret  string
+	}
+	last := map[key]time.Duration{}
+	fails := map[key]int{}
+	byN := map[int][]float64{}
+	for _, c := range calls {
+		if !s.has(c.At) {
+			continue
+		}
+		k := key{c.Sandbox, c.Secret}
+		if n := fails[k]; n > 0 {
+			byN[n] = append(byN[n], float64(c.At-last[k])/float64(time.Millisecond))
+		}
+		last[k] = c.At
+		if slices.Contains(failures, c.Result) {
+			fails[k]++
 		} else {
-			out = append(out, s)
+			fails[k] = 0
 		}
 	}
-	return out, errors.Join(errs...)
+	var parts []string
+	for n := 1; n <= 6; n++ {
+		if len(byN[n]) < 5 {
+			break
+		}
+		t := summarize(byN[n])
+		parts = append(parts, fmt.Sprintf("after failure %d: %s (max %s, %d keys)", n, msText(t.p50), msText(t.max), len(byN[n])))
+	}
+	if len(parts) == 0 {
+		return "no key failed twice"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // keyGaps is the mean number of calls per (sandbox, secret) in s and the gaps between one

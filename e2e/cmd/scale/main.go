@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	fs.DurationVar(&p.RecoverMax, "recover", p.RecoverMax, "the longest wait for fresh values after the brownout")
 	dir := fs.String("dir", "", "where kinko is built (default build/scale in the repository; git-ignored)")
 	only := fs.String("only", "", "comma-separated scenarios to run: steady,lockstep,storm,brownout,cost (default all)")
+	from := fs.String("from", "", "render the report again from a recorded run (build/scale/raw/STAMP/run.json) instead of running")
 	short := fs.Bool("short", false, "the test's short run (20 sandboxes, TTL 1 s); the sizing flags are ignored")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -88,31 +89,54 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 			return 1
 		}
 	}
-	meta := scale.Meta{Started: time.Now(), LoadStart: loadAvg(), Machine: machine(),
-		Commit:   git(root, "describe", "--always", "--dirty", "--abbrev=12"),
-		Commands: []string{"make scale  (go run ./e2e/cmd/scale " + strings.Join(args, " ") + ")"}}
-	meta.Notes = codeNote(root)
-	fmt.Fprintln(out, "building kinko")
-	bin, err := scale.BuildKinko(ctx, root, *dir)
-	if err != nil {
-		fmt.Fprintln(out, "scale:", err)
-		return 1
-	}
-	r := &scale.Runner{P: p, Kinko: bin, Log: out}
-	var names []string
-	for _, n := range strings.Split(*only, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
+	var (
+		meta scale.Meta
+		runs map[string]*scale.Run
+		raw  string
+	)
+	if *from != "" {
+		rec, err := scale.LoadRecorded(*from)
+		if err != nil {
+			fmt.Fprintln(out, "scale:", err)
+			return 1
+		}
+		p, meta, runs, raw = rec.Params, rec.Meta, rec.Runs, filepath.Dir(*from)
+		meta.Notes = append(meta.Notes, fmt.Sprintf("Rendered again on %s from the run recorded in `%s` (`go run ./e2e/cmd/scale -from ...`): the figures are that run's.",
+			time.Now().UTC().Format("2006-01-02 15:04 UTC"), rel(root, *from)))
+	} else {
+		meta = scale.Meta{Started: time.Now(), LoadStart: loadAvg(), Machine: machine(),
+			Commit:   git(root, "describe", "--always", "--dirty", "--abbrev=12"),
+			Commands: []string{"make scale  (go run ./e2e/cmd/scale " + strings.Join(args, " ") + ")"}}
+		meta.Notes = codeNote(root)
+		fmt.Fprintln(out, "building kinko")
+		bin, err := scale.BuildKinko(ctx, root, *dir)
+		if err != nil {
+			fmt.Fprintln(out, "scale:", err)
+			return 1
+		}
+		r := &scale.Runner{P: p, Kinko: bin, Log: out}
+		var names []string
+		for _, n := range strings.Split(*only, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		var runErr error
+		runs, runErr = r.Record(ctx, names...)
+		if runErr != nil {
+			meta.Failures = append(meta.Failures, strings.Split(runErr.Error(), "\n")...)
+		}
+		meta.Took, meta.LoadEnd = time.Since(meta.Started), loadAvg()
+		raw = filepath.Join(*dir, "raw", meta.Started.UTC().Format("20060102-150405"))
+		if err := os.MkdirAll(raw, 0o755); err != nil {
+			fmt.Fprintln(out, "scale:", err)
+			return 1
+		}
+		if err := scale.SaveRecorded(filepath.Join(raw, "run.json"), scale.Recorded{Params: p, Meta: meta, Runs: runs}); err != nil {
+			meta.Failures = append(meta.Failures, err.Error())
 		}
 	}
-	scenarios, runErr := r.All(ctx, names...)
-	if runErr != nil {
-		meta.Failures = append(meta.Failures, strings.Split(runErr.Error(), "\n")...)
-	}
-	raw := filepath.Join(*dir, "raw", meta.Started.UTC().Format("20060102-150405"))
-	if err := os.MkdirAll(raw, 0o755); err != nil {
-		meta.Failures = append(meta.Failures, err.Error())
-	}
+	scenarios := scale.Analyze(p, runs)
 	for _, s := range scenarios {
 		if err := scale.Plot(s, *figures, p.Bin); err != nil {
 			meta.Failures = append(meta.Failures, err.Error())
@@ -121,13 +145,12 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 			meta.Failures = append(meta.Failures, err.Error())
 		}
 	}
-	meta.Took, meta.LoadEnd = time.Since(meta.Started), loadAvg()
 	md := scale.Markdown(p, meta, scenarios, filepath.Dir(*report))
 	if err := os.WriteFile(*report, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(out, "scale:", err)
 		return 1
 	}
-	fmt.Fprintf(out, "==> wrote %s and %d plots in %s, raw calls and reads in %s (%s)\n", *report, 2*len(scenarios), *figures, raw, meta.Took.Round(time.Second))
+	fmt.Fprintf(out, "==> wrote %s and %d plots in %s, the recorded run in %s (%s)\n", rel(root, *report), 2*len(scenarios), rel(root, *figures), rel(root, raw), meta.Took.Round(time.Second))
 	if len(meta.Failures) > 0 {
 		for _, f := range meta.Failures {
 			fmt.Fprintln(out, "scale: could not measure:", f)
@@ -155,6 +178,13 @@ func codeNote(root string) []string {
 	}
 	return []string{"**Measured without the cache branch**: this kinko predates CONTRACT.md section 4's max wait, per-key backoff with full jitter, " +
 		"TTL jitter and bounded attempts. Figures that depend on those rules show kinko without them; rerun `make scale` once they are merged."}
+}
+
+func rel(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
 }
 
 func git(dir string, args ...string) string {
