@@ -28,14 +28,14 @@ func Markdown(p Params, m Meta, scenarios []*Scenario, root string) string {
 	w("# kinko at fleet scale\n\n")
 	w("What a fleet of sandboxes running kinko does to one account's Secrets Manager: its quota (GetSecretValue, 10,000 calls/s per account and region) " +
 		"and its bill ($0.05 per 10,000 calls). Written by `make scale` (`e2e/cmd/scale`, package `e2e/scale`); " +
-		"each run's raw calls and reads are CSV files under `build/scale/raw/`.\n\n")
+		"each run's record (`run.json`, from which `go run ./e2e/cmd/scale -from` renders this page again) and its calls and reads as CSV are under `build/scale/raw/`.\n\n")
 	w("**How it runs.** %d sandboxes, each the layer's kinko binary as a real process with its own Extensions API stand-in, against one Secrets Manager stand-in "+
 		"on loopback: a token bucket shared by the whole fleet (beyond it `ThrottlingException`, HTTP 400, as AWS answers; the SDK reads it as throttling), "+
 		"%s added to every answer, and modes for a brownout. A driver invokes each sandbox as a function would: invokes arrive at %g a second per sandbox "+
 		"(Poisson), one at a time, and each reads %d secrets in turn over loopback HTTP, waiting at most %s for each. "+
 		"**Time is scaled**: the TTL is %s instead of 300 s (%.0f× faster), so a scenario spans a few TTLs in seconds; the quota is scaled with the fleet "+
-		"(%.0f calls/s for %d sandbox-secrets; the bucket holds %g s of it). Kinko's own timings (its 250 ms max wait, its backoff from about 1 s to 30 s) are not scaled: "+
-		"against a 300 s TTL they are %.0f× shorter than they look here. The section at the end takes the figures to 10,000 sandboxes.\n\n",
+		"(%.0f calls/s for %d sandbox-secrets; the bucket holds %g s of it). Kinko's own timings (its 250 ms max wait, its 2 s attempt timeout, its backoff from about 1 s to 30 s) are not scaled: "+
+		"against a 300 s TTL they weigh %.0f times less than here. The section at the end takes the figures to 10,000 sandboxes.\n\n",
 		p.Sandboxes, p.Latency, p.Pace, p.Secrets, p.Budget, p.TTL, 300/p.TTL.Seconds(), p.Quota, p.Sandboxes*p.Secrets, p.BurstSeconds, 300/p.TTL.Seconds())
 	w("| | |\n|---|---|\n")
 	w("| date | %s (UTC), took %s |\n", m.Started.UTC().Format("2006-01-02 15:04"), m.Took.Round(time.Second))

@@ -435,6 +435,9 @@ func analyzeBrownout(p Params, d *Run) *Scenario {
 		Row{"brownout AWS calls/s ÷ healthy calls/s", fmt.Sprintf("%.1f ÷ %.1f = %.2f", brownCalls, healthyRate, safeDiv(brownCalls, healthyRate))},
 		Row{"time to fresh values after recovery, p50 / p99 / max (sandbox × secret)", fmt.Sprintf("%s / %s / %s; %d of %d got the new version", msText(sum.p50), msText(sum.p99), msText(sum.max), len(firstFresh), pairs)},
 	)
+	s.Notes = append(s.Notes, "Kinko caps a key's backoff envelope by how long its failures have lasted (at least its 1 s base, at most 30 s), "+
+		"so in an outage of seconds a key's next call comes after about half the outage so far, not after a wait that doubles with each failure: the gaps in the table. "+
+		"While AWS hangs, each attempt also holds for kinko's 2 s attempt timeout. The same cap bounds how long a key stays stale once AWS is back (time to fresh values).")
 	a := countAnswers(brown)
 	s.Checks = []Check{{
 		Line:   "calls/s during the brownout a small fraction of the callers' request rate (not proportional to requests): at most 10%",
