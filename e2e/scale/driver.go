@@ -30,9 +30,10 @@ type Read struct {
 	Version         int    // the version answered (VersionID's number); 0 for none
 }
 
-// Stale says whether kinko answered from a value past its freshness (stale-if-error or
-// stale-while-revalidate).
-func (r Read) Stale() bool { return strings.Contains(r.CacheStatus, "stale") }
+// Stale says whether kinko answered from a value past its freshness (`hit;
+// detail=stale-if-error` or `detail=stale-while-revalidate`); `fwd=stale` is a fresh value
+// fetched because the stored one was stale.
+func (r Read) Stale() bool { return strings.Contains(r.CacheStatus, "detail=stale") }
 
 // Reader reads one secret for sandbox i and fills Status, CacheStatus and Version.
 type Reader func(ctx context.Context, i, secret int) Read

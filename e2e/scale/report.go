@@ -122,9 +122,9 @@ func onPaper(b *strings.Builder, p Params, scenarios []*Scenario) {
 		w("| 1. steady state | %.3f calls per key per TTL (measured) × %s keys ÷ 300 s = **%.0f calls/s**, whatever the invoke rate; the SDK on every invoke: %s calls/s | %.1f%% (SDK: %.0f%%) |\n",
 			perKey, thousands(ids), need, thousands(sandboxes*pace*secrets), 100*need/quota, 100*sandboxes*pace*secrets/quota)
 	}
-	w("| 2. lockstep start | a deploy fetches every pair once: %s calls, and Lambda adds at most 1,000 sandboxes per function every 10 s, so %s calls/s per function at most; "+
+	w("| 2. lockstep start | a deploy fetches every pair once: %s calls; Lambda gives one function at most 1,000 new sandboxes every 10 s, so a function's deploy asks 3,000 at once and %s calls/s over the 10 s; "+
 		"after it, TTL jitter (values live 90–100%% of the TTL) spreads a cohort's refreshes over 30 s of every 300 s: %s calls/s at the refresh peak, "+
-		"even if all 10,000 had started in the same second | start: %.0f%% per function; refresh peak: %.0f%% |\n",
+		"even if all 10,000 had started in the same second | start: %.0f%% per function (a burst of 30%% for a second); refresh peak: %.0f%% |\n",
 		thousands(ids), thousands(1000*secrets/10.0), thousands(ids/30), 100*1000*secrets/10.0/quota, 100*ids/30/quota)
 	if s := by["storm"]; s != nil {
 		total := stormCalls(s)
