@@ -90,6 +90,12 @@ bench: ## measure kinko against the alternatives into BENCHMARKS.md (<10 min); Q
 	@[[ -x "$(BENCHSTAT)" ]] || { echo "installing benchstat into $(BENCHSTAT)"; $(GO) install golang.org/x/perf/cmd/benchstat@latest; }
 	$(GO) run ./e2e/cmd/bench -benchstat "$(BENCHSTAT)" $(if $(filter 1 true yes,$(QUICK)),-quick)
 
+# A fleet of real kinko processes against one Secrets Manager quota (e2e/scale); make test runs
+# a short one (20 sandboxes) as a Go test.
+.PHONY: scale
+scale: ## 200 kinko processes against one account's quota: five scenarios into SCALE.md with plots (<5 min)
+	$(GO) run ./e2e/cmd/scale
+
 # The long runs of the reliability suites (RELIABILITY.md); make test runs short ones.
 # The soak runs without -race so its RSS figures are the shipped binary's.
 SOAK_SECONDS ?= 60
