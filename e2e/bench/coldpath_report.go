@@ -147,5 +147,6 @@ was made, interleaved against the alternative on the same shared 2-core machine;
   ` + "`BenchmarkHitHandler`" + ` went from 17 to 11 allocations per hit (7 of the 11 are httptest's recorder, the rest query
   parsing, which another change rewrites). The throughput rows compare kinko with the floor within each round; on a
   shared machine single rounds swing by 20% or more, so read their medians and ranges together.
+
 `)
 }
