@@ -49,7 +49,7 @@ type Kinko struct {
 // called /event/next (init done, as Lambda would see it). Its environment is built from
 // scratch: nothing of ours (credentials, profiles) reaches it.
 func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 	}
 	k := &Kinko{URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: o.Token, api: api, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	k.cmd = exec.Command(o.Bin)
-	k.cmd.Env = envList(env)
+	k.cmd.Env = EnvList(env)
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
 	// Pdeathsig: if the harness dies, kinko does not outlive it.
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -222,8 +222,8 @@ func (k *Kinko) stop() error {
 	return err
 }
 
-// freePort is a loopback port free now, for a server that binds it a moment later.
-func freePort() (int, error) {
+// FreePort is a loopback port free now, for a server that binds it a moment later.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free loopback port: %w", err)
@@ -232,7 +232,8 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func envList(env map[string]string) []string {
+// EnvList turns env into a process environment, sorted so runs are alike.
+func EnvList(env map[string]string) []string {
 	list := make([]string, 0, len(env))
 	for k, v := range env {
 		list = append(list, k+"="+v)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +73,7 @@ func startSandbox(ctx context.Context, id int, o SandboxOptions) (_ *Sandbox, er
 		return nil, err
 	}
 	// Picked after the API has its port, so at least those two cannot collide.
-	port, err := freePort()
+	port, err := bench.FreePort()
 	if err != nil {
 		_ = api.Close()
 		return nil, err
@@ -108,7 +106,7 @@ func startSandbox(ctx context.Context, id int, o SandboxOptions) (_ *Sandbox, er
 	s := &Sandbox{ID: id, URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: token, api: api,
 		out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(o.Bin)
-	s.cmd.Env = envList(env)
+	s.cmd.Env = bench.EnvList(env)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	// Pdeathsig: if this program dies, no kinko outlives it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -232,25 +230,6 @@ func BuildKinko(ctx context.Context, root, dir string) (string, error) {
 		return "", fmt.Errorf("building kinko (go build ./extension): %w\n%s", err, b)
 	}
 	return out, nil
-}
-
-// freePort is a loopback port free now, for kinko to bind a moment later.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func envList(env map[string]string) []string {
-	list := make([]string, 0, len(env))
-	for k, v := range env {
-		list = append(list, k+"="+v)
-	}
-	sort.Strings(list)
-	return list
 }
 
 // get asks sandbox s for path with its token.
