@@ -257,24 +257,27 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
 		Endpoints: map[config.Kind]string{config.SecretsManager: srv.URL}})
 	req := Request{Kind: config.SecretsManager, ID: "s"}
-	for range 2 {
+	// Whether the transport keeps a connection after a call is its own decision and timing (now
+	// and then it closes one): call until one is held open, rather than count on the first.
+	for i := 0; c.conns.count() == 0; i++ {
+		if i == 10 {
+			t.Fatal("10 calls and no connection kept open")
+		}
 		if _, err := c.Fetch(t.Context(), req); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if opened, _ := cc.get(); opened != 1 || c.conns.count() != 1 {
-		t.Fatalf("two calls opened %d connections (%d tracked), want 1 kept alive", opened, c.conns.count())
-	}
+	before, _ := cc.get()
 	c.DropConnections()
-	waitUntil(t, "the server to see the connection closed", func() bool { _, closed := cc.get(); return closed == 1 })
+	waitUntil(t, "the server to see every connection closed", func() bool { _, closed := cc.get(); return closed == before })
 	if n := c.conns.count(); n != 0 {
 		t.Fatalf("%d connections still tracked after DropConnections", n)
 	}
 	if _, err := c.Fetch(t.Context(), req); err != nil {
 		t.Fatalf("the call after DropConnections: %v", err)
 	}
-	if opened, _ := cc.get(); opened != 2 {
-		t.Fatalf("%d connections opened in all, want a new one after DropConnections", opened)
+	if opened, _ := cc.get(); opened != before+1 {
+		t.Fatalf("%d connections opened in all, want %d: a new one after DropConnections", opened, before+1)
 	}
 }
 
