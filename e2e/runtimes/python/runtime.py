@@ -23,8 +23,8 @@ def get_secret(secret_id):
 
 
 def get_parameter(name):
-    # As in AWS's Parameter Store example (which writes parameters/get/ with a trailing slash).
-    endpoint = f"http://localhost:{PORT}/systemsmanager/parameters/get?name={urllib.parse.quote(name, safe='')}&withDecryption=true"
+    # As AWS's Parameter Store example builds it, trailing slash included.
+    endpoint = f"http://localhost:{PORT}/systemsmanager/parameters/get/?name={urllib.parse.quote(name, safe='')}&withDecryption=true"
     req = urllib.request.Request(endpoint, headers=HEADERS)
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())["Parameter"]["Value"]
