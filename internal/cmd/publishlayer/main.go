@@ -47,8 +47,8 @@ const maxRuntimes = 15
 
 type options struct {
 	zip, arch, name, description, runtimesFile, out string
-	regions, shareAccounts                           []string
-	shareOrg                                         string
+	regions, shareAccounts                          []string
+	shareOrg                                        string
 }
 
 var (
