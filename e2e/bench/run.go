@@ -145,12 +145,12 @@ func Run(ctx context.Context, cfg Config, rawDir string, only map[string]bool) (
 		}
 	}
 	res.Duration = time.Since(res.Started)
-	res.Machine.LoadEnd = loadAvg()
+	res.Machine.LoadEnd = LoadAvg()
 	return res, ctx.Err()
 }
 
 func describeMachine(ctx context.Context, cfg Config) Machine {
-	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Tools: map[string]string{}, LoadStart: loadAvg()}
+	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Tools: map[string]string{}, LoadStart: LoadAvg()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for l := range strings.Lines(string(b)) {
 			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -190,7 +190,7 @@ func describeMachine(ctx context.Context, cfg Config) Machine {
 	return m
 }
 
-func loadAvg() string {
+func LoadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return ""

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kinko-dev/kinko/e2e/bench"
 	"github.com/kinko-dev/kinko/e2e/scale"
 	"github.com/kinko-dev/kinko/e2e/stack"
 )
@@ -104,7 +105,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("Rendered again on %s from the run recorded in `%s` (`go run ./e2e/cmd/scale -from ...`): the figures are that run's.",
 			time.Now().UTC().Format("2006-01-02 15:04 UTC"), rel(root, *from)))
 	} else {
-		meta = scale.Meta{Started: time.Now(), LoadStart: loadAvg(), Machine: machine(),
+		meta = scale.Meta{Started: time.Now(), LoadStart: bench.LoadAvg(), Machine: machine(),
 			Commit:   git(root, "describe", "--always", "--dirty", "--abbrev=12"),
 			Commands: []string{"make scale  (go run ./e2e/cmd/scale " + strings.Join(args, " ") + ")"}}
 		meta.Notes = codeNote(root)
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		if runErr != nil {
 			meta.Failures = append(meta.Failures, strings.Split(runErr.Error(), "\n")...)
 		}
-		meta.Took, meta.LoadEnd = time.Since(meta.Started), loadAvg()
+		meta.Took, meta.LoadEnd = time.Since(meta.Started), bench.LoadAvg()
 		raw = filepath.Join(*dir, "raw", meta.Started.UTC().Format("20060102-150405"))
 		if err := os.MkdirAll(raw, 0o755); err != nil {
 			fmt.Fprintln(out, "scale:", err)
@@ -221,16 +222,4 @@ func machine() string {
 		kernel = strings.TrimSpace(string(b))
 	}
 	return fmt.Sprintf("%s, %d cores, %d MiB, Linux %s, %s", cpu, runtime.NumCPU(), mem, kernel, runtime.Version())
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
