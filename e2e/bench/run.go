@@ -190,6 +190,7 @@ func describeMachine(ctx context.Context, cfg Config) Machine {
 	return m
 }
 
+// LoadAvg is the machine's 1, 5 and 15 minute load averages, for a report's header ("" where unknown).
 func LoadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
