@@ -126,6 +126,11 @@ const maxCallsPerTTL = 1.2
 // started before they asked: they wait for it to end, then share the next one; so a key still
 // never has two attempts in flight, and a refreshNow behind a hung attempt waits for that
 // attempt's timeout (bounded by its budget) instead of opening a second connection.
+//
+// This is why the slots are ours and not x/sync/singleflight's, which the cache used before:
+// singleflight collapses callers onto whatever call is in flight, but cannot say when that call
+// started (a refreshNow must not join an older one, and a store must not overwrite a newer one),
+// nor hold a key's backoff between calls, nor let a caller stop waiting while its call goes on.
 type Cache[K Key, V any] struct {
 	o Options[K, V]
 
