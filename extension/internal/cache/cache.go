@@ -130,7 +130,8 @@ const maxCallsPerTTL = 1.2
 // This is why the slots are ours and not x/sync/singleflight's, which the cache used before:
 // singleflight collapses callers onto whatever call is in flight, but cannot say when that call
 // started (a refreshNow must not join an older one, and a store must not overwrite a newer one),
-// nor hold a key's backoff between calls, nor let a caller stop waiting while its call goes on.
+// nor whether one is in flight at all (a refreshNow waits for it to end, then starts the next),
+// and a key's backoff must live between calls anyway.
 type Cache[K Key, V any] struct {
 	o Options[K, V]
 
