@@ -198,7 +198,7 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	for i := range 2 {
 		warm := invoke(t, st, "hello kinko")
 		// A hit in kinko, or in the kinko client's memory (it keeps a value for half of kinko's ttl).
-		if warm.status != 200 || warm.message != want || !isHit(warm.cacheStatus) {
+		if warm.status != 200 || warm.message != want || !stack.IsHit(warm.cacheStatus) {
 			t.Errorf("warm %d: %d %q Cache-Status %q, want 200 and a hit", i+1, warm.status, warm.message, warm.cacheStatus)
 		}
 		t.Logf("warm %d: %v %s", i+1, warm.latency, warm.cacheStatus)
@@ -252,18 +252,13 @@ func TestRotationWithRefreshNow(t *testing.T) {
 		t.Fatalf("refreshNow: %d %q %v, want 200 kinko; fwd=request; stored; ttl=N", status, cs, err)
 	}
 	after := invoke(t, st, "after")
-	if after.status != 200 || after.message != stack.ExpectedAnswer("after") || !isHit(after.cacheStatus) {
+	if after.status != 200 || after.message != stack.ExpectedAnswer("after") || !stack.IsHit(after.cacheStatus) {
 		t.Errorf("after refreshNow: %d %q %q (Cache-Status %q), want 200 from the cache", after.status, after.message, after.err, after.cacheStatus)
 	}
 	if n := st.Proxy.Calls("GetSecretValue"); n != 3 {
 		t.Errorf("moto saw %d GetSecretValue calls, want 3 (prefetch, the function's refreshNow, the test's)", n)
 	}
 	closeAndScan(t, st, newKey)
-}
-
-// isHit says a Cache-Status is a hit in kinko or in the kinko client's memory.
-func isHit(cacheStatus string) bool {
-	return strings.HasPrefix(cacheStatus, "kinko; hit; ttl=") || strings.HasPrefix(cacheStatus, "client; hit; ttl=")
 }
 
 // closeAndScan stops the stack now, so the shutdown's lines are in, and looks for key in every log.

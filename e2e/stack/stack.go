@@ -497,3 +497,9 @@ func (b *logBuffer) String() string {
 	defer b.mu.Unlock()
 	return string(b.all)
 }
+
+// IsHit reports whether an answer's Cache-Status says the key came from a cache: kinko's, or
+// the Go client's own (function/kinko keeps answers for half of kinko's ttl).
+func IsHit(cacheStatus string) bool {
+	return strings.HasPrefix(cacheStatus, "kinko; hit; ttl=") || strings.HasPrefix(cacheStatus, "client; hit; ttl=")
+}

@@ -160,7 +160,7 @@ func demo(ctx context.Context, o options, getenv func(string) string, out io.Wri
 			problems = append(problems, fmt.Sprintf("request %d answered %d", i+1, r.Status))
 		case st.OpenAI != nil && a.Message != stack.ExpectedAnswer(o.prompt):
 			problems = append(problems, fmt.Sprintf("request %d: answer %q, want %q", i+1, a.Message, stack.ExpectedAnswer(o.prompt)))
-		case name == "warm" && !strings.HasPrefix(cs, "kinko; hit"):
+		case name == "warm" && !stack.IsHit(cs):
 			problems = append(problems, fmt.Sprintf("request %d: a warm request was not a cache hit (%q)", i+1, cs))
 		}
 	}
