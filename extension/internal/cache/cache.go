@@ -102,8 +102,8 @@ type Options[K Key, V any] struct {
 	Now func() time.Time
 	// Wall is the wall clock, read beside Now: a value is fresh only while its age is under
 	// its lifetime by both. A monotonic clock stands still while a sandbox is frozen or a
-	// SnapStart snapshot waits to be restored; the wall clock does not. Default: time.Now
-	// without its monotonic reading.
+	// SnapStart snapshot waits to be restored; the wall clock does not. Default: the wall
+	// reading of Now's own value (what time.Now carries besides its monotonic reading).
 	Wall     func() time.Time
 	Observer Observer
 	Logger   *slog.Logger
@@ -191,9 +191,8 @@ func New[K Key, V any](o Options[K, V]) *Cache[K, V] {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Wall == nil {
-		o.Wall = func() time.Time { return time.Now().Round(0) }
-	}
+	// A nil Wall stays nil: clocks then takes the wall reading of Now's own instant, so a hit
+	// reads the clock once, not twice.
 	if o.Aliases == nil {
 		o.Aliases = func(K, V) []K { return nil }
 	}
@@ -260,6 +259,16 @@ func (e *entry[K, V]) age(now, wall time.Time) time.Duration {
 	return max(now.Sub(e.stored), wall.Sub(e.wall))
 }
 
+// clocks reads the monotonic clock and the wall clock: Options.Wall when set, else the wall
+// reading that Now's time.Time already carries (Round(0) strips the monotonic one).
+func (c *Cache[K, V]) clocks() (now, wall time.Time) {
+	now = c.o.Now()
+	if c.o.Wall == nil {
+		return now, now.Round(0)
+	}
+	return now, c.o.Wall()
+}
+
 // Len is the number of entries (not keys).
 func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()
@@ -272,7 +281,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, Status, error) {
 	if c.o.TTL(k) <= 0 {
 		return c.bypass(ctx, k)
 	}
-	now, wall := c.o.Now(), c.o.Wall()
+	now, wall := c.clocks()
 	c.mu.Lock()
 	e := c.index[k]
 	if e != nil {
@@ -563,7 +572,7 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	if err == nil {
 		aliases = c.o.Aliases(k, v)
 	}
-	now, wall := c.o.Now(), c.o.Wall()
+	now, wall := c.clocks()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s.call = nil
@@ -616,7 +625,7 @@ func jitter(r float64, env, base time.Duration) time.Duration {
 
 // stale returns e's value if it is still k's entry and inside the stale window.
 func (c *Cache[K, V]) stale(k K, e *entry[K, V]) (V, bool) {
-	now, wall := c.o.Now(), c.o.Wall()
+	now, wall := c.clocks()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.index[k] != e || e.age(now, wall) >= e.life+c.o.StaleIfError {
