@@ -5,6 +5,7 @@
 #   - fonts-noto-cjk with it, when missing: without a CJK font the page's Japanese text (the prompt
 #     prefix) renders as boxes in the browser test's screenshot;
 #   - util-linux's unshare (the emulator's private /opt), when missing;
+#   - cfn-lint, likewise from pip when missing (the layer tests lint the templates);
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
 set -euo pipefail
@@ -43,5 +44,16 @@ if ! have_moto; then
 	echo "  pip install 'moto[server]'" >&2
 	exit 1
 fi
+# cfn-lint checks the packaged templates (layer tests); moto's server usually brings it along.
+have_cfnlint() { command -v cfn-lint >/dev/null; }
+if ! have_cfnlint && command -v python3 >/dev/null; then
+	echo "install-deps: installing cfn-lint with pip"
+	python3 -m pip install --quiet cfn-lint || true
+fi
+if ! have_cfnlint; then
+	echo "install-deps: cfn-lint (checks the CloudFormation templates) is missing and pip could not install it; install it with:" >&2
+	echo "  pip install cfn-lint   (or: pipx install --include-deps 'moto[server]')" >&2
+	exit 1
+fi
 yn() { if "$@"; then echo yes; else echo no; fi; }
-echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare), moto yes"
+echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare), moto yes, cfn-lint yes"
