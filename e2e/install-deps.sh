@@ -5,7 +5,7 @@
 #   - fonts-noto-cjk with it, when missing: without a CJK font the page's Japanese text (the prompt
 #     prefix) renders as boxes in the browser test's screenshot;
 #   - util-linux's unshare (the emulator's private /opt), when missing;
-#   - cfn-lint, likewise from pip when missing (the layer tests lint the templates);
+#   - cfn-lint from pip when missing (the layer tests lint the templates);
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
 set -euo pipefail
