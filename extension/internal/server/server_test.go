@@ -107,6 +107,15 @@ func noSecrets(t *testing.T, where, text string) {
 	}
 }
 
+// shown is a body fit for a failure message: every fixture secret in it is replaced, so a
+// regression that answers with a value fails the test without printing the value.
+func shown(body string) string {
+	for _, s := range []string{secretValue, "sk-test-0123456789abcdef", plainValue, token} {
+		body = strings.ReplaceAll(body, s, "<secret redacted>")
+	}
+	return body
+}
+
 func TestEveryAnswerHasCacheHeaders(t *testing.T) {
 	h, _ := newTestHandler(t, newFake(), token)
 	for _, target := range []string{"/ping", "/secretsmanager/get?secretId=app", "/secretsmanager/get", "/nope", "/systemsmanager/parameters/get?name=x&label=a&version=1"} {
@@ -240,7 +249,7 @@ func TestFailClosedWithoutExpectedToken(t *testing.T) {
 		}
 	}
 	if a := do(t, h, "GET", "/ping", nil); a.status != 200 || a.body != "healthy" {
-		t.Fatalf("ping = %d %q", a.status, a.body)
+		t.Fatalf("ping = %d %q", a.status, shown(a.body))
 	}
 }
 
@@ -396,7 +405,7 @@ func TestRefreshNowSpellings(t *testing.T) {
 	}
 	h, _ := newTestHandler(t, newFake(), token)
 	if a := do(t, h, "GET", "/secretsmanager/get?secretId=app&refreshNow=yes", withToken()); a.status != 400 || !strings.Contains(a.body, "true, false, 1 or 0") {
-		t.Errorf("refreshNow=yes: %d %s, want 400 listing what is accepted", a.status, a.body)
+		t.Errorf("refreshNow=yes: %d %s, want 400 listing what is accepted", a.status, shown(a.body))
 	}
 }
 
@@ -464,11 +473,11 @@ func TestJSONKeyNullIsNotFound(t *testing.T) {
 	}
 	_ = json.Unmarshal([]byte(a.body), &e)
 	if a.status != 404 || e.Type != "JsonKeyNotFound" || !strings.Contains(e.Message, "null") {
-		t.Fatalf("jsonKey on a null: %d %q, want 404 JsonKeyNotFound saying the key is null", a.status, a.body)
+		t.Fatalf("jsonKey on a null: %d %q, want 404 JsonKeyNotFound saying the key is null", a.status, shown(a.body))
 	}
 	// The string "null" is a value like any other.
 	if a := do(t, h, "GET", "/secretsmanager/get?secretId=nulls&jsonKey=literal", withToken()); a.status != 200 || a.body != "null" {
-		t.Fatalf("jsonKey on the string \"null\": %d %q, want 200 null", a.status, a.body)
+		t.Fatalf("jsonKey on the string \"null\": %d %q, want 200 null", a.status, shown(a.body))
 	}
 	noSecrets(t, "log", logs.String())
 }
@@ -478,7 +487,7 @@ func TestUncleanPathSaysHowToSendTheID(t *testing.T) {
 	for _, target := range []string{"/v1/a//b", "/v1/a/../b", "/v1/a/", "//secretsmanager/get?secretId=a"} {
 		a := do(t, h, "GET", target, withToken())
 		if a.status != 404 || !strings.Contains(a.body, "percent-encoded") {
-			t.Errorf("%s: %d %s, want 404 saying how to send such an id", target, a.status, a.body)
+			t.Errorf("%s: %d %s, want 404 saying how to send such an id", target, a.status, shown(a.body))
 		}
 	}
 }
