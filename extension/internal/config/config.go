@@ -5,8 +5,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -56,7 +54,7 @@ type Config struct {
 	CacheEnabled   bool
 	CacheSize      int
 	MaxConnections int
-	LogLevel       slog.Level
+	LogLevel       Level
 	LogNone        bool // PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL=NONE: no logs, no metrics line
 
 	SecretsTTL     time.Duration
@@ -82,6 +80,17 @@ type Config struct {
 	Token    string
 	InitType string
 }
+
+// Level is PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL, numbered as log/slog numbers its levels, so
+// slog.Level(l) is the logger's level.
+type Level int
+
+const (
+	LevelDebug Level = -4
+	LevelInfo  Level = 0
+	LevelWarn  Level = 4
+	LevelError Level = 8
+)
 
 // MetricsFormat is the value of KINKO_METRICS.
 type MetricsFormat string
@@ -111,6 +120,20 @@ func (c Config) Timeout(k Kind) time.Duration {
 	return c.SecretsTimeout
 }
 
+// Subscriptions is the events kinko registers for (CONTRACT.md section 2). Lambda waits after
+// every invoke for each extension subscribed to INVOKE to ask for its next event, and kinko has
+// nothing to do per invoke, so it takes INVOKE only when a feature needs it: the metrics line
+// every N invokes, and SnapStart, where the first INVOKE is the sign of a restore. On Lambda
+// Managed Instances external extensions may register for SHUTDOWN only (AWS's emulator, in that
+// mode, refuses any other event), so there it is SHUTDOWN alone whatever is asked. The
+// launcher registers with this list, kinko itself when it starts alone.
+func (c Config) Subscriptions() []string {
+	if c.InitType != InitManagedInstances && (c.InitType == InitSnapStart || c.MetricsEveryInvokes > 0) {
+		return []string{"INVOKE", "SHUTDOWN"}
+	}
+	return []string{"SHUTDOWN"}
+}
+
 // Error is a bad configuration value. Its message names the variable and the problem but
 // never echoes a token.
 type Error struct {
@@ -121,9 +144,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Value == "" {
-		return fmt.Sprintf("%s: %s", e.Variable, e.Problem)
+		return e.Variable + ": " + e.Problem
 	}
-	return fmt.Sprintf("%s=%q: %s", e.Variable, e.Value, e.Problem)
+	return e.Variable + "=" + strconv.Quote(e.Value) + ": " + e.Problem
 }
 
 // Load reads the configuration. It reports every bad variable at once, joined, so a user fixes
@@ -176,7 +199,7 @@ func (p *parser) int(name string, def, lo, hi int) int {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		p.fail(name, v, fmt.Sprintf("want a whole number from %d to %d (default %d)", lo, hi, def))
+		p.fail(name, v, "want a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi)+" (default "+strconv.Itoa(def)+")")
 		return def
 	}
 	return n
@@ -201,7 +224,7 @@ func (p *parser) bool(name string, def bool) bool {
 	case "false":
 		return false
 	}
-	p.fail(name, v, fmt.Sprintf("want true or false (default %t)", def))
+	p.fail(name, v, "want true or false (default "+strconv.FormatBool(def)+")")
 	return def
 }
 
@@ -212,31 +235,31 @@ func (p *parser) fraction(name string, def float64) float64 {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
-		p.fail(name, v, fmt.Sprintf("want a fraction of the TTL above 0 and at most 1, where 1 turns refresh-ahead off (default %g)", def))
+		p.fail(name, v, "want a fraction of the TTL above 0 and at most 1, where 1 turns refresh-ahead off (default "+strconv.FormatFloat(def, 'g', -1, 64)+")")
 		return def
 	}
 	return f
 }
 
-func (p *parser) logLevel(name string) (slog.Level, bool) {
+func (p *parser) logLevel(name string) (Level, bool) {
 	v, ok := p.lookup(name)
 	if !ok {
-		return slog.LevelInfo, false
+		return LevelInfo, false
 	}
 	switch strings.ToUpper(v) {
 	case "DEBUG":
-		return slog.LevelDebug, false
+		return LevelDebug, false
 	case "INFO":
-		return slog.LevelInfo, false
+		return LevelInfo, false
 	case "WARN", "WARNING":
-		return slog.LevelWarn, false
+		return LevelWarn, false
 	case "ERROR":
-		return slog.LevelError, false
+		return LevelError, false
 	case "NONE":
-		return slog.LevelError, true
+		return LevelError, true
 	}
 	p.fail(name, v, "want one of DEBUG, INFO, WARN, ERROR, NONE (default INFO)")
-	return slog.LevelInfo, false
+	return LevelInfo, false
 }
 
 func (p *parser) metrics(name string) MetricsFormat {
@@ -301,11 +324,12 @@ func CheckID(id string) error {
 	case id == "":
 		return errors.New("is empty")
 	case len(id) > MaxIDBytes:
-		return fmt.Errorf("is %d bytes long, over the limit of %d", len(id), MaxIDBytes)
+		return errors.New("is " + strconv.Itoa(len(id)) + " bytes long, over the limit of " + strconv.Itoa(MaxIDBytes))
 	}
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c < 0x20 || c == 0x7f {
-			return fmt.Errorf("has a control character (byte 0x%02x at offset %d)", c, i)
+			const hex = "0123456789abcdef"
+			return errors.New("has a control character (byte 0x" + string([]byte{hex[c>>4], hex[c&0xf]}) + " at offset " + strconv.Itoa(i) + ")")
 		}
 	}
 	return nil

@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ func TestDefaultsMatchAWSExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Port != 2773 || !c.CacheEnabled || c.CacheSize != 1000 || c.MaxConnections != 3 ||
-		c.LogLevel != slog.LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
+		c.LogLevel != LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
 		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0.8 || c.StaleIfError != time.Hour ||
 		c.MaxWait != 250*time.Millisecond || len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 ||
 		c.Metrics != MetricsLog {
@@ -49,7 +48,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Prefetch{{SecretsManager, "a"}, {SSM, "/app/db"}, {SecretsManager, "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf"}}
-	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != slog.LevelDebug ||
+	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != LevelDebug ||
 		c.SecretsTTL != time.Minute || c.SSMTTL != 0 || c.SecretsTimeout != 1500*time.Millisecond ||
 		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 || c.MaxWait != 0 ||
 		c.Token != "container" || c.InitType != InitProvisionedConcurrency || len(c.Prefetch) != len(want) || c.MetricsEveryInvokes != 100 ||
