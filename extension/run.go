@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
+	"github.com/kinko-dev/kinko/extension/internal/handoff"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
@@ -45,6 +47,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	out := &lockedWriter{w: stdout}
 	logger := newLogger(out, cfg)
 
+	// Started by the launcher (package handoff), kinko finds itself bound, registered and,
+	// usually, already waiting for its first event.
+	launched, resumed, err := handoff.Parse(args)
+	if err != nil {
+		return err
+	}
 	api, err := extensionsapi.New(getenv("AWS_LAMBDA_RUNTIME_API"), nil)
 	if err != nil {
 		return err
@@ -53,26 +61,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	// Bind before registering: the runtime may start as soon as every extension has registered.
 	var listeners []net.Listener
 	initErr := cfgErr // what fails init: bad configuration, else a port that cannot be bound
-	if cfgErr == nil {
-		listeners, initErr = listen(cfg.Port, logger)
+	var reg extensionsapi.Registration
+	if resumed {
+		reg = extensionsapi.Registration{FunctionName: launched.FunctionName, AccountID: launched.AccountID}
+		var next net.Conn
+		listeners, next, err = adopt(launched)
+		if err != nil {
+			logger.Error("init failed", "reason", "LaunchFailed", "error", err)
+			api.Resume(launched.ID, nil)
+			if rerr := api.ExitError(ctx, "LaunchFailed", err); rerr != nil {
+				logger.Error("could not report exit error", "error", rerr)
+			}
+			return err
+		}
+		api.Resume(launched.ID, next)
+		logger.Debug("started by the launcher", "function", reg.FunctionName, "account", reg.AccountID,
+			"listeners", len(listeners), "next_sent", next != nil)
+	} else {
+		if cfgErr == nil {
+			listeners, initErr = listen(cfg.Port, logger)
+		}
+		events := subscriptions(cfg, logger)
+		name := filepath.Base(args[0])
+		reg, err = api.Register(ctx, name, events)
+		if err != nil {
+			closeAll(listeners)
+			return err
+		}
+		logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName, "account", reg.AccountID)
 	}
-	events := subscriptions(cfg, logger)
-	name := filepath.Base(args[0])
-	reg, err := api.Register(ctx, name, events)
-	if err != nil {
-		closeAll(listeners)
-		return err
-	}
-	logger.Debug("registered", "name", name, "events", events, "function", reg.FunctionName, "account", reg.AccountID)
 	if initErr != nil {
 		reason := "PortUnavailable"
 		if cfgErr != nil {
 			reason = "ConfigInvalid"
 		}
 		logger.Error("init failed", "reason", reason, "error", initErr)
-		if err := api.InitError(ctx, reason, initErr); err != nil {
+		report := api.InitError
+		if resumed && launched.Next >= 0 {
+			// The launcher settles only a configuration kinko accepts, so this is not expected;
+			// past /event/next, Lambda takes the report as an exit error.
+			report = api.ExitError
+		}
+		if err := report(ctx, reason, initErr); err != nil {
 			logger.Error("could not report init error", "error", err)
 		}
+		closeAll(listeners)
 		return initErr
 	}
 
@@ -129,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	life, endLife := context.WithCancel(context.Background())
 	defer endLife()
 	w := warmer{cfg: cfg, awsCfg: awsCfg, getenv: getenv, pending: pending, cache: c, counters: counters, logger: logger,
-		start: start, port: listeners[0].Addr().(*net.TCPAddr).Port, ipv6: len(listeners) > 1}
+		start: start, port: listeners[0].Addr().(*net.TCPAddr).Port, ipv6: len(listeners) > 1, launched: resumed}
 	warm := func() { w.warm(life) }
 	// Lambda's init ends when every extension has called /event/next, and an on-demand init is
 	// what the first caller waits for: warm in the background, beside the runtime's init.
@@ -200,23 +233,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	return loopErr
 }
 
-// subscriptions is what kinko registers for. Lambda waits after every invoke for each extension
-// subscribed to INVOKE to ask for its next event, and kinko has nothing to do per invoke, so it
-// takes INVOKE only when a feature needs it: the metrics line every N invokes, and SnapStart,
-// where the first INVOKE is the sign of a restore.
+// subscriptions is what kinko registers for (config.Config.Subscriptions), with a warning where
+// a setting cannot take effect.
 func subscriptions(cfg config.Config, logger *slog.Logger) []string {
-	switch {
-	case cfg.InitType == config.InitManagedInstances:
-		// External extensions may register for SHUTDOWN only there (AWS's runtime interface
-		// emulator, Managed Instances mode, refuses any other event): registering INVOKE would
-		// fail init.
-		if cfg.MetricsEveryInvokes > 0 {
-			logger.Warn("KINKO_METRICS_INVOKES is ignored on Lambda Managed Instances, which send extensions SHUTDOWN only; metrics are written at SHUTDOWN")
-		}
-	case cfg.InitType == config.InitSnapStart, cfg.MetricsEveryInvokes > 0:
-		return []string{extensionsapi.Invoke, extensionsapi.Shutdown}
+	if cfg.InitType == config.InitManagedInstances && cfg.MetricsEveryInvokes > 0 {
+		logger.Warn("KINKO_METRICS_INVOKES is ignored on Lambda Managed Instances, which send extensions SHUTDOWN only; metrics are written at SHUTDOWN")
 	}
-	return []string{extensionsapi.Shutdown}
+	return cfg.Subscriptions()
 }
 
 // waitForShutdown loops on /event/next until SHUTDOWN or ctx's end (SIGTERM). When the loop
@@ -268,6 +291,7 @@ type warmer struct {
 	start    time.Time // the process's start, for the ready line
 	port     int
 	ipv6     bool
+	launched bool // started by the launcher (package handoff)
 }
 
 // warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
@@ -292,6 +316,7 @@ func (w warmer) warm(ctx context.Context) {
 		"version", version,
 		"port", w.port,
 		"ipv6", w.ipv6,
+		"launcher", w.launched,
 		"init_type", cfg.InitType,
 		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
 		"cache_size", cfg.CacheSize,
@@ -355,6 +380,33 @@ func listen(port int, logger *slog.Logger) ([]net.Listener, error) {
 	return []net.Listener{l4, l6}, nil
 }
 
+// adopt turns the launcher's descriptors into kinko's listeners and the connection waiting for
+// the first event (nil if the launcher sent none).
+func adopt(s handoff.State) ([]net.Listener, net.Conn, error) {
+	var ls []net.Listener
+	for _, fd := range s.Listeners {
+		f := os.NewFile(uintptr(fd), "kinko-listener")
+		l, err := net.FileListener(f) // a duplicate: f itself is closed below
+		_ = f.Close()
+		if err != nil {
+			closeAll(ls)
+			return nil, nil, fmt.Errorf("the launcher's listener (descriptor %d) is not usable: %w", fd, err)
+		}
+		ls = append(ls, l)
+	}
+	if s.Next < 0 {
+		return ls, nil, nil
+	}
+	f := os.NewFile(uintptr(s.Next), "kinko-event-next")
+	conn, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		closeAll(ls)
+		return nil, nil, fmt.Errorf("the launcher's /event/next connection (descriptor %d) is not usable: %w", s.Next, err)
+	}
+	return ls, conn, nil
+}
+
 func closeAll(ls []net.Listener) {
 	for _, l := range ls {
 		_ = l.Close()
@@ -365,7 +417,7 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	if cfg.LogNone {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})).With("extension", "kinko")
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.Level(cfg.LogLevel)})).With("extension", "kinko")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -3,6 +3,7 @@
 package extensionsapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -49,6 +50,9 @@ type Client struct {
 	http      *http.Client // has no timeout: /event/next blocks until the next event
 	transport *http.Transport
 	id        string
+	// resumed is a connection on which the launcher sent /event/next (Resume); the first Next
+	// reads its answer. Next is called from one goroutine at a time, so it needs no lock.
+	resumed net.Conn
 }
 
 // New returns a client for runtimeAPI (host:port, from AWS_LAMBDA_RUNTIME_API). dial nil
@@ -101,8 +105,19 @@ func (c *Client) Register(ctx context.Context, name string, events []string) (Re
 	return reg, nil
 }
 
+// Resume takes over a registration made before exec by kinko's launcher (package handoff):
+// id is its Lambda-Extension-Identifier, and next, if not nil, a connection on which
+// /event/next was sent and not yet answered, whose answer the first Next returns.
+func (c *Client) Resume(id string, next net.Conn) {
+	c.id, c.resumed = id, next
+}
+
 // Next blocks until the next event. Cancel ctx to stop waiting.
 func (c *Client) Next(ctx context.Context) (Event, error) {
+	if conn := c.resumed; conn != nil {
+		c.resumed = nil
+		return c.nextOn(ctx, conn)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/event/next", nil)
 	if err != nil {
 		return Event{}, fmt.Errorf("event/next: %w", err)
@@ -145,6 +160,25 @@ func (c *Client) report(ctx context.Context, path, reason string, problem error)
 	return err
 }
 
+// nextOn reads the answer to the launcher's /event/next from conn, then closes it.
+func (c *Client) nextOn(ctx context.Context, conn net.Conn) (Event, error) {
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // unblocks the read
+	defer stop()
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return Event{}, fmt.Errorf("event/next (sent by the launcher): %w", err)
+	}
+	var ev Event
+	if err := decode(resp, "event/next", &ev); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
 func (c *Client) identify(req *http.Request) {
 	req.Header.Set("Lambda-Extension-Identifier", c.id)
 }
@@ -154,18 +188,24 @@ func (c *Client) do(req *http.Request, what string, into any) (*http.Response, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	return resp, decode(resp, what, into)
+}
+
+// decode reads an answer, closes its body, and unmarshals it into into (nil: only the status
+// matters).
+func decode(resp *http.Response, what string, into any) error {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%s: read answer: %w", what, err)
+		return fmt.Errorf("%s: read answer: %w", what, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%s: Lambda answered %s: %s", what, resp.Status, bytes.TrimSpace(body))
+		return fmt.Errorf("%s: Lambda answered %s: %s", what, resp.Status, bytes.TrimSpace(body))
 	}
 	if into != nil && len(body) > 0 {
 		if err := json.Unmarshal(body, into); err != nil {
-			return nil, fmt.Errorf("%s: decode answer: %w", what, err)
+			return fmt.Errorf("%s: decode answer: %w", what, err)
 		}
 	}
-	return resp, nil
+	return nil
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/handoff"
+	"github.com/kinko-dev/kinko/extension/internal/upstream"
+)
+
+// The launcher (kinko-exec --extension) accepts an AWS environment only if kinkod cannot refuse
+// it: otherwise a refusal would come after the launcher's /event/next, too late for /init/error.
+func TestLauncherSettlesOnlyWhatKinkoAccepts(t *testing.T) {
+	values := map[string][]string{
+		"AWS_REGION":                         {"", "us-east-1", " "},
+		"AWS_DEFAULT_REGION":                 {"", "eu-west-1"},
+		"AWS_ACCESS_KEY_ID":                  {"", "AKIA"},
+		"AWS_SECRET_ACCESS_KEY":              {"", "s"},
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI": {"", "http://127.0.0.1:1/creds"},
+		"AWS_USE_FIPS_ENDPOINT":              {"", "true", "maybe", " "},
+		"AWS_MAX_ATTEMPTS":                   {"", "3", "-1"},
+		"AWS_RETRY_MODE":                     {"", "adaptive", "x"},
+		"AWS_ENDPOINT_URL":                   {"", "http://127.0.0.1:1"},
+	}
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	settled := 0
+	// Every combination: 3*2*2*2*2*4*3*3*2 = 6912 environments.
+	var walk func(i int, env map[string]string)
+	walk = func(i int, env map[string]string) {
+		if i == len(names) {
+			getenv := func(k string) string { return env[k] }
+			if !handoff.Settled(getenv) {
+				return
+			}
+			settled++
+			if _, err := upstream.AWSConfig(getenv); err != nil {
+				t.Fatalf("the launcher settles %v, which kinko refuses: %v", env, err)
+			}
+			return
+		}
+		for _, v := range values[names[i]] {
+			env[names[i]] = v
+			walk(i+1, env)
+		}
+	}
+	walk(0, map[string]string{})
+	if settled == 0 {
+		t.Fatal("the launcher settles no environment at all")
+	}
+	lambda := map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_SESSION_TOKEN": "t"}
+	snap := map[string]string{"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/c", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t"}
+	for _, env := range []map[string]string{lambda, snap} {
+		if !handoff.Settled(func(k string) string { return env[k] }) {
+			t.Errorf("the launcher leaves a sandbox's usual environment %v to kinkod: every start would be the slow one", env)
+		}
+	}
+}
+
+// kinkod started by the launcher serves on the listeners it inherits, registers no second time
+// and takes its first event from the connection on which the launcher sent /event/next.
+func TestRunResumesTheLaunchersHandoff(t *testing.T) {
+	lambda := startLambda(t)
+	port := freePort(t)
+
+	// What the launcher does, with the standard library: bind, register, send /event/next.
+	l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // the duplicate in lf keeps the socket listening
+	defer lf.Close()
+	reg, err := http.Post("http://"+lambda.addr+"/2020-01-01/extension/register", "application/json", strings.NewReader(`{"events":["SHUTDOWN"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Body.Close()
+	id := reg.Header.Get("Lambda-Extension-Identifier")
+	conn, err := net.Dial("tcp4", lambda.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /2020-01-01/extension/event/next HTTP/1.0\r\nHost: %s\r\nLambda-Extension-Identifier: %s\r\n\r\n", lambda.addr, id)
+	cf, err := conn.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	defer cf.Close()
+	waitFor(t, "the launcher's /event/next to reach Lambda", 10*time.Second, func() bool { return lambda.next() == 1 })
+
+	env := map[string]string{
+		"AWS_LAMBDA_RUNTIME_API": lambda.addr, "AWS_SESSION_TOKEN": testToken,
+		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":              "true",
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(port),
+		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "DEBUG",
+	}
+	st := handoff.State{ID: id, FunctionName: "fn", AccountID: testAccountID, Listeners: []int{int(lf.Fd())}, Next: int(cf.Fd())}
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(t.Context(), st.Args("/opt/extensions/kinko"), func(k string) string { return env[k] }, nil, logs)
+	}()
+
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://127.0.0.1:" + strconv.Itoa(port) + "/ping")
+	if err != nil {
+		t.Fatalf("kinko does not answer on the inherited listener: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/ping: %d", resp.StatusCode)
+	}
+
+	lambda.shutdown(2 * time.Second)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("kinko did not shut down on the SHUTDOWN sent to the launcher's /event/next")
+	}
+	if n := lambda.next(); n != 1 {
+		t.Errorf("Lambda saw %d /event/next calls, want the launcher's one only", n)
+	}
+	lambda.mu.Lock()
+	regHeader := lambda.registered
+	lambda.mu.Unlock()
+	if regHeader.Get("Lambda-Extension-Name") != "" {
+		t.Error("kinko registered again after the launcher had")
+	}
+	if !strings.Contains(logs.String(), `"launcher":true`) {
+		t.Error("the ready line does not say kinko started from the launcher")
+	}
+}
+
+// A handoff kinko cannot use is reported, not ignored.
+func TestRunRefusesABadHandoff(t *testing.T) {
+	lambda := startLambda(t)
+	env := map[string]string{"AWS_LAMBDA_RUNTIME_API": lambda.addr, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_SESSION_TOKEN": testToken}
+	f, err := os.CreateTemp(t.TempDir(), "not-a-socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st := handoff.State{ID: "ext-id-1", Listeners: []int{int(f.Fd())}, Next: -1}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = run(ctx, st.Args("/opt/extensions/kinko"), func(k string) string { return env[k] }, nil, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "launcher's listener") {
+		t.Fatalf("run = %v, want an error about the launcher's listener", err)
+	}
+	lambda.mu.Lock()
+	defer lambda.mu.Unlock()
+	if len(lambda.exitErrors) != 1 || !strings.Contains(lambda.exitErrors[0].errorType, "LaunchFailed") {
+		t.Errorf("exit errors %v, want one Extension.LaunchFailed", lambda.exitErrors)
+	}
+}
