@@ -108,6 +108,7 @@ type answer struct {
 	status      int
 	contentType string
 	errorType   string
+	identifier  string // Lambda-Extension-Identifier, in the Extensions API's answer to the launcher
 	body        []byte
 }
 
@@ -242,7 +243,7 @@ func (c *client) ioError(doing string, err error) error {
 	return errorString(doing + " to kinko at 127.0.0.1:" + strconv.Itoa(c.port) + ": " + err.Error())
 }
 
-// parseAnswer reads an HTTP/1.x answer: the status, two headers, and the body.
+// parseAnswer reads an HTTP/1.x answer: the status, the headers kinko-exec needs, and the body.
 func parseAnswer(raw []byte) (answer, error) {
 	head, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
 	if !ok {
@@ -265,6 +266,8 @@ func parseAnswer(raw []byte) (answer, error) {
 			a.contentType = strings.ToLower(v)
 		case "x-amzn-errortype":
 			a.errorType, _, _ = strings.Cut(v, ":")
+		case "lambda-extension-identifier":
+			a.identifier = v
 		case "content-length":
 			if length, err = strconv.Atoi(v); err != nil || length < 0 {
 				return answer{}, errorString("kinko's answer has a bad Content-Length")
