@@ -47,6 +47,10 @@ func coldPath(b *strings.Builder, res *Results) {
 		fmtS(c.Register.Ratio, ratiof), goalStartRatio, ok(c.Register.Ratio.N > 0 && c.Register.Ratio.Median <= goalStartRatio))
 	w("| exec -> first `/event/next` | %s | %s | %s | <= %.1f× | %s |\n", fmtS(c.Next.Kinko, msf), fmtS(c.Next.Bare, msf),
 		fmtS(c.Next.Ratio, ratiof), goalStartRatio, ok(c.Next.Ratio.N > 0 && c.Next.Ratio.Median <= goalStartRatio))
+	if c.Serving.Kinko.N > 0 {
+		w("| exec -> first answer on the port (kinkod serving; requests wait in the backlog until then) | %s | %s | %s | | |\n",
+			fmtS(c.Serving.Kinko, msf), fmtS(c.Serving.Bare, msf), fmtS(c.Serving.Ratio, ratiof))
+	}
 	if c.KinkoRSS.N > 0 {
 		w("| VmRSS idle (after start and one answer) | %s | %s | | <= %.0f MiB | %s |\n", fmtS(c.KinkoRSS, mib), fmtS(c.BareRSS, mib),
 			goalRSSMiB, ok(c.KinkoRSS.Median/1024 <= goalRSSMiB))

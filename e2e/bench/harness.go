@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/e2e/emulator"
+	"github.com/kinko-dev/kinko/e2e/stack"
 	"github.com/kinko-dev/kinko/internal/moto"
 )
 
@@ -194,7 +195,9 @@ func LambdaArch(goarch string) string {
 // Built is where Build put everything.
 type Built struct {
 	RIE      string            // the emulator, for this machine
-	Kinko    map[string]string // GOARCH -> extension binary (stripped, as `make layer` builds it)
+	Kinko    map[string]string // GOARCH -> kinko/kinkod, the extension proper (stripped, as `make layer` builds it)
+	Launcher map[string]string // GOARCH -> kinko-exec, the launcher and exec wrapper
+	Script   map[string]string // GOARCH -> extensions/kinko, the layer's entry point (`#!/opt/kinko-exec --extension`)
 	Layer    map[string]string // GOARCH -> layer zip
 	OptKinko string            // this machine's layer, unpacked: OptKinko/extensions/kinko
 	OptNone  string            // an /opt with an empty extensions/: a function without the layer
@@ -213,10 +216,14 @@ const ldflags = "-s -w -buildid= -X main.version=bench"
 // repository's mkzip, and builds the emulator for this machine.
 func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) {
 	b := Built{
-		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), Kinko: map[string]string{}, Layer: map[string]string{},
+		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), Kinko: map[string]string{}, Launcher: map[string]string{}, Script: map[string]string{}, Layer: map[string]string{},
 		OptNone: filepath.Join(dir, "opt-none"), Functions: map[string]map[string]string{}, Zips: map[string]map[string]string{},
 	}
 	mkzip := filepath.Join(dir, "mkzip")
+	layer, err := stack.LayerBuilds(root)
+	if err != nil {
+		return b, err
+	}
 	type job struct {
 		what, out, pkg string
 		env            []string
@@ -233,10 +240,18 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	}
 	for _, arch := range arches() {
 		env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch}
-		b.Kinko[arch] = filepath.Join(dir, arch, "layer", "extensions", "kinko")
+		opt := filepath.Join(dir, arch, "layer")
+		b.Kinko[arch] = filepath.Join(opt, "kinko", "kinkod")
+		b.Launcher[arch] = filepath.Join(opt, "kinko-exec")
+		b.Script[arch] = filepath.Join(opt, "extensions", "kinko")
 		b.Layer[arch] = filepath.Join(dir, arch, "kinko-layer-"+LambdaArch(arch)+".zip")
-		jobs = append(jobs, job{"kinko for " + arch, b.Kinko[arch], "./extension", env, []string{"-trimpath", "-ldflags", ldflags}})
-		jobs = append(jobs, job{"kinko-exec for " + arch, filepath.Join(dir, arch, "layer", "kinko-exec"), "./extension/kinko-exec", env, []string{"-trimpath", "-ldflags", ldflags}})
+		for _, lb := range layer {
+			jobs = append(jobs, job{lb.What + " for " + arch, filepath.Join(opt, filepath.FromSlash(lb.Path)), lb.Pkg, env,
+				append([]string{"-trimpath", "-ldflags", ldflags}, lb.Flags...)})
+		}
+		if err := stack.InstallScript(root, opt); err != nil {
+			return b, err
+		}
 		b.Functions[arch], b.Zips[arch] = map[string]string{}, map[string]string{}
 		for _, n := range append([]string{"sample"}, functionNames()...) {
 			out := filepath.Join(dir, arch, "functions", n, "bootstrap")
@@ -257,7 +272,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 		}
 	}
 	for _, arch := range arches() {
-		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Kinko[arch], "kinko-exec", filepath.Join(dir, arch, "layer", "kinko-exec")); err != nil {
+		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Script[arch], "kinko-exec", b.Launcher[arch], "kinko/kinkod", b.Kinko[arch]); err != nil {
 			return b, err
 		}
 		for n, bin := range b.Functions[arch] {
@@ -266,7 +281,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 			}
 		}
 	}
-	b.OptKinko = filepath.Dir(filepath.Dir(b.Kinko[runtime.GOARCH]))
+	b.OptKinko = filepath.Dir(b.Launcher[runtime.GOARCH])
 	if err := os.MkdirAll(filepath.Join(b.OptNone, "extensions"), 0o755); err != nil {
 		return b, err
 	}
@@ -277,6 +292,13 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 		return b, errors.New("this machine is neither arm64 nor amd64: the emulator cannot run Lambda's binaries here")
 	}
 	return b, nil
+}
+
+// LaunchKinko is how Lambda starts kinko from this machine's layer: the kernel runs
+// extensions/kinko's first line, `/opt/kinko-exec --extension <script>`; outside the emulator's
+// /opt the launcher is named by its path here, and finds kinko/kinkod beside itself.
+func (b Built) LaunchKinko() (bin string, args []string) {
+	return b.Launcher[runtime.GOARCH], []string{"--extension", b.Script[runtime.GOARCH]}
 }
 
 // runMkzip zips name/src pairs into out.

@@ -22,6 +22,7 @@ import (
 // KinkoOptions starts kinko as a real process, outside the emulator.
 type KinkoOptions struct {
 	Bin      string            // the extension binary (stripped, as in the layer)
+	Args     []string          // its arguments (the launcher's: Built.LaunchKinko)
 	Upstream string            // AWS_ENDPOINT_URL: a proxy in front of moto
 	Token    string            // AWS_SESSION_TOKEN, the token callers must send
 	Env      map[string]string // more variables (KINKO_PREFETCH, TTLs), winning over the defaults
@@ -34,6 +35,7 @@ type Kinko struct {
 	StartToNext time.Duration // from exec to its first /event/next: kinko's part of Lambda's init
 	// StartToRegister is from exec to /register: what Lambda's runtime start waits for.
 	StartToRegister time.Duration
+	started         time.Time
 
 	api  *ExtensionsAPI
 	cmd  *exec.Cmd
@@ -76,12 +78,13 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 		env[k] = v
 	}
 	k := &Kinko{URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: o.Token, api: api, out: &syncbuf.Buffer{}, done: make(chan struct{})}
-	k.cmd = exec.Command(o.Bin)
+	k.cmd = exec.Command(o.Bin, o.Args...)
 	k.cmd.Env = EnvList(env)
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
 	// Pdeathsig: if the harness dies, kinko does not outlive it.
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
+	k.started = start
 	if err := k.cmd.Start(); err != nil {
 		_ = api.Close()
 		return nil, fmt.Errorf("start kinko %s: %w", o.Bin, err)
@@ -196,6 +199,22 @@ func procMemory(pid int) (Memory, error) {
 
 // Log is what kinko printed so far.
 func (k *Kinko) Log() string { return k.out.String() }
+
+// Serving is from exec to the first HTTP answer on the port, whatever its status. A connection
+// made before the extension accepts waits in the listen backlog, so one request measures it.
+func (k *Kinko) Serving(ctx context.Context) (time.Duration, error) {
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.URL+"/ping", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return time.Since(k.started), nil
+}
 
 // Stop sends SHUTDOWN through the Extensions API, as Lambda ends a sandbox, waits up to 3 s
 // for kinko to exit (then kills it), and stops the API. It returns kinko's exit error, and the

@@ -24,6 +24,49 @@ type Binaries struct {
 	Opt       string // the layer's contents: Opt/extensions/kinko
 }
 
+// LayerBuild is one binary of the layer, built as the Makefile builds it.
+type LayerBuild struct {
+	What  string
+	Path  string   // inside the layer
+	Pkg   string   // Go package
+	Flags []string // besides -trimpath and -ldflags
+}
+
+// LayerBuilds are the layer's binaries (README "How kinko starts"): kinko-exec, the launcher
+// and exec wrapper, and kinko/kinkod, the extension proper, with the compiler flags of
+// layer/kinkod.gcflags. The layer's entry point, extensions/kinko, is the script LayerScript
+// names.
+func LayerBuilds(root string) ([]LayerBuild, error) {
+	b, err := os.ReadFile(filepath.Join(root, "layer", "kinkod.gcflags"))
+	if err != nil {
+		return nil, fmt.Errorf("kinkod's compiler flags: %w", err)
+	}
+	return []LayerBuild{
+		{"the kinko extension (kinkod)", "kinko/kinkod", "./extension", strings.Fields(string(b))},
+		// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER, and the launcher).
+		{"the launcher and exec wrapper (kinko-exec)", "kinko-exec", "./extension/kinko-exec", []string{"-gcflags=all=-l"}},
+	}, nil
+}
+
+// LayerScript is the layer's extensions/kinko, in the repository.
+func LayerScript(root string) string { return filepath.Join(root, "layer", "extensions", "kinko") }
+
+// InstallScript copies the layer's entry point into opt/extensions/kinko, mode 0755.
+func InstallScript(root, opt string) error {
+	b, err := os.ReadFile(LayerScript(root))
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(opt, "extensions", "kinko")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(dst, 0o755) // whatever the umask
+}
+
 // FindRoot returns the repository root: the nearest directory at or above the working
 // directory whose go.mod declares Module.
 func FindRoot() (string, error) {
@@ -45,7 +88,7 @@ func FindRoot() (string, error) {
 }
 
 // Build compiles the extension, the function and the emulator for this machine into dir:
-// dir/opt/extensions/kinko and dir/opt/kinko-exec (mode 0755, as in the layer), dir/task/bootstrap
+// dir/opt as the layer lays it out (extensions/kinko, kinko-exec, kinko/kinkod), dir/task/bootstrap
 // and dir/aws-lambda-rie.
 // The extension and the function are built as the Makefile builds them for Lambda (static,
 // stripped), only for this machine's architecture so the emulator can run them. With layerZip
@@ -74,11 +117,16 @@ func Build(ctx context.Context, root, dir, layerZip string, log io.Writer) (Bina
 		{"the Lambda emulator", nil, []string{"build", "-o", b.RIE, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"}},
 	}
 	if layerZip == "" {
-		steps = append([]step{{"the kinko extension", lambdaEnv,
-			[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(b.Opt, "extensions", "kinko"), "./extension"}},
-			// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER).
-			{"the exec wrapper", lambdaEnv,
-				[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(b.Opt, "kinko-exec"), "./extension/kinko-exec"}}}, steps...)
+		builds, err := LayerBuilds(root)
+		if err != nil {
+			return Binaries{}, err
+		}
+		var layer []step
+		for _, lb := range builds {
+			args := append([]string{"build", "-trimpath", "-ldflags", ldflags}, lb.Flags...)
+			layer = append(layer, step{lb.What, lambdaEnv, append(args, "-o", filepath.Join(b.Opt, filepath.FromSlash(lb.Path)), lb.Pkg)})
+		}
+		steps = append(layer, steps...)
 	}
 	for _, s := range steps {
 		fmt.Fprintf(log, "building %s\n", s.what)
@@ -93,8 +141,7 @@ func Build(ctx context.Context, root, dir, layerZip string, log io.Writer) (Bina
 		fmt.Fprintf(log, "unpacking the layer %s\n", layerZip)
 		return b, UnpackLayer(layerZip, b.Opt)
 	}
-	// go build keeps the mode it creates; say it anyway: Lambda runs only executable extensions.
-	return b, os.Chmod(filepath.Join(b.Opt, "extensions", "kinko"), 0o755)
+	return b, InstallScript(root, b.Opt)
 }
 
 // UnpackLayer lays a layer zip (dist/kinko-layer-ARCH.zip) out in dir as Lambda does at /opt,
