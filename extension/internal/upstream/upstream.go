@@ -83,8 +83,10 @@ type parametersAPI interface {
 
 // Client fetches from both services.
 type Client struct {
-	secrets    secretsAPI
-	parameters parametersAPI
+	secrets secretsAPI
+	// parameters is built on the first SSM request: most functions read secrets only, and
+	// building a client at init touches its code and allocates for nothing.
+	parameters func() parametersAPI
 	timeout    func(config.Kind) time.Duration
 	observer   Observer
 	logger     *slog.Logger
@@ -123,11 +125,13 @@ func New(cfg aws.Config, o Options) *Client {
 				so.BaseEndpoint = aws.String(e)
 			}
 		}),
-		parameters: ssm.NewFromConfig(cfg, func(so *ssm.Options) {
-			so.HTTPClient = client()
-			if e := o.Endpoints[config.SSM]; e != "" {
-				so.BaseEndpoint = aws.String(e)
-			}
+		parameters: sync.OnceValue(func() parametersAPI {
+			return ssm.NewFromConfig(cfg, func(so *ssm.Options) {
+				so.HTTPClient = client()
+				if e := o.Endpoints[config.SSM]; e != "" {
+					so.BaseEndpoint = aws.String(e)
+				}
+			})
 		}),
 		timeout:    o.Timeout,
 		observer:   o.Observer,
@@ -338,7 +342,7 @@ func (c *Client) fetchParameter(ctx context.Context, r Request) (Value, error) {
 	case r.Stage != "":
 		name += ":" + r.Stage
 	}
-	out, err := c.parameters.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(r.Decrypt)}, oneAttemptSSM)
+	out, err := c.parameters().GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(r.Decrypt)}, oneAttemptSSM)
 	if err != nil {
 		return Value{}, err
 	}

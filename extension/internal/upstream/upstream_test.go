@@ -138,7 +138,7 @@ func TestParameterSelectors(t *testing.T) {
 	f := &fakeParameters{out: &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
 		Name: aws.String("/p"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeSecureString, Version: 3,
 	}}}
-	c := &Client{parameters: f, timeout: func(config.Kind) time.Duration { return 0 }}
+	c := &Client{parameters: func() parametersAPI { return f }, timeout: func(config.Kind) time.Duration { return 0 }}
 	for req, want := range map[Request]string{
 		{Kind: config.SSM, ID: "/p", Version: "3", Decrypt: true}: "/p:3",
 		{Kind: config.SSM, ID: "/p", Stage: "prod"}:               "/p:prod",
