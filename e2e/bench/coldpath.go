@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
@@ -17,8 +18,12 @@ func varEmptyBare() Variant {
 	return Variant{Name: "empty + bare extension", Function: "empty", BareLayer: true}
 }
 
-// installBareLayer makes opt an /opt holding the bare extension alone, as a layer would.
-func installBareLayer(bin, opt string) error {
+func varEmptyDirect() Variant {
+	return Variant{Name: "empty + kinkod alone", Function: "empty", DirectLayer: true}
+}
+
+// installExtension makes opt an /opt holding bin alone, as opt/extensions/name.
+func installExtension(bin, opt, name string) error {
 	b, err := os.ReadFile(bin)
 	if err != nil {
 		return err
@@ -27,13 +32,15 @@ func installBareLayer(bin, opt string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "bareext"), b, 0o755)
+	return os.WriteFile(filepath.Join(dir, name), b, 0o755)
 }
 
 // StartPair is one start milestone: kinko and the bare extension, and kinko ÷ bare per round.
 type StartPair struct {
 	Kinko, Bare Summary // ms from exec, across rounds (each round's median)
 	Ratio       Summary // kinko's median ÷ the bare one's, same round
+	// Direct is kinkod exec'd by itself, as the layer started kinko before the launcher.
+	Direct, DirectRatio Summary
 }
 
 // ColdPathResult is the cold-path section: kinko's start and footprint against a bare Go
@@ -48,6 +55,7 @@ type ColdPathResult struct {
 
 	InitEmpty, InitLayer, InitExtra Summary // ms: INIT REPORT without, with the layer; with − without, same round
 	InitBare, InitBareExtra         Summary // ms: INIT REPORT with the bare extension; its extra, same round
+	InitDirect, InitDirectExtra     Summary // ms: the same with kinkod alone at extensions/kinko (no launcher)
 
 	// Per-invoke cost of an extension: warm invokes of the empty function with kinko and with
 	// the bare extension (subscribed to SHUTDOWN only), minus the empty function alone, same round.
@@ -74,52 +82,61 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	raw := h.rawCSV("coldpath-starts.csv", "round,variant,register_ms,next_ms,serving_ms")
 	defer raw.flush()
 	launcher, launchArgs := h.Bin.LaunchKinko()
-
-	var reg, next, serve [2][]float64 // per round medians: 0 kinko, 1 bare
-	var regRatio, nextRatio, serveRatio []float64
+	// 0 kinko as the layer starts it (the launcher, then kinkod), 1 the bare extension, 2 kinkod
+	// exec'd directly, as the layer started kinko before the launcher.
+	type starter struct {
+		name string
+		bin  string
+		args []string
+	}
+	starters := []starter{{"kinko", launcher, launchArgs}, {"bare", h.Bin.BareExt, nil}, {"kinkod-direct", h.Bin.Kinko[runtime.GOARCH], nil}}
+	const n = 3
+	var reg, next, serve [n][]float64 // per round medians
+	var regRatio, nextRatio, serveRatio [n][]float64
 	for r := range p.Rounds {
 		fmt.Fprintf(h.Cfg.Log, "  starts, round %d/%d\n", r+1, p.Rounds)
-		var rr, nn, ss [2][]float64
-		for i := range 2 * p.ColdPathStarts {
-			// ABBA: neither always runs right after the other.
-			which := i % 2
-			if (i/2)%2 == 1 {
-				which = 1 - which
+		var rr, nn, ss [n][]float64
+		for i := range n * p.ColdPathStarts {
+			// ABC CBA: none always runs right after another.
+			which := i % n
+			if (i/n)%2 == 1 {
+				which = n - 1 - which
 			}
-			bin, args, name := launcher, launchArgs, "kinko"
-			if which == 1 {
-				bin, args, name = h.Bin.BareExt, nil, "bare"
-			}
-			k, err := StartKinko(ctx, KinkoOptions{Bin: bin, Args: args, Upstream: h.moto.URL, Token: randomToken(),
+			st := starters[which]
+			k, err := StartKinko(ctx, KinkoOptions{Bin: st.bin, Args: st.args, Upstream: h.moto.URL, Token: randomToken(),
 				Env: map[string]string{"KINKO_PREFETCH": ""}})
 			if err != nil {
-				return res, fmt.Errorf("%s: %w", name, err)
+				return res, fmt.Errorf("%s: %w", st.name, err)
 			}
 			serving, err := k.Serving(ctx)
 			if err != nil {
 				k.Stop()
-				return res, fmt.Errorf("%s's first answer: %w", name, err)
+				return res, fmt.Errorf("%s's first answer: %w", st.name, err)
 			}
 			if err := k.Stop(); err != nil {
-				return res, fmt.Errorf("%s at SHUTDOWN: %w: %s", name, err, k.Log())
+				return res, fmt.Errorf("%s at SHUTDOWN: %w: %s", st.name, err, k.Log())
 			}
 			rr[which] = append(rr[which], Ms(k.StartToRegister))
 			nn[which] = append(nn[which], Ms(k.StartToNext))
 			ss[which] = append(ss[which], Ms(serving))
-			raw.add(r+1, name, Ms(k.StartToRegister), Ms(k.StartToNext), Ms(serving))
+			raw.add(r+1, st.name, Ms(k.StartToRegister), Ms(k.StartToNext), Ms(serving))
 		}
-		for w := range 2 {
+		for w := range n {
 			reg[w] = append(reg[w], Summarize(rr[w]).Median)
 			next[w] = append(next[w], Summarize(nn[w]).Median)
 			serve[w] = append(serve[w], Summarize(ss[w]).Median)
 		}
-		serveRatio = append(serveRatio, serve[0][r]/serve[1][r])
-		regRatio = append(regRatio, reg[0][r]/reg[1][r])
-		nextRatio = append(nextRatio, next[0][r]/next[1][r])
+		for _, w := range []int{0, 2} {
+			regRatio[w] = append(regRatio[w], reg[w][r]/reg[1][r])
+			nextRatio[w] = append(nextRatio[w], next[w][r]/next[1][r])
+			serveRatio[w] = append(serveRatio[w], serve[w][r]/serve[1][r])
+		}
 	}
-	res.Register = StartPair{Kinko: Summarize(reg[0]), Bare: Summarize(reg[1]), Ratio: Summarize(regRatio)}
-	res.Next = StartPair{Kinko: Summarize(next[0]), Bare: Summarize(next[1]), Ratio: Summarize(nextRatio)}
-	res.Serving = StartPair{Kinko: Summarize(serve[0]), Bare: Summarize(serve[1]), Ratio: Summarize(serveRatio)}
+	pair := func(v [n][]float64, ratio [n][]float64) StartPair {
+		return StartPair{Kinko: Summarize(v[0]), Bare: Summarize(v[1]), Ratio: Summarize(ratio[0]),
+			Direct: Summarize(v[2]), DirectRatio: Summarize(ratio[2])}
+	}
+	res.Register, res.Next, res.Serving = pair(reg, regRatio), pair(next, nextRatio), pair(serve, serveRatio)
 
 	if h.Cfg.Wrk == "" {
 		return res, fmt.Errorf("footprint: wrk not found on PATH (apt-get install wrk; make bench installs it)")
@@ -140,10 +157,10 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	res.KinkoBurstRPS, res.BareBurstRPS = Summarize(krps), Summarize(brps)
 	res.KinkoAnon, res.BareAnon = Summarize(kanon), Summarize(banon)
 
-	var ie, il, ix, ib, ibx []float64
+	var ie, il, ix, ib, ibx, id, idx []float64
 	for r := range p.Rounds {
 		fmt.Fprintf(h.Cfg.Log, "  INIT REPORT, round %d/%d\n", r+1, p.Rounds)
-		vs := []Variant{varEmpty(), varEmptyLayer(), varEmptyBare()}
+		vs := []Variant{varEmpty(), varEmptyLayer(), varEmptyBare(), varEmptyDirect()}
 		if r%2 == 1 {
 			slices.Reverse(vs)
 		}
@@ -155,10 +172,12 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 			}
 			got[v.Name] = Ms(d)
 		}
-		e, l, b := got[varEmpty().Name], got[varEmptyLayer().Name], got[varEmptyBare().Name]
+		e, l, b, d := got[varEmpty().Name], got[varEmptyLayer().Name], got[varEmptyBare().Name], got[varEmptyDirect().Name]
 		ie, il, ix, ib, ibx = append(ie, e), append(il, l), append(ix, l-e), append(ib, b), append(ibx, b-e)
+		id, idx = append(id, d), append(idx, d-e)
 	}
 	res.InitBare, res.InitBareExtra = Summarize(ib), Summarize(ibx)
+	res.InitDirect, res.InitDirectExtra = Summarize(id), Summarize(idx)
 
 	res.InvokesPerRound = p.ColdPathInvokes
 	var err error

@@ -27,6 +27,9 @@ func (h *Harness) startSandbox(ctx context.Context, v Variant, delay, initDelay 
 	if v.BareLayer {
 		opt = h.Bin.OptBare
 	}
+	if v.DirectLayer {
+		opt = h.Bin.OptDirect
+	}
 	all := map[string]string{
 		// INFO is kinko's default; the stack's DEBUG would log every request.
 		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "INFO",

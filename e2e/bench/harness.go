@@ -97,6 +97,9 @@ type Variant struct {
 	Layer      bool   // kinko attached at /opt/extensions
 	NoPrefetch bool   // KINKO_PREFETCH empty: kinko fetches on the first request
 	BareLayer  bool   // e2e/bench/bareext attached at /opt/extensions instead of kinko
+	// DirectLayer: kinkod alone at /opt/extensions/kinko, as the layer started kinko before the
+	// launcher (BENCHMARKS.md section 8 compares the two).
+	DirectLayer bool
 }
 
 // The variants the sections draw from.
@@ -194,15 +197,16 @@ func LambdaArch(goarch string) string {
 
 // Built is where Build put everything.
 type Built struct {
-	RIE      string            // the emulator, for this machine
-	Kinko    map[string]string // GOARCH -> kinko/kinkod, the extension proper (stripped, as `make layer` builds it)
-	Launcher map[string]string // GOARCH -> kinko-exec, the launcher and exec wrapper
-	Script   map[string]string // GOARCH -> extensions/kinko, the layer's entry point (`#!/opt/kinko-exec --extension`)
-	Layer    map[string]string // GOARCH -> layer zip
-	OptKinko string            // this machine's layer, unpacked: OptKinko/extensions/kinko
-	OptNone  string            // an /opt with an empty extensions/: a function without the layer
-	BareExt  string            // e2e/bench/bareext for this machine: the floor of an extension's start
-	OptBare  string            // an /opt with the bare extension alone in extensions/
+	RIE       string            // the emulator, for this machine
+	Kinko     map[string]string // GOARCH -> kinko/kinkod, the extension proper (stripped, as `make layer` builds it)
+	Launcher  map[string]string // GOARCH -> kinko-exec, the launcher and exec wrapper
+	Script    map[string]string // GOARCH -> extensions/kinko, the layer's entry point (`#!/opt/kinko-exec --extension`)
+	Layer     map[string]string // GOARCH -> layer zip
+	OptKinko  string            // this machine's layer, unpacked: OptKinko/extensions/kinko
+	OptNone   string            // an /opt with an empty extensions/: a function without the layer
+	BareExt   string            // e2e/bench/bareext for this machine: the floor of an extension's start
+	OptBare   string            // an /opt with the bare extension alone in extensions/
+	OptDirect string            // an /opt with kinkod alone as extensions/kinko (no launcher)
 	// Functions: GOARCH -> name -> bootstrap; names are functionNames() plus "sample" (./function).
 	Functions map[string]map[string]string
 	Zips      map[string]map[string]string // the same, zipped as deployed
@@ -216,7 +220,7 @@ const ldflags = "-s -w -buildid= -X main.version=bench"
 // repository's mkzip, and builds the emulator for this machine.
 func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) {
 	b := Built{
-		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), Kinko: map[string]string{}, Launcher: map[string]string{}, Script: map[string]string{}, Layer: map[string]string{},
+		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), OptDirect: filepath.Join(dir, "opt-direct"), Kinko: map[string]string{}, Launcher: map[string]string{}, Script: map[string]string{}, Layer: map[string]string{},
 		OptNone: filepath.Join(dir, "opt-none"), Functions: map[string]map[string]string{}, Zips: map[string]map[string]string{},
 	}
 	mkzip := filepath.Join(dir, "mkzip")
@@ -285,7 +289,10 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	if err := os.MkdirAll(filepath.Join(b.OptNone, "extensions"), 0o755); err != nil {
 		return b, err
 	}
-	if err := installBareLayer(b.BareExt, b.OptBare); err != nil {
+	if err := installExtension(b.BareExt, b.OptBare, "bareext"); err != nil {
+		return b, err
+	}
+	if err := installExtension(b.Kinko[runtime.GOARCH], b.OptDirect, "kinko"); err != nil {
 		return b, err
 	}
 	if b.Kinko[runtime.GOARCH] == "" {
