@@ -194,7 +194,7 @@ func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	if _, given := q.values["secretId"]; given {
+	if _, given := q.get("secretId"); given {
 		writeError(w, http.StatusBadRequest, "InvalidRequest",
 			"secretId is not taken by "+AgentPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
 		return
@@ -290,7 +290,7 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 // answer reads req through the cache and writes the document, the jsonKey value or the error.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req upstream.Request) {
 	refresh, err := q.bool("refreshNow", true)
-	jsonKey, hasKey := q.values["jsonKey"]
+	jsonKey, hasKey := q.get("jsonKey")
 	if err == nil && hasKey && jsonKey == "" {
 		err = errors.New("jsonKey is empty; name a top-level key of the JSON value, or drop the parameter")
 	}
