@@ -20,39 +20,89 @@ var (
 	agentParams = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
 )
 
+// maxParams is the most parameters an endpoint takes (parameterParams).
+const maxParams = 6
+
 // query is a validated query string: the endpoint's parameters, each at most once, and the
-// names of the others, which are ignored.
+// names of the others, which are ignored. The values sit in arrays indexed like allowed, not
+// in maps: a hit then parses its query without allocating (url.ParseQuery made a map, a slice
+// per name, and the names' sort a third).
 type query struct {
-	values  map[string]string
-	unknown []string
+	allowed []string
+	value   [maxParams]string
+	given   [maxParams]bool
+	unknown []string // sorted, each once
 }
 
+// get returns the value of parameter name, and whether it was given.
+func (q *query) get(name string) (string, bool) {
+	if i := slices.Index(q.allowed, name); i >= 0 {
+		return q.value[i], q.given[i]
+	}
+	return "", false
+}
+
+// parseQuery reads raw as url.ParseQuery does (the same values, the same errors) into a query
+// for an endpoint that takes allowed.
 func parseQuery(raw string, allowed ...string) (query, error) {
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
-		return query{}, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
+	if len(allowed) > maxParams {
+		panic("server: an endpoint takes more than maxParams parameters")
 	}
-	// Sorted, so that a query with two problems always reports the same one.
-	names := make([]string, 0, len(vals))
-	for k := range vals {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	q := query{values: make(map[string]string, len(vals))}
-	for _, k := range names {
-		vs := vals[k]
-		if !slices.Contains(allowed, k) {
-			if right := respelling(allowed, k); right != "" {
-				return query{}, fmt.Errorf("query parameter %q is spelled %s: parameter names are case-sensitive", clip(k), right)
-			}
-			q.unknown = append(q.unknown, k)
+	q := query{allowed: allowed}
+	var counts [maxParams]int
+	// url.ParseQuery also refuses more parameters than a limit set by GODEBUG; a long query
+	// is rare enough to ask it.
+	malformed := strings.Count(raw, "&") >= 100 && func() bool { _, err := url.ParseQuery(raw); return err != nil }()
+	for rest := raw; rest != "" && !malformed; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "&")
+		if part == "" {
 			continue
 		}
-		if len(vs) > 1 {
-			return query{}, fmt.Errorf("query parameter %s is given %d times; give it once", k, len(vs))
+		k, v, _ := strings.Cut(part, "=")
+		var kerr, verr error
+		k, kerr = url.QueryUnescape(k)
+		v, verr = url.QueryUnescape(v)
+		if strings.Contains(part, ";") || kerr != nil || verr != nil {
+			malformed = true
+			break
 		}
-		q.values[k] = vs[0]
+		if i := slices.Index(allowed, k); i >= 0 {
+			if counts[i]++; counts[i] == 1 {
+				q.value[i], q.given[i] = v, true
+			}
+		} else if !slices.Contains(q.unknown, k) {
+			q.unknown = append(q.unknown, k)
+		}
 	}
+	if malformed {
+		// Its own words for what is wrong: it reads the query as the loop above does.
+		_, err := url.ParseQuery(raw)
+		return query{}, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
+	}
+	// Of several problems, the one of the first name in sorted order, so that a query with two
+	// always reports the same one.
+	var problem error
+	var first string
+	report := func(name string, err error) {
+		if problem == nil || name < first {
+			problem, first = err, name
+		}
+	}
+	for _, k := range q.unknown {
+		if right := respelling(allowed, k); right != "" {
+			report(k, fmt.Errorf("query parameter %q is spelled %s: parameter names are case-sensitive", clip(k), right))
+		}
+	}
+	for i, n := range counts[:len(allowed)] {
+		if n > 1 {
+			report(allowed[i], fmt.Errorf("query parameter %s is given %d times; give it once", allowed[i], n))
+		}
+	}
+	if problem != nil {
+		return query{}, problem
+	}
+	slices.Sort(q.unknown)
 	return q, nil
 }
 
@@ -67,8 +117,8 @@ func respelling(allowed []string, k string) string {
 }
 
 // id returns the required id parameter name, checked as config.CheckID checks prefetch ids.
-func (q query) id(name, example string) (string, error) {
-	v, ok := q.values[name]
+func (q *query) id(name, example string) (string, error) {
+	v, ok := q.get(name)
 	if !ok {
 		return "", fmt.Errorf("%s is missing; ask %s", name, example)
 	}
@@ -79,9 +129,9 @@ func (q query) id(name, example string) (string, error) {
 }
 
 // exclusive returns two optional parameters of which at most one may be given.
-func (q query) exclusive(a, b string) (string, string, error) {
-	va, hasA := q.values[a]
-	vb, hasB := q.values[b]
+func (q *query) exclusive(a, b string) (string, string, error) {
+	va, hasA := q.get(a)
+	vb, hasB := q.get(b)
 	if hasA && hasB {
 		return "", "", fmt.Errorf("give %s or %s, not both", a, b)
 	}
@@ -101,8 +151,8 @@ func (q query) exclusive(a, b string) (string, string, error) {
 
 // bool reads an optional true/false parameter, in any case; absent is false. digits also
 // accepts 1 and 0, as AWS Secrets Manager Agent does for refreshNow.
-func (q query) bool(name string, digits bool) (bool, error) {
-	v, ok := q.values[name]
+func (q *query) bool(name string, digits bool) (bool, error) {
+	v, ok := q.get(name)
 	if !ok {
 		return false, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -488,6 +489,32 @@ func TestUncleanPathSaysHowToSendTheID(t *testing.T) {
 		a := do(t, h, "GET", target, withToken())
 		if a.status != 404 || !strings.Contains(a.body, "percent-encoded") {
 			t.Errorf("%s: %d %s, want 404 saying how to send such an id", target, a.status, shown(a.body))
+		}
+	}
+}
+
+// ServeHTTP routes exact GETs of the secret and parameter paths itself, without the mux; the
+// answers must be the mux's, for those paths and for spellings the mux alone resolves.
+func TestFastRoutesAnswerAsTheMux(t *testing.T) {
+	h := NewHandler(newFake(), token, slog.New(slog.DiscardHandler))
+	viaMux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr["Cache-Control"], hdr["Cache-Status"] = h.hv.noStore, h.hv.bypass
+		h.mux.ServeHTTP(w, r)
+	})
+	for _, target := range []string{
+		"/secretsmanager/get?secretId=app", "/secretsmanager/get/?secretId=app&jsonKey=user",
+		"/secretsmanager/g%65t?secretId=app", "/secretsmanager%2Fget?secretId=app", "/secretsmanager/get?secretId=nope",
+		"/systemsmanager/parameters/get?name=app", "/systemsmanager/parameters/get/?name=app&withDecryption=true",
+		"/systemsmanager/parameters/get?name=app&version=x", "/systemsmanager/parameters/get?Name=app",
+	} {
+		for _, method := range []string{"GET", "HEAD", "POST"} {
+			for _, hdr := range []map[string]string{withToken(), nil} {
+				got, want := do(t, h, method, target, hdr), do(t, viaMux, method, target, hdr)
+				if got.status != want.status || got.body != want.body || !reflect.DeepEqual(got.header, want.header) {
+					t.Errorf("%s %s (token %v): %d %v, the mux %d %v", method, target, hdr != nil, got.status, got.header, want.status, want.header)
+				}
+			}
 		}
 	}
 }

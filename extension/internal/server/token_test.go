@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// The token check hashes the guess and compares digests with subtle.ConstantTimeCompare, so its
-// time depends on the guess's length (which the caller knows) and on nothing else: not on
-// whether or where the guess matches the token. A timing test cannot prove that; it catches a
-// regression that would make it plainly false, such as comparing bytes before hashing or
-// returning early on a length mismatch with the token. So guesses are compared with random
-// guesses of their own length.
+// The token check compares the guess with subtle.ConstantTimeCompare (with itself when its
+// length is not the token's), so its time depends on the guess's length (which the caller
+// knows) and on nothing else: not on whether or where the guess matches the token, nor on the
+// token's length. A timing test cannot prove that; it catches a regression that would make it
+// plainly false, such as comparing bytes with == or returning early on a length mismatch with
+// the token. So guesses are compared with random guesses of their own length.
 func TestTokenCheckTimeDependsOnlyOnTheGuessLength(t *testing.T) {
 	const tok = "0123456789abcdef0123456789abcdef" // 32 bytes
 	h := NewHandler(newFake(), tok, slog.New(slog.DiscardHandler))
