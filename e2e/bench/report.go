@@ -188,7 +188,7 @@ func losses(b *strings.Builder, res *Results) {
 		}
 		startCost := ""
 		if start, ok := kinkoStartCost(res); ok {
-			startCost = fmt.Sprintf(" (its start lengthens init by about %s: the runtime starts only once every extension has registered)", msf(start))
+			startCost = fmt.Sprintf(" (with kinko the INIT REPORT is about %s longer: the runtime starts only once every extension has registered, and kinkod loads beside it)", msf(start))
 		}
 		item("**Cold, with a fast runtime (Go, init ≈ %s here), prefetch has nothing to hide behind**: %s. "+
 			"The runtime is ready before the fetch returns, so the first invoke waits for it either way, and kinko adds its own start%s "+
@@ -351,10 +351,11 @@ func cold(b *strings.Builder, res *Results) {
 		w("\n")
 	}
 	if start, ok := kinkoStartCost(res); ok {
-		w("Lambda (and the emulator) starts the runtime only once every extension has registered, so kinko's own process start "+
-			"(the Go runtime and the AWS SDK's package init, then binding its port) comes before the runtime's init: the INIT REPORT "+
-			"of a sandbox with kinko is %s longer than without (median of the medians above, Go runtime). That is the part of a cold "+
-			"start kinko cannot hide.\n\n", msf(start))
+		w("Lambda (and the emulator) starts the runtime only once every extension has registered, so what kinko does before "+
+			"`/register` comes before the runtime's init, and init ends only once kinko has asked for its first event. The layer's "+
+			"small launcher does both (README \"How kinko starts\"); kinkod, with the AWS SDK, loads beside the runtime's init, and "+
+			"its CPU competes with it on a small sandbox. The INIT REPORT of a sandbox with kinko is %s longer than without "+
+			"(median of the medians above, Go runtime); section 8 compares it with kinkod started alone and with a bare extension.\n\n", msf(start))
 	}
 	slow := slices.Max(res.Params.ColdInits)
 	if slow > 0 {
