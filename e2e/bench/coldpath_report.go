@@ -138,7 +138,13 @@ was made, interleaved against the alternative on the same shared 2-core machine;
   kinko at 1.33× the bare extension to ` + "`/register`" + ` and 1.41× to ` + "`/event/next`" + `. What kinkod's own start costs is the cost of
   linking the SDK at all: about 0.5 ms more package init than the bare extension (the two services' legacy endpoint
   tables, ` + "`internal/endpoints`" + `, 0.25-0.35 ms of maps built at init, which the services reference) and a larger binary to
-  map. It is now off the path Lambda waits on; a fast runtime's first request can wait for it instead (section 4).
+  map. It is now off the path Lambda waits on, but not free: kinkod starts after the launcher, so its first answer comes
+  later (the third row) and, on a small machine, its load competes with the runtime's init for CPU. In a same-run A/B
+  (section 4's rows with and without the launcher; 5 quick rounds when it was chosen, +100 ms upstream): with a Go runtime
+  that reads its secret on the first invoke, the launcher cost 1.8 ms on that invoke (111.2 against 109.4 ms over the
+  empty function) and took 2.5 ms off the INIT REPORT (7.15 against 9.61 ms); with a 150 ms runtime init it took 2.5 ms
+  off the first invoke (5.10 against 7.65 ms). The second case is the one kinko's prefetch is for, and a function that
+  does not read a secret at once gains the shorter init outright, so the layer starts with the launcher.
 - **The zip.** kinko-exec links the configuration package, which therefore no longer imports fmt or log/slog (+57 KB), and
   serves both roles, so the layer holds no third binary. kinkod is compiled without inlining except in the packages a
   cached answer runs through (the runtime, net, net/http, sync, strings, strconv, time, kinko's own;

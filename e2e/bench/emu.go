@@ -302,7 +302,7 @@ func (h *Harness) Cold(ctx context.Context) (ColdResult, error) {
 			a.initRep = append(a.initRep, Ms(emptyInit))
 			a.calls = append(a.calls, 0)
 			for _, delay := range h.P.ColdDelays {
-				for _, v := range []Variant{varKinko(), varKinkoNoPrefetch(), varSDK()} {
+				for _, v := range []Variant{varKinko(), varKinkoDirect(), varKinkoNoPrefetch(), varSDK()} {
 					first, initRep, calls, err := sample(v, delay, init)
 					if err != nil {
 						return res, err

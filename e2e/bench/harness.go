@@ -108,6 +108,9 @@ func varEmptyLayer() Variant {
 	return Variant{Name: "empty + kinko layer", Function: "empty", Layer: true}
 }
 func varKinko() Variant { return Variant{Name: "via kinko", Function: "viakinko", Layer: true} }
+func varKinkoDirect() Variant {
+	return Variant{Name: "via kinko, kinkod alone (no launcher)", Function: "viakinko", DirectLayer: true}
+}
 func varKinkoNoPrefetch() Variant {
 	return Variant{Name: "via kinko, no prefetch", Function: "viakinko", Layer: true, NoPrefetch: true}
 }

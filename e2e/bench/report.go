@@ -330,7 +330,9 @@ func cold(b *strings.Builder, res *Results) {
 	w("Each sample is a fresh sandbox invoked once: the time from the invoke request to its answer, which under the emulator includes " +
 		"the whole init (extensions, runtime, function). *Extra* is over the empty function with the same init in the same round. The init " +
 		"duration is read from the emulator's `INIT REPORT` line (its `REPORT ... Init Duration` is wrong under the emulator). The slow init " +
-		"is simulated by the function sleeping before it starts its runtime loop (`BENCH_INIT_DELAY_MS`).\n\n")
+		"is simulated by the function sleeping before it starts its runtime loop (`BENCH_INIT_DELAY_MS`). *via kinko, kinkod alone (no launcher)* "+
+		"is the same function with the layer as it was before the launcher (kinkod itself at `extensions/kinko`), in the same rounds: the "+
+		"launcher lets the runtime start and init end sooner, and kinkod, which loads after it, serves its first answer later (section 8).\n\n")
 	for _, init := range res.Params.ColdInits {
 		label := "Go runtime as it is"
 		if init > 0 {
