@@ -18,9 +18,9 @@ BUILD := build
 LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 GOBUILD := CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 MKZIP := $(BUILD)/mkzip
-# kinkod's compiler flags, one per line in layer/kinkod.gcflags (the e2e builds read that file
-# too): no inlining, except in the packages a cached answer runs through.
-KINKOD_GCFLAGS := $(shell cat layer/kinkod.gcflags)
+# The extension's compiler flags, one per line in layer/kinko.gcflags (the e2e builds read that
+# file too): no inlining, except in the packages a cached answer runs through.
+KINKO_GCFLAGS := $(shell cat layer/kinko.gcflags)
 
 # Deployment (serverless.yml documents its parameters). OSLS_FLAGS adds more, e.g.
 #   make deploy STAGE=prod OSLS_FLAGS='--param="secretName=prod/openai"'
@@ -123,9 +123,9 @@ fuzz: ## each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./extension/internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./extension/internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./extension/internal/reference
-	$(GO) test -run '^$$' -fuzz '^FuzzField$$' -fuzztime $(FUZZTIME) ./extension/kinko-exec
+	$(GO) test -run '^$$' -fuzz '^FuzzField$$' -fuzztime $(FUZZTIME) ./extension/internal/jsonfield
 
-build: $(DIST)/$(ARCH)/kinko/kinkod $(DIST)/$(ARCH)/kinko-exec $(DIST)/$(ARCH)/bootstrap ## the binaries for ARCH under dist/ARCH/
+build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/kinko-exec $(DIST)/$(ARCH)/bootstrap ## the binaries for ARCH under dist/ARCH/
 
 layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip) ## dist/kinko-layer-{arm64,x86_64}.zip
 
@@ -133,14 +133,12 @@ function: $(DIST)/function-$(ARCH).zip ## dist/function-ARCH.zip
 
 # The Go build cache decides what is stale, so the binaries are always "rebuilt"
 # (FORCE): make's timestamps cannot see a change in go.mod or a dependency.
-# The layer: extensions/kinko is a one-line script (layer/extensions/kinko) that the kernel runs
-# with kinko-exec, the small launcher and exec wrapper, which execs kinko/kinkod, the extension
-# proper (README "How kinko starts"). Code that runs on a few AWS calls per TTL is compiled
-# without inlining (KINKOD_GCFLAGS): it buys those paths nothing and costs the layer bytes.
-$(DIST)/%/kinko/kinkod: FORCE
-	GOARCH=$(call goarch,$*) $(GOBUILD) $(KINKOD_GCFLAGS) -o $@ ./extension
+# Code that runs on a few AWS calls per TTL is compiled without inlining (KINKO_GCFLAGS): it buys
+# those paths nothing and costs the layer bytes.
+$(DIST)/%/extensions/kinko: FORCE
+	GOARCH=$(call goarch,$*) $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
 
-# The launcher and exec wrapper (/opt/kinko-exec, README "Secrets as environment variables").
+# The exec wrapper (/opt/kinko-exec, README "Secrets as environment variables").
 $(DIST)/%/kinko-exec: FORCE
 	GOARCH=$(call goarch,$*) $(GOBUILD) -gcflags=all=-l -o $@ ./extension/kinko-exec
 
@@ -149,8 +147,8 @@ $(DIST)/%/bootstrap: FORCE
 
 # The contract keeps the layer at most 4 MB zipped per architecture (CONTRACT.md section 8).
 LAYER_ZIP_LIMIT ?= 4000000
-$(DIST)/kinko-layer-%.zip: $(DIST)/%/kinko/kinkod $(DIST)/%/kinko-exec $(MKZIP)
-	$(MKZIP) -o $@ extensions/kinko=layer/extensions/kinko kinko-exec=$(DIST)/$*/kinko-exec kinko/kinkod=$<
+$(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(DIST)/%/kinko-exec $(MKZIP)
+	$(MKZIP) -o $@ extensions/kinko=$< kinko-exec=$(DIST)/$*/kinko-exec
 	@size=$$(stat -c %s $@); echo "$@: $$size bytes"; \
 	if (( size > $(LAYER_ZIP_LIMIT) )); then \
 	  echo "$@ is $$size bytes, over the contract's $(LAYER_ZIP_LIMIT) (CONTRACT.md section 8): something grew the layer" >&2; exit 1; fi

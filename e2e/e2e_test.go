@@ -190,10 +190,10 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	if cold.status != 200 || cold.message != want {
 		t.Fatalf("cold: %d %q %q, want 200 %q", cold.status, cold.message, cold.err, want)
 	}
-	// The prefetch starts as kinkod starts; the runtime starts earlier, when the launcher has
-	// registered, and its first request waits in the listen backlog. So that request finds the
-	// prefetch's result stored, joins it in flight, or is the fetch the prefetch joins (a miss,
-	// with Collapsed 1 in the metrics): one GetSecretValue in every case, checked below.
+	// The prefetch starts when main runs; the runtime starts earlier, once kinko has registered
+	// during package initialisation, and its first request waits in the listen backlog. So that
+	// request finds the prefetch's result stored, joins it in flight, or is the fetch the prefetch
+	// joins (a miss, with Collapsed 1 in the metrics): one GetSecretValue in every case, checked below.
 	if !strings.HasPrefix(cold.cacheStatus, "kinko; hit;") && !strings.HasPrefix(cold.cacheStatus, "kinko; fwd=miss; ") {
 		t.Errorf("cold Cache-Status = %q, want a hit, or a miss that the prefetch or this request fetched", cold.cacheStatus)
 	}
@@ -228,10 +228,10 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	if !ok || ready["prefetch"] != 1.0 || ready["prefetch_failed"] != 0.0 || ready["init_type"] != "on-demand" {
 		t.Errorf("the extension's ready line = %v, want one prefetch, none failed, on-demand", ready)
 	}
-	// The layer's extensions/kinko starts kinko-exec, which registers and execs kinkod with the
-	// listeners and the waiting /event/next (README "How kinko starts").
-	if ready["launcher"] != true {
-		t.Errorf("the extension's ready line = %v, want launcher=true: kinkod did not start from the launcher's handoff", ready)
+	// kinko registered and sent its first /event/next during package initialisation (README
+	// "How kinko starts"), and main took the sockets over.
+	if ready["early_start"] != true {
+		t.Errorf("the extension's ready line = %v, want early_start=true: kinko registered from main", ready)
 	}
 	if n := st.OpenAI.Calls(); n != 3 {
 		t.Errorf("the model got %d calls, want 3", n)

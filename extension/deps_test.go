@@ -2,6 +2,7 @@ package main
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,62 @@ func TestNoSchemaTables(t *testing.T) {
 	}
 	if sdk == 0 {
 		t.Fatalf("go list found no aws-sdk-go-v2 service package among the extension's dependencies:\n%s", out)
+	}
+}
+
+// TestEarlyStartInitialisesFirst holds what package earlystart relies on: Go initialises it
+// before net/http and the SDK's endpoint tables, so kinko registers before their cost. It builds
+// the extension and reads the runtime's own account of the order (GODEBUG=inittrace=1).
+func TestEarlyStartInitialisesFirst(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH to build the extension")
+	}
+	bin := filepath.Join(t.TempDir(), "kinko")
+	if out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and main stops at once.
+	cmd := exec.CommandContext(t.Context(), bin)
+	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=/usr/bin:/bin"}
+	out, _ := cmd.CombinedOutput()
+	order := map[string]int{}
+	n := 0
+	for l := range strings.Lines(string(out)) {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "init" {
+			order[f[1]] = n
+			n++
+		}
+	}
+	early, ok := order["github.com/kinko-dev/kinko/extension/internal/earlystart"]
+	if !ok {
+		t.Fatalf("no init line for earlystart in the extension's inittrace:\n%s", out)
+	}
+	for _, heavy := range []string{"net/http", "crypto/tls", "github.com/aws/aws-sdk-go-v2/service/secretsmanager/internal/endpoints"} {
+		if at, ok := order[heavy]; ok && at < early {
+			t.Errorf("%s initialises before earlystart (%d < %d): something earlystart imports now depends on it", heavy, at, early)
+		}
+	}
+	if _, ok := order["net/http"]; !ok {
+		t.Errorf("no init line for net/http: the check above proved nothing\n%s", out)
+	}
+}
+
+// TestEarlyStartLinksLittle keeps earlystart's imports small: each one it adds initialises before it.
+func TestEarlyStartLinksLittle(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH to list packages")
+	}
+	out, err := exec.CommandContext(t.Context(), goTool, "list", "-deps", "./internal/earlystart").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		switch {
+		case strings.Contains(p, "aws-sdk-go-v2"), strings.Contains(p, "smithy-go"),
+			p == "net", p == "net/http", p == "crypto/tls", p == "fmt", p == "reflect", p == "encoding/json", p == "log/slog":
+			t.Errorf("earlystart links %s, which would then initialise before kinko registers", p)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,9 +16,9 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
-// The launcher (kinko-exec --extension) accepts an AWS environment only if kinkod cannot refuse
-// it: otherwise a refusal would come after the launcher's /event/next, too late for /init/error.
-func TestLauncherSettlesOnlyWhatKinkoAccepts(t *testing.T) {
+// The early start (package earlystart) accepts an AWS environment only if kinko cannot refuse
+// it: otherwise a refusal would come after its /event/next, too late for /init/error.
+func TestEarlyStartSettlesOnlyWhatKinkoAccepts(t *testing.T) {
 	values := map[string][]string{
 		"AWS_REGION":                         {"", "us-east-1", " "},
 		"AWS_DEFAULT_REGION":                 {"", "eu-west-1"},
@@ -44,7 +45,7 @@ func TestLauncherSettlesOnlyWhatKinkoAccepts(t *testing.T) {
 			}
 			settled++
 			if _, err := upstream.AWSConfig(getenv); err != nil {
-				t.Fatalf("the launcher settles %v, which kinko refuses: %v", env, err)
+				t.Fatalf("the early start settles %v, which kinko refuses: %v", env, err)
 			}
 			return
 		}
@@ -55,24 +56,24 @@ func TestLauncherSettlesOnlyWhatKinkoAccepts(t *testing.T) {
 	}
 	walk(0, map[string]string{})
 	if settled == 0 {
-		t.Fatal("the launcher settles no environment at all")
+		t.Fatal("the early start settles no environment at all")
 	}
 	lambda := map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_SESSION_TOKEN": "t"}
 	snap := map[string]string{"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/c", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t"}
 	for _, env := range []map[string]string{lambda, snap} {
 		if !handoff.Settled(func(k string) string { return env[k] }) {
-			t.Errorf("the launcher leaves a sandbox's usual environment %v to kinkod: every start would be the slow one", env)
+			t.Errorf("the early start leaves a sandbox's usual environment %v to main: every start would be the slow one", env)
 		}
 	}
 }
 
-// kinkod started by the launcher serves on the listeners it inherits, registers no second time
-// and takes its first event from the connection on which the launcher sent /event/next.
-func TestRunResumesTheLaunchersHandoff(t *testing.T) {
+// After the early start, kinko serves on the listeners it opened, registers no second time and
+// takes its first event from the connection on which it sent /event/next.
+func TestRunResumesTheEarlyStart(t *testing.T) {
 	lambda := startLambda(t)
 	port := freePort(t)
 
-	// What the launcher does, with the standard library: bind, register, send /event/next.
+	// What the early start does, with the standard library: bind, register, send /event/next.
 	l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func TestRunResumesTheLaunchersHandoff(t *testing.T) {
 	}
 	conn.Close()
 	defer cf.Close()
-	waitFor(t, "the launcher's /event/next to reach Lambda", 10*time.Second, func() bool { return lambda.next() == 1 })
+	waitFor(t, "the early /event/next to reach Lambda", 10*time.Second, func() bool { return lambda.next() == 1 })
 
 	env := map[string]string{
 		"AWS_LAMBDA_RUNTIME_API": lambda.addr, "AWS_SESSION_TOKEN": testToken,
@@ -109,16 +110,26 @@ func TestRunResumesTheLaunchersHandoff(t *testing.T) {
 		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(port),
 		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "DEBUG",
 	}
-	st := handoff.State{ID: id, FunctionName: "fn", AccountID: testAccountID, Listeners: []int{int(lf.Fd())}, Next: int(cf.Fd())}
+	// kinko takes the descriptors over and closes them: give it its own.
+	lfd, err := syscall.Dup(int(lf.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfd, err := syscall.Dup(int(cf.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := handoff.State{ID: id, FunctionName: "fn", AccountID: testAccountID, Listeners: []int{lfd}, Next: cfd}
+	env[handoff.EnvVar] = st.Encode()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(t.Context(), st.Args("/opt/extensions/kinko"), func(k string) string { return env[k] }, nil, logs)
+		done <- run(t.Context(), []string{"/opt/extensions/kinko"}, func(k string) string { return env[k] }, nil, logs)
 	}()
 
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://127.0.0.1:" + strconv.Itoa(port) + "/ping")
 	if err != nil {
-		t.Fatalf("kinko does not answer on the inherited listener: %v", err)
+		t.Fatalf("kinko does not answer on the early start's listener: %v", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
@@ -132,19 +143,19 @@ func TestRunResumesTheLaunchersHandoff(t *testing.T) {
 			t.Fatalf("run: %v", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("kinko did not shut down on the SHUTDOWN sent to the launcher's /event/next")
+		t.Fatal("kinko did not shut down on the SHUTDOWN sent to the early /event/next")
 	}
 	if n := lambda.next(); n != 1 {
-		t.Errorf("Lambda saw %d /event/next calls, want the launcher's one only", n)
+		t.Errorf("Lambda saw %d /event/next calls, want the early one only", n)
 	}
 	lambda.mu.Lock()
 	regHeader := lambda.registered
 	lambda.mu.Unlock()
 	if regHeader.Get("Lambda-Extension-Name") != "" {
-		t.Error("kinko registered again after the launcher had")
+		t.Error("kinko registered again after the early start had")
 	}
-	if !strings.Contains(logs.String(), `"launcher":true`) {
-		t.Error("the ready line does not say kinko started from the launcher")
+	if !strings.Contains(logs.String(), `"early_start":true`) {
+		t.Error("the ready line does not say kinko registered early")
 	}
 }
 
@@ -158,16 +169,21 @@ func TestRunRefusesABadHandoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	st := handoff.State{ID: "ext-id-1", Listeners: []int{int(f.Fd())}, Next: -1}
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := handoff.State{ID: "ext-id-1", Listeners: []int{fd}, Next: -1}
+	env[handoff.EnvVar] = st.Encode()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	err = run(ctx, st.Args("/opt/extensions/kinko"), func(k string) string { return env[k] }, nil, &syncBuffer{})
-	if err == nil || !strings.Contains(err.Error(), "launcher's listener") {
-		t.Fatalf("run = %v, want an error about the launcher's listener", err)
+	err = run(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return env[k] }, nil, &syncBuffer{})
+	if err == nil || !strings.Contains(err.Error(), "early start's listener") {
+		t.Fatalf("run = %v, want an error about the early start's listener", err)
 	}
 	lambda.mu.Lock()
 	defer lambda.mu.Unlock()
-	if len(lambda.exitErrors) != 1 || !strings.Contains(lambda.exitErrors[0].errorType, "LaunchFailed") {
-		t.Errorf("exit errors %v, want one Extension.LaunchFailed", lambda.exitErrors)
+	if len(lambda.exitErrors) != 1 || !strings.Contains(lambda.exitErrors[0].errorType, "EarlyStartFailed") {
+		t.Errorf("exit errors %v, want one Extension.EarlyStartFailed", lambda.exitErrors)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Registers with Lambda from its init, before the AWS SDK's packages initialise.
+	_ "github.com/kinko-dev/kinko/extension/internal/earlystart"
 )
 
 // version is stamped at build time (-ldflags "-X main.version=...").

@@ -47,9 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	out := &lockedWriter{w: stdout}
 	logger := newLogger(out, cfg)
 
-	// Started by the launcher (package handoff), kinko finds itself bound, registered and,
+	// After the early start (package earlystart), kinko finds itself bound, registered and,
 	// usually, already waiting for its first event.
-	launched, resumed, err := handoff.Parse(args)
+	early, resumed, err := handoff.FromEnv(getenv)
 	if err != nil {
 		return err
 	}
@@ -63,19 +63,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	initErr := cfgErr // what fails init: bad configuration, else a port that cannot be bound
 	var reg extensionsapi.Registration
 	if resumed {
-		reg = extensionsapi.Registration{FunctionName: launched.FunctionName, AccountID: launched.AccountID}
+		reg = extensionsapi.Registration{FunctionName: early.FunctionName, AccountID: early.AccountID}
 		var next net.Conn
-		listeners, next, err = adopt(launched)
+		listeners, next, err = adopt(early)
 		if err != nil {
-			logger.Error("init failed", "reason", "LaunchFailed", "error", err)
-			api.Resume(launched.ID, nil)
-			if rerr := api.ExitError(ctx, "LaunchFailed", err); rerr != nil {
+			logger.Error("init failed", "reason", "EarlyStartFailed", "error", err)
+			api.Resume(early.ID, nil)
+			if rerr := api.ExitError(ctx, "EarlyStartFailed", err); rerr != nil {
 				logger.Error("could not report exit error", "error", rerr)
 			}
 			return err
 		}
-		api.Resume(launched.ID, next)
-		logger.Debug("started by the launcher", "function", reg.FunctionName, "account", reg.AccountID,
+		api.Resume(early.ID, next)
+		logger.Debug("registered during package initialisation", "function", reg.FunctionName, "account", reg.AccountID,
 			"listeners", len(listeners), "next_sent", next != nil)
 	} else {
 		if cfgErr == nil {
@@ -97,9 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 		logger.Error("init failed", "reason", reason, "error", initErr)
 		report := api.InitError
-		if resumed && launched.Next >= 0 {
-			// The launcher settles only a configuration kinko accepts, so this is not expected;
-			// past /event/next, Lambda takes the report as an exit error.
+		if resumed && early.Next >= 0 {
+			// The early start settles only a configuration kinko accepts, so this is not
+			// expected; past /event/next, Lambda takes the report as an exit error.
 			report = api.ExitError
 		}
 		if err := report(ctx, reason, initErr); err != nil {
@@ -162,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	life, endLife := context.WithCancel(context.Background())
 	defer endLife()
 	w := warmer{cfg: cfg, awsCfg: awsCfg, getenv: getenv, pending: pending, cache: c, counters: counters, logger: logger,
-		start: start, port: listeners[0].Addr().(*net.TCPAddr).Port, ipv6: len(listeners) > 1, launched: resumed}
+		start: start, port: listeners[0].Addr().(*net.TCPAddr).Port, ipv6: len(listeners) > 1, early: resumed}
 	warm := func() { w.warm(life) }
 	// Lambda's init ends when every extension has called /event/next, and an on-demand init is
 	// what the first caller waits for: warm in the background, beside the runtime's init.
@@ -291,7 +291,7 @@ type warmer struct {
 	start    time.Time // the process's start, for the ready line
 	port     int
 	ipv6     bool
-	launched bool // started by the launcher (package handoff)
+	early bool // registered by the early start (package earlystart)
 }
 
 // warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
@@ -316,7 +316,7 @@ func (w warmer) warm(ctx context.Context) {
 		"version", version,
 		"port", w.port,
 		"ipv6", w.ipv6,
-		"launcher", w.launched,
+		"early_start", w.early,
 		"init_type", cfg.InitType,
 		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
 		"cache_size", cfg.CacheSize,
@@ -380,8 +380,8 @@ func listen(port int, logger *slog.Logger) ([]net.Listener, error) {
 	return []net.Listener{l4, l6}, nil
 }
 
-// adopt turns the launcher's descriptors into kinko's listeners and the connection waiting for
-// the first event (nil if the launcher sent none).
+// adopt turns the early start's descriptors into kinko's listeners and the connection waiting
+// for the first event (nil if it sent none).
 func adopt(s handoff.State) ([]net.Listener, net.Conn, error) {
 	var ls []net.Listener
 	for _, fd := range s.Listeners {
@@ -390,7 +390,7 @@ func adopt(s handoff.State) ([]net.Listener, net.Conn, error) {
 		_ = f.Close()
 		if err != nil {
 			closeAll(ls)
-			return nil, nil, fmt.Errorf("the launcher's listener (descriptor %d) is not usable: %w", fd, err)
+			return nil, nil, fmt.Errorf("the early start's listener (descriptor %d) is not usable: %w", fd, err)
 		}
 		ls = append(ls, l)
 	}
@@ -402,7 +402,7 @@ func adopt(s handoff.State) ([]net.Listener, net.Conn, error) {
 	_ = f.Close()
 	if err != nil {
 		closeAll(ls)
-		return nil, nil, fmt.Errorf("the launcher's /event/next connection (descriptor %d) is not usable: %w", s.Next, err)
+		return nil, nil, fmt.Errorf("the early start's /event/next connection (descriptor %d) is not usable: %w", s.Next, err)
 	}
 	return ls, conn, nil
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,8 +19,8 @@ func varEmptyBare() Variant {
 	return Variant{Name: "empty + bare extension", Function: "empty", BareLayer: true}
 }
 
-func varEmptyDirect() Variant {
-	return Variant{Name: "empty + kinkod alone", Function: "empty", DirectLayer: true}
+func varEmptyLate() Variant {
+	return Variant{Name: "empty + kinko registering late", Function: "empty", Layer: true, NoEarly: true}
 }
 
 // installExtension makes opt an /opt holding bin alone, as opt/extensions/name.
@@ -39,8 +40,8 @@ func installExtension(bin, opt, name string) error {
 type StartPair struct {
 	Kinko, Bare Summary // ms from exec, across rounds (each round's median)
 	Ratio       Summary // kinko's median ÷ the bare one's, same round
-	// Direct is kinkod exec'd by itself, as the layer started kinko before the launcher.
-	Direct, DirectRatio Summary
+	// Late is kinko registering from main (KINKO_EARLY_REGISTER=false), as before the early start.
+	Late, LateRatio Summary
 }
 
 // ColdPathResult is the cold-path section: kinko's start and footprint against a bare Go
@@ -49,13 +50,13 @@ type StartPair struct {
 type ColdPathResult struct {
 	Rounds, PerRound int
 	Register, Next   StartPair // exec -> /register, exec -> first /event/next
-	// Serving is exec -> the first HTTP answer on the port: with the launcher, kinkod is still
-	// loading when /event/next is sent, and a request waits in the listen backlog meanwhile.
+	// Serving is exec -> the first HTTP answer on the port: kinko registers and sends /event/next
+	// before its heavy packages have initialised, and a request waits in the listen backlog meanwhile.
 	Serving StartPair
 
 	InitEmpty, InitLayer, InitExtra Summary // ms: INIT REPORT without, with the layer; with − without, same round
 	InitBare, InitBareExtra         Summary // ms: INIT REPORT with the bare extension; its extra, same round
-	InitDirect, InitDirectExtra     Summary // ms: the same with kinkod alone at extensions/kinko (no launcher)
+	InitLate, InitLateExtra         Summary // ms: the same with KINKO_EARLY_REGISTER=false
 
 	// Per-invoke cost of an extension: warm invokes of the empty function with kinko and with
 	// the bare extension (subscribed to SHUTDOWN only), minus the empty function alone, same round.
@@ -81,15 +82,15 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	res := ColdPathResult{Rounds: p.Rounds, PerRound: p.ColdPathStarts, BurstConns: 64, BurstDur: p.ColdPathBurst}
 	raw := h.rawCSV("coldpath-starts.csv", "round,variant,register_ms,next_ms,serving_ms")
 	defer raw.flush()
-	launcher, launchArgs := h.Bin.LaunchKinko()
-	// 0 kinko as the layer starts it (the launcher, then kinkod), 1 the bare extension, 2 kinkod
-	// exec'd directly, as the layer started kinko before the launcher.
+	// 0 kinko (registering during package initialisation), 1 the bare extension, 2 kinko
+	// registering from main, as before the early start (KINKO_EARLY_REGISTER=false).
 	type starter struct {
 		name string
 		bin  string
-		args []string
+		env  map[string]string
 	}
-	starters := []starter{{"kinko", launcher, launchArgs}, {"bare", h.Bin.BareExt, nil}, {"kinkod-direct", h.Bin.Kinko[runtime.GOARCH], nil}}
+	kinko := h.Bin.Kinko[runtime.GOARCH]
+	starters := []starter{{"kinko", kinko, nil}, {"bare", h.Bin.BareExt, nil}, {"kinko-late", kinko, map[string]string{"KINKO_EARLY_REGISTER": "false"}}}
 	const n = 3
 	var reg, next, serve [n][]float64 // per round medians
 	var regRatio, nextRatio, serveRatio [n][]float64
@@ -103,8 +104,9 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 				which = n - 1 - which
 			}
 			st := starters[which]
-			k, err := StartKinko(ctx, KinkoOptions{Bin: st.bin, Args: st.args, Upstream: h.moto.URL, Token: randomToken(),
-				Env: map[string]string{"KINKO_PREFETCH": ""}})
+			env := map[string]string{"KINKO_PREFETCH": ""}
+			maps.Copy(env, st.env)
+			k, err := StartKinko(ctx, KinkoOptions{Bin: st.bin, Upstream: h.moto.URL, Token: randomToken(), Env: env})
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", st.name, err)
 			}
@@ -134,7 +136,7 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	}
 	pair := func(v [n][]float64, ratio [n][]float64) StartPair {
 		return StartPair{Kinko: Summarize(v[0]), Bare: Summarize(v[1]), Ratio: Summarize(ratio[0]),
-			Direct: Summarize(v[2]), DirectRatio: Summarize(ratio[2])}
+			Late: Summarize(v[2]), LateRatio: Summarize(ratio[2])}
 	}
 	res.Register, res.Next, res.Serving = pair(reg, regRatio), pair(next, nextRatio), pair(serve, serveRatio)
 
@@ -160,7 +162,7 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 	var ie, il, ix, ib, ibx, id, idx []float64
 	for r := range p.Rounds {
 		fmt.Fprintf(h.Cfg.Log, "  INIT REPORT, round %d/%d\n", r+1, p.Rounds)
-		vs := []Variant{varEmpty(), varEmptyLayer(), varEmptyBare(), varEmptyDirect()}
+		vs := []Variant{varEmpty(), varEmptyLayer(), varEmptyBare(), varEmptyLate()}
 		if r%2 == 1 {
 			slices.Reverse(vs)
 		}
@@ -172,12 +174,12 @@ func (h *Harness) ColdPath(ctx context.Context) (ColdPathResult, error) {
 			}
 			got[v.Name] = Ms(d)
 		}
-		e, l, b, d := got[varEmpty().Name], got[varEmptyLayer().Name], got[varEmptyBare().Name], got[varEmptyDirect().Name]
+		e, l, b, d := got[varEmpty().Name], got[varEmptyLayer().Name], got[varEmptyBare().Name], got[varEmptyLate().Name]
 		ie, il, ix, ib, ibx = append(ie, e), append(il, l), append(ix, l-e), append(ib, b), append(ibx, b-e)
 		id, idx = append(id, d), append(idx, d-e)
 	}
 	res.InitBare, res.InitBareExtra = Summarize(ib), Summarize(ibx)
-	res.InitDirect, res.InitDirectExtra = Summarize(id), Summarize(idx)
+	res.InitLate, res.InitLateExtra = Summarize(id), Summarize(idx)
 
 	res.InvokesPerRound = p.ColdPathInvokes
 	var err error
@@ -204,8 +206,7 @@ func (h *Harness) footprintRound(ctx context.Context, bareFirst bool) (footprint
 	path := "/secretsmanager/get?" + url.Values{"secretId": {name}}.Encode()
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
-	launcher, launchArgs := h.Bin.LaunchKinko()
-	k, err := StartKinko(ctx, KinkoOptions{Bin: launcher, Args: launchArgs, Upstream: h.moto.URL, Token: randomToken(),
+	k, err := StartKinko(ctx, KinkoOptions{Bin: h.Bin.Kinko[runtime.GOARCH], Upstream: h.moto.URL, Token: randomToken(),
 		Env: map[string]string{"KINKO_PREFETCH": name}})
 	if err != nil {
 		return f, err

@@ -42,19 +42,19 @@ func coldPath(b *strings.Builder, res *Results) {
 		}
 		return "**not met**"
 	}
-	w("| | kinko (the layer: launcher, then kinkod) | bare Go extension | kinko ÷ bare (same round) | goal | | kinkod alone (before the launcher) | ÷ bare |\n|---|---|---|---|---|---|---|---|\n")
+	w("| | kinko | bare Go extension | kinko ÷ bare (same round) | goal | | kinko registering late (`KINKO_EARLY_REGISTER=false`) | ÷ bare |\n|---|---|---|---|---|---|---|---|\n")
 	row := func(what string, p StartPair, goal bool) {
 		g, verdict := "", ""
 		if goal {
 			g, verdict = fmt.Sprintf("<= %.1f×", goalStartRatio), ok(p.Ratio.N > 0 && p.Ratio.Median <= goalStartRatio)
 		}
 		w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", what, fmtS(p.Kinko, msf), fmtS(p.Bare, msf), fmtS(p.Ratio, ratiof), g, verdict,
-			fmtS(p.Direct, msf), fmtS(p.DirectRatio, ratiof))
+			fmtS(p.Late, msf), fmtS(p.LateRatio, ratiof))
 	}
 	row("exec -> `/register`", c.Register, true)
 	row("exec -> first `/event/next`", c.Next, true)
 	if c.Serving.Kinko.N > 0 {
-		row("exec -> first answer on the port (kinkod serving; until then requests wait in the listen backlog)", c.Serving, false)
+		row("exec -> first answer on the port (until then requests wait in the listen backlog)", c.Serving, false)
 	}
 	w("\n| | kinko | bare Go extension | | goal | |\n|---|---|---|---|---|---|\n")
 	if c.KinkoRSS.N > 0 {
@@ -74,9 +74,9 @@ func coldPath(b *strings.Builder, res *Results) {
 		w("| INIT REPORT of the empty Go function (emulator): without %s, with %s; with − without, same round | %s | <= +%.0f ms | %s |\n",
 			fmtS(c.InitEmpty, msf), fmtS(c.InitLayer, msf), fmtS(c.InitExtra, msf), goalInitExtraMs, ok(c.InitExtra.Median <= goalInitExtraMs))
 	}
-	if c.InitDirectExtra.N > 0 {
-		w("| the same with kinkod alone at extensions/kinko, as before the launcher: with %s; with − without, same round | %s | | |\n",
-			fmtS(c.InitDirect, msf), fmtS(c.InitDirectExtra, msf))
+	if c.InitLateExtra.N > 0 {
+		w("| the same with kinko registering late (`KINKO_EARLY_REGISTER=false`): with %s; with − without, same round | %s | | |\n",
+			fmtS(c.InitLate, msf), fmtS(c.InitLateExtra, msf))
 	}
 	if c.InitBareExtra.N > 0 {
 		w("| the same with the bare Go extension instead of kinko: with %s; with − without, same round (what any extension costs there) | %s | | |\n",
@@ -125,31 +125,31 @@ was made, interleaved against the alternative on the same shared 2-core machine;
   zip 3.42 MB instead of 3.72 (x86_64) and 3.10 instead of 3.36 (arm64); in 30 interleaved starts each, exec -> /register
   went from 2.1× the bare extension's median to 1.4×, and exec -> first /event/next from 2.1× to 1.4×. ` + "`extension/deps_test.go`" + ` fails if a schemas package comes
   back, so an SDK upgrade that brings it back is a decision, not an accident.
-- **A launcher does the start (the largest lever after the schema pin).** The layer's ` + "`extensions/kinko`" + ` is the one line
-  ` + "`#!/opt/kinko-exec --extension`" + `: the kernel runs kinko-exec, the small binary the layer already had for secrets in the
-  environment (no AWS SDK, no net/http, not even net or fmt), which loads the configuration with kinkod's own code, binds
-  127.0.0.1 and [::1] with raw syscalls, registers, sends the first ` + "`/event/next`" + ` and execs ` + "`kinko/kinkod`" + ` in the same
-  process, handing it the listening sockets, the extension id and the connection waiting for the first event
-  (` + "`extension/internal/handoff`" + `; README "How kinko starts"). So the two rows above measure the launcher, and the row
-  after them, exec -> first answer on the port, what comes later: kinkod loading, with requests waiting in the listen
-  backlog. Whatever the launcher cannot settle exactly as kinkod would (a bad setting, a port in use, the SDK settings that
-  take a value) it leaves to kinkod, which starts alone and reports it with ` + "`/init/error`" + `, so no init error moves past
-  ` + "`/event/next`" + `; ` + "`extension/handoff_test.go`" + ` checks 6,912 environments for that. Before the launcher, the last full run had
-  kinko at 1.33× the bare extension to ` + "`/register`" + ` and 1.41× to ` + "`/event/next`" + `. What kinkod's own start costs is the cost of
-  linking the SDK at all: about 0.5 ms more package init than the bare extension (the two services' legacy endpoint
-  tables, ` + "`internal/endpoints`" + `, 0.25-0.35 ms of maps built at init, which the services reference) and a larger binary to
-  map. It is now off the path Lambda waits on, but not free: kinkod starts after the launcher, so its first answer comes
-  later (the third row) and, on a small machine, its load competes with the runtime's init for CPU. In a same-run A/B
-  (section 4's rows with and without the launcher; 5 quick rounds when it was chosen, +100 ms upstream): with a Go runtime
-  that reads its secret on the first invoke, the launcher cost 1.8 ms on that invoke (111.2 against 109.4 ms over the
-  empty function) and took 2.5 ms off the INIT REPORT (7.15 against 9.61 ms); with a 150 ms runtime init it took 2.5 ms
-  off the first invoke (5.10 against 7.65 ms). The second case is the one kinko's prefetch is for, and a function that
-  does not read a secret at once gains the shorter init outright, so the layer starts with the launcher.
-- **The zip.** kinko-exec links the configuration package, which therefore no longer imports fmt or log/slog (+57 KB), and
-  serves both roles, so the layer holds no third binary. kinkod is compiled without inlining except in the packages a
-  cached answer runs through (the runtime, net, net/http, sync, strings, strconv, time, kinko's own;
-  ` + "`layer/kinkod.gcflags`" + `): the SDK, TLS and JSON run a few times per TTL, and inlining there bought bytes, not time.
-  That took the x86_64 layer from 4.21 MB to 3.94 MB, under the contract's 4 MB, and arm64 from 3.83 MB to 3.59 MB. The
+- **kinko registers during package initialisation (the largest lever after the schema pin).** Go initialises a program's
+  packages before ` + "`main`" + `, in dependency order and, among those ready, in the order of their import paths.
+  ` + "`extension/internal/earlystart`" + ` imports only the standard library's smallest packages and kinko's configuration, so its
+  init runs before net/http, TLS and the SDK's endpoint tables initialise (` + "`GODEBUG=inittrace=1`" + `: 66th of 116 packages, at
+  1.0-1.6 ms, where the endpoint tables start at 1.5-2.4 ms). There it loads the configuration with ` + "`main`" + `'s own code,
+  binds 127.0.0.1 and [::1], registers and sends the first ` + "`/event/next`" + ` over raw sockets, and leaves the descriptors to
+  ` + "`main`" + ` in the process's environment (` + "`extension/internal/handoff`" + `; README "How kinko starts"). Whatever it cannot
+  settle exactly as ` + "`main`" + ` would (a bad setting, a port in use, the SDK settings that take a value) it leaves alone, and
+  ` + "`main`" + ` registers and reports it with ` + "`/init/error`" + `, so no init error moves past ` + "`/event/next`" + `;
+  ` + "`extension/handoff_test.go`" + ` checks 6,912 environments for that. The last column is the same binary with
+  ` + "`KINKO_EARLY_REGISTER=false`" + `, registering from ` + "`main`" + ` as before: the last full run before this change had kinko at
+  1.33× the bare extension to ` + "`/register`" + ` and 1.41× to ` + "`/event/next`" + `.
+- **A launcher was built first, and replaced.** The layer's ` + "`extensions/kinko`" + ` was a one-line script,
+  ` + "`#!/opt/kinko-exec --extension`" + `: kinko-exec, the small binary the layer has for secrets in the environment, registered
+  and sent ` + "`/event/next`" + ` over raw sockets, then exec'd the extension proper with the sockets. It brought both start rows to
+  0.6× the bare extension, but the extension then loaded only after the launcher: in the same rounds its first answer came
+  1.4 ms later (7.44 against 5.99 ms), and a Go function reading its secret on the first invoke waited 5.8-6.4 ms longer
+  for it (36.7 against 30.9 ms over the empty function at +20 ms; 116.4 against 110.0 at +100 ms), which is the case this
+  issue set out to fix. Registering from package initialisation keeps one process and one exec, so the extension loads
+  from the start; in a quick same-run comparison (+100 ms upstream) the first invoke of that Go function was 110.2 against
+  109.6 ms with and without it, the INIT REPORT 8.89 against 10.5 ms, and a 150 ms runtime's first invoke 5.13 against 6.62.
+- **The zip.** The extension is compiled without inlining except in the packages a cached answer runs through (the runtime,
+  net, net/http, sync, strings, strconv, time, kinko's own; ` + "`layer/kinko.gcflags`" + `), and kinko-exec without inlining at all:
+  the SDK, TLS and JSON run a few times per TTL, and inlining there bought bytes, not time.
+  That took the x86_64 layer from 4.21 MB to 3.93 MB, under the contract's 4 MB, and arm64 from 3.83 MB to 3.59 MB. The
   issue's 3 MB is out of reach while the layer holds net/http and the SDK: net/http alone zips to 2.4 MB (arm64).
 - **Subscribing to SHUTDOWN only** (CONTRACT.md section 2; a separate change to ` + "`extension/run.go`" + `): Lambda waits after
   every invoke for each extension subscribed to INVOKE. Measured with this section's per-invoke rows on a build of kinko

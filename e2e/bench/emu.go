@@ -27,9 +27,7 @@ func (h *Harness) startSandbox(ctx context.Context, v Variant, delay, initDelay 
 	if v.BareLayer {
 		opt = h.Bin.OptBare
 	}
-	if v.DirectLayer {
-		opt = h.Bin.OptDirect
-	}
+
 	all := map[string]string{
 		// INFO is kinko's default; the stack's DEBUG would log every request.
 		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "INFO",
@@ -40,6 +38,9 @@ func (h *Harness) startSandbox(ctx context.Context, v Variant, delay, initDelay 
 	}
 	if v.NoPrefetch {
 		all["KINKO_PREFETCH"] = ""
+	}
+	if v.NoEarly {
+		all["KINKO_EARLY_REGISTER"] = "false"
 	}
 	for k, val := range env {
 		all[k] = val
@@ -302,7 +303,7 @@ func (h *Harness) Cold(ctx context.Context) (ColdResult, error) {
 			a.initRep = append(a.initRep, Ms(emptyInit))
 			a.calls = append(a.calls, 0)
 			for _, delay := range h.P.ColdDelays {
-				for _, v := range []Variant{varKinko(), varKinkoDirect(), varKinkoNoPrefetch(), varSDK()} {
+				for _, v := range []Variant{varKinko(), varKinkoLate(), varKinkoNoPrefetch(), varSDK()} {
 					first, initRep, calls, err := sample(v, delay, init)
 					if err != nil {
 						return res, err

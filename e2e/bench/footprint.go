@@ -35,7 +35,7 @@ func (h *Harness) Sizes() ([]SizeRow, error) {
 			rows = append(rows, SizeRow{What: what, Arch: LambdaArch(arch), BinBytes: b.Size(), ZipBytes: z.Size()})
 			return nil
 		}
-		if err := add("kinko layer (the binary is kinko/kinkod; the zip holds kinko-exec and extensions/kinko too)", h.Bin.Kinko[arch], h.Bin.Layer[arch]); err != nil {
+		if err := add("kinko layer (the extension binary; the zip holds kinko-exec too)", h.Bin.Kinko[arch], h.Bin.Layer[arch]); err != nil {
 			return nil, err
 		}
 		for _, n := range append([]string{"sample"}, functionNames()...) {

@@ -97,9 +97,9 @@ type Variant struct {
 	Layer      bool   // kinko attached at /opt/extensions
 	NoPrefetch bool   // KINKO_PREFETCH empty: kinko fetches on the first request
 	BareLayer  bool   // e2e/bench/bareext attached at /opt/extensions instead of kinko
-	// DirectLayer: kinkod alone at /opt/extensions/kinko, as the layer started kinko before the
-	// launcher (BENCHMARKS.md section 8 compares the two).
-	DirectLayer bool
+	// NoEarly: kinko with KINKO_EARLY_REGISTER=false, registering from main after every package
+	// has initialised, as before the early start (sections 4 and 8 compare the two).
+	NoEarly bool
 }
 
 // The variants the sections draw from.
@@ -108,8 +108,8 @@ func varEmptyLayer() Variant {
 	return Variant{Name: "empty + kinko layer", Function: "empty", Layer: true}
 }
 func varKinko() Variant { return Variant{Name: "via kinko", Function: "viakinko", Layer: true} }
-func varKinkoDirect() Variant {
-	return Variant{Name: "via kinko, kinkod alone (no launcher)", Function: "viakinko", DirectLayer: true}
+func varKinkoLate() Variant {
+	return Variant{Name: "via kinko, registering late (KINKO_EARLY_REGISTER=false)", Function: "viakinko", Layer: true, NoEarly: true}
 }
 func varKinkoNoPrefetch() Variant {
 	return Variant{Name: "via kinko, no prefetch", Function: "viakinko", Layer: true, NoPrefetch: true}
@@ -200,16 +200,13 @@ func LambdaArch(goarch string) string {
 
 // Built is where Build put everything.
 type Built struct {
-	RIE       string            // the emulator, for this machine
-	Kinko     map[string]string // GOARCH -> kinko/kinkod, the extension proper (stripped, as `make layer` builds it)
-	Launcher  map[string]string // GOARCH -> kinko-exec, the launcher and exec wrapper
-	Script    map[string]string // GOARCH -> extensions/kinko, the layer's entry point (`#!/opt/kinko-exec --extension`)
-	Layer     map[string]string // GOARCH -> layer zip
-	OptKinko  string            // this machine's layer, unpacked: OptKinko/extensions/kinko
-	OptNone   string            // an /opt with an empty extensions/: a function without the layer
-	BareExt   string            // e2e/bench/bareext for this machine: the floor of an extension's start
-	OptBare   string            // an /opt with the bare extension alone in extensions/
-	OptDirect string            // an /opt with kinkod alone as extensions/kinko (no launcher)
+	RIE      string            // the emulator, for this machine
+	Kinko    map[string]string // GOARCH -> extension binary (stripped, as `make layer` builds it)
+	Layer    map[string]string // GOARCH -> layer zip
+	OptKinko string            // this machine's layer, unpacked: OptKinko/extensions/kinko
+	OptNone  string            // an /opt with an empty extensions/: a function without the layer
+	BareExt  string            // e2e/bench/bareext for this machine: the floor of an extension's start
+	OptBare  string            // an /opt with the bare extension alone in extensions/
 	// Functions: GOARCH -> name -> bootstrap; names are functionNames() plus "sample" (./function).
 	Functions map[string]map[string]string
 	Zips      map[string]map[string]string // the same, zipped as deployed
@@ -223,7 +220,7 @@ const ldflags = "-s -w -buildid= -X main.version=bench"
 // repository's mkzip, and builds the emulator for this machine.
 func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) {
 	b := Built{
-		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), OptDirect: filepath.Join(dir, "opt-direct"), Kinko: map[string]string{}, Launcher: map[string]string{}, Script: map[string]string{}, Layer: map[string]string{},
+		RIE: filepath.Join(dir, "aws-lambda-rie"), BareExt: filepath.Join(dir, "bareext", "bareext"), OptBare: filepath.Join(dir, "opt-bare"), Kinko: map[string]string{}, Layer: map[string]string{},
 		OptNone: filepath.Join(dir, "opt-none"), Functions: map[string]map[string]string{}, Zips: map[string]map[string]string{},
 	}
 	mkzip := filepath.Join(dir, "mkzip")
@@ -248,16 +245,11 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	for _, arch := range arches() {
 		env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + arch}
 		opt := filepath.Join(dir, arch, "layer")
-		b.Kinko[arch] = filepath.Join(opt, "kinko", "kinkod")
-		b.Launcher[arch] = filepath.Join(opt, "kinko-exec")
-		b.Script[arch] = filepath.Join(opt, "extensions", "kinko")
+		b.Kinko[arch] = filepath.Join(opt, "extensions", "kinko")
 		b.Layer[arch] = filepath.Join(dir, arch, "kinko-layer-"+LambdaArch(arch)+".zip")
 		for _, lb := range layer {
 			jobs = append(jobs, job{lb.What + " for " + arch, filepath.Join(opt, filepath.FromSlash(lb.Path)), lb.Pkg, env,
 				append([]string{"-trimpath", "-ldflags", ldflags}, lb.Flags...)})
-		}
-		if err := stack.InstallScript(root, opt); err != nil {
-			return b, err
 		}
 		b.Functions[arch], b.Zips[arch] = map[string]string{}, map[string]string{}
 		for _, n := range append([]string{"sample"}, functionNames()...) {
@@ -271,6 +263,10 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 	for _, j := range jobs {
 		args := append([]string{"build"}, j.args...)
 		args = append(args, "-o", j.out, j.pkg)
+		// go build refuses to replace what is not an object file (a layer laid out otherwise before).
+		if err := os.RemoveAll(j.out); err != nil {
+			return b, err
+		}
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), j.env...)
@@ -279,7 +275,7 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 		}
 	}
 	for _, arch := range arches() {
-		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Script[arch], "kinko-exec", b.Launcher[arch], "kinko/kinkod", b.Kinko[arch]); err != nil {
+		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Kinko[arch], "kinko-exec", filepath.Join(dir, arch, "layer", "kinko-exec")); err != nil {
 			return b, err
 		}
 		for n, bin := range b.Functions[arch] {
@@ -288,27 +284,17 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 			}
 		}
 	}
-	b.OptKinko = filepath.Dir(b.Launcher[runtime.GOARCH])
+	b.OptKinko = filepath.Dir(filepath.Dir(b.Kinko[runtime.GOARCH]))
 	if err := os.MkdirAll(filepath.Join(b.OptNone, "extensions"), 0o755); err != nil {
 		return b, err
 	}
 	if err := installExtension(b.BareExt, b.OptBare, "bareext"); err != nil {
 		return b, err
 	}
-	if err := installExtension(b.Kinko[runtime.GOARCH], b.OptDirect, "kinko"); err != nil {
-		return b, err
-	}
 	if b.Kinko[runtime.GOARCH] == "" {
 		return b, errors.New("this machine is neither arm64 nor amd64: the emulator cannot run Lambda's binaries here")
 	}
 	return b, nil
-}
-
-// LaunchKinko is how Lambda starts kinko from this machine's layer: the kernel runs
-// extensions/kinko's first line, `/opt/kinko-exec --extension <script>`; outside the emulator's
-// /opt the launcher is named by its path here, and finds kinko/kinkod beside itself.
-func (b Built) LaunchKinko() (bin string, args []string) {
-	return b.Launcher[runtime.GOARCH], []string{"--extension", b.Script[runtime.GOARCH]}
 }
 
 // runMkzip zips name/src pairs into out.

@@ -22,7 +22,6 @@ import (
 // KinkoOptions starts kinko as a real process, outside the emulator.
 type KinkoOptions struct {
 	Bin      string            // the extension binary (stripped, as in the layer)
-	Args     []string          // its arguments (the launcher's: Built.LaunchKinko)
 	Upstream string            // AWS_ENDPOINT_URL: a proxy in front of moto
 	Token    string            // AWS_SESSION_TOKEN, the token callers must send
 	Env      map[string]string // more variables (KINKO_PREFETCH, TTLs), winning over the defaults
@@ -78,7 +77,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 		env[k] = v
 	}
 	k := &Kinko{URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: o.Token, api: api, out: &syncbuf.Buffer{}, done: make(chan struct{})}
-	k.cmd = exec.Command(o.Bin, o.Args...)
+	k.cmd = exec.Command(o.Bin)
 	k.cmd.Env = EnvList(env)
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
 	// Pdeathsig: if the harness dies, kinko does not outlive it.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -46,7 +47,6 @@ type LoopbackResult struct {
 // process per round gives the start and memory figures too.
 func (h *Harness) Loopback(ctx context.Context, rawDir string) (LoopbackResult, error) {
 	res := LoopbackResult{Rounds: h.P.Rounds, Dur: h.P.WrkDur}
-	launcher, launchArgs := h.Bin.LaunchKinko()
 	proxy, err := faultproxy.Start(h.moto.URL)
 	if err != nil {
 		return res, err
@@ -66,7 +66,7 @@ func (h *Harness) Loopback(ctx context.Context, rawDir string) (LoopbackResult, 
 	for r := range h.P.Rounds {
 		fmt.Fprintf(h.Cfg.Log, "  wrk, round %d/%d\n", r+1, h.P.Rounds)
 		err := func() error {
-			k, err := StartKinko(ctx, KinkoOptions{Bin: launcher, Args: launchArgs, Upstream: proxy.URL, Token: randomToken(),
+			k, err := StartKinko(ctx, KinkoOptions{Bin: h.Bin.Kinko[runtime.GOARCH], Upstream: proxy.URL, Token: randomToken(),
 				Env: map[string]string{"KINKO_PREFETCH": name}})
 			if err != nil {
 				return err
@@ -193,8 +193,7 @@ func (h *Harness) ConcurrentCold(ctx context.Context) (calls Summary, allOK bool
 }
 
 func (h *Harness) burst(ctx context.Context, proxy *faultproxy.Proxy, name string) (int, bool, error) {
-	launcher, launchArgs := h.Bin.LaunchKinko()
-	k, err := StartKinko(ctx, KinkoOptions{Bin: launcher, Args: launchArgs, Upstream: proxy.URL, Token: randomToken(),
+	k, err := StartKinko(ctx, KinkoOptions{Bin: h.Bin.Kinko[runtime.GOARCH], Upstream: proxy.URL, Token: randomToken(),
 		Env: map[string]string{"KINKO_PREFETCH": ""}})
 	if err != nil {
 		return 0, false, err

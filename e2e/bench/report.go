@@ -188,7 +188,7 @@ func losses(b *strings.Builder, res *Results) {
 		}
 		startCost := ""
 		if start, ok := kinkoStartCost(res); ok {
-			startCost = fmt.Sprintf(" (with kinko the INIT REPORT is about %s longer: the runtime starts only once every extension has registered, and kinkod loads beside it)", msf(start))
+			startCost = fmt.Sprintf(" (with kinko the INIT REPORT is about %s longer: the runtime starts only once every extension has registered)", msf(start))
 		}
 		item("**Cold, with a fast runtime (Go, init ≈ %s here), prefetch has nothing to hide behind**: %s. "+
 			"The runtime is ready before the fetch returns, so the first invoke waits for it either way, and kinko adds its own start%s "+
@@ -330,9 +330,9 @@ func cold(b *strings.Builder, res *Results) {
 	w("Each sample is a fresh sandbox invoked once: the time from the invoke request to its answer, which under the emulator includes " +
 		"the whole init (extensions, runtime, function). *Extra* is over the empty function with the same init in the same round. The init " +
 		"duration is read from the emulator's `INIT REPORT` line (its `REPORT ... Init Duration` is wrong under the emulator). The slow init " +
-		"is simulated by the function sleeping before it starts its runtime loop (`BENCH_INIT_DELAY_MS`). *via kinko, kinkod alone (no launcher)* "+
-		"is the same function with the layer as it was before the launcher (kinkod itself at `extensions/kinko`), in the same rounds: the "+
-		"launcher lets the runtime start and init end sooner, and kinkod, which loads after it, serves its first answer later (section 8).\n\n")
+		"is simulated by the function sleeping before it starts its runtime loop (`BENCH_INIT_DELAY_MS`). *via kinko, registering late* " +
+		"is the same function and layer with `KINKO_EARLY_REGISTER=false`, in the same rounds: kinko then registers from main, after the AWS " +
+		"SDK's packages have initialised, as it did before the early start (section 8).\n\n")
 	for _, init := range res.Params.ColdInits {
 		label := "Go runtime as it is"
 		if init > 0 {
@@ -354,10 +354,10 @@ func cold(b *strings.Builder, res *Results) {
 	}
 	if start, ok := kinkoStartCost(res); ok {
 		w("Lambda (and the emulator) starts the runtime only once every extension has registered, so what kinko does before "+
-			"`/register` comes before the runtime's init, and init ends only once kinko has asked for its first event. The layer's "+
-			"small launcher does both (README \"How kinko starts\"); kinkod, with the AWS SDK, loads beside the runtime's init, and "+
-			"its CPU competes with it on a small sandbox. The INIT REPORT of a sandbox with kinko is %s longer than without "+
-			"(median of the medians above, Go runtime); section 8 compares it with kinkod started alone and with a bare extension.\n\n", msf(start))
+			"`/register` comes before the runtime's init, and init ends only once kinko has asked for its first event. kinko makes "+
+			"both calls during package initialisation, before the AWS SDK's packages initialise (README \"How kinko starts\"); the rest "+
+			"of its start runs beside the runtime's init. The INIT REPORT of a sandbox with kinko is %s longer than without "+
+			"(median of the medians above, Go runtime); section 8 compares it with kinko registering late and with a bare extension.\n\n", msf(start))
 	}
 	slow := slices.Max(res.Params.ColdInits)
 	if slow > 0 {

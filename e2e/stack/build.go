@@ -32,39 +32,18 @@ type LayerBuild struct {
 	Flags []string // besides -trimpath and -ldflags
 }
 
-// LayerBuilds are the layer's binaries (README "How kinko starts"): kinko-exec, the launcher
-// and exec wrapper, and kinko/kinkod, the extension proper, with the compiler flags of
-// layer/kinkod.gcflags. The layer's entry point, extensions/kinko, is the script LayerScript
-// names.
+// LayerBuilds are the layer's binaries: extensions/kinko, with the compiler flags of
+// layer/kinko.gcflags, and kinko-exec, the exec wrapper.
 func LayerBuilds(root string) ([]LayerBuild, error) {
-	b, err := os.ReadFile(filepath.Join(root, "layer", "kinkod.gcflags"))
+	b, err := os.ReadFile(filepath.Join(root, "layer", "kinko.gcflags"))
 	if err != nil {
-		return nil, fmt.Errorf("kinkod's compiler flags: %w", err)
+		return nil, fmt.Errorf("the extension's compiler flags: %w", err)
 	}
 	return []LayerBuild{
-		{"the kinko extension (kinkod)", "kinko/kinkod", "./extension", strings.Fields(string(b))},
-		// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER, and the launcher).
-		{"the launcher and exec wrapper (kinko-exec)", "kinko-exec", "./extension/kinko-exec", []string{"-gcflags=all=-l"}},
+		{"the kinko extension", "extensions/kinko", "./extension", strings.Fields(string(b))},
+		// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER).
+		{"the exec wrapper", "kinko-exec", "./extension/kinko-exec", []string{"-gcflags=all=-l"}},
 	}, nil
-}
-
-// LayerScript is the layer's extensions/kinko, in the repository.
-func LayerScript(root string) string { return filepath.Join(root, "layer", "extensions", "kinko") }
-
-// InstallScript copies the layer's entry point into opt/extensions/kinko, mode 0755.
-func InstallScript(root, opt string) error {
-	b, err := os.ReadFile(LayerScript(root))
-	if err != nil {
-		return err
-	}
-	dst := filepath.Join(opt, "extensions", "kinko")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		return err
-	}
-	return os.Chmod(dst, 0o755) // whatever the umask
 }
 
 // FindRoot returns the repository root: the nearest directory at or above the working
@@ -88,7 +67,7 @@ func FindRoot() (string, error) {
 }
 
 // Build compiles the extension, the function and the emulator for this machine into dir:
-// dir/opt as the layer lays it out (extensions/kinko, kinko-exec, kinko/kinkod), dir/task/bootstrap
+// dir/opt/extensions/kinko and dir/opt/kinko-exec (mode 0755, as in the layer), dir/task/bootstrap
 // and dir/aws-lambda-rie.
 // The extension and the function are built as the Makefile builds them for Lambda (static,
 // stripped), only for this machine's architecture so the emulator can run them. With layerZip
@@ -141,7 +120,8 @@ func Build(ctx context.Context, root, dir, layerZip string, log io.Writer) (Bina
 		fmt.Fprintf(log, "unpacking the layer %s\n", layerZip)
 		return b, UnpackLayer(layerZip, b.Opt)
 	}
-	return b, InstallScript(root, b.Opt)
+	// go build keeps the mode it creates; say it anyway: Lambda runs only executable extensions.
+	return b, os.Chmod(filepath.Join(b.Opt, "extensions", "kinko"), 0o755)
 }
 
 // UnpackLayer lays a layer zip (dist/kinko-layer-ARCH.zip) out in dir as Lambda does at /opt,

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/jsonfield"
 	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
 
@@ -65,11 +66,11 @@ func (c *client) resolve(r reference.Reference) (string, error) {
 		return "", a.problem()
 	}
 	if r.Service == reference.SSM {
-		p, _, found, err := field(a.body, "Parameter")
+		p, _, found, err := jsonfield.Field(a.body, "Parameter")
 		if err == nil && found {
 			var v string
 			var isString bool
-			if v, isString, found, err = field([]byte(p), "Value"); err == nil && found && isString {
+			if v, isString, found, err = jsonfield.Field([]byte(p), "Value"); err == nil && found && isString {
 				return v, nil
 			}
 		}
@@ -78,12 +79,12 @@ func (c *client) resolve(r reference.Reference) (string, error) {
 	if r.HasKey && !strings.HasPrefix(a.contentType, "application/json") {
 		return string(a.body), nil // kinko's jsonKey answer: the value itself
 	}
-	s, isString, found, err := field(a.body, "SecretString")
+	s, isString, found, err := jsonfield.Field(a.body, "SecretString")
 	if err != nil || (found && !isString && s != "null") {
 		return "", errorString("kinko's answer is not a GetSecretValue document (" + strconv.Itoa(len(a.body)) + " bytes)")
 	}
 	if !isString {
-		if b, _, _, _ := field(a.body, "SecretBinary"); b != "" && b != "null" {
+		if b, _, _, _ := jsonfield.Field(a.body, "SecretBinary"); b != "" && b != "null" {
 			return "", errorString("the secret is binary (SecretBinary); an environment variable holds text: store it as a SecretString")
 		}
 		return "", errorString("the answer has no SecretString")
@@ -92,7 +93,7 @@ func (c *client) resolve(r reference.Reference) (string, error) {
 		return s, nil
 	}
 	// An extension without kinko's jsonKey (AWS's) answers the whole document: pick the key here.
-	v, isString, found, err := field([]byte(s), r.JSONKey)
+	v, isString, found, err := jsonfield.Field([]byte(s), r.JSONKey)
 	switch {
 	case err != nil:
 		return "", errorString("the secret is not a JSON object; drop #" + r.JSONKey + " to read the whole string")
@@ -108,17 +109,16 @@ type answer struct {
 	status      int
 	contentType string
 	errorType   string
-	identifier  string // Lambda-Extension-Identifier, in the Extensions API's answer to the launcher
 	body        []byte
 }
 
 // problem says what an error answer means, with kinko's message: kinko never puts a value in one.
 func (a answer) problem() error {
 	code, msg := a.errorType, ""
-	if t, isString, found, err := field(a.body, "__type"); err == nil && found && isString {
+	if t, isString, found, err := jsonfield.Field(a.body, "__type"); err == nil && found && isString {
 		code = t
 	}
-	if m, isString, found, err := field(a.body, "message"); err == nil && found && isString {
+	if m, isString, found, err := jsonfield.Field(a.body, "message"); err == nil && found && isString {
 		msg = m
 	}
 	if i := strings.LastIndexByte(code, '#'); i >= 0 {
@@ -243,7 +243,7 @@ func (c *client) ioError(doing string, err error) error {
 	return errorString(doing + " to kinko at 127.0.0.1:" + strconv.Itoa(c.port) + ": " + err.Error())
 }
 
-// parseAnswer reads an HTTP/1.x answer: the status, the headers kinko-exec needs, and the body.
+// parseAnswer reads an HTTP/1.x answer: the status, two headers, and the body.
 func parseAnswer(raw []byte) (answer, error) {
 	head, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
 	if !ok {
@@ -266,8 +266,6 @@ func parseAnswer(raw []byte) (answer, error) {
 			a.contentType = strings.ToLower(v)
 		case "x-amzn-errortype":
 			a.errorType, _, _ = strings.Cut(v, ":")
-		case "lambda-extension-identifier":
-			a.identifier = v
 		case "content-length":
 			if length, err = strconv.Atoi(v); err != nil || length < 0 {
 				return answer{}, errorString("kinko's answer has a bad Content-Length")

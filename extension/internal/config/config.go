@@ -79,6 +79,10 @@ type Config struct {
 	// guarded request is allowed (fail closed). Never log it.
 	Token    string
 	InitType string
+
+	// EarlyRegister lets kinko register with Lambda during package initialisation, before the
+	// AWS SDK loads (package earlystart; KINKO_EARLY_REGISTER, default true).
+	EarlyRegister bool
 }
 
 // Level is PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL, numbered as log/slog numbers its levels, so
@@ -126,7 +130,7 @@ func (c Config) Timeout(k Kind) time.Duration {
 // every N invokes, and SnapStart, where the first INVOKE is the sign of a restore. On Lambda
 // Managed Instances external extensions may register for SHUTDOWN only (AWS's emulator, in that
 // mode, refuses any other event), so there it is SHUTDOWN alone whatever is asked. The
-// launcher registers with this list, kinko itself when it starts alone.
+// early start (package earlystart) registers with this list, main when it registers itself.
 func (c Config) Subscriptions() []string {
 	if c.InitType != InitManagedInstances && (c.InitType == InitSnapStart || c.MetricsEveryInvokes > 0) {
 		return []string{"INVOKE", "SHUTDOWN"}
@@ -169,6 +173,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Prefetch:            p.prefetch("KINKO_PREFETCH"),
 		Metrics:             p.metrics("KINKO_METRICS"),
 		InitType:            p.initType("AWS_LAMBDA_INITIALIZATION_TYPE"),
+		EarlyRegister:       p.bool("KINKO_EARLY_REGISTER", true),
 	}
 	c.LogLevel, c.LogNone = p.logLevel("PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL")
 	c.Token = getenv("AWS_SESSION_TOKEN")

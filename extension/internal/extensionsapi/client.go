@@ -50,8 +50,8 @@ type Client struct {
 	http      *http.Client // has no timeout: /event/next blocks until the next event
 	transport *http.Transport
 	id        string
-	// resumed is a connection on which the launcher sent /event/next (Resume); the first Next
-	// reads its answer. Next is called from one goroutine at a time, so it needs no lock.
+	// resumed is a connection on which the early start sent /event/next (Resume); the first
+	// Next reads its answer. Next is called from one goroutine at a time, so it needs no lock.
 	resumed net.Conn
 }
 
@@ -105,7 +105,7 @@ func (c *Client) Register(ctx context.Context, name string, events []string) (Re
 	return reg, nil
 }
 
-// Resume takes over a registration made before exec by kinko's launcher (package handoff):
+// Resume takes over a registration made during package initialisation (package earlystart):
 // id is its Lambda-Extension-Identifier, and next, if not nil, a connection on which
 // /event/next was sent and not yet answered, whose answer the first Next returns.
 func (c *Client) Resume(id string, next net.Conn) {
@@ -160,7 +160,7 @@ func (c *Client) report(ctx context.Context, path, reason string, problem error)
 	return err
 }
 
-// nextOn reads the answer to the launcher's /event/next from conn, then closes it.
+// nextOn reads the answer to the early start's /event/next from conn, then closes it.
 func (c *Client) nextOn(ctx context.Context, conn net.Conn) (Event, error) {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // unblocks the read
@@ -170,7 +170,7 @@ func (c *Client) nextOn(ctx context.Context, conn net.Conn) (Event, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return Event{}, fmt.Errorf("event/next (sent by the launcher): %w", err)
+		return Event{}, fmt.Errorf("event/next (sent during package initialisation): %w", err)
 	}
 	var ev Event
 	if err := decode(resp, "event/next", &ev); err != nil {

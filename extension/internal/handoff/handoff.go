@@ -1,18 +1,7 @@
-// Package handoff is what kinko's launcher passes to the extension across exec.
-//
-// Lambda starts the runtime once every extension has registered and ends init once every
-// extension has called /event/next, so what an extension does before those calls is added to
-// every cold start. The layer's entry point, /opt/extensions/kinko, is therefore a one-line
-// script run by the small /opt/kinko-exec (no AWS SDK, no net/http): it checks the
-// configuration, binds the port, registers, sends the first /event/next and then execs the
-// extension proper, /opt/kinko/kinkod, in the same process (Lambda's signals still reach it),
-// with the listening sockets, the extension's identifier and the connection that waits for the
-// first event. Whatever the launcher cannot settle as kinko would (a bad setting, a port in use,
-// an unusual environment) it leaves to kinkod by exec'ing it plainly, which then starts as if
-// alone; so every error is still reported by kinkod, the one place that knows how.
-//
-// The state travels in argv, not in the environment: the function's environment is the user's,
-// and argv is kinkod's own.
+// Package handoff is what kinko's registration during package initialisation (package
+// earlystart) settled, as main takes it over: the listening sockets, the registration and the
+// connection waiting for the first event. It travels in the process's own environment, set by
+// earlystart's init and read by main through its getenv, so no package holds it in a variable.
 package handoff
 
 import (
@@ -21,10 +10,11 @@ import (
 	"strings"
 )
 
-// Flag is argv[1] of a kinkod started with a handoff.
-const Flag = "--handoff"
+// EnvVar holds an encoded State. earlystart clears it before it starts, so a value from the
+// function's environment is never taken for kinko's own.
+const EnvVar = "_KINKO_EARLY_START"
 
-// State is what the launcher settled.
+// State is what the early start settled.
 type State struct {
 	ID           string // Lambda-Extension-Identifier, for every later call
 	FunctionName string // from /register's answer
@@ -32,52 +22,54 @@ type State struct {
 	Listeners    []int  // listening sockets: 127.0.0.1 first, then [::1] if bound
 	// Next is a connection on which GET /event/next was sent and is not yet answered: its
 	// answer is the first event. -1: none was sent (provisioned concurrency, which warms the
-	// cache before init ends, or a send that failed), and kinkod sends it itself.
+	// cache before init ends, or a send that failed), and main sends it itself.
 	Next int
 }
 
-// Args is kinkod's argv for s. argv0 is the extension's own path, whose base name Lambda
-// knows the extension by.
-func (s State) Args(argv0 string) []string {
+// Encode is s as EnvVar's value. The fields hold no control characters (earlystart keeps
+// only printable ones), so a newline separates them.
+func (s State) Encode() string {
 	fds := make([]string, len(s.Listeners))
 	for i, fd := range s.Listeners {
 		fds[i] = strconv.Itoa(fd)
 	}
-	return []string{argv0, Flag, s.ID, s.FunctionName, s.AccountID, strings.Join(fds, ","), strconv.Itoa(s.Next)}
+	return strings.Join([]string{s.ID, s.FunctionName, s.AccountID, strings.Join(fds, ","), strconv.Itoa(s.Next)}, "\n")
 }
 
-// Parse reads a State from kinkod's argv. ok is false without a handoff (kinkod started
-// alone, as in tests and outside the layer).
-func Parse(args []string) (s State, ok bool, err error) {
-	if len(args) < 2 || args[1] != Flag {
+// FromEnv reads the State earlystart left in EnvVar. ok is false when there is none (kinko
+// starts alone: in tests, outside Lambda, or when the early start could not settle it).
+func FromEnv(getenv func(string) string) (s State, ok bool, err error) {
+	v := getenv(EnvVar)
+	if v == "" {
 		return State{}, false, nil
 	}
-	if len(args) != 7 || args[2] == "" || args[5] == "" {
-		return State{}, true, errors.New("kinko was started with a malformed " + Flag + " (" + strconv.Itoa(len(args)) +
-			" arguments): it is started by /opt/extensions/kinko; do not pass " + Flag + " yourself")
+	f := strings.Split(v, "\n")
+	if len(f) != 5 || f[0] == "" || f[3] == "" {
+		return State{}, true, errors.New("kinko's early start left a malformed " + EnvVar + " (" + strconv.Itoa(len(f)) +
+			" fields): it is kinko's own; do not set it")
 	}
-	s = State{ID: args[2], FunctionName: args[3], AccountID: args[4]}
-	for _, f := range strings.Split(args[5], ",") {
-		fd, err := strconv.Atoi(f)
+	s = State{ID: f[0], FunctionName: f[1], AccountID: f[2]}
+	for _, d := range strings.Split(f[3], ",") {
+		fd, err := strconv.Atoi(d)
 		if err != nil || fd < 3 {
-			return State{}, true, errors.New("kinko was started with a bad listener descriptor " + strconv.Quote(f) + " in " + Flag)
+			return State{}, true, errors.New("kinko's early start left a bad listener descriptor " + strconv.Quote(d) + " in " + EnvVar)
 		}
 		s.Listeners = append(s.Listeners, fd)
 	}
-	if s.Next, err = strconv.Atoi(args[6]); err != nil || s.Next < -1 || (0 <= s.Next && s.Next < 3) {
-		return State{}, true, errors.New("kinko was started with a bad connection descriptor " + strconv.Quote(args[6]) + " in " + Flag)
+	if s.Next, err = strconv.Atoi(f[4]); err != nil || s.Next < -1 || (0 <= s.Next && s.Next < 3) {
+		return State{}, true, errors.New("kinko's early start left a bad connection descriptor " + strconv.Quote(f[4]) + " in " + EnvVar)
 	}
 	return s, true, nil
 }
 
 // sdkVariables are the SDK settings kinko reads (upstream.AWSConfig) whose values can be
-// wrong; where one is set the launcher leaves the start to kinkod, which judges them.
+// wrong; where one is set the early start leaves the registration to main, which judges them.
 var sdkVariables = []string{"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"}
 
-// Settled says whether the AWS environment is one kinkod cannot refuse: a region, one of the
+// Settled says whether the AWS environment is one kinko cannot refuse: a region, one of the
 // credential sources a sandbox has, and none of the SDK settings that take a value. It is
 // stricter than upstream.AWSConfig on purpose (a test holds the two together): false only
-// means the launcher hands the start to kinkod, which then reports any problem with
+// means the early start leaves the registration to main, which then reports any problem with
 // /init/error before its first /event/next, as the contract asks.
 func Settled(getenv func(string) string) bool {
 	set := func(k string) bool { return strings.TrimSpace(getenv(k)) != "" }

@@ -1,4 +1,4 @@
-package main
+package jsonfield
 
 import (
 	"encoding/json"
@@ -17,14 +17,14 @@ func TestField(t *testing.T) {
 		{"o", `{"x":[1,true,null]}`, false, true},
 		{"secretstring", "", false, false}, // exact keys, unlike encoding/json's struct fields
 	} {
-		v, isString, found, err := field([]byte(doc), tc.key)
+		v, isString, found, err := Field([]byte(doc), tc.key)
 		if err != nil || v != tc.want || isString != tc.isString || found != tc.found {
-			t.Errorf("field(%q) = %q %v %v %v, want %q %v %v", tc.key, v, isString, found, err, tc.want, tc.isString, tc.found)
+			t.Errorf("Field(%q) = %q %v %v %v, want %q %v %v", tc.key, v, isString, found, err, tc.want, tc.isString, tc.found)
 		}
 	}
 	for _, bad := range []string{``, `[]`, `"s"`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a":"` + "\n" + `"}`, `{"a":tru}`, `{} x`, `{"a":1 "b":2}`} {
-		if _, _, _, err := field([]byte(bad), "a"); err == nil {
-			t.Errorf("field(%q) accepted it", bad)
+		if _, _, _, err := Field([]byte(bad), "a"); err == nil {
+			t.Errorf("Field(%q) accepted it", bad)
 		}
 	}
 }
@@ -41,7 +41,7 @@ func FuzzField(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte, key string) {
 		var ref map[string]json.RawMessage
 		refErr := json.Unmarshal(doc, &ref)
-		v, isString, found, err := field(doc, key)
+		v, isString, found, err := Field(doc, key)
 		if refErr != nil || ref == nil {
 			return // field may be more lenient about invalid documents; it only reads kinko's
 		}

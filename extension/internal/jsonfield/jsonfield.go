@@ -1,15 +1,19 @@
-package main
+// Package jsonfield reads one top-level field of a JSON object without encoding/json, for the
+// binaries and code paths that must stay small and early: /opt/kinko-exec, and kinko's
+// registration during package initialisation (package earlystart).
+package jsonfield
 
 import (
+	"errors"
 	"strconv"
 	"unicode/utf8"
 )
 
-// field finds top-level key k of the JSON object doc. For a string it returns the decoded text
+// Field finds top-level key k of the JSON object doc. For a string it returns the decoded text
 // and isString; for any other value its JSON text. The last of duplicate keys wins, as in
 // encoding/json, which this replaces to keep the wrapper small (a fuzz test holds the two to the
 // same answers). Errors never quote doc: it holds a secret.
-func field(doc []byte, k string) (value string, isString, found bool, err error) {
+func Field(doc []byte, k string) (value string, isString, found bool, err error) {
 	p := &scanner{s: doc}
 	p.ws()
 	if !p.eat('{') {
@@ -59,8 +63,8 @@ func field(doc []byte, k string) (value string, isString, found bool, err error)
 }
 
 var (
-	errNotObject = errorString("not a JSON object")
-	errSyntax    = errorString("not valid JSON")
+	errNotObject = errors.New("not a JSON object")
+	errSyntax    = errors.New("not valid JSON")
 )
 
 // maxDepth is encoding/json's nesting limit.
