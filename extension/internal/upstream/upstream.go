@@ -140,12 +140,18 @@ func New(cfg aws.Config, o Options) *Client {
 	}
 }
 
-func httpClient(maxConns int, conns *openConns) *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxConnsPerHost = maxConns
-		t.MaxIdleConnsPerHost = maxConns
-		t.DialContext = conns.track(t.DialContext)
-	})
+// httpClient is a client with the SDK's own transport settings (timeouts, TLS 1.2 and up, HTTP/2,
+// the proxy from the environment) that kinko can empty of connections (DropConnections): the SDK's
+// buildable client keeps its live transport to itself. As the SDK's client, it follows no redirect.
+func httpClient(maxConns int, conns *openConns) *http.Client {
+	t := awshttp.NewBuildableClient().GetTransport()
+	t.MaxConnsPerHost = maxConns
+	t.MaxIdleConnsPerHost = maxConns
+	t.DialContext = conns.track(t.DialContext)
+	conns.mu.Lock()
+	conns.idle = append(conns.idle, t.CloseIdleConnections)
+	conns.mu.Unlock()
+	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // DropConnections closes every connection to AWS. After a SnapStart restore the pooled ones
@@ -157,11 +163,13 @@ func (c *Client) DropConnections() {
 	}
 }
 
-// openConns is the set of connections a Client's pools hold open. The SDK's buildable client
-// exposes no way to close its idle connections; its transport's dialer is the one hook.
+// openConns is the set of connections a Client's pools hold open, and a way to empty the pools:
+// closing an idle connection under the transport would leave it in the pool until the transport
+// noticed, and the next call could be written on it and fail.
 type openConns struct {
 	mu   sync.Mutex
 	open map[*trackedConn]struct{}
+	idle []func() // each transport's CloseIdleConnections
 }
 
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -182,13 +190,19 @@ func (o *openConns) track(dial dialFunc) dialFunc {
 
 func (o *openConns) closeAll() {
 	o.mu.Lock()
+	idle := append([]func(){}, o.idle...)
+	o.mu.Unlock()
+	for _, f := range idle {
+		f() // out of the pools first, so no call is written on a closed one
+	}
+	o.mu.Lock()
 	all := make([]*trackedConn, 0, len(o.open))
 	for tc := range o.open {
 		all = append(all, tc)
 	}
 	o.mu.Unlock()
 	for _, tc := range all {
-		_ = tc.Close() // the transport sees the error and drops the connection from its pool
+		_ = tc.Close() // one in use: its call fails, and the transport does not pool it again
 	}
 }
 
