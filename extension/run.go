@@ -291,7 +291,7 @@ type warmer struct {
 	start    time.Time // the process's start, for the ready line
 	port     int
 	ipv6     bool
-	early bool // registered by the early start (package earlystart)
+	early    bool // registered by the early start (package earlystart)
 }
 
 // warm builds the AWS clients, hands them to the cache and prefetches, then logs "ready".
