@@ -77,7 +77,9 @@ up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the pag
 	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
 	$(BUILD)/demo -up -layer $<
 
-lint: vet ## go vet + staticcheck (part of make test, so CI keeps it green)
+lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it green)
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
+	  echo "gofmt would change these files; run gofmt -w on them:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) tool staticcheck ./...
 
 # Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat from
