@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kinko-dev/kinko/extension/internal/handoff"
 )
 
 // TestNoSchemaTables keeps the SDK's schema packages out of the extension. From ssm v1.80.0
@@ -49,10 +51,14 @@ func TestEarlyStartInitialisesFirst(t *testing.T) {
 	if out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and main stops at once.
+	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and main stops at once. A
+	// handoff in the environment that the early start did not write is not taken for one.
 	cmd := exec.CommandContext(t.Context(), bin)
-	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=/usr/bin:/bin", handoff.EnvVar + "=not-a-handoff"}
 	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "AWS_LAMBDA_RUNTIME_API is not set") {
+		t.Errorf("kinko did not stop on the missing AWS_LAMBDA_RUNTIME_API; a stray %s was taken for a handoff?\n%s", handoff.EnvVar, out)
+	}
 	order := map[string]int{}
 	n := 0
 	for l := range strings.Lines(string(out)) {

@@ -71,56 +71,7 @@ func TestEarlyStartSettlesOnlyWhatKinkoAccepts(t *testing.T) {
 // takes its first event from the connection on which it sent /event/next.
 func TestRunResumesTheEarlyStart(t *testing.T) {
 	lambda := startLambda(t)
-	port := freePort(t)
-
-	// What the early start does, with the standard library: bind, register, send /event/next.
-	l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lf, err := l.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Close() // the duplicate in lf keeps the socket listening
-	defer lf.Close()
-	reg, err := http.Post("http://"+lambda.addr+"/2020-01-01/extension/register", "application/json", strings.NewReader(`{"events":["SHUTDOWN"]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Body.Close()
-	id := reg.Header.Get("Lambda-Extension-Identifier")
-	conn, err := net.Dial("tcp4", lambda.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "GET /2020-01-01/extension/event/next HTTP/1.0\r\nHost: %s\r\nLambda-Extension-Identifier: %s\r\n\r\n", lambda.addr, id)
-	cf, err := conn.(*net.TCPConn).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
-	defer cf.Close()
-	waitFor(t, "the early /event/next to reach Lambda", 10*time.Second, func() bool { return lambda.next() == 1 })
-
-	env := map[string]string{
-		"AWS_LAMBDA_RUNTIME_API": lambda.addr, "AWS_SESSION_TOKEN": testToken,
-		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-		"AWS_EC2_METADATA_DISABLED":              "true",
-		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(port),
-		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "DEBUG",
-	}
-	// kinko takes the descriptors over and closes them: give it its own.
-	lfd, err := syscall.Dup(int(lf.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfd, err := syscall.Dup(int(cf.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := handoff.State{ID: id, FunctionName: "fn", AccountID: testAccountID, Listeners: []int{lfd}, Next: cfd}
-	env[handoff.EnvVar] = st.Encode()
+	env, port := earlyStarted(t, lambda)
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
@@ -183,7 +134,83 @@ func TestRunRefusesABadHandoff(t *testing.T) {
 	}
 	lambda.mu.Lock()
 	defer lambda.mu.Unlock()
-	if len(lambda.exitErrors) != 1 || !strings.Contains(lambda.exitErrors[0].errorType, "EarlyStartFailed") {
-		t.Errorf("exit errors %v, want one Extension.EarlyStartFailed", lambda.exitErrors)
+	// No /event/next was sent (Next -1), so it is still init: an init error.
+	if len(lambda.initErrors) != 1 || !strings.Contains(lambda.initErrors[0].errorType, "EarlyStartFailed") || len(lambda.exitErrors) != 0 {
+		t.Errorf("init errors %v, exit errors %v; want one Extension.EarlyStartFailed init error", lambda.initErrors, lambda.exitErrors)
+	}
+}
+
+// earlyStarted does what the early start does, with the standard library (bind, register, send
+// /event/next), and returns the environment run then sees, with the port it bound.
+func earlyStarted(t *testing.T, lambda *fakeLambda) (map[string]string, int) {
+	t.Helper()
+	port := freePort(t)
+	l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // the duplicate in lf keeps the socket listening
+	t.Cleanup(func() { lf.Close() })
+	reg, err := http.Post("http://"+lambda.addr+"/2020-01-01/extension/register", "application/json", strings.NewReader(`{"events":["SHUTDOWN"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Body.Close()
+	id := reg.Header.Get("Lambda-Extension-Identifier")
+	conn, err := net.Dial("tcp4", lambda.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /2020-01-01/extension/event/next HTTP/1.0\r\nHost: %s\r\nLambda-Extension-Identifier: %s\r\n\r\n", lambda.addr, id)
+	cf, err := conn.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	t.Cleanup(func() { cf.Close() })
+	waitFor(t, "the early /event/next to reach Lambda", 10*time.Second, func() bool { return lambda.next() == 1 })
+
+	// kinko takes the descriptors over and closes them: give it its own.
+	lfd, err := syscall.Dup(int(lf.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfd, err := syscall.Dup(int(cf.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := handoff.State{ID: id, FunctionName: "fn", AccountID: testAccountID, Listeners: []int{lfd}, Next: cfd}
+	return map[string]string{
+		"AWS_LAMBDA_RUNTIME_API": lambda.addr, "AWS_SESSION_TOKEN": testToken,
+		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":              "true",
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(port),
+		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "DEBUG",
+		handoff.EnvVar:                           st.Encode(),
+	}, port
+}
+
+// A warning that comes with registering comes after an early start too.
+func TestEarlyStartKeepsTheManagedInstancesWarning(t *testing.T) {
+	lambda := startLambda(t)
+	env, _ := earlyStarted(t, lambda)
+	env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "lambda-managed-instances"
+	env["KINKO_METRICS_INVOKES"] = "5"
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(t.Context(), []string{"/opt/extensions/kinko"}, func(k string) string { return env[k] }, nil, logs)
+	}()
+	waitFor(t, "the ready line", 10*time.Second, func() bool { return strings.Contains(logs.String(), `"msg":"ready"`) })
+	lambda.shutdown(2 * time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(logs.String(), "KINKO_METRICS_INVOKES is ignored on Lambda Managed Instances") {
+		t.Error("no warning that KINKO_METRICS_INVOKES is ignored on Managed Instances after an early start")
 	}
 }

@@ -62,6 +62,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	var listeners []net.Listener
 	initErr := cfgErr // what fails init: bad configuration, else a port that cannot be bound
 	var reg extensionsapi.Registration
+	events := subscriptions(cfg, logger) // the early start registered with the same list
+	// Before /event/next an error is an init error; after it (the early start sent one), Lambda
+	// takes the report as an exit error.
+	report := api.InitError
+	if resumed && early.Next >= 0 {
+		report = api.ExitError
+	}
 	if resumed {
 		reg = extensionsapi.Registration{FunctionName: early.FunctionName, AccountID: early.AccountID}
 		var next net.Conn
@@ -69,19 +76,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		if err != nil {
 			logger.Error("init failed", "reason", "EarlyStartFailed", "error", err)
 			api.Resume(early.ID, nil)
-			if rerr := api.ExitError(ctx, "EarlyStartFailed", err); rerr != nil {
-				logger.Error("could not report exit error", "error", rerr)
+			if rerr := report(ctx, "EarlyStartFailed", err); rerr != nil {
+				logger.Error("could not report the error", "error", rerr)
 			}
 			return err
 		}
 		api.Resume(early.ID, next)
-		logger.Debug("registered during package initialisation", "function", reg.FunctionName, "account", reg.AccountID,
-			"listeners", len(listeners), "next_sent", next != nil)
+		logger.Debug("registered during package initialisation", "events", events, "function", reg.FunctionName,
+			"account", reg.AccountID, "listeners", len(listeners), "next_sent", next != nil)
 	} else {
 		if cfgErr == nil {
 			listeners, initErr = listen(cfg.Port, logger)
 		}
-		events := subscriptions(cfg, logger)
 		name := filepath.Base(args[0])
 		reg, err = api.Register(ctx, name, events)
 		if err != nil {
@@ -96,12 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			reason = "ConfigInvalid"
 		}
 		logger.Error("init failed", "reason", reason, "error", initErr)
-		report := api.InitError
-		if resumed && early.Next >= 0 {
-			// The early start settles only a configuration kinko accepts, so this is not
-			// expected; past /event/next, Lambda takes the report as an exit error.
-			report = api.ExitError
-		}
+		// After an early start this is not expected: it settles only a configuration kinko accepts.
 		if err := report(ctx, reason, initErr); err != nil {
 			logger.Error("could not report init error", "error", err)
 		}
