@@ -279,6 +279,15 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 	if opened, _ := cc.get(); opened != before+1 {
 		t.Fatalf("%d connections opened in all, want %d: a new one after DropConnections", opened, before+1)
 	}
+	// The call right after DropConnections, without waiting for the transport to notice
+	// anything: the pools are empty at once, so it dials afresh and never writes on a closed
+	// connection (the first call after a SnapStart restore).
+	for i := range 50 {
+		c.DropConnections()
+		if _, err := c.Fetch(t.Context(), req); err != nil {
+			t.Fatalf("call %d right after DropConnections: %v", i+1, err)
+		}
+	}
 }
 
 // The credentials endpoint is asked rarely: no connection is kept to it (one kept across a
