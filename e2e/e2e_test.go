@@ -215,8 +215,9 @@ func TestColdStartPrefetchAndWarmHits(t *testing.T) {
 	}
 	noKeyIn(t, st, "GET /get-secret's answer", r.Body)
 	var info struct{ Name, Preview, CacheStatus string }
+	// The preview is the key's last 4 characters only (the demo key has 48).
 	if json.Unmarshal(r.Body, &info) != nil || r.Status != 200 || info.Name != st.SecretName ||
-		!strings.HasPrefix(info.Preview, "sk-...") || !strings.HasPrefix(info.CacheStatus, "kinko; hit;") {
+		info.Preview != "..."+st.Key[len(st.Key)-4:] || !strings.HasPrefix(info.CacheStatus, "kinko; hit;") {
 		t.Errorf("GET /get-secret: %d (%d bytes; not printed: a regression could put the key in it)", r.Status, len(r.Body))
 	}
 
@@ -314,13 +315,23 @@ func TestSecretMissing(t *testing.T) {
 	}
 }
 
-// Test 3b: the model failing: 502 with OpenAI's status; the next call works again.
+// Test 3b: the model failing: 502 with the status class only (the model's own text stays out of
+// public answers), OpenAI's status and type in the function's log; the next call works again.
 func TestOpenAIFailing(t *testing.T) {
 	st := startStack(t, stack.Options{})
 	st.OpenAI.SetFailure(500)
 	a := invoke(t, st, "hi")
-	if a.status != 502 || !strings.Contains(a.err, "OpenAI answered 500") {
-		t.Errorf("model failing: %d %q, want 502 naming OpenAI's 500", a.status, a.err)
+	if a.status != 502 || a.err != "OpenAI request failed (upstream 5xx); try again later" {
+		t.Errorf("model failing: %d %q, want 502 with the status class only", a.status, a.err)
+	}
+	line, ok := logLine(st, stack.FromFunction, "request")
+	if !ok || line["status"] != 502.0 || line["upstream_status"] != 500.0 || line["upstream_type"] != "server_error" {
+		t.Errorf("the function's request line = %v, want status 502 with upstream_status 500 and upstream_type server_error", line)
+	}
+	for _, l := range st.Lines(stack.FromFunction) {
+		if strings.Contains(l, "injected failure") {
+			t.Errorf("the function logged the model's message: %s", l)
+		}
 	}
 	if n := st.OpenAI.Calls(); n != 3 {
 		t.Errorf("the model got %d calls, want 3 (the function retries 5xx twice)", n)

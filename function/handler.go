@@ -78,12 +78,14 @@ func newHandler(cfg config, secrets secretSource, oa openai.HTTPDoer, log *slog.
 }
 
 // httpError is a failure with the status and message the caller gets. Messages
-// never hold the key: they are built from names, statuses and scrubbed upstream text.
+// never hold the key: they are built from names, statuses and kinko's messages, never from
+// OpenAI's text (see openAIError).
 type httpError struct {
 	status      int
 	msg         string
-	allow       string // Allow header for 405
-	keyRejected bool   // OpenAI refused the key (401/403): it may have been rotated
+	allow       string      // Allow header for 405
+	keyRejected bool        // OpenAI refused the key (401/403): it may have been rotated
+	logAttrs    []slog.Attr // for the function's log only (upstream status, type, what to check); never the key
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -110,6 +112,10 @@ func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
+		var herr *httpError
+		if errors.As(err, &herr) {
+			attrs = append(attrs, herr.logAttrs...)
+		}
 		if resp.StatusCode >= 500 {
 			level = slog.LevelWarn
 		}
@@ -258,14 +264,18 @@ func (h *handler) getSecret(ctx context.Context) (any, *httpError) {
 	return secretInfo{Name: name, VersionID: s.VersionId, CacheStatus: s.CacheStatus, Preview: mask(key)}, nil
 }
 
-// mask shows "sk-...wxyz" for a key long enough that 7 characters reveal little, else "...".
+// mask shows the last 4 characters ("...wxyz") of a value of at least maskMinRunes, else
+// "...": enough to tell which key is stored, with 16 or more characters left unknown. The
+// start is never shown: it names the kind of key, and of a short key it is a large part.
 func mask(s string) string {
 	r := []rune(s)
-	if len(r) < 12 {
+	if len(r) < maskMinRunes {
 		return "..."
 	}
-	return string(r[:3]) + "..." + string(r[len(r)-4:])
+	return "..." + string(r[len(r)-4:])
 }
+
+const maskMinRunes = 20
 
 // invokeOpenAI also gives the Cache-Status of the key's read (kinko's, or the client's own
 // hit), once the key was read.

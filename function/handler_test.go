@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -157,18 +159,51 @@ func TestRouting(t *testing.T) {
 	}
 }
 
-func TestOpenAIUnauthorizedIs502AndKeyIsScrubbed(t *testing.T) {
-	// A careless compatible server echoes the whole key in its message.
-	f := newFixture(t, jsonSecret, openAIErr(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: "+fakeKey))
+// The 502 a public caller gets says only that OpenAI failed and the status class: OpenAI's
+// own text (its 401 quotes part of the key) and the configuration stay in the function's log,
+// which has OpenAI's status, type and code but never its message.
+func TestOpenAIErrorTextStaysOutOfPublicAnswers(t *testing.T) {
+	// What OpenAI answers to a wrong key: its message quotes the key's start and end.
+	masked := "Incorrect API key provided: sk-proj-********************************wxyz. You can find your API key at https://platform.openai.com/account/api-keys."
+	f := newFixture(t, jsonSecret, openAIErr(401, "invalid_request_error", "invalid_api_key", masked))
 	msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
-	for _, want := range []string{"401", "invalid_request_error/invalid_api_key", "Incorrect API key provided", "OPENAI_API_KEY"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q does not mention %q", msg, want)
+	if msg != "OpenAI request failed (upstream 4xx); the function's log has the details" {
+		t.Errorf("public error %q, want only that OpenAI failed with a 4xx", msg)
+	}
+	rec := lastLog(t, f)
+	if rec["upstream_status"] != 401.0 || rec["upstream_type"] != "invalid_request_error" || rec["upstream_code"] != "invalid_api_key" ||
+		!strings.Contains(fmt.Sprint(rec["hint"]), `check the key stored in secret "OPENAI_API_KEY"`) {
+		t.Errorf("log line %v, want OpenAI's status, type and code and what to check", rec)
+	}
+	for _, leak := range []string{"Incorrect API key", "wxyz", "****"} {
+		if strings.Contains(f.logs.String(), leak) {
+			t.Errorf("the log holds OpenAI's message (%q)", leak)
 		}
 	}
 	if n := len(f.openai.seen()); n != 1 {
 		t.Errorf("a 401 was tried %d times, want once", n)
 	}
+}
+
+// A compatible server that echoes the whole key: neither the answer nor the log holds it (the
+// fixture checks both), and the log still tells what happened.
+func TestOpenAIEchoingTheKeyIsNotRepeated(t *testing.T) {
+	f := newFixture(t, jsonSecret, openAIErr(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: "+fakeKey))
+	errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
+	if rec := lastLog(t, f); rec["upstream_status"] != 401.0 {
+		t.Errorf("log line %v", rec)
+	}
+}
+
+// lastLog is the fixture's last log line, decoded.
+func lastLog(t *testing.T, f *fixture) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rec); err != nil {
+		t.Fatalf("last log line: %v", err)
+	}
+	return rec
 }
 
 func TestOpenAIRateLimitThenSuccess(t *testing.T) {
@@ -197,8 +232,12 @@ func TestOpenAIServerErrorPersistent(t *testing.T) {
 	f := newFixture(t, jsonSecret, openAIErr(500, "server_error", "", "The server had an error"))
 	resp := f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi")))
 	msg := errorOf(t, resp, 502)
-	if !strings.Contains(msg, "500") || !strings.Contains(msg, "server_error") {
-		t.Errorf("error %q should give OpenAI's status and type", msg)
+	if msg != "OpenAI request failed (upstream 5xx); try again later" {
+		t.Errorf("public error %q, want only the status class", msg)
+	}
+	if rec := lastLog(t, f); rec["upstream_status"] != 500.0 || rec["upstream_type"] != "server_error" ||
+		strings.Contains(f.logs.String(), "The server had an error") {
+		t.Errorf("log line %v, want OpenAI's status and type, not its message", rec)
 	}
 	// The key was read, so its Cache-Status is shown even though OpenAI failed.
 	if got := resp.Headers[CacheStatusHeader]; got != "kinko; hit; ttl=287" {
@@ -212,8 +251,12 @@ func TestOpenAIServerErrorPersistent(t *testing.T) {
 func TestOpenAIQuotaExhaustedNotRetried(t *testing.T) {
 	f := newFixture(t, jsonSecret, openAIErr(429, "insufficient_quota", "insufficient_quota", "You exceeded your current quota"))
 	msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
-	if !strings.Contains(msg, "429") || !strings.Contains(msg, "quota") {
-		t.Errorf("error %q", msg)
+	if msg != "OpenAI request failed (upstream 4xx); try again later" {
+		t.Errorf("public error %q", msg)
+	}
+	if rec := lastLog(t, f); rec["upstream_status"] != 429.0 || rec["upstream_code"] != "insufficient_quota" ||
+		!strings.Contains(fmt.Sprint(rec["hint"]), "billing") {
+		t.Errorf("log line %v, want the 429, its code and a hint at billing", rec)
 	}
 	if n := len(f.openai.seen()); n != 1 {
 		t.Errorf("OpenAI got %d calls, want 1", n)
@@ -226,8 +269,36 @@ func TestOpenAINotOpenAICompatible(t *testing.T) {
 		w.Write([]byte("<html>not here</html>"))
 	})
 	msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
-	if !strings.Contains(msg, "404") || !strings.Contains(msg, "OPENAI_BASE_URL") {
-		t.Errorf("error %q", msg)
+	if msg != "OpenAI request failed (upstream 4xx); the function's log has the details" {
+		t.Errorf("public error %q, want no address and no upstream text", msg)
+	}
+	if rec := lastLog(t, f); rec["upstream_status"] != 404.0 || !strings.Contains(fmt.Sprint(rec["hint"]), "OPENAI_BASE_URL ("+f.openai.srv.URL) {
+		t.Errorf("log line %v, want the 404 and OPENAI_BASE_URL", rec)
+	}
+}
+
+// OpenAI's client never follows a redirect: the request carries the key, which goes to
+// OPENAI_BASE_URL only (Go keeps Authorization on a redirect to the same host, any port).
+func TestOpenAIRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		chatOK("from elsewhere")(w, r, 1)
+	}))
+	defer other.Close()
+	f := newFixture(t, jsonSecret, func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	})
+	msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
+	if msg != "OpenAI request failed (upstream 3xx); the function's log has the details" {
+		t.Errorf("public error %q", msg)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d requests; want none", n)
+	}
+	if rec := lastLog(t, f); rec["upstream_status"] != 307.0 ||
+		!strings.Contains(fmt.Sprint(rec["hint"]), "redirect to "+other.URL+"/v1/chat/completions not followed") {
+		t.Errorf("log line %v, want the 307 and where it pointed", rec)
 	}
 }
 
@@ -361,7 +432,7 @@ func TestGetSecretMasks(t *testing.T) {
 		"name":        "OPENAI_API_KEY",
 		"versionId":   "a1b2c3d4-0000-0000-0000-000000000001",
 		"cacheStatus": "kinko; hit; ttl=287",
-		"preview":     "sk-...wxyz",
+		"preview":     "...wxyz",
 	}
 	if len(got) != len(want) {
 		t.Errorf("fields = %v, want exactly %v", got, want)
@@ -381,14 +452,20 @@ func TestGetSecretShortValueRevealsNothing(t *testing.T) {
 	}
 }
 
+// The preview shows the last 4 characters only, and only of a value of 20 or more: 4 of 20
+// leave 16 unknown, and a short value shows nothing. The start is never shown ("sk-proj-"
+// says which kind of key it is, and a short key's start is a large part of it).
 func TestMask(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                     "...",
-		"abc":                  "...",
-		"12345678901":          "...",
-		"123456789012":         "123...9012",
-		"sk-proj-abcdefghwxyz": "sk-...wxyz",
-		"鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵金庫": "鍵鍵鍵...鍵鍵金庫",
+		"":                      "...",
+		"abc":                   "...",
+		"123456789012":          "...",
+		"sk-proj-abcdefg-wxyz":  "...wxyz",
+		"sk-proj-abcdefgh-wxyz": "...wxyz",
+		"sk-proj-abcdefgwxyz":   "...",
+		fakeKey:                 "...wxyz",
+		"鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵金庫": "...鍵鍵金庫",
+		"鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵鍵金庫":  "...",
 	} {
 		if got := mask(in); got != want {
 			t.Errorf("mask(%q) = %q, want %q", in, got, want)
@@ -405,6 +482,7 @@ func TestIndexPage(t *testing.T) {
 	for _, want := range []string{
 		`<textarea id="prompt"`, `placeholder="Enter your prompt here..."`, `id="submit"`, `Loading...`,
 		`Response:`, `id="response"`, `id="error"`, `fetch('invoke-openai'`,
+		`status === 429`, `status === 401 || status === 403`,
 	} {
 		if !strings.Contains(resp.Body, want) {
 			t.Errorf("page lacks %s", want)
@@ -479,8 +557,9 @@ func TestRefusedCachedKeyIsReadAgainWithRefreshNow(t *testing.T) {
 func TestWrongKeyIsNotRefreshedOnEveryInvoke(t *testing.T) {
 	f := newFixture(t, jsonSecret, openAIErr(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided"))
 	for i := range 3 {
-		if msg := errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502); !strings.Contains(msg, "401") {
-			t.Errorf("invoke %d: %q, want OpenAI's 401", i+1, msg)
+		errorOf(t, f.do(t.Context(), request("POST", "/invoke-openai", prompt("hi"))), 502)
+		if rec := lastLog(t, f); rec["upstream_status"] != 401.0 {
+			t.Errorf("invoke %d: log line %v, want OpenAI's 401", i+1, rec)
 		}
 	}
 	q, _ := f.kinko.seen()

@@ -109,7 +109,8 @@ func newHandlerFromEnv(getenv func(string) string, stdout io.Writer) (*handler, 
 	if err != nil {
 		return nil, err
 	}
-	// One HTTP client for the sandbox's lifetime keeps the TLS connection to OpenAI warm across invokes.
-	oa := newRetryDoer(&http.Client{})
+	// One HTTP client for the sandbox's lifetime keeps the TLS connection to OpenAI warm across
+	// invokes. It never follows a redirect: its requests carry the key.
+	oa := newRetryDoer(&http.Client{CheckRedirect: refuseRedirect})
 	return newHandler(cfg, kc, oa, slog.New(slog.NewJSONHandler(stdout, nil)).With("version", version)), nil
 }

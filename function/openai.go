@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -48,9 +49,11 @@ func (h *handler) complete(ctx context.Context, key, prompt string) (string, *ht
 	return strings.TrimSpace(resp.Choices[0].Message.Content), nil
 }
 
-// openAIError explains a failed call: 504 when our deadline ran out, else 502 with
-// OpenAI's status and error. Upstream text is scrubbed of the key, in case a
-// compatible server echoes it.
+// openAIError explains a failed call: 504 when our deadline ran out, else 502. The public
+// message says only that OpenAI failed and the status class: OpenAI's text can quote the key
+// (its 401 shows the key's start and end) and hints name the configuration, so those go to
+// the function's log as attributes. The log gets OpenAI's status, type and code, never its
+// message; anything else upstream said is scrubbed of the key first.
 func (h *handler) openAIError(ctx context.Context, err error, key, baseURL string) *httpError {
 	if ctx.Err() != nil {
 		return fail(http.StatusGatewayTimeout,
@@ -58,35 +61,71 @@ func (h *handler) openAIError(ctx context.Context, err error, key, baseURL strin
 	}
 	var apiErr *openai.APIError
 	var reqErr *openai.RequestError
+	var redirect *redirectRefused
 	switch {
 	case errors.As(err, &apiErr):
-		kind := apiErr.Type
-		if code, ok := apiErr.Code.(string); ok && code != "" && code != kind {
-			kind = strings.TrimPrefix(kind+"/"+code, "/")
-		}
-		msg := fmt.Sprintf("OpenAI answered %d (%s): %s", apiErr.HTTPStatusCode, kind, truncate(apiErr.Message, 300))
+		code, _ := apiErr.Code.(string)
+		var hint string
 		switch apiErr.HTTPStatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			msg += fmt.Sprintf("; check the key stored in secret %q", h.cfg.secretName)
+			hint = fmt.Sprintf("check the key stored in secret %q", h.cfg.secretName)
 		case http.StatusNotFound:
-			msg += fmt.Sprintf("; check OPENAI_MODEL (%q)", h.cfg.model)
+			hint = fmt.Sprintf("check OPENAI_MODEL (%q)", h.cfg.model)
 		case http.StatusTooManyRequests:
-			msg += "; rate limit or quota: try again later or check the OpenAI account's billing"
+			hint = "rate limit or quota: try again later or check the OpenAI account's billing"
 		}
-		e := fail(http.StatusBadGateway, "%s", scrub(msg, key))
+		e := upstreamFailed(apiErr.HTTPStatusCode,
+			slog.String("upstream_type", apiErr.Type), slog.String("upstream_code", code), slog.String("hint", hint))
 		e.keyRejected = apiErr.HTTPStatusCode == http.StatusUnauthorized || apiErr.HTTPStatusCode == http.StatusForbidden
 		return e
 	case errors.As(err, &reqErr):
-		return fail(http.StatusBadGateway,
-			"OpenAI answered %d with a body that is not an OpenAI error: is OPENAI_BASE_URL (%s) an OpenAI-compatible API?",
-			reqErr.HTTPStatusCode, baseURL)
+		return upstreamFailed(reqErr.HTTPStatusCode, slog.String("hint", fmt.Sprintf(
+			"the answer is not an OpenAI error: is OPENAI_BASE_URL (%s) an OpenAI-compatible API?", baseURL)))
+	case errors.As(err, &redirect):
+		return upstreamFailed(redirect.status, slog.String("hint", redirect.Error()))
 	default:
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fail(http.StatusBadGateway, "OpenAI request to %s failed: %s", baseURL, scrub(err.Error(), key))
+		return &httpError{status: http.StatusBadGateway, msg: "OpenAI request failed (no answer); the function's log has the details",
+			logAttrs: []slog.Attr{slog.String("upstream_error", fmt.Sprintf("request to %s: %s", baseURL, scrub(err.Error(), key)))}}
 	}
+}
+
+// upstreamFailed is the 502 for an OpenAI answer with this status: the class in public, the
+// rest in the log.
+func upstreamFailed(status int, attrs ...slog.Attr) *httpError {
+	msg := fmt.Sprintf("OpenAI request failed (upstream %dxx); ", status/100)
+	if status == http.StatusTooManyRequests || status >= 500 {
+		msg += "try again later"
+	} else {
+		msg += "the function's log has the details"
+	}
+	return &httpError{status: http.StatusBadGateway, msg: msg,
+		logAttrs: append([]slog.Attr{slog.Int("upstream_status", status)}, attrs...)}
+}
+
+// redirectRefused is why the OpenAI client stopped at a redirect: its requests carry the key
+// (Authorization), which goes to OPENAI_BASE_URL only. Go keeps Authorization on a redirect to
+// the same host name, on any port, and to its subdomains.
+type redirectRefused struct {
+	status   int
+	location string
+}
+
+func (e *redirectRefused) Error() string {
+	return fmt.Sprintf("OpenAI answered %d, a redirect to %s not followed (the key goes to OPENAI_BASE_URL only): "+
+		"set OPENAI_BASE_URL to the address that answers", e.status, e.location)
+}
+
+// refuseRedirect is the OpenAI HTTP client's CheckRedirect.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	e := &redirectRefused{location: truncate(req.URL.Redacted(), 200)}
+	if req.Response != nil {
+		e.status = req.Response.StatusCode
+	}
+	return e
 }
 
 func scrub(s, key string) string {

@@ -132,11 +132,63 @@ module.exports.prefetch = async (ctx) => {
   return [...new Set(out)].join(',');
 };
 
+// Who may call the routes that read the secret or spend the OpenAI budget: anyone (none, the
+// default, so the page works as deployed), callers signing with IAM credentials (iam), or
+// callers with a token from one OIDC issuer for one of the audiences (jwt).
+const authorizer = async (resolveVariable) => {
+  const kind = String(await param(resolveVariable, 'authorizer')).trim().toLowerCase() || 'none';
+  if (!['none', 'iam', 'jwt'].includes(kind)) {
+    throw new ParamError(
+      'authorizer',
+      `${JSON.stringify(kind)}: want none, iam or jwt (none: public, the default; iam: callers sign requests ` +
+        'with SigV4 and need execute-api:Invoke; jwt: callers send a bearer token from jwtIssuer)'
+    );
+  }
+  const issuer = String(await param(resolveVariable, 'jwtIssuer')).trim();
+  const audience = await list(resolveVariable, 'jwtAudience');
+  if (kind !== 'jwt') {
+    // Settings that do nothing would look like protection: refuse them.
+    for (const [name, set] of [['jwtIssuer', issuer !== ''], ['jwtAudience', audience.length > 0]]) {
+      if (set) throw new ParamError(name, `is set but authorizer is ${kind}: add --param="authorizer=jwt" to require tokens`);
+    }
+    return { kind };
+  }
+  if (issuer === '') {
+    throw new ParamError(
+      'jwtIssuer',
+      "is empty: authorizer=jwt needs the token issuer's https URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID"
+    );
+  }
+  if (!/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(issuer)) {
+    throw new ParamError('jwtIssuer', `${JSON.stringify(issuer)} is not an https URL (API Gateway reads the issuer's keys over https)`);
+  }
+  if (audience.length === 0) {
+    throw new ParamError(
+      'jwtAudience',
+      'is empty: authorizer=jwt needs the audiences (for Cognito, the app client ids) a token must be for'
+    );
+  }
+  return { kind, issuer, audience };
+};
+
+// provider.httpApi.authorizers: the JWT authorizer when asked for (IAM needs none).
+module.exports.authorizers = async ({ resolveVariable }) => {
+  const a = await authorizer(resolveVariable);
+  if (a.kind !== 'jwt') return {};
+  return {
+    callers: { type: 'jwt', identitySource: '$request.header.Authorization', issuerUrl: a.issuer, audience: a.audience },
+  };
+};
+
 // The HTTP API's routes. GET /get-secret shows the secret's name, version and a masked preview:
 // harmless, but more than a public endpoint should tell, so only on the dev stage unless asked.
+// The authorizer guards every route but the page, which is static and calls nothing itself.
 module.exports.events = async ({ resolveVariable }) => {
-  const events = [{ httpApi: 'GET /' }, { httpApi: 'POST /invoke-openai' }];
-  if (await getSecretRoute(resolveVariable)) events.push({ httpApi: 'GET /get-secret' });
+  const a = await authorizer(resolveVariable);
+  const guard = { none: undefined, iam: { type: 'aws_iam' }, jwt: { name: 'callers' } }[a.kind];
+  const route = (method, path) => (guard ? { httpApi: { method, path, authorizer: guard } } : { httpApi: `${method} ${path}` });
+  const events = [{ httpApi: 'GET /' }, route('POST', '/invoke-openai')];
+  if (await getSecretRoute(resolveVariable)) events.push(route('GET', '/get-secret'));
   return events;
 };
 

@@ -189,9 +189,20 @@ func TestPackageDefaultsAreSafeToLeaveUp(t *testing.T) {
 	if fn["ReservedConcurrentExecutions"] != 5.0 {
 		t.Errorf("reserved concurrency %v, want 5", fn["ReservedConcurrentExecutions"])
 	}
+	// 1 request/s caps what a stranger can spend (README, "What is public"); a burst of 5 lets
+	// a person load the page and ask a few questions without a 429.
 	stage := js(tpl.props(t, "HttpApiStage")["DefaultRouteSettings"])
-	if stage != `{"DetailedMetricsEnabled":false,"ThrottlingBurstLimit":10,"ThrottlingRateLimit":5}` {
-		t.Errorf("stage route settings %s, want throttling at 5/s, burst 10", stage)
+	if stage != `{"DetailedMetricsEnabled":false,"ThrottlingBurstLimit":5,"ThrottlingRateLimit":1}` {
+		t.Errorf("stage route settings %s, want throttling at 1/s, burst 5", stage)
+	}
+	// No authorizer by default: the demo page works as deployed.
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::ApiGatewayV2::Authorizer" {
+			t.Errorf("authorizer %s without authorizer=jwt", id)
+		}
+		if r.Type == "AWS::ApiGatewayV2::Route" && r.Properties["AuthorizationType"] != nil {
+			t.Errorf("route %s has AuthorizationType %v by default", id, r.Properties["AuthorizationType"])
+		}
 	}
 	if _, cors := tpl.props(t, "HttpApi")["CorsConfiguration"]; cors {
 		t.Errorf("CORS on by default: %v", tpl.props(t, "HttpApi"))
@@ -275,6 +286,47 @@ func TestPackageEveryParameter(t *testing.T) {
 	}
 }
 
+// authorizer=iam or jwt guards the routes that read the secret or spend OpenAI's budget;
+// the page at GET / stays public (it is static and calls nothing).
+func TestPackageAuthorizer(t *testing.T) {
+	t.Parallel()
+	m := moto.ForTest(t)
+	guarded := []string{"HttpApiRoutePostInvokeDashopenai", "HttpApiRouteGetGetDashsecret"}
+
+	tpl := pkg(t, m, project(t), "--stage", "dev", "--param=authorizer=iam")
+	for _, id := range guarded {
+		if r := tpl.props(t, id); r["AuthorizationType"] != "AWS_IAM" || r["AuthorizerId"] != nil {
+			t.Errorf("authorizer=iam: route %s is %s, want AuthorizationType AWS_IAM and no authorizer id", id, js(r))
+		}
+	}
+	if r := tpl.props(t, "HttpApiRouteGet"); r["AuthorizationType"] != nil {
+		t.Errorf("authorizer=iam: GET / is %s, want it public", js(r))
+	}
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::ApiGatewayV2::Authorizer" {
+			t.Errorf("authorizer=iam made authorizer %s; IAM needs none", id)
+		}
+	}
+
+	issuer := "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+	tpl = pkg(t, m, project(t), "--stage", "dev", "--param=authorizer=jwt", "--param=jwtIssuer="+issuer,
+		"--param=jwtAudience=client-one, client-two")
+	auth := tpl.Resources["HttpApiAuthorizerCallers"]
+	if auth.Type != "AWS::ApiGatewayV2::Authorizer" || js(auth.Properties) !=
+		`{"ApiId":{"Ref":"HttpApi"},"AuthorizerType":"JWT","IdentitySource":["$request.header.Authorization"],`+
+			`"JwtConfiguration":{"Audience":["client-one","client-two"],"Issuer":"`+issuer+`"},"Name":"callers"}` {
+		t.Errorf("authorizer=jwt: HttpApiAuthorizerCallers is %s %s", auth.Type, js(auth.Properties))
+	}
+	for _, id := range guarded {
+		if r := tpl.props(t, id); r["AuthorizationType"] != "JWT" || js(r["AuthorizerId"]) != `{"Ref":"HttpApiAuthorizerCallers"}` {
+			t.Errorf("authorizer=jwt: route %s is %s, want JWT with HttpApiAuthorizerCallers", id, js(r))
+		}
+	}
+	if r := tpl.props(t, "HttpApiRouteGet"); r["AuthorizationType"] != nil {
+		t.Errorf("authorizer=jwt: GET / is %s, want it public", js(r))
+	}
+}
+
 func TestPackageRefusesTraps(t *testing.T) {
 	t.Parallel()
 	m := moto.ForTest(t)
@@ -295,6 +347,15 @@ func TestPackageRefusesTraps(t *testing.T) {
 		"zero concurrency":           {[]string{"--param=reservedConcurrency=0"}, "reservedConcurrency"},
 		"CORS with a path":           {[]string{"--param=corsOrigins=https://a.example.com/app"}, "corsOrigins"},
 		"metrics format":             {[]string{"--param=kinkoMetrics=cloudwatch"}, "kinkoMetrics"},
+		"unknown authorizer":         {[]string{"--param=authorizer=cognito"}, `authorizer: "cognito": want none, iam or jwt`},
+		"jwt without an issuer": {[]string{"--param=authorizer=jwt", "--param=jwtAudience=a"},
+			"jwtIssuer: is empty: authorizer=jwt needs the token issuer's https URL"},
+		"jwt issuer over http": {[]string{"--param=authorizer=jwt", "--param=jwtIssuer=http://issuer.example.com", "--param=jwtAudience=a"},
+			"jwtIssuer: \"http://issuer.example.com\" is not an https URL"},
+		"jwt without an audience": {[]string{"--param=authorizer=jwt", "--param=jwtIssuer=https://issuer.example.com"},
+			"jwtAudience: is empty: authorizer=jwt needs"},
+		"jwt settings without jwt": {[]string{"--param=jwtIssuer=https://issuer.example.com"},
+			"jwtIssuer: is set but authorizer is none"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

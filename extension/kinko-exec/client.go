@@ -109,6 +109,7 @@ type answer struct {
 	status      int
 	contentType string
 	errorType   string
+	location    string // of a redirect, which get never follows: the token goes to kinko only
 	body        []byte
 }
 
@@ -139,6 +140,17 @@ func (a answer) problem() error {
 		what = "access denied: allow the function's role to read it (secretsmanager:GetSecretValue, ssm:GetParameter, kms:Decrypt)"
 	case a.status == 504:
 		what = "AWS did not answer in time"
+	case a.status >= 300 && a.status < 400:
+		to := a.location
+		if r := []rune(to); len(r) > 200 {
+			to = string(r[:200]) + "..."
+		}
+		if to == "" {
+			to = "nowhere (no Location)"
+		}
+		// kinko never redirects; following would hand the session token to whoever this is.
+		what = "kinko's port answered " + strconv.Itoa(a.status) + ", a redirect to " + to +
+			", not followed: kinko never redirects, so something else is listening there"
 	default:
 		what = "kinko answered " + strconv.Itoa(a.status)
 	}
@@ -266,6 +278,8 @@ func parseAnswer(raw []byte) (answer, error) {
 			a.contentType = strings.ToLower(v)
 		case "x-amzn-errortype":
 			a.errorType, _, _ = strings.Cut(v, ":")
+		case "location":
+			a.location = v
 		case "content-length":
 			if length, err = strconv.Atoi(v); err != nil || length < 0 {
 				return answer{}, errorString("kinko's answer has a bad Content-Length")

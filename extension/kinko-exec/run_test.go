@@ -430,3 +430,43 @@ func redact(s string) string {
 	}
 	return s
 }
+
+// A redirect is never followed (the request carries the session token), and the reason says
+// it was one: kinko never redirects, so something else answers on its port.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	elsewhere, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer elsewhere.Close()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Read(make([]byte, 4096))
+		_, _ = io.WriteString(c, "HTTP/1.1 302 Found\r\nLocation: http://"+elsewhere.Addr().String()+"/secretsmanager/get?secretId=s\r\nContent-Length: 0\r\n\r\n")
+	})
+	env := []string{"AWS_SESSION_TOKEN=t", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), "S=kinko:secretsmanager:s"}
+	var stderr bytes.Buffer
+	var e execCall
+	code := run([]string{"kinko-exec", "/bin/true"}, env, &stderr, e.exec, limits{Total: 2 * time.Second, Refused: 100 * time.Millisecond, Backoff: time.Millisecond})
+	want := "redirect to http://" + elsewhere.Addr().String() + "/secretsmanager/get?secretId=s, not followed"
+	if code != exitUnresolved || !strings.Contains(stderr.String(), `S: secret "s": `) || !strings.Contains(stderr.String(), want) {
+		t.Errorf("run = %d, stderr %q; want %q", code, stderr.String(), want)
+	}
+	// run has returned: a connection it made to the target would be waiting to be accepted.
+	_ = elsewhere.(*net.TCPListener).SetDeadline(time.Now())
+	if c, err := elsewhere.Accept(); err == nil {
+		c.Close()
+		t.Error("the wrapper connected to the redirect's target")
+	}
+}

@@ -11,7 +11,8 @@
 //	var kerr *kinko.Error
 //	if errors.As(err, &kerr) && kerr.Code == "ResourceNotFoundException" { ... }
 //
-// Errors returned by this package never contain a secret value.
+// Errors returned by this package never contain a secret value. The client never follows a
+// redirect (its requests carry the session token): a 3xx answer is an *Error saying so.
 //
 // The client keeps each successful answer in memory for at most half of the freshness kinko
 // declared for it (Cache-Status ttl), so a warm read is a memory read while kinko still sees
@@ -95,16 +96,24 @@ type Client struct {
 type Option func(*Client) error
 
 // WithHTTPClient sets the HTTP client. The default has its own transport with no
-// proxy (the extension is on loopback and refuses proxied requests).
+// proxy (the extension is on loopback and refuses proxied requests). Whatever hc's
+// CheckRedirect says, the client never follows a redirect: the request carries the session
+// token, which must reach the extension's address only. hc itself is not changed.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
 			return errors.New("kinko: WithHTTPClient(nil): pass an *http.Client or leave the option out")
 		}
-		c.http = hc
+		own := *hc // a copy: the caller's client keeps its own redirect policy for its other uses
+		own.CheckRedirect = refuseRedirect
+		c.http = &own
 		return nil
 	}
 }
+
+// refuseRedirect makes http.Client hand back a 3xx answer instead of following it: Go copies
+// custom headers such as the token to the new address, even on another host.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // WithBaseURL overrides the address, e.g. "http://127.0.0.1:2773" or an httptest server URL.
 func WithBaseURL(raw string) Option {
@@ -184,12 +193,15 @@ func New(getenv func(string) string, opts ...Option) (*Client, error) {
 		c.cache = newClientCache(c.cacheSize)
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+		c.http = &http.Client{
+			Transport: &http.Transport{
+				Proxy:               nil,
+				DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+				MaxIdleConnsPerHost: 4,
+				IdleConnTimeout:     90 * time.Second,
+			},
+			CheckRedirect: refuseRedirect,
+		}
 	}
 	return c, nil
 }
@@ -564,6 +576,9 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, what string
 	if len(body) > maxBody {
 		return nil, nil, fmt.Errorf("kinko: %s: answer larger than %d bytes; is something else listening on %s?", what, maxBody, c.base)
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, nil, fmt.Errorf("%s: %w", what, c.redirectError(resp))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%s: %w", what, parseError(resp, body))
 	}
@@ -591,6 +606,20 @@ func (c *Client) do(ctx context.Context, req *http.Request) (*http.Response, err
 		}
 		delay = min(2*delay, maxRetryWait)
 	}
+}
+
+// redirectError explains a 3xx answer, which the client never follows (refuseRedirect).
+func (c *Client) redirectError(resp *http.Response) *Error {
+	to := resp.Header.Get("Location")
+	if r := []rune(to); len(r) > 200 {
+		to = string(r[:200]) + "..."
+	}
+	if to == "" {
+		to = "nowhere (no Location)"
+	}
+	return &Error{Status: resp.StatusCode, Message: fmt.Sprintf(
+		"redirect to %s not followed: the session token goes to %s only, and kinko never redirects; is something else listening there?",
+		to, c.base)}
 }
 
 // parseError turns an error answer into *Error. Bodies are {"__type","message"} from

@@ -497,3 +497,53 @@ func TestSecretJSONKeyWithExtensionIgnoringJSONKey(t *testing.T) {
 func describe(value string, fields ...string) string {
 	return fmt.Sprintf("value matches %t, other fields %q", value == testSecret, fields)
 }
+
+// A redirect must never take the token elsewhere: kinko never redirects, so a 3xx means
+// something else answers at the extension's address. The client does not follow it, with its
+// own HTTP client or one the caller passed, and says why.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere, withToken atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		if r.Header.Get(TokenHeader) != "" {
+			withToken.Add(1)
+		}
+		writeJSON(w, 200, map[string]any{"Name": "app", "SecretString": testSecret,
+			"Parameter": map[string]any{"Name": "p", "Value": testSecret}})
+	}))
+	defer other.Close()
+
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.RequestURI(), status)
+		}))
+		clients := map[string]*Client{
+			"own HTTP client":   newClient(t, redirector.URL, sessionEnv()),
+			"caller's client":   newClient(t, redirector.URL, sessionEnv(), WithHTTPClient(&http.Client{})),
+			"caller's follower": newClient(t, redirector.URL, sessionEnv(), WithHTTPClient(&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }})),
+		}
+		for name, c := range clients {
+			calls := map[string]func() error{
+				"Secret":        func() error { _, err := c.Secret(t.Context(), "app"); return err },
+				"SecretJSONKey": func() error { _, err := c.SecretJSONKey(t.Context(), "app", "k"); return err },
+				"Parameter":     func() error { _, err := c.Parameter(t.Context(), "p", true); return err },
+			}
+			for call, do := range calls {
+				err := do()
+				var kerr *Error
+				if err == nil || !errors.As(err, &kerr) || kerr.Status != status {
+					t.Errorf("%d, %s, %s: err = %v, want *Error with status %d", status, name, call, err, status)
+					continue
+				}
+				if msg := err.Error(); !strings.Contains(msg, "redirect") || !strings.Contains(msg, "not followed") ||
+					!strings.Contains(msg, other.URL) || strings.Contains(msg, testSecret) {
+					t.Errorf("%d, %s, %s: error %q should say a redirect to %s was not followed", status, name, call, msg, other.URL)
+				}
+			}
+		}
+		redirector.Close()
+	}
+	if n, tok := elsewhere.Load(), withToken.Load(); n != 0 {
+		t.Errorf("the redirect target got %d requests, %d of them with the token; want none", n, tok)
+	}
+}
