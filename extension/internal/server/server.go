@@ -327,10 +327,16 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 	}
 	v, st, err := get(r.Context(), req)
 	if errors.Is(err, cache.ErrCallerGone) {
-		// The caller hung up: nobody reads an answer, and it is neither AWS's failure nor a shutdown.
+		// net/http ended the request's context: the caller hung up, or only closed its sending
+		// side (a half-close reads as the same EOF) and still reads. Writing nothing would make
+		// net/http answer an empty 200, which reads as an empty secret: say what happened.
 		if debug {
 			h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
 		}
+		w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
+		writeError(w, http.StatusServiceUnavailable, upstream.CodeCallerGone,
+			"the connection was closed or half-closed (shutdown for writing) before the answer was ready, so kinko stopped "+
+				"waiting for it; keep the connection open for writing until the answer arrives")
 		return
 	}
 	w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
