@@ -35,6 +35,11 @@ const shutdownMargin = 200 * time.Millisecond
 // (or SIGTERM, which cancels ctx), drain, report. It returns nil on a clean shutdown. environ is
 // the whole environment (getenv's), searched for kinko: references to prefetch.
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer) error {
+	return runWith(ctx, args, getenv, environ, stdout, systemClocks())
+}
+
+// runWith is run with the clocks a SnapStart restore is seen in (tests move them).
+func runWith(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer, clk clocks) error {
 	start := time.Now()
 	cfg, cfgErr := config.Load(getenv)
 	cfg.Prefetch = config.AddReferences(cfg.Prefetch, environ)
