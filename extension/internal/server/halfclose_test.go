@@ -73,7 +73,7 @@ func TestHalfClosedClientNeverGetsAnEmpty200(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				t.Fatalf("half-closed client got 200 (Cache-Status %q) with a %d-byte body; want an error or no answer",
+				t.Fatalf("half-closed client got 200 (Cache-Status %q) with a %d-byte body; want an error",
 					resp.Header.Get("Cache-Status"), len(body))
 			}
 			if !strings.Contains(string(body), `"__type":"CallerGone"`) || !strings.Contains(string(body), "half-closed") {
