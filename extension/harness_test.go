@@ -244,6 +244,13 @@ func startExtensionLogging(t *testing.T, a *awsStack, env map[string]string, log
 // startExtensionOn is startExtensionLogging against a fake Lambda the test set up itself.
 func startExtensionOn(t *testing.T, lambda *fakeLambda, a *awsStack, env map[string]string, logs *syncBuffer) *extension {
 	t.Helper()
+	return startExtensionClocked(t, lambda, a, env, logs, systemClocks())
+}
+
+// startExtensionClocked is startExtensionOn with the clocks the extension reads a SnapStart
+// restore from.
+func startExtensionClocked(t *testing.T, lambda *fakeLambda, a *awsStack, env map[string]string, logs *syncBuffer, clk clocks) *extension {
+	t.Helper()
 	port := freePort(t)
 	full := map[string]string{
 		"AWS_LAMBDA_RUNTIME_API":                 lambda.addr,
@@ -271,7 +278,7 @@ func startExtensionOn(t *testing.T, lambda *fakeLambda, a *awsStack, env map[str
 		environ = append(environ, k+"="+v)
 	}
 	go func() {
-		x.done <- run(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, environ, x.logs)
+		x.done <- runWith(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, environ, x.logs, clk)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,6 +34,11 @@ const shutdownMargin = 200 * time.Millisecond
 // (or SIGTERM, which cancels ctx), drain, report. It returns nil on a clean shutdown. environ is
 // the whole environment (getenv's), searched for kinko: references to prefetch.
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer) error {
+	return runWith(ctx, args, getenv, environ, stdout, systemClocks())
+}
+
+// runWith is run with the clocks a SnapStart restore is seen in (tests move them).
+func runWith(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer, clk clocks) error {
 	start := time.Now()
 	cfg, cfgErr := config.Load(getenv)
 	cfg.Prefetch = config.AddReferences(cfg.Prefetch, environ)
@@ -117,17 +121,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	home := upstream.NewHome(awsCfg.Region)
 	home.SetAccount(reg.AccountID)
 	// SnapStart: init runs once per published version and its memory is snapshotted, then
-	// restored (maybe days later) into many sandboxes. Until the restore (the first INVOKE) every
-	// request is fetched and answered but nothing is stored, so no secret value sits in the
-	// cache of the snapshot and none from before the restore can be served after it, even to a
-	// request that reaches kinko before its INVOKE event does.
-	snapStart := cfg.InitType == config.InitSnapStart
-	var restored atomic.Bool
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
+	// restored (maybe days later) into many sandboxes. Until the restore (seen by a request, or
+	// the first INVOKE: snapstart.go) a read is refused, or, if the function opted in, fetched
+	// and answered but not stored, so no secret value sits in the cache of the snapshot and
+	// none from before the restore can be served after it.
+	var c *cache.Cache[upstream.Request, upstream.Value]
+	var snap *snapStart
+	if cfg.InitType == config.InitSnapStart {
+		snap = newSnapStart(clk, cfg.AllowSnapStartInitReads, func(how restoreCause) {
+			// Forget fences any fetch still in flight from before the restore; the credentials
+			// in memory may have expired while the snapshot waited, and its connections to AWS
+			// are dead.
+			c.Forget()
+			upstream.InvalidateCredentials(awsCfg)
+			pending.DropConnections()
+			logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
+				"detected_by", how.by, "wall_clock_ahead_s", how.ahead.Seconds(), "prefetch", len(cfg.Prefetch))
+		}, logger)
+	}
+	c = cache.New(cache.Options[upstream.Request, upstream.Value]{
 		Load:    pending.Fetch,
 		Aliases: home.Aliases,
 		TTL: func(r upstream.Request) time.Duration {
-			if snapStart && !restored.Load() {
+			if snap != nil && !snap.Restored() {
 				return 0
 			}
 			return cfg.TTL(r.Kind)
@@ -150,7 +166,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		Observer:     counters,
 		Logger:       logger,
 	})
-	srv := server.NewHTTPServer(server.NewHandler(c, cfg.Token, logger), logger)
+	var reads server.Cache = c
+	if snap != nil {
+		reads = snapStartCache{Cache: c, s: snap}
+	}
+	srv := server.NewHTTPServer(server.NewHandler(reads, cfg.Token, logger), logger)
 	var wg sync.WaitGroup
 	for _, l := range listeners {
 		wg.Go(func() {
@@ -173,6 +193,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	} else {
 		wg.Go(warm)
 	}
+	if snap != nil && len(cfg.Prefetch) > 0 {
+		wg.Go(func() {
+			select {
+			case <-snap.Done():
+				w.prefetch(life, "after the restore")
+			case <-life.Done():
+			}
+		})
+	}
 	logger.Debug("waiting for events", "since_start_ms", ms(time.Since(start)))
 
 	functionName := getenv("AWS_LAMBDA_FUNCTION_NAME")
@@ -187,19 +216,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	invokes := 0
 	onInvoke := func() {
 		invokes++
-		if snapStart && !restored.Load() {
-			// The first INVOKE after a SnapStart init is the restore. Forget fences any fetch
-			// still in flight from before it; the credentials in memory may have expired
-			// while the snapshot waited, and its connections to AWS are dead.
-			c.Forget()
-			upstream.InvalidateCredentials(awsCfg)
-			pending.DropConnections() // those from before the snapshot lead nowhere now
-			restored.Store(true)
-			logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
-				"prefetch", len(cfg.Prefetch))
-			if len(cfg.Prefetch) > 0 {
-				wg.Go(func() { w.prefetch(life, "after the restore") })
-			}
+		if snap != nil {
+			snap.invoked() // the restore, unless a request saw it first
 		}
 		if n := cfg.MetricsEveryInvokes; n > 0 && invokes%n == 0 {
 			writeMetrics()

@@ -68,8 +68,11 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 		c, err := newClient(environ, lim)
 		if lookup(environ, "AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" {
 			// The environment is part of the snapshot, restored into many sandboxes, maybe days
-			// later: no secret value may cross it (CONTRACT.md section 2).
-			err = errorString("SnapStart would save the value in the snapshot: read it over HTTP after the restore instead of from the environment")
+			// later: no secret value may cross it (CONTRACT.md section 2). KINKO_SNAPSTART_INIT_READS=
+			// allow does not change that: a value in the environment is never read again, so every
+			// sandbox of the version would keep it until a new version is published.
+			err = errorString("SnapStart would save the value in the snapshot: read it over HTTP after the restore instead of from the environment " +
+				"(KINKO_SNAPSTART_INIT_READS=allow does not apply to references: the environment is never read again after the restore)")
 		}
 		results := map[reference.Reference]result{}
 		if err == nil {

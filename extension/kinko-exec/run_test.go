@@ -264,6 +264,8 @@ func TestTokenAndPort(t *testing.T) {
 		{"bad port", []string{"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=http", ref}, exitUnresolved, `S: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="http" is not a port number`},
 		{"no references need no token", []string{"AWS_SESSION_TOKEN=", "X=y"}, exitCannotRun, ""},
 		{"snap-start", []string{"AWS_LAMBDA_INITIALIZATION_TYPE=snap-start", ref}, exitUnresolved, "S: SnapStart would save the value in the snapshot"},
+		{"snap-start, reads during init allowed", []string{"AWS_LAMBDA_INITIALIZATION_TYPE=snap-start", "KINKO_SNAPSTART_INIT_READS=allow", ref},
+			exitUnresolved, "KINKO_SNAPSTART_INIT_READS=allow does not apply to references"},
 		{"provisioned concurrency", []string{"AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency", ref}, exitCannotRun, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

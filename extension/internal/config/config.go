@@ -83,6 +83,11 @@ type Config struct {
 	// EarlyRegister lets kinko register with Lambda during package initialisation, before the
 	// AWS SDK loads (package earlystart; KINKO_EARLY_REGISTER, default true).
 	EarlyRegister bool
+
+	// AllowSnapStartInitReads answers reads during a SnapStart init (KINKO_SNAPSTART_INIT_READS=
+	// allow) instead of refusing them with 503: the function accepts that the values it reads
+	// then are saved in the snapshot.
+	AllowSnapStartInitReads bool
 }
 
 // Level is PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL, numbered as log/slog numbers its levels, so
@@ -176,6 +181,7 @@ func Load(getenv func(string) string) (Config, error) {
 		EarlyRegister:       p.bool("KINKO_EARLY_REGISTER", true),
 	}
 	c.LogLevel, c.LogNone = p.logLevel("PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL")
+	c.AllowSnapStartInitReads = p.snapStartInitReads("KINKO_SNAPSTART_INIT_READS")
 	c.Token = getenv("AWS_SESSION_TOKEN")
 	if c.Token == "" {
 		c.Token = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
@@ -292,6 +298,23 @@ func (p *parser) initType(name string) string {
 	// Lambda sets this variable, not the user; an unknown value means a new mode we should
 	// treat like on-demand rather than refuse to start.
 	return InitOnDemand
+}
+
+// snapStartInitReads reads the opt-in to reads during a SnapStart init: refuse (default) or allow.
+func (p *parser) snapStartInitReads(name string) bool {
+	v, ok := p.lookup(name)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "refuse":
+		return false
+	case "allow":
+		return true
+	}
+	p.fail(name, v, "want refuse (the default: reads during a SnapStart init answer 503, so no value is saved in the snapshot) "+
+		"or allow (answer them, accepting that the values read then are saved in the snapshot)")
+	return false
 }
 
 func (p *parser) prefetch(name string) []Prefetch {

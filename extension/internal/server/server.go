@@ -244,13 +244,40 @@ func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query,
 	h.answer(w, r, q, req)
 }
 
-// query parses r's query for an endpoint that takes allowed, and logs the ignored names.
+// query parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
+// ignored names.
 func (h *Handler) query(r *http.Request, allowed []string) (query, error) {
 	q, err := parseQuery(r.URL.RawQuery, allowed...)
+	if err == nil {
+		err = refuseRoleArn(q.unknown)
+	}
 	if err == nil && len(q.unknown) > 0 {
 		h.logUnknown(r, q.unknown)
 	}
 	return q, err
+}
+
+// roleArn asks for a read with another role's credentials (CONTRACT.md section 3), which kinko
+// does not do yet. Unlike an unknown parameter it cannot be ignored: the answer would be the
+// sandbox's own value of the same name, maybe not the one of the account the caller meant.
+const roleArn = "roleArn"
+
+// refuseRoleArn says why a request naming roleArn, in any case spelling, is refused; nil if none
+// of the ignored names is roleArn.
+func refuseRoleArn(unknown []string) error {
+	for _, n := range unknown {
+		if !strings.EqualFold(n, roleArn) {
+			continue
+		}
+		spelled := ""
+		if n != roleArn {
+			spelled = fmt.Sprintf(" (spelled %q here; parameter names are case-sensitive)", clip(n))
+		}
+		return fmt.Errorf("query parameter %s%s is not supported yet: kinko reads with the function's own role only, "+
+			"and ignoring %s would answer with this account's value of the same name; drop it, or read the other "+
+			"account's value with an AWS SDK under that role", roleArn, spelled, roleArn)
+	}
+	return nil
 }
 
 // logUnknown writes one WARN line per ignored query parameter name, the first time it is seen:
@@ -327,10 +354,16 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 	}
 	v, st, err := get(r.Context(), req)
 	if errors.Is(err, cache.ErrCallerGone) {
-		// The caller hung up: nobody reads an answer, and it is neither AWS's failure nor a shutdown.
+		// net/http ended the request's context: the caller hung up, or only closed its sending
+		// side (a half-close reads as the same EOF) and still reads. Writing nothing would make
+		// net/http answer an empty 200, which reads as an empty secret: say what happened.
 		if debug {
 			h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
 		}
+		w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
+		writeError(w, http.StatusServiceUnavailable, upstream.CodeCallerGone,
+			"the connection was closed or half-closed (shutdown for writing) before the answer was ready, so kinko stopped "+
+				"waiting for it; keep the connection open for writing until the answer arrives")
 		return
 	}
 	w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)

@@ -23,6 +23,17 @@ import (
 // resolveHTTPCredProvider), so a call never goes out signed with credentials about to lapse.
 const containerExpiryWindow = 5 * time.Minute
 
+// The container credentials endpoint lives in the sandbox and answers in milliseconds, but the
+// SDK sets no timeout on it, and its credentials cache runs the one fetch every caller joins
+// without any caller's deadline: a request that never got an answer blocked every later call for
+// good. Each request to the endpoint gets credentialsAttemptTimeout (botocore's container fetcher
+// uses 2 s and 3 attempts), and one fetch, retries included, credentialsTimeout; then the next
+// caller asks again.
+const (
+	credentialsAttemptTimeout = 2 * time.Second
+	credentialsTimeout        = 5 * time.Second
+)
+
 // AWSConfig builds the SDK configuration from the sources a Lambda sandbox has: the region,
 // either the function role's credentials in the environment (on-demand and provisioned
 // concurrency) or a container credentials endpoint (SnapStart, Managed Instances), and the
@@ -71,9 +82,14 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
+	cache := aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window })
+	var creds aws.CredentialsProvider = cache
+	if _, container := provider.(containerSource); container {
+		creds = containerCache{cache}
+	}
 	return aws.Config{
 		Region:           region,
-		Credentials:      aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window }),
+		Credentials:      creds,
 		RetryMaxAttempts: modes.maxAttempts,
 		RetryMode:        modes.retryMode,
 		// The service clients read FIPS and dual-stack from here, as from LoadDefaultConfig's sources.
@@ -85,7 +101,7 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 // sandbox: never through the function's HTTP_PROXY, and no kept-alive connection (it is asked
 // about once an hour, and one kept across a SnapStart snapshot would lead nowhere).
 func credentialsHTTP() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+	return awshttp.NewBuildableClient().WithTimeout(credentialsAttemptTimeout).WithTransportOptions(func(t *http.Transport) {
 		t.Proxy = nil
 		t.DisableKeepAlives = true
 	})
@@ -94,7 +110,7 @@ func credentialsHTTP() *awshttp.BuildableClient {
 // InvalidateCredentials makes the next signed call fetch credentials again: after a SnapStart
 // restore (those in the snapshot may be long expired) or an expired-token answer.
 func InvalidateCredentials(cfg aws.Config) {
-	if c, ok := cfg.Credentials.(*aws.CredentialsCache); ok {
+	if c, ok := cfg.Credentials.(interface{ Invalidate() }); ok {
 		c.Invalidate()
 	}
 }
@@ -177,6 +193,9 @@ func readSDKModes(getenv func(string) string) (sdkModes, error) {
 type containerSource struct{ p *endpointcreds.Provider }
 
 func (s containerSource) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	// ctx is the credentials cache's: the first caller's values without its deadline.
+	ctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+	defer cancel()
 	c, err := s.p.Retrieve(ctx)
 	if err != nil {
 		return c, &credentialsError{err: err}
@@ -186,6 +205,21 @@ func (s containerSource) Retrieve(ctx context.Context) (aws.Credentials, error) 
 
 // ProviderSources keeps what the SDK reports about the source in its user agent.
 func (s containerSource) ProviderSources() []aws.CredentialSource { return s.p.ProviderSources() }
+
+// containerCache is the credentials cache of a container source. A caller whose deadline passes
+// while it waits on the cache's fetch gets the cache's own cancellation error, which says
+// nothing of where it waited: it is marked as the credentials endpoint's failure too, so the
+// caller hears that the endpoint did not answer, not that Secrets Manager did not.
+type containerCache struct{ *aws.CredentialsCache }
+
+func (c containerCache) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := c.CredentialsCache.Retrieve(ctx)
+	var ce *credentialsError
+	if err != nil && !errors.As(err, &ce) {
+		err = &credentialsError{err: err}
+	}
+	return creds, err
+}
 
 // credentialsError is a failure at the container credentials endpoint.
 type credentialsError struct{ err error }

@@ -29,6 +29,9 @@ const (
 	// CodeCredentials: the container credentials endpoint (SnapStart, Managed Instances) gave
 	// kinko no credentials to sign the call with; AWS was never asked.
 	CodeCredentials = "CredentialsUnavailable"
+	// CodeSnapStartInit: a read during a SnapStart init, refused so that no value is saved in
+	// the snapshot; AWS was never asked.
+	CodeSnapStartInit = "SnapStartInitRead"
 )
 
 // expiredCredentialCodes are AWS's answers to a call signed with credentials that lapsed. They
@@ -187,7 +190,7 @@ func (e *Error) FromAWS() bool {
 		return true
 	}
 	switch e.Code {
-	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone, CodeCredentials:
+	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone, CodeCredentials, CodeSnapStartInit:
 		return false
 	}
 	return true
