@@ -2,6 +2,9 @@
 // attempt at a time per key, lets a value's other names (a secret's ARN and Name) share its
 // entry, refreshes a busy entry in the background before it expires, never keeps a caller that
 // has a value at hand waiting long on a sick upstream, and backs off per key after a failure.
+//
+// A caller whose key holds a value waits at most MaxWait for a refetch, counted from when that
+// refetch started, and not at all for a retry after a failure: AWS is then known to be sick.
 package cache
 
 import (
@@ -85,8 +88,11 @@ type Options[K Key, V any] struct {
 	// Default ErrClosed.
 	Closed func(k K) error
 
-	Size         int           // most entries kept
-	RefreshAhead float64       // fraction of TTL after which a hit refreshes in the background; >= 1 never
+	Size int // most entries kept
+	// RefreshAhead is the fraction of a value's lifetime after which a hit refreshes it in the
+	// background, as given; >= 1 never. 0 is the default: a jittered point from 1/1.2 of the
+	// TTL on, so a key costs at most 1.2 upstream calls per TTL at steady load.
+	RefreshAhead float64
 	StaleIfError time.Duration // how long past expiry a value may be served while the upstream fails
 	// MaxWait is the longest a caller whose key holds a value (servable stale) waits for a
 	// refetch before it gets that value.
@@ -113,8 +119,9 @@ type Options[K Key, V any] struct {
 // within it even when every attempt hangs.
 const DefaultBudget = 4 * time.Second
 
-// maxCallsPerTTL bounds what refresh-ahead may cost at steady load (CONTRACT.md section 4):
-// the earliest refresh point is 1/maxCallsPerTTL of the TTL, whatever KINKO_REFRESH_AHEAD says.
+// maxCallsPerTTL bounds what the default refresh-ahead costs at steady load (CONTRACT.md
+// section 4): its earliest point is 1/maxCallsPerTTL of the TTL. A RefreshAhead the user sets
+// is used as given: they chose more calls for fresher values.
 const maxCallsPerTTL = 1.2
 
 // Cache is safe for concurrent use. Close it to stop and wait for background attempts.
@@ -177,10 +184,11 @@ type slot[V any] struct {
 
 // call is one upstream attempt. v and err are set before done is closed.
 type call[V any] struct {
-	seq  uint64
-	done chan struct{}
-	v    V
-	err  error
+	seq     uint64
+	started time.Time // by Options.Now: a caller with a value waits MaxWait from here at most
+	done    chan struct{}
+	v       V
+	err     error
 	// stored and storedAt tell the freshness of the answer: its entry's lifetime.
 	life     time.Duration
 	storedAt time.Time
@@ -315,31 +323,47 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, Status, error) {
 	return c.revalidate(ctx, k, e, now) // unlocks
 }
 
-// revalidate answers a key whose entry e expired but may still be served stale: it waits at
-// most MaxWait for an attempt, and serves e when the attempt fails transiently, is slower, or
-// is not due yet (backoff). Called with c.mu held; returns with it released.
+// revalidate answers a key whose entry e expired but may still be served stale. It serves e at
+// once when the key backs off, when its last attempt failed (AWS is known sick: the retry goes
+// on in the background), or when the attempt in flight is already MaxWait old; otherwise it
+// waits for the attempt until MaxWait after its start. A transient failure, or a wait that runs
+// out, is answered with what k's entry is then (a value stored meanwhile through an alias
+// included); only a caller left with nothing servable waits on as a miss would. Called with
+// c.mu held; returns with it released.
 func (c *Cache[K, V]) revalidate(ctx context.Context, k K, e *entry[K, V], now time.Time) (V, Status, error) {
 	s := c.slot(k)
 	cl, leader := s.call, false
-	if cl == nil {
-		if now.Before(s.notBefore) || c.closed {
-			v := e.val
-			c.mu.Unlock()
-			return c.served(v, StaleIfError)
-		}
+	wait := c.o.MaxWait
+	switch {
+	case cl != nil:
+		wait = min(wait, wait-now.Sub(cl.started))
+	case now.Before(s.notBefore) || c.closed:
+		v := e.val
+		c.mu.Unlock()
+		return c.served(v, StaleIfError)
+	default:
 		cl, leader = c.start(k, s), true
+	}
+	if s.failures > 0 || wait <= 0 {
+		outcome := StaleWhileRevalidate
+		if s.failures > 0 {
+			outcome = StaleIfError
+		}
+		v := e.val
+		c.mu.Unlock()
+		return c.served(v, outcome)
 	}
 	c.mu.Unlock()
 
-	timer := time.NewTimer(c.o.MaxWait)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-cl.done:
 	case <-timer.C:
-		if v, ok := c.stale(k, e); ok {
-			return c.served(v, StaleWhileRevalidate)
+		if v, st, ok := c.current(k, StaleWhileRevalidate); ok {
+			return v, st, nil
 		}
-		// The entry was replaced or dropped meanwhile: wait for the attempt as a miss would.
+		// Nothing servable is left (the entry was dropped, or aged past the stale window).
 		return c.await(ctx, k, false)
 	case <-ctx.Done():
 		var zero V
@@ -356,12 +380,40 @@ func (c *Cache[K, V]) revalidate(ctx context.Context, k K, e *entry[K, V], now t
 		return cl.v, Status{Outcome: outcome, TTL: cl.left(c.o.Now())}, nil
 	}
 	if c.o.Transient(cl.err) {
-		if v, ok := c.stale(k, e); ok {
-			return c.served(v, StaleIfError)
+		if v, st, ok := c.current(k, StaleIfError); ok {
+			return v, st, nil
 		}
 	}
 	var zero V
 	return zero, Status{Outcome: Miss}, cl.err // deleted or revoked: never masked
+}
+
+// current answers k from its entry as it is now: a fresh one as a hit, one expired inside the
+// stale window as stale with outcome o. ok is false when there is neither.
+func (c *Cache[K, V]) current(k K, o Outcome) (V, Status, bool) {
+	now, wall := c.clocks()
+	c.mu.Lock()
+	e := c.index[k]
+	if e == nil {
+		c.mu.Unlock()
+		var zero V
+		return zero, Status{}, false
+	}
+	age := e.age(now, wall)
+	if age >= e.life+c.o.StaleIfError {
+		c.mu.Unlock()
+		var zero V
+		return zero, Status{}, false
+	}
+	c.lru.MoveToFront(e.elem)
+	v := e.val
+	c.mu.Unlock()
+	if age < e.life {
+		c.o.Observer.Hit()
+		return v, Status{Outcome: Hit, TTL: e.life - age}, true
+	}
+	v, st, _ := c.served(v, o)
+	return v, st, true
 }
 
 func (c *Cache[K, V]) served(v V, o Outcome) (V, Status, error) {
@@ -557,7 +609,7 @@ func (c *Cache[K, V]) tidy(k K, s *slot[V]) {
 // with c.mu held and s.call nil.
 func (c *Cache[K, V]) start(k K, s *slot[V]) *call[V] {
 	c.seq++
-	cl := &call[V]{seq: c.seq, done: make(chan struct{})}
+	cl := &call[V]{seq: c.seq, started: c.o.Now(), done: make(chan struct{})}
 	s.call = cl
 	c.wg.Add(1)
 	go c.attempt(k, s, cl)
@@ -623,19 +675,6 @@ func jitter(r float64, env, base time.Duration) time.Duration {
 	return max(time.Duration(r*float64(env)), base/100)
 }
 
-// stale returns e's value if it is still k's entry and inside the stale window.
-func (c *Cache[K, V]) stale(k K, e *entry[K, V]) (V, bool) {
-	now, wall := c.clocks()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.index[k] != e || e.age(now, wall) >= e.life+c.o.StaleIfError {
-		var zero V
-		return zero, false
-	}
-	c.lru.MoveToFront(e.elem)
-	return e.val, true
-}
-
 // left is the freshness of an answer taken from cl at now.
 func (cl *call[V]) left(now time.Time) time.Duration {
 	if cl.life == 0 {
@@ -646,15 +685,18 @@ func (cl *call[V]) left(now time.Time) time.Duration {
 
 // lifetimes draws a new value's lifetime (a random 90-100% of ttl, never longer: the TTL is a
 // promise about age, and sandboxes started together then do not refresh in the same second)
-// and its refresh-ahead point, spread at random over the earliest three quarters of the time
-// between the earliest point allowed and the lifetime. The earliest point is RefreshAhead of the TTL, but never before 1/1.2 of it, so
-// at steady load a key costs at most 1.2 upstream calls per TTL.
+// and its refresh-ahead point: RefreshAhead of the lifetime when it is set; by default spread
+// at random over the earliest three quarters of the time between 1/1.2 of the TTL and the
+// lifetime, so at steady load a key costs at most 1.2 upstream calls per TTL.
 func (c *Cache[K, V]) lifetimes(ttl time.Duration) (life, refreshAt time.Duration) {
 	life = ttl - time.Duration(c.o.Rand()*float64(ttl)/10)
-	if c.o.RefreshAhead >= 1 {
+	switch {
+	case c.o.RefreshAhead >= 1:
 		return life, life
+	case c.o.RefreshAhead > 0:
+		return life, time.Duration(c.o.RefreshAhead * float64(life))
 	}
-	lo := time.Duration(max(c.o.RefreshAhead, 1/maxCallsPerTTL) * float64(ttl))
+	lo := time.Duration(float64(ttl) / maxCallsPerTTL)
 	if lo >= life {
 		return life, life
 	}
