@@ -149,6 +149,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 			return cfg.TTL(r.Kind)
 		},
 		Transient: upstream.IsTransient,
+		// A loop over a missing id is not a loop of AWS calls: its not-found is remembered briefly.
+		NotFound:    isNotFound,
+		NotFoundTTL: cfg.NotFoundTTL,
 		// A caller with nothing to fall back on waits up to the configured timeout, retries
 		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
 		Budget: func(r upstream.Request) time.Duration {
@@ -341,8 +344,9 @@ func (w warmer) warm(ctx context.Context) {
 		"cache_size", cfg.CacheSize,
 		"secrets_ttl_s", cfg.TTL(config.SecretsManager).Seconds(),
 		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
-		"refresh_ahead", cfg.RefreshAhead,
+		"refresh_ahead", cfg.RefreshAhead, // 0: the default, a jittered point (at most 1.2 calls per TTL)
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
+		"not_found_ttl_s", cfg.NotFoundTTL.Seconds(),
 		"max_wait_ms", cfg.MaxWait.Milliseconds(),
 		"prefetch", prefetched,
 		"prefetch_failed", failed,
@@ -451,4 +455,19 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// isNotFound reports whether err is AWS saying the value does not exist (Secrets Manager's
+// ResourceNotFoundException, also its answer for an unknown version; SSM's ParameterNotFound and
+// ParameterVersionNotFound), as opposed to access refused or a failure on the way.
+func isNotFound(err error) bool {
+	var e *upstream.Error
+	if !errors.As(err, &e) || !e.FromAWS() {
+		return false
+	}
+	switch e.Code {
+	case "ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound":
+		return true
+	}
+	return false
 }

@@ -2,6 +2,16 @@
 // attempt at a time per key, lets a value's other names (a secret's ARN and Name) share its
 // entry, refreshes a busy entry in the background before it expires, never keeps a caller that
 // has a value at hand waiting long on a sick upstream, and backs off per key after a failure.
+//
+// A caller whose key holds a value waits at most MaxWait for a refetch, counted from when that
+// refetch started, and not at all for a retry after a failure: AWS is then known to be sick.
+//
+// Floods are cheap: a not-found that Options.NotFound recognises is remembered for
+// Options.NotFoundTTL, so a loop over a missing id is not a loop of upstream calls; and a
+// refresh (refreshNow) is answered by the key's newest attempt when that attempt started less
+// than refreshInterval (1 s) before the refresh asked, so a key costs at most one upstream call
+// a second however often it is refreshed. A refresh therefore sees every change made at least
+// a second before it asked, and never a value fetched before it asked once that second passed.
 package cache
 
 import (
@@ -85,8 +95,11 @@ type Options[K Key, V any] struct {
 	// Default ErrClosed.
 	Closed func(k K) error
 
-	Size         int           // most entries kept
-	RefreshAhead float64       // fraction of TTL after which a hit refreshes in the background; >= 1 never
+	Size int // most entries kept
+	// RefreshAhead is the fraction of a value's lifetime after which a hit refreshes it in the
+	// background, as given; >= 1 never. 0 is the default: a jittered point from 1/1.2 of the
+	// TTL on, so a key costs at most 1.2 upstream calls per TTL at steady load.
+	RefreshAhead float64
 	StaleIfError time.Duration // how long past expiry a value may be served while the upstream fails
 	// MaxWait is the longest a caller whose key holds a value (servable stale) waits for a
 	// refetch before it gets that value.
@@ -107,15 +120,33 @@ type Options[K Key, V any] struct {
 	Wall     func() time.Time
 	Observer Observer
 	Logger   *slog.Logger
+
+	// NotFound reports whether err says the value does not exist (a deleted or never created
+	// secret); such an answer is remembered for NotFoundTTL, and callers without a value get it
+	// again without an upstream call meanwhile. Nil, or NotFoundTTL 0: nothing is remembered.
+	NotFound    func(err error) bool
+	NotFoundTTL time.Duration
 }
 
 // DefaultBudget bounds a caller without a value when Options.Budget is not set: it answers
 // within it even when every attempt hangs.
 const DefaultBudget = 4 * time.Second
 
-// maxCallsPerTTL bounds what refresh-ahead may cost at steady load (CONTRACT.md section 4):
-// the earliest refresh point is 1/maxCallsPerTTL of the TTL, whatever KINKO_REFRESH_AHEAD says.
+// maxCallsPerTTL bounds what the default refresh-ahead costs at steady load (CONTRACT.md
+// section 4): its earliest point is 1/maxCallsPerTTL of the TTL. A RefreshAhead the user sets
+// is used as given: they chose more calls for fresher values.
 const maxCallsPerTTL = 1.2
+
+// refreshInterval is the per-key floor between the upstream calls refreshes cause: a refresh
+// takes the answer of the key's newest attempt if that attempt started less than this before
+// it asked. One second bounds a refreshNow loop to the cost of a 1 s TTL, while a caller that
+// refreshes because it saw a rotation still gets a value fetched after anything that happened
+// more than a second before it asked.
+const refreshInterval = time.Second
+
+// minSlots is the fewest per-key slots the cache lets build up before it sweeps out those
+// that hold nothing worth keeping, and the floor of how many idle ones it keeps.
+const minSlots = 64
 
 // Cache is safe for concurrent use. Close it to stop and wait for background attempts.
 //
@@ -143,6 +174,11 @@ type Cache[K Key, V any] struct {
 	// floor: attempts with a sequence number up to it store nothing (they started before
 	// the last Forget).
 	floor uint64
+	// The slots are swept (tidied all at once) when they reach sweepAt, twice as many as the
+	// last sweep left, or at an attempt's end after sweepNext: so the cost is amortised, and
+	// a key's state goes some time after its backoff ends even when no new key comes.
+	sweepAt   int
+	sweepNext time.Time
 
 	bg     context.Context
 	stop   context.CancelFunc
@@ -173,14 +209,22 @@ type slot[V any] struct {
 	// access revoked); an older attempt still in flight stores nothing.
 	dropped uint64
 	waiters int // callers without a value waiting on this key
+	// The key's newest attempt: its sequence number, when it started, and once it ended, its
+	// error (nil for a success). A refresh within refreshInterval of its start takes its answer.
+	lastSeq   uint64
+	lastStart time.Time
+	result    error
+	// notFoundUntil: result is a not-found (Options.NotFound) remembered until then.
+	notFoundUntil time.Time
 }
 
 // call is one upstream attempt. v and err are set before done is closed.
 type call[V any] struct {
-	seq  uint64
-	done chan struct{}
-	v    V
-	err  error
+	seq     uint64
+	started time.Time // by Options.Now: a caller with a value waits MaxWait from here at most
+	done    chan struct{}
+	v       V
+	err     error
 	// stored and storedAt tell the freshness of the answer: its entry's lifetime.
 	life     time.Duration
 	storedAt time.Time
@@ -245,7 +289,7 @@ func (c *Cache[K, V]) Forget() {
 	}
 	// The backoff was learned before the restore too: the restored sandbox starts afresh.
 	for k, s := range c.slots {
-		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
+		s.failures, s.notBefore, s.lastErr, s.notFoundUntil = 0, time.Time{}, nil, time.Time{}
 		if s.call == nil && s.waiters == 0 {
 			delete(c.slots, k)
 		}
@@ -263,10 +307,15 @@ func (e *entry[K, V]) age(now, wall time.Time) time.Duration {
 // reading that Now's time.Time already carries (Round(0) strips the monotonic one).
 func (c *Cache[K, V]) clocks() (now, wall time.Time) {
 	now = c.o.Now()
+	return now, c.wall(now)
+}
+
+// wall is the wall-clock reading to go with now (see clocks).
+func (c *Cache[K, V]) wall(now time.Time) time.Time {
 	if c.o.Wall == nil {
-		return now, now.Round(0)
+		return now.Round(0)
 	}
-	return now, c.o.Wall()
+	return c.o.Wall()
 }
 
 // Len is the number of entries (not keys).
@@ -315,31 +364,47 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, Status, error) {
 	return c.revalidate(ctx, k, e, now) // unlocks
 }
 
-// revalidate answers a key whose entry e expired but may still be served stale: it waits at
-// most MaxWait for an attempt, and serves e when the attempt fails transiently, is slower, or
-// is not due yet (backoff). Called with c.mu held; returns with it released.
+// revalidate answers a key whose entry e expired but may still be served stale. It serves e at
+// once when the key backs off, when its last attempt failed (AWS is known sick: the retry goes
+// on in the background), or when the attempt in flight is already MaxWait old; otherwise it
+// waits for the attempt until MaxWait after its start. A transient failure, or a wait that runs
+// out, is answered with what k's entry is then (a value stored meanwhile through an alias
+// included); only a caller left with nothing servable waits on as a miss would. Called with
+// c.mu held; returns with it released.
 func (c *Cache[K, V]) revalidate(ctx context.Context, k K, e *entry[K, V], now time.Time) (V, Status, error) {
 	s := c.slot(k)
 	cl, leader := s.call, false
-	if cl == nil {
-		if now.Before(s.notBefore) || c.closed {
-			v := e.val
-			c.mu.Unlock()
-			return c.served(v, StaleIfError)
-		}
+	wait := c.o.MaxWait
+	switch {
+	case cl != nil:
+		wait = min(wait, wait-now.Sub(cl.started))
+	case now.Before(s.notBefore) || c.closed:
+		v := e.val
+		c.mu.Unlock()
+		return c.served(v, StaleIfError)
+	default:
 		cl, leader = c.start(k, s), true
+	}
+	if s.failures > 0 || wait <= 0 {
+		outcome := StaleWhileRevalidate
+		if s.failures > 0 {
+			outcome = StaleIfError
+		}
+		v := e.val
+		c.mu.Unlock()
+		return c.served(v, outcome)
 	}
 	c.mu.Unlock()
 
-	timer := time.NewTimer(c.o.MaxWait)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-cl.done:
 	case <-timer.C:
-		if v, ok := c.stale(k, e); ok {
-			return c.served(v, StaleWhileRevalidate)
+		if v, st, ok := c.current(k, StaleWhileRevalidate); ok {
+			return v, st, nil
 		}
-		// The entry was replaced or dropped meanwhile: wait for the attempt as a miss would.
+		// Nothing servable is left (the entry was dropped, or aged past the stale window).
 		return c.await(ctx, k, false)
 	case <-ctx.Done():
 		var zero V
@@ -356,12 +421,40 @@ func (c *Cache[K, V]) revalidate(ctx context.Context, k K, e *entry[K, V], now t
 		return cl.v, Status{Outcome: outcome, TTL: cl.left(c.o.Now())}, nil
 	}
 	if c.o.Transient(cl.err) {
-		if v, ok := c.stale(k, e); ok {
-			return c.served(v, StaleIfError)
+		if v, st, ok := c.current(k, StaleIfError); ok {
+			return v, st, nil
 		}
 	}
 	var zero V
 	return zero, Status{Outcome: Miss}, cl.err // deleted or revoked: never masked
+}
+
+// current answers k from its entry as it is now: a fresh one as a hit, one expired inside the
+// stale window as stale with outcome o. ok is false when there is neither.
+func (c *Cache[K, V]) current(k K, o Outcome) (V, Status, bool) {
+	now, wall := c.clocks()
+	c.mu.Lock()
+	e := c.index[k]
+	if e == nil {
+		c.mu.Unlock()
+		var zero V
+		return zero, Status{}, false
+	}
+	age := e.age(now, wall)
+	if age >= e.life+c.o.StaleIfError {
+		c.mu.Unlock()
+		var zero V
+		return zero, Status{}, false
+	}
+	c.lru.MoveToFront(e.elem)
+	v := e.val
+	c.mu.Unlock()
+	if age < e.life {
+		c.o.Observer.Hit()
+		return v, Status{Outcome: Hit, TTL: e.life - age}, true
+	}
+	v, st, _ := c.served(v, o)
+	return v, st, true
 }
 
 func (c *Cache[K, V]) served(v V, o Outcome) (V, Status, error) {
@@ -384,8 +477,10 @@ func (c *Cache[K, V]) Refresh(ctx context.Context, k K) (V, Status, error) {
 // await is the path of a caller with no value to fall back on, or one that asked for a
 // refresh: it waits, within its budget, on the key's one retrying fetch. Transient failures
 // are retried after the key's backoff (the caller sleeps through it with the others); the
-// first attempt that succeeds or fails for good answers everyone. A refresh only takes the
-// answer of an attempt that started after it asked.
+// first attempt that succeeds or fails for good answers everyone. A refresh takes the answer
+// of the key's newest attempt if it started less than refreshInterval before the refresh
+// asked, else only that of an attempt started after it asked. A not-found remembered for k
+// answers a caller without a value at once.
 func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, error) {
 	outcome := Miss
 	if refresh {
@@ -397,19 +492,24 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 	defer deadline.Stop()
 
 	c.mu.Lock()
-	// The answer must come from an attempt numbered above after: for a refresh, one that
-	// started after it asked; for anyone, one that started after the last Forget.
+	now := c.o.Now()
+	s := c.slot(k)
+	// The answer must come from an attempt numbered above after: for a refresh, the key's
+	// newest if it is recent, else one that starts after it asked; for anyone, one that
+	// started after the last Forget.
 	after := c.floor
 	if refresh {
 		after = c.seq
+		if s.lastSeq > c.floor && now.Sub(s.lastStart) < refreshInterval {
+			after = s.lastSeq - 1
+		}
 	}
-	giveUpAt := c.o.Now().Add(budget)
-	s := c.slot(k)
+	giveUpAt := now.Add(budget)
 	s.waiters++
 	defer func() {
 		c.mu.Lock()
 		if s.waiters--; s.waiters == 0 {
-			c.tidy(k, s)
+			c.tidy(k, s, c.o.Now())
 		}
 		c.mu.Unlock()
 	}()
@@ -427,6 +527,11 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 			return zero, Status{Outcome: outcome}, c.o.Closed(k)
 		default:
 			now := c.o.Now()
+			if v, st, err, ok := c.remembered(k, s, refresh, after, now); ok {
+				c.mu.Unlock()
+				c.o.Observer.Hit()
+				return v, st, err
+			}
 			if wait := s.notBefore.Sub(now); wait > 0 {
 				if lastErr == nil {
 					lastErr = s.lastErr
@@ -493,6 +598,30 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 	}
 }
 
+// remembered answers k from its newest attempt, ended and numbered above after, without a new
+// one: a refresh within refreshInterval of that attempt's start gets its value (from the
+// entry it stored, if that is still k's and fresh) or its permanent failure; anyone gets a
+// not-found still remembered. ok is false when a new attempt is needed. Called with c.mu held.
+func (c *Cache[K, V]) remembered(k K, s *slot[V], refresh bool, after uint64, now time.Time) (V, Status, error, bool) {
+	var zero V
+	switch {
+	case s.call != nil || s.lastSeq <= after || s.lastSeq <= c.floor:
+	case s.result == nil:
+		e := c.index[k]
+		if !refresh || e == nil || e.seq < s.lastSeq {
+			break
+		}
+		if age := e.age(now, c.wall(now)); age < e.life {
+			c.lru.MoveToFront(e.elem)
+			return e.val, Status{Outcome: Hit, TTL: e.life - age}, nil, true
+		}
+	case c.o.Transient(s.result): // retried after the backoff, as before
+	case refresh || now.Before(s.notFoundUntil):
+		return zero, Status{Outcome: Hit}, s.result, true
+	}
+	return zero, Status{}, nil, false
+}
+
 // bypass fetches without the cache (caching is off for k). The attempt ends when the caller
 // hangs up or when the cache closes (SHUTDOWN's drain), whichever comes first, so a caller
 // still waiting at the drain deadline gets an answer instead of a cut connection.
@@ -539,26 +668,62 @@ func callerGone(ctx context.Context) error {
 func (c *Cache[K, V]) slot(k K) *slot[V] {
 	s := c.slots[k]
 	if s == nil {
+		if len(c.slots) >= c.sweepAt {
+			c.sweep(c.o.Now())
+		}
 		s = &slot[V]{}
 		c.slots[k] = s
 	}
 	return s
 }
 
-// tidy forgets k's slot once nothing depends on it: no attempt in flight, nobody waiting, and
-// no backoff still running. Called with c.mu held.
-func (c *Cache[K, V]) tidy(k K, s *slot[V]) {
-	if c.slots[k] == s && s.call == nil && s.waiters == 0 && !c.o.Now().Before(s.notBefore.Add(c.o.BackoffCap)) {
+// idle reports whether k's slot holds nothing a caller depends on: no attempt in flight and
+// nobody waiting. Its other state (backoff, a remembered not-found, the refresh floor) only
+// saves upstream calls.
+func (s *slot[V]) idle() bool { return s.call == nil && s.waiters == 0 }
+
+// spent reports whether an idle slot holds nothing worth keeping at now either: the backoff
+// and the memory of its failures (BackoffCap past it, for the doubling), the refresh floor and
+// a remembered not-found are all over.
+func (c *Cache[K, V]) spent(s *slot[V], now time.Time) bool {
+	return s.idle() && !now.Before(s.notBefore.Add(c.o.BackoffCap)) &&
+		!now.Before(s.lastStart.Add(refreshInterval)) && !now.Before(s.notFoundUntil)
+}
+
+// tidy forgets k's slot once it is spent. Called with c.mu held.
+func (c *Cache[K, V]) tidy(k K, s *slot[V], now time.Time) {
+	if c.slots[k] == s && c.spent(s, now) {
 		delete(c.slots, k)
 	}
+}
+
+// sweep forgets every spent slot, and beyond max(Size, minSlots) idle ones, some of those
+// too (their state only saves upstream calls; the cache's entries are bounded by Size, and so
+// is this). Called with c.mu held.
+func (c *Cache[K, V]) sweep(now time.Time) {
+	keep := max(c.o.Size, minSlots)
+	for k, s := range c.slots {
+		switch {
+		case c.spent(s, now):
+			delete(c.slots, k)
+		case !s.idle():
+		case keep > 0:
+			keep--
+		default:
+			delete(c.slots, k)
+		}
+	}
+	c.sweepAt = max(2*len(c.slots), minSlots)
+	c.sweepNext = now.Add(c.o.BackoffCap)
 }
 
 // start launches one upstream attempt for k, owned by the cache (Close waits for it). Called
 // with c.mu held and s.call nil.
 func (c *Cache[K, V]) start(k K, s *slot[V]) *call[V] {
 	c.seq++
-	cl := &call[V]{seq: c.seq, done: make(chan struct{})}
+	cl := &call[V]{seq: c.seq, started: c.o.Now(), done: make(chan struct{})}
 	s.call = cl
+	s.lastSeq, s.lastStart, s.result = cl.seq, cl.started, nil
 	c.wg.Add(1)
 	go c.attempt(k, s, cl)
 	return cl
@@ -577,6 +742,7 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	defer c.mu.Unlock()
 	s.call = nil
 	cl.v, cl.err = v, err
+	s.result, s.notFoundUntil = err, time.Time{}
 	switch {
 	case err == nil:
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
@@ -600,8 +766,14 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	default:
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
 		c.drop(k, cl.seq) // deleted or revoked: never serve it again
+		if c.o.NotFound != nil && c.o.NotFoundTTL > 0 && cl.seq > c.floor && c.o.NotFound(err) {
+			s.notFoundUntil = now.Add(c.o.NotFoundTTL)
+		}
 	}
-	c.tidy(k, s)
+	c.tidy(k, s, now)
+	if !now.Before(c.sweepNext) {
+		c.sweep(now)
+	}
 }
 
 // backoff is the wait before k's next attempt after its s.failures-th transient failure in a
@@ -623,19 +795,6 @@ func jitter(r float64, env, base time.Duration) time.Duration {
 	return max(time.Duration(r*float64(env)), base/100)
 }
 
-// stale returns e's value if it is still k's entry and inside the stale window.
-func (c *Cache[K, V]) stale(k K, e *entry[K, V]) (V, bool) {
-	now, wall := c.clocks()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.index[k] != e || e.age(now, wall) >= e.life+c.o.StaleIfError {
-		var zero V
-		return zero, false
-	}
-	c.lru.MoveToFront(e.elem)
-	return e.val, true
-}
-
 // left is the freshness of an answer taken from cl at now.
 func (cl *call[V]) left(now time.Time) time.Duration {
 	if cl.life == 0 {
@@ -646,15 +805,18 @@ func (cl *call[V]) left(now time.Time) time.Duration {
 
 // lifetimes draws a new value's lifetime (a random 90-100% of ttl, never longer: the TTL is a
 // promise about age, and sandboxes started together then do not refresh in the same second)
-// and its refresh-ahead point, spread at random over the earliest three quarters of the time
-// between the earliest point allowed and the lifetime. The earliest point is RefreshAhead of the TTL, but never before 1/1.2 of it, so
-// at steady load a key costs at most 1.2 upstream calls per TTL.
+// and its refresh-ahead point: RefreshAhead of the lifetime when it is set; by default spread
+// at random over the earliest three quarters of the time between 1/1.2 of the TTL and the
+// lifetime, so at steady load a key costs at most 1.2 upstream calls per TTL.
 func (c *Cache[K, V]) lifetimes(ttl time.Duration) (life, refreshAt time.Duration) {
 	life = ttl - time.Duration(c.o.Rand()*float64(ttl)/10)
-	if c.o.RefreshAhead >= 1 {
+	switch {
+	case c.o.RefreshAhead >= 1:
 		return life, life
+	case c.o.RefreshAhead > 0:
+		return life, time.Duration(c.o.RefreshAhead * float64(life))
 	}
-	lo := time.Duration(max(c.o.RefreshAhead, 1/maxCallsPerTTL) * float64(ttl))
+	lo := time.Duration(float64(ttl) / maxCallsPerTTL)
 	if lo >= life {
 		return life, life
 	}

@@ -308,6 +308,7 @@ func testRefreshNeverAnswersTheCachedValue(t *testing.T) {
 	get(t, c, "a")
 
 	u.set("a", "", errTransient)
+	time.Sleep(refreshInterval) // sooner, the refresh would take the fetch's answer
 	if v, st, err := c.Refresh(t.Context(), "a"); err == nil || v != "" || st.Outcome != Refreshed {
 		t.Fatalf("failed refresh = %q %+v %v, want its error and no value", v, st, err)
 	}

@@ -136,6 +136,7 @@ func TestReplacedValueIsUnreachable(t *testing.T) {
 	m.ask(t, "rotated")
 	m.mu.Lock()
 	m.version["rotated"] = "-v2"
+	m.now = m.now.Add(refreshInterval) // a refresh sooner would take the first fetch's answer
 	m.mu.Unlock()
 	if _, _, err := m.Refresh(context.Background(), "rotated"); err != nil {
 		t.Fatal(err)

@@ -62,9 +62,14 @@ type Config struct {
 	SecretsTimeout time.Duration // 0: the SDK's default
 	SSMTimeout     time.Duration
 
-	Prefetch     []Prefetch
-	RefreshAhead float64       // fraction of TTL; 1 turns refresh-ahead off
+	Prefetch []Prefetch
+	// RefreshAhead is KINKO_REFRESH_AHEAD, the fraction of a value's life after which a hit
+	// refreshes it in the background (0.5 to 1; 1 turns refresh-ahead off). 0: unset, the
+	// cache's default (a jittered point that keeps a key at most 1.2 calls per TTL).
+	RefreshAhead float64
 	StaleIfError time.Duration // 0 turns stale-if-error off
+	// NotFoundTTL is how long a not-found answer is remembered (KINKO_NOT_FOUND_TTL; 0: not at all).
+	NotFoundTTL time.Duration
 	// MaxWait is the longest a request whose key holds a value (fresh, or expired inside the
 	// stale window) waits for a refetch before it is answered with that value.
 	MaxWait time.Duration
@@ -171,8 +176,9 @@ func Load(getenv func(string) string) (Config, error) {
 		SSMTTL:              p.seconds("SSM_PARAMETER_STORE_TTL", 300, 86400),
 		SecretsTimeout:      p.millis("SECRETS_MANAGER_TIMEOUT_MILLIS"),
 		SSMTimeout:          p.millis("SSM_PARAMETER_STORE_TIMEOUT_MILLIS"),
-		RefreshAhead:        p.fraction("KINKO_REFRESH_AHEAD", 0.8),
+		RefreshAhead:        p.refreshAhead("KINKO_REFRESH_AHEAD"),
 		StaleIfError:        p.seconds("KINKO_STALE_IF_ERROR", 3600, 7*86400),
+		NotFoundTTL:         p.seconds("KINKO_NOT_FOUND_TTL", 5, 3600),
 		MaxWait:             time.Duration(p.int("KINKO_MAX_WAIT_MS", 250, 0, 60_000)) * time.Millisecond,
 		MetricsEveryInvokes: p.int("KINKO_METRICS_INVOKES", 0, 0, 1_000_000),
 		Prefetch:            p.prefetch("KINKO_PREFETCH"),
@@ -239,15 +245,18 @@ func (p *parser) bool(name string, def bool) bool {
 	return def
 }
 
-func (p *parser) fraction(name string, def float64) float64 {
+// refreshAhead reads a fraction from 0.5 to 1, used as given; unset is 0, the cache's default.
+// Below a half, a key would cost more than two calls per TTL for little fresher values.
+func (p *parser) refreshAhead(name string) float64 {
 	v, ok := p.lookup(name)
 	if !ok {
-		return def
+		return 0
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || f <= 0 || f > 1 {
-		p.fail(name, v, "want a fraction of the TTL above 0 and at most 1, where 1 turns refresh-ahead off (default "+strconv.FormatFloat(def, 'g', -1, 64)+")")
-		return def
+	if err != nil || math.IsNaN(f) || f < 0.5 || f > 1 {
+		p.fail(name, v, "want a fraction of the TTL from 0.5 to 1, where 1 turns refresh-ahead off "+
+			"(unset: a jittered point that keeps a key at most 1.2 upstream calls per TTL)")
+		return 0
 	}
 	return f
 }

@@ -17,7 +17,7 @@ func TestDefaultsMatchAWSExtension(t *testing.T) {
 	}
 	if c.Port != 2773 || !c.CacheEnabled || c.CacheSize != 1000 || c.MaxConnections != 3 ||
 		c.LogLevel != LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
-		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0.8 || c.StaleIfError != time.Hour ||
+		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0 || c.StaleIfError != time.Hour || c.NotFoundTTL != 5*time.Second ||
 		c.MaxWait != 250*time.Millisecond || len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 ||
 		c.Metrics != MetricsLog {
 		t.Fatalf("defaults = %+v", c)
@@ -38,6 +38,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"KINKO_PREFETCH":                               " a , ssm:/app/db,a,,arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf ",
 		"KINKO_REFRESH_AHEAD":                          "0.5",
 		"KINKO_STALE_IF_ERROR":                         "0",
+		"KINKO_NOT_FOUND_TTL":                          "30",
 		"KINKO_MAX_WAIT_MS":                            "0",
 		"KINKO_METRICS_INVOKES":                        "100",
 		"KINKO_METRICS":                                "EMF",
@@ -50,7 +51,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	want := []Prefetch{{SecretsManager, "a"}, {SSM, "/app/db"}, {SecretsManager, "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf"}}
 	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != LevelDebug ||
 		c.SecretsTTL != time.Minute || c.SSMTTL != 0 || c.SecretsTimeout != 1500*time.Millisecond ||
-		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 || c.MaxWait != 0 ||
+		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 || c.NotFoundTTL != 30*time.Second || c.MaxWait != 0 ||
 		c.Token != "container" || c.InitType != InitProvisionedConcurrency || len(c.Prefetch) != len(want) || c.MetricsEveryInvokes != 100 ||
 		c.Metrics != MetricsEMF {
 		t.Fatalf("config = %+v", c)
@@ -95,8 +96,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"SECRETS_MANAGER_TIMEOUT_MILLIS":               "-5",
 		"SSM_PARAMETER_STORE_TIMEOUT_MILLIS":           "soon",
 		"KINKO_PREFETCH":                               "ok,ssm:",
-		"KINKO_REFRESH_AHEAD":                          "0",
+		"KINKO_REFRESH_AHEAD":                          "0.49",
 		"KINKO_STALE_IF_ERROR":                         "forever",
+		"KINKO_NOT_FOUND_TTL":                          "5s",
 		"KINKO_MAX_WAIT_MS":                            "250ms",
 		"KINKO_METRICS_INVOKES":                        "-1",
 		"KINKO_METRICS":                                "cloudwatch",
@@ -182,5 +184,38 @@ func TestAddReferences(t *testing.T) {
 	}
 	if got := AddReferences(nil, nil); got != nil {
 		t.Errorf("no environment: %v", got)
+	}
+}
+
+// Issue 22 point 7: KINKO_REFRESH_AHEAD is used as given from 0.5 to 1; unset leaves the
+// cache's default (0); below 0.5, or 0, fails init naming the variable.
+func TestRefreshAheadIsUsedAsGiven(t *testing.T) {
+	for value, want := range map[string]float64{"": 0, "0.5": 0.5, "0.75": 0.75, "1": 1} {
+		c, err := Load(env(map[string]string{"KINKO_REFRESH_AHEAD": value}))
+		if err != nil || c.RefreshAhead != want {
+			t.Errorf("KINKO_REFRESH_AHEAD=%q: %g %v, want %g", value, c.RefreshAhead, err, want)
+		}
+	}
+	for _, value := range []string{"0", "0.3", "0.4999", "1.01", "NaN", "-1"} {
+		var ce *Error
+		if _, err := Load(env(map[string]string{"KINKO_REFRESH_AHEAD": value})); !errors.As(err, &ce) || ce.Variable != "KINKO_REFRESH_AHEAD" ||
+			!strings.Contains(err.Error(), "0.5 to 1") {
+			t.Errorf("KINKO_REFRESH_AHEAD=%q: %v, want an error naming the variable and the range", value, err)
+		}
+	}
+}
+
+func TestNotFoundTTL(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": 5 * time.Second, "0": 0, "60": time.Minute, "3600": time.Hour} {
+		c, err := Load(env(map[string]string{"KINKO_NOT_FOUND_TTL": value}))
+		if err != nil || c.NotFoundTTL != want {
+			t.Errorf("KINKO_NOT_FOUND_TTL=%q: %s %v, want %s", value, c.NotFoundTTL, err, want)
+		}
+	}
+	for _, value := range []string{"-1", "3601", "5s", "1.5"} {
+		var ce *Error
+		if _, err := Load(env(map[string]string{"KINKO_NOT_FOUND_TTL": value})); !errors.As(err, &ce) || ce.Variable != "KINKO_NOT_FOUND_TTL" {
+			t.Errorf("KINKO_NOT_FOUND_TTL=%q: %v, want an error naming the variable", value, err)
+		}
 	}
 }

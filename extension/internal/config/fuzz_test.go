@@ -90,7 +90,7 @@ func checkRanges(t *testing.T, c Config) {
 		t.Fatalf("TTL %s / %s", c.SecretsTTL, c.SSMTTL)
 	case c.SecretsTimeout < 0 || c.SecretsTimeout > time.Hour || c.SSMTimeout < 0 || c.SSMTimeout > time.Hour:
 		t.Fatalf("timeout %s / %s", c.SecretsTimeout, c.SSMTimeout)
-	case !(c.RefreshAhead > 0 && c.RefreshAhead <= 1):
+	case c.RefreshAhead != 0 && !(c.RefreshAhead >= 0.5 && c.RefreshAhead <= 1):
 		t.Fatalf("refresh ahead %g", c.RefreshAhead)
 	case c.StaleIfError < 0 || c.StaleIfError > 7*24*time.Hour:
 		t.Fatalf("stale if error %s", c.StaleIfError)
