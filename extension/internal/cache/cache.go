@@ -8,10 +8,11 @@
 //
 // Floods are cheap: a not-found that Options.NotFound recognises is remembered for
 // Options.NotFoundTTL, so a loop over a missing id is not a loop of upstream calls; and a
-// refresh (refreshNow) is answered by the key's newest attempt when that attempt started less
-// than refreshInterval (1 s) before the refresh asked, so a key costs at most one upstream call
-// a second however often it is refreshed. A refresh therefore sees every change made at least
-// a second before it asked, and never a value fetched before it asked once that second passed.
+// refresh (refreshNow) never starts an attempt within refreshInterval (1 s) of the key's
+// previous one: it waits for that point, and every refresh arriving meanwhile joins the one
+// attempt started then. A key so costs at most one refresh call a second however often it is
+// refreshed, and a refresh is always answered by an attempt that started after it asked (the
+// caller distrusts what came before, as after a rotation), at the price of up to a second's wait.
 package cache
 
 import (
@@ -138,10 +139,8 @@ const DefaultBudget = 4 * time.Second
 const maxCallsPerTTL = 1.2
 
 // refreshInterval is the per-key floor between the upstream calls refreshes cause: a refresh
-// takes the answer of the key's newest attempt if that attempt started less than this before
-// it asked. One second bounds a refreshNow loop to the cost of a 1 s TTL, while a caller that
-// refreshes because it saw a rotation still gets a value fetched after anything that happened
-// more than a second before it asked.
+// starts no attempt sooner than this after the key's previous one started. One second bounds a
+// refreshNow loop to the cost of a 1 s TTL and delays an occasional refresh by at most that.
 const refreshInterval = time.Second
 
 // minSlots is the fewest per-key slots the cache lets build up before it sweeps out those
@@ -210,7 +209,7 @@ type slot[V any] struct {
 	dropped uint64
 	waiters int // callers without a value waiting on this key
 	// The key's newest attempt: its sequence number, when it started, and once it ended, its
-	// error (nil for a success). A refresh within refreshInterval of its start takes its answer.
+	// error (nil for a success). A refresh starts no attempt within refreshInterval of lastStart.
 	lastSeq   uint64
 	lastStart time.Time
 	result    error
@@ -477,10 +476,9 @@ func (c *Cache[K, V]) Refresh(ctx context.Context, k K) (V, Status, error) {
 // await is the path of a caller with no value to fall back on, or one that asked for a
 // refresh: it waits, within its budget, on the key's one retrying fetch. Transient failures
 // are retried after the key's backoff (the caller sleeps through it with the others); the
-// first attempt that succeeds or fails for good answers everyone. A refresh takes the answer
-// of the key's newest attempt if it started less than refreshInterval before the refresh
-// asked, else only that of an attempt started after it asked. A not-found remembered for k
-// answers a caller without a value at once.
+// first attempt that succeeds or fails for good answers everyone. A refresh takes only the
+// answer of an attempt started after it asked, and starts none within refreshInterval of the
+// key's previous attempt. A not-found remembered for k answers a caller without a value at once.
 func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, error) {
 	outcome := Miss
 	if refresh {
@@ -494,15 +492,12 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 	c.mu.Lock()
 	now := c.o.Now()
 	s := c.slot(k)
-	// The answer must come from an attempt numbered above after: for a refresh, the key's
-	// newest if it is recent, else one that starts after it asked; for anyone, one that
+	// The answer must come from an attempt numbered above after: for a refresh, one that
+	// starts after it asked (the caller distrusts what came before); for anyone, one that
 	// started after the last Forget.
 	after := c.floor
 	if refresh {
 		after = c.seq
-		if s.lastSeq > c.floor && now.Sub(s.lastStart) < refreshInterval {
-			after = s.lastSeq - 1
-		}
 	}
 	giveUpAt := now.Add(budget)
 	s.waiters++
@@ -532,11 +527,18 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 				c.o.Observer.Hit()
 				return v, st, err
 			}
-			if wait := s.notBefore.Sub(now); wait > 0 {
+			notBefore := s.notBefore
+			if refresh && s.lastSeq > c.floor {
+				// The per-key floor: a refresh never starts an attempt within refreshInterval
+				// of the key's previous one; it waits for that point, and every refresh that
+				// arrives meanwhile joins the one attempt started then.
+				notBefore = later(notBefore, s.lastStart.Add(refreshInterval))
+			}
+			if wait := notBefore.Sub(now); wait > 0 {
 				if lastErr == nil {
 					lastErr = s.lastErr
 				}
-				if s.notBefore.After(giveUpAt) {
+				if notBefore.After(giveUpAt) && lastErr != nil {
 					// The next attempt is not due within the budget: say so now, not at its end.
 					c.mu.Unlock()
 					return zero, Status{Outcome: outcome}, lastErr
@@ -599,9 +601,8 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 }
 
 // remembered answers k from its newest attempt, ended and numbered above after, without a new
-// one: a refresh within refreshInterval of that attempt's start gets its value (from the
-// entry it stored, if that is still k's and fresh) or its permanent failure; anyone gets a
-// not-found still remembered. ok is false when a new attempt is needed. Called with c.mu held.
+// one: a refresh gets that attempt's value (from the entry it stored, if that is still k's and
+// fresh) or its permanent failure; anyone gets a not-found still remembered. ok is false when a new attempt is needed. Called with c.mu held.
 func (c *Cache[K, V]) remembered(k K, s *slot[V], refresh bool, after uint64, now time.Time) (V, Status, error, bool) {
 	var zero V
 	switch {
@@ -931,4 +932,12 @@ func (o Outcome) String() string {
 		return "refreshed"
 	}
 	return "unknown"
+}
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
