@@ -68,9 +68,10 @@ func (f *fuzzCache) answer(r upstream.Request, o cache.Outcome) (upstream.Value,
 	if r.ID == "binary" {
 		return upstream.Value{Body: []byte(`{"Name":"binary","SecretBinary":"c2stZnV6eg=="}`), Name: r.ID}, cache.Status{Outcome: o}, nil
 	}
-	body, _ := json.Marshal(map[string]string{"Name": r.ID, "SecretString": fuzzSecret})
-	return upstream.Value{Body: body, Text: fuzzSecret, HasText: true, Name: r.ID}, cache.Status{Outcome: o, TTL: 100e9}, nil
+	return textValue(r.ID, fuzzSecret), cache.Status{Outcome: o, TTL: 100e9}, nil
 }
+
+func (f *fuzzCache) Recount(upstream.Request) {}
 
 // FuzzHandler sends arbitrary requests, parsed as net/http's server parses them, to the handler.
 // tokens is how many token headers to send (0-2), each with token's bytes.
