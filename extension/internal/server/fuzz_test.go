@@ -174,8 +174,13 @@ func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder
 	}
 }
 
-// referenceQuery is how parseQuery read a query before it stopped building url.ParseQuery's map.
+// referenceQuery is how parseQuery read a query before it stopped building url.ParseQuery's map,
+// with the bound on the number of parameters it has since.
 func referenceQuery(raw string, allowed []string) (map[string]string, []string, error) {
+	if n := len(strings.Split(raw, "&")); n > maxQueryParams {
+		return nil, nil, fmt.Errorf("the query string has %d parameters, over the limit of %d; send only the ones the endpoint takes (%s)",
+			n, maxQueryParams, strings.Join(allowed, ", "))
+	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
