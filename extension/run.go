@@ -163,6 +163,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 		GaveUp:       upstream.GaveUp,
 		Closed:       upstream.ShuttingDown,
 		Size:         cfg.CacheSize,
+		MaxBytes:     cfg.CacheMaxBytes,
+		Cost:         upstream.Cost,
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
 		MaxWait:      cfg.MaxWait,
@@ -342,6 +344,7 @@ func (w warmer) warm(ctx context.Context) {
 		"init_type", cfg.InitType,
 		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
 		"cache_size", cfg.CacheSize,
+		"cache_max_bytes", cfg.CacheMaxBytes,
 		"secrets_ttl_s", cfg.TTL(config.SecretsManager).Seconds(),
 		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
 		"refresh_ahead", cfg.RefreshAhead, // 0: the default, a jittered point (at most 1.2 calls per TTL)

@@ -96,6 +96,12 @@ type Options[K Key, V any] struct {
 	// Default ErrClosed.
 	Closed func(k K) error
 
+	// MaxBytes bounds the bytes the entries hold, by Cost (0: no bound). The least recently used
+	// go first; a value that alone costs more is answered but not stored.
+	MaxBytes int
+	// Cost is what an entry for k holding v costs in bytes. Default: 1 (MaxBytes then bounds entries).
+	Cost func(k K, v V) int
+
 	Size int // most entries kept
 	// RefreshAhead is the fraction of a value's lifetime after which a hit refreshes it in the
 	// background, as given; >= 1 never. 0 is the default: a jittered point from 1/1.2 of the
@@ -170,6 +176,7 @@ type Cache[K Key, V any] struct {
 	lru   list.List // of *entry, most recently used first
 	slots map[K]*slot[V]
 	seq   uint64 // the last sequence number handed to an attempt
+	bytes int    // the entries' costs, summed
 	// floor: attempts with a sequence number up to it store nothing (they started before
 	// the last Forget).
 	floor uint64
@@ -193,6 +200,7 @@ type entry[K Key, V any] struct {
 	refreshAt time.Duration // age from which a hit refreshes in the background; >= life: never
 	refreshed bool          // background refresh already started for this value
 	seq       uint64        // of the attempt that stored it
+	cost      int           // counted in Cache.bytes
 	keys      []K           // every key that points here
 	elem      *list.Element
 }
@@ -238,6 +246,9 @@ func New[K Key, V any](o Options[K, V]) *Cache[K, V] {
 	// reads the clock once, not twice.
 	if o.Aliases == nil {
 		o.Aliases = func(K, V) []K { return nil }
+	}
+	if o.Cost == nil {
+		o.Cost = func(K, V) int { return 1 }
 	}
 	if o.Budget == nil {
 		o.Budget = func(K) time.Duration { return DefaultBudget }
@@ -322,6 +333,29 @@ func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lru.Len()
+}
+
+// Bytes is what the entries cost, summed (Options.Cost).
+func (c *Cache[K, V]) Bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// Recount counts k's entry again: its value has grown or shrunk since it was stored (a jsonKey
+// index built on first use), and the byte budget must see what it holds now. Entries, that one
+// included, are evicted if the budget is now exceeded.
+func (c *Cache[K, V]) Recount(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.index[k]
+	if e == nil {
+		return
+	}
+	cost := c.o.Cost(k, e.val)
+	c.bytes += cost - e.cost
+	e.cost = cost
+	c.evict()
 }
 
 // Get answers k from the cache or the upstream.
@@ -837,9 +871,18 @@ func (c *Cache[K, V]) store(k K, v V, aliases []K, cl *call[V], now, wall time.T
 		if old.seq > cl.seq {
 			return
 		}
-		c.remove(old)
+		c.remove(old) // even when v is not stored below: old is older than the answer just given
 	}
-	e := &entry[K, V]{val: v, stored: now, wall: wall, seq: cl.seq}
+	cost := c.o.Cost(k, v)
+	if c.o.MaxBytes > 0 && cost > c.o.MaxBytes {
+		// Stored, it would evict everything else and still not fit: answered, not kept. Each
+		// request for it goes to AWS; the line says why, never what.
+		c.o.Logger.Warn("value larger than the cache's byte budget; answered, not cached",
+			"key", k, "bytes", cost, "max_bytes", c.o.MaxBytes)
+		return
+	}
+	e := &entry[K, V]{val: v, stored: now, wall: wall, seq: cl.seq, cost: cost}
+	c.bytes += cost
 	e.life, e.refreshAt = c.lifetimes(c.o.TTL(k))
 	e.elem = c.lru.PushFront(e)
 	cl.life, cl.storedAt = e.life, now
@@ -858,7 +901,13 @@ func (c *Cache[K, V]) store(k K, v V, aliases []K, cl *call[V], now, wall time.T
 			c.index[ak] = e
 		}
 	}
-	for c.lru.Len() > c.o.Size {
+	c.evict()
+}
+
+// evict removes the least recently used entries until the cache is within its bounds, in
+// entries and in bytes. Called with c.mu held.
+func (c *Cache[K, V]) evict() {
+	for c.lru.Len() > 0 && (c.lru.Len() > c.o.Size || c.o.MaxBytes > 0 && c.bytes > c.o.MaxBytes) {
 		c.remove(c.lru.Back().Value.(*entry[K, V]))
 	}
 }
@@ -885,6 +934,8 @@ func (c *Cache[K, V]) remove(e *entry[K, V]) {
 		}
 	}
 	c.lru.Remove(e.elem)
+	c.bytes -= e.cost
+	e.cost = 0
 	// Drop the references so an evicted value is garbage as soon as no answer holds it.
 	var zero V
 	e.val, e.keys = zero, nil

@@ -50,9 +50,12 @@ const (
 
 // Config is everything kinko reads from its environment.
 type Config struct {
-	Port           int // 0 picks a free port (tests)
-	CacheEnabled   bool
-	CacheSize      int
+	Port         int // 0 picks a free port (tests)
+	CacheEnabled bool
+	CacheSize    int
+	// CacheMaxBytes bounds what the cached values hold (KINKO_CACHE_MAX_BYTES; default a share
+	// of the function's memory, DefaultCacheBytes).
+	CacheMaxBytes  int
 	MaxConnections int
 	LogLevel       Level
 	LogNone        bool // PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL=NONE: no logs, no metrics line
@@ -115,9 +118,32 @@ const (
 	MetricsNone MetricsFormat = "none" // nothing
 )
 
+// The cache's byte budget when KINKO_CACHE_MAX_BYTES is unset: a tenth of the function's
+// memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in MB), at least 4 MiB; outside Lambda, 64 MiB.
+// A tenth leaves the function its memory: Go's collector lets the heap grow to about twice
+// what is live, and the function has its own. Secrets are at most 64 KiB (parameters 8 KiB),
+// so 12.8 MB (the smallest function, 128 MB) still holds about 190 of the largest, and a
+// thousand typical ones (a few hundred bytes) take about 1 MB.
+const (
+	cacheMemoryShare   = 10 // percent
+	minCacheBytes      = 4 << 20
+	outsideLambdaBytes = 64 << 20
+	maxCacheBytes      = int64(1) << 40
+)
+
+// DefaultCacheBytes is the byte budget for a function of memoryMB megabytes (0: not in Lambda).
+func DefaultCacheBytes(memoryMB int) int {
+	if memoryMB <= 0 {
+		return outsideLambdaBytes
+	}
+	mb := min(int64(memoryMB), 1<<30) // no overflow below, whatever the variable says
+	share := min(mb<<20*cacheMemoryShare/100, maxCacheBytes, math.MaxInt)
+	return max(minCacheBytes, int(share))
+}
+
 // TTL is the cache lifetime for values of kind k; 0 means do not cache.
 func (c Config) TTL(k Kind) time.Duration {
-	if !c.CacheEnabled || c.CacheSize == 0 {
+	if !c.CacheEnabled || c.CacheSize == 0 || c.CacheMaxBytes == 0 {
 		return 0
 	}
 	if k == SSM {
@@ -171,6 +197,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Port:                p.int("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", 2773, 0, 65535),
 		CacheEnabled:        p.bool("PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED", true),
 		CacheSize:           p.int("PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE", 1000, 0, 1_000_000),
+		CacheMaxBytes:       p.cacheBytes("KINKO_CACHE_MAX_BYTES", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
 		MaxConnections:      p.int("PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS", 3, 1, 1000),
 		SecretsTTL:          p.seconds("SECRETS_MANAGER_TTL", 300, 86400),
 		SSMTTL:              p.seconds("SSM_PARAMETER_STORE_TTL", 300, 86400),
@@ -220,6 +247,28 @@ func (p *parser) int(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// cacheBytes reads the byte budget, or derives it from the function's memory size. Lambda sets
+// memoryVar, not the user: a value that is not a number is taken as absent, not refused.
+func (p *parser) cacheBytes(name, memoryVar string) int {
+	memoryMB, err := strconv.Atoi(strings.TrimSpace(p.getenv(memoryVar)))
+	if err != nil {
+		memoryMB = 0
+	}
+	def := DefaultCacheBytes(memoryMB)
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > maxCacheBytes || n > math.MaxInt {
+		p.fail(name, v, "want a whole number of bytes from 0 (cache nothing) to "+strconv.FormatInt(min(maxCacheBytes, math.MaxInt), 10)+
+			", e.g. 16777216 for 16 MiB (default "+strconv.Itoa(def)+": "+strconv.Itoa(cacheMemoryShare)+
+			"% of "+memoryVar+", at least "+strconv.Itoa(minCacheBytes)+"; "+strconv.Itoa(outsideLambdaBytes)+" outside Lambda)")
+		return def
+	}
+	return int(n)
 }
 
 func (p *parser) seconds(name string, def, max int) time.Duration {

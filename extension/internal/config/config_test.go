@@ -19,7 +19,7 @@ func TestDefaultsMatchAWSExtension(t *testing.T) {
 		c.LogLevel != LevelInfo || c.LogNone || c.SecretsTTL != 300*time.Second || c.SSMTTL != 300*time.Second ||
 		c.SecretsTimeout != 0 || c.SSMTimeout != 0 || c.RefreshAhead != 0 || c.StaleIfError != time.Hour || c.NotFoundTTL != 5*time.Second ||
 		c.MaxWait != 250*time.Millisecond || len(c.Prefetch) != 0 || c.Token != "" || c.InitType != InitOnDemand || c.MetricsEveryInvokes != 0 ||
-		c.Metrics != MetricsLog {
+		c.Metrics != MetricsLog || c.CacheMaxBytes != 64<<20 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -102,6 +102,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"KINKO_MAX_WAIT_MS":                            "250ms",
 		"KINKO_METRICS_INVOKES":                        "-1",
 		"KINKO_METRICS":                                "cloudwatch",
+		"KINKO_CACHE_MAX_BYTES":                        "64MB",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -216,6 +217,38 @@ func TestNotFoundTTL(t *testing.T) {
 		var ce *Error
 		if _, err := Load(env(map[string]string{"KINKO_NOT_FOUND_TTL": value})); !errors.As(err, &ce) || ce.Variable != "KINKO_NOT_FOUND_TTL" {
 			t.Errorf("KINKO_NOT_FOUND_TTL=%q: %v, want an error naming the variable", value, err)
+		}
+	}
+}
+
+// The cache's byte budget is a tenth of the function's memory, at least 4 MiB, 64 MiB outside
+// Lambda, unless KINKO_CACHE_MAX_BYTES says otherwise; 0 there turns caching off.
+func TestCacheByteBudget(t *testing.T) {
+	for _, c := range []struct {
+		memory, set string
+		want        int64
+	}{
+		{"", "", 64 << 20},
+		{"128", "", 128 << 20 / 10}, // 12.8 MiB
+		{"10240", "", 10240 << 20 / 10},
+		{"16", "", 4 << 20},
+		{"not a number", "", 64 << 20}, // Lambda sets it: taken as absent, not refused
+		{"99999999999999999", "", 1 << 40},
+		{"128", " 1000000 ", 1_000_000},
+		{"", "0", 0},
+	} {
+		cfg, err := Load(env(map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": c.memory, "KINKO_CACHE_MAX_BYTES": c.set}))
+		if err != nil || int64(cfg.CacheMaxBytes) != c.want {
+			t.Errorf("memory %q, KINKO_CACHE_MAX_BYTES %q: %d bytes (%v), want %d", c.memory, c.set, cfg.CacheMaxBytes, err, c.want)
+		}
+		if (cfg.TTL(SecretsManager) == 0) != (c.want == 0) {
+			t.Errorf("KINKO_CACHE_MAX_BYTES %q: ttl %v", c.set, cfg.TTL(SecretsManager))
+		}
+	}
+	for _, bad := range []string{"-1", "64MB", "1e6", "2199023255552"} {
+		_, err := Load(env(map[string]string{"KINKO_CACHE_MAX_BYTES": bad}))
+		if err == nil || !strings.Contains(err.Error(), "KINKO_CACHE_MAX_BYTES") || !strings.Contains(err.Error(), "want a whole number of bytes") {
+			t.Errorf("KINKO_CACHE_MAX_BYTES=%q: %v, want an error naming the variable", bad, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
@@ -24,8 +29,7 @@ func benchHandlerWith(b *testing.B, tok string) http.Handler {
 	b.Helper()
 	values := map[config.Kind]upstream.Value{
 		config.SecretsManager: textValue("bench", secretValue),
-		config.SSM: {Body: []byte(`{"Parameter":{"ARN":"arn:aws:ssm:us-east-1:123456789012:parameter/bench","DataType":"text","Name":"/bench","Type":"SecureString","Value":"v","Version":1}}`),
-			Text: "v", HasText: true, Name: "/bench"},
+		config.SSM:            parameterValue("/bench", "v"),
 	}
 	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
 		Load:         func(_ context.Context, r upstream.Request) (upstream.Value, error) { return values[r.Kind], nil },
@@ -109,3 +113,52 @@ func BenchmarkHitLoopback(b *testing.B) { benchmarkLoopback(b, benchSecretPath) 
 
 // BenchmarkParameterHitLoopback is the same for a parameter.
 func BenchmarkParameterHitLoopback(b *testing.B) { benchmarkLoopback(b, benchParameterPath) }
+
+// BenchmarkJSONKeyHit is a jsonKey hit on a secret of 3,500 keys, through the handler.
+func BenchmarkJSONKeyHit(b *testing.B) {
+	h := NewHandler(&fakeCache{status: cache.Status{Outcome: cache.Hit, TTL: time.Minute},
+		values: map[string]upstream.Value{"many": textValue("many", manyKeys(3500))}}, token, slog.New(slog.DiscardHandler))
+	req := httptest.NewRequest(http.MethodGet, "/secretsmanager/get?secretId=many&jsonKey=k3499", nil)
+	req.Header.Set(TokenHeader, token)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// benchmarkUnknownParams is a hit whose query adds n unknown parameter names.
+func benchmarkUnknownParams(b *testing.B, n int) {
+	h := benchHandler(b)
+	var q strings.Builder
+	for i := range n {
+		fmt.Fprintf(&q, "&u%d=1", i)
+	}
+	req := httptest.NewRequest(http.MethodGet, benchSecretPath+q.String(), nil)
+	req.Header.Set(TokenHeader, token)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+// BenchmarkManyUnknownParams is a request with 3,000 unknown query parameter names.
+func BenchmarkManyUnknownParams(b *testing.B) { benchmarkUnknownParams(b, 3000) }
+
+// BenchmarkUnknownParamsAtLimit is a request with as many unknown names as kinko still answers.
+func BenchmarkUnknownParamsAtLimit(b *testing.B) { benchmarkUnknownParams(b, 62) }
+
+// parameterValue is the rendered answer for SecureString parameter name holding value.
+func parameterValue(name, value string) upstream.Value {
+	v, err := upstream.RenderParameter(&ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
+		ARN: aws.String("arn:aws:ssm:us-east-1:123456789012:parameter" + name), DataType: aws.String("text"),
+		Name: aws.String(name), Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(value), Version: 1,
+	}})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

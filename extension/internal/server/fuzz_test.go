@@ -68,9 +68,10 @@ func (f *fuzzCache) answer(r upstream.Request, o cache.Outcome) (upstream.Value,
 	if r.ID == "binary" {
 		return upstream.Value{Body: []byte(`{"Name":"binary","SecretBinary":"c2stZnV6eg=="}`), Name: r.ID}, cache.Status{Outcome: o}, nil
 	}
-	body, _ := json.Marshal(map[string]string{"Name": r.ID, "SecretString": fuzzSecret})
-	return upstream.Value{Body: body, Text: fuzzSecret, HasText: true, Name: r.ID}, cache.Status{Outcome: o, TTL: 100e9}, nil
+	return textValue(r.ID, fuzzSecret), cache.Status{Outcome: o, TTL: 100e9}, nil
 }
+
+func (f *fuzzCache) Recount(upstream.Request) {}
 
 // FuzzHandler sends arbitrary requests, parsed as net/http's server parses them, to the handler.
 // tokens is how many token headers to send (0-2), each with token's bytes.
@@ -173,8 +174,13 @@ func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder
 	}
 }
 
-// referenceQuery is how parseQuery read a query before it stopped building url.ParseQuery's map.
+// referenceQuery is how parseQuery read a query before it stopped building url.ParseQuery's map,
+// with the bound on the number of parameters it has since.
 func referenceQuery(raw string, allowed []string) (map[string]string, []string, error) {
+	if n := len(strings.Split(raw, "&")); n > maxQueryParams {
+		return nil, nil, fmt.Errorf("the query string has %d parameters, over the limit of %d; send only the ones the endpoint takes (%s)",
+			n, maxQueryParams, strings.Join(allowed, ", "))
+	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)

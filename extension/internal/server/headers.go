@@ -36,12 +36,17 @@ func newHeaderValues() *headerValues {
 func one(v string) []string { return []string{v}[:1:1] }
 
 // cacheStatus is cacheStatus(st, err) as a header value, shared when err is nil. The value
-// depends on the TTL in whole seconds only, so the key drops the rest.
+// depends on the TTL in whole seconds only, and on whether there is one (a value stored with
+// under a second left is not one never stored), so the key drops the rest.
 func (hv *headerValues) cacheStatus(st cache.Status, err error) []string {
 	if err != nil {
 		return one(cacheStatus(st, err))
 	}
-	st.TTL = st.TTL.Truncate(time.Second)
+	if ttl := st.TTL.Truncate(time.Second); ttl > 0 || st.TTL <= 0 {
+		st.TTL = ttl
+	} else {
+		st.TTL = time.Nanosecond
+	}
 	slot := &hv.statuses[(uint64(st.Outcome)*31+uint64(st.TTL/time.Second))%uint64(len(hv.statuses))]
 	if r := slot.Load(); r != nil && r.st == st {
 		return r.value

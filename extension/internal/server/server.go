@@ -39,6 +39,9 @@ const maxUnknownNames = 64
 type Cache interface {
 	Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
 	Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
+	// Recount tells the cache that r's value grew (its jsonKey index was built), so its byte
+	// budget counts what it holds.
+	Recount(r upstream.Request)
 }
 
 // Handler answers kinko's HTTP API.
@@ -383,7 +386,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		_, _ = w.Write(v.Body)
 		return
 	}
-	status, value, problem := lookupJSONKey(v, jsonKey)
+	status, value, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
 	if status != http.StatusOK {
 		code := "InvalidRequest"
 		if status == http.StatusNotFound {
@@ -408,29 +411,26 @@ func (h *Handler) upstreamError(w http.ResponseWriter, req upstream.Request, err
 }
 
 // lookupJSONKey returns the string value of top-level key k of v's JSON text. Problems are
-// described without quoting the value: a parse error message can hold a piece of the secret.
-func lookupJSONKey(v upstream.Value, k string) (status int, value, problem string) {
-	if !v.HasText {
+// described without quoting the value. The value keeps its own index of the text's keys (built
+// on the first jsonKey request, then counted in the cache's byte budget: recount asks the cache
+// to count it), so a hit costs the key's value, not a parse of the whole secret.
+func lookupJSONKey(v upstream.Value, k string, recount func()) (status int, value, problem string) {
+	indexed := v.Indexed()
+	value, err := v.JSONKey(k)
+	if !indexed && v.Indexed() {
+		recount()
+	}
+	switch {
+	case err == nil:
+		return http.StatusOK, value, ""
+	case errors.Is(err, upstream.ErrNoText):
 		return http.StatusBadRequest, "", "holds binary data, not a JSON object; drop jsonKey to read it whole"
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal([]byte(v.Text), &m) != nil || m == nil {
-		return http.StatusBadRequest, "", "is not a JSON object; drop jsonKey to read the whole string"
-	}
-	raw, ok := m[k]
-	if !ok {
+	case errors.Is(err, upstream.ErrNoKey):
 		return http.StatusNotFound, "", fmt.Sprintf("has no top-level key %q", clip(k))
-	}
-	// A null holds no value: answering it as an empty 200 (or as the text "null") would hand
-	// the caller a credential that is not one.
-	if string(raw) == "null" {
+	case errors.Is(err, upstream.ErrNullKey):
 		return http.StatusNotFound, "", fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return http.StatusOK, s, ""
-	}
-	return http.StatusOK, string(raw), "" // a number, boolean, object or array, as JSON text
+	return http.StatusBadRequest, "", "is not a JSON object; drop jsonKey to read the whole string"
 }
 
 func kindNoun(k config.Kind) string {

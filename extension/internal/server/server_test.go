@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
@@ -30,6 +32,7 @@ type fakeCache struct {
 	mu       sync.Mutex
 	requests []upstream.Request
 	refresh  []bool
+	recounts []upstream.Request
 	values   map[string]upstream.Value // by ID
 	err      error
 	status   cache.Status
@@ -58,9 +61,19 @@ func (f *fakeCache) Refresh(_ context.Context, r upstream.Request) (upstream.Val
 	return f.lookup(r, true)
 }
 
+func (f *fakeCache) Recount(r upstream.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recounts = append(f.recounts, r)
+}
+
+// textValue is the rendered answer for secret id holding text.
 func textValue(id, text string) upstream.Value {
-	body, _ := json.Marshal(map[string]any{"Name": id, "SecretString": text})
-	return upstream.Value{Body: body, Text: text, HasText: true, Name: id}
+	v, err := upstream.RenderSecret(&secretsmanager.GetSecretValueOutput{Name: &id, SecretString: &text})
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func newFake() *fakeCache {
@@ -356,6 +369,11 @@ func TestCacheStatusValues(t *testing.T) {
 		{Outcome: cache.StaleWhileRevalidate}:                      "kinko; hit; detail=stale-while-revalidate",
 		{Outcome: cache.Refreshed, TTL: 300 * time.Second}:         "kinko; fwd=request; stored; ttl=300",
 		{Outcome: cache.Bypass}:                                    "kinko; fwd=bypass",
+		// Answered but not stored (a value over the cache's byte budget): no promise of freshness.
+		{Outcome: cache.Miss}:      "kinko; fwd=miss",
+		{Outcome: cache.Collapsed}: "kinko; fwd=miss; collapsed",
+		{Outcome: cache.Expired}:   "kinko; fwd=stale",
+		{Outcome: cache.Refreshed}: "kinko; fwd=request",
 	} {
 		if got := cacheStatus(st, nil); got != want {
 			t.Errorf("%v: %q, want %q", st.Outcome, got, want)

@@ -10,7 +10,7 @@ import (
 
 // cacheStatus renders the RFC 9211 Cache-Status value for one answer. Every fresh answer
 // carries ttl (whole seconds of freshness left, the value's own jittered lifetime); stale,
-// bypassed and error answers carry none.
+// bypassed, unstored and error answers carry none.
 func cacheStatus(st cache.Status, err error) string {
 	if err != nil {
 		s := "kinko; fwd=miss"
@@ -25,6 +25,20 @@ func cacheStatus(st cache.Status, err error) string {
 			s += "; fwd-status=" + strconv.Itoa(ue.Status)
 		}
 		return s
+	}
+	if st.TTL <= 0 {
+		// Fetched and answered, but not stored (a value over the cache's byte budget, or one
+		// fetched across a Forget): nothing is promised fresh, as for a bypass.
+		switch st.Outcome {
+		case cache.Miss:
+			return "kinko; fwd=miss"
+		case cache.Collapsed:
+			return "kinko; fwd=miss; collapsed"
+		case cache.Expired:
+			return "kinko; fwd=stale"
+		case cache.Refreshed:
+			return "kinko; fwd=request"
+		}
 	}
 	ttl := "; ttl=" + strconv.FormatInt(int64(st.TTL.Seconds()), 10)
 	switch st.Outcome {

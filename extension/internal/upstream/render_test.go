@@ -16,7 +16,7 @@ import (
 func TestDocumentsAreAWSShaped(t *testing.T) {
 	// 499.9 ms in Tokyo: the date is written in UTC, cut (not rounded) to the millisecond.
 	created := time.Date(2022, 11, 16, 17, 22, 40, 499_900_000, time.FixedZone("JST", 9*3600))
-	v, err := renderSecret(&secretsmanager.GetSecretValueOutput{
+	v, err := RenderSecret(&secretsmanager.GetSecretValueOutput{
 		ARN: aws.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf"), Name: aws.String("app"),
 		SecretString: aws.String("s3cr3t"), VersionId: aws.String("v1"), VersionStages: []string{"AWSCURRENT"}, CreatedDate: &created,
 	})
@@ -30,7 +30,7 @@ func TestDocumentsAreAWSShaped(t *testing.T) {
 	}
 
 	whole := time.Date(2022, 11, 16, 8, 22, 40, 0, time.UTC) // whole seconds still get ".000"
-	p, err := renderParameter(&ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
+	p, err := RenderParameter(&ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
 		ARN: aws.String("arn:aws:ssm:us-east-1:123456789012:parameter/app/db"), DataType: aws.String("text"),
 		LastModifiedDate: &whole, Name: aws.String("/app/db"), Selector: aws.String(":1"),
 		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String("pw"), Version: 1,

@@ -6,7 +6,6 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,17 +54,6 @@ func (r Request) LogValue() slog.Value {
 		attrs = append(attrs, slog.Bool("decrypt", r.Decrypt))
 	}
 	return slog.GroupValue(attrs...)
-}
-
-// Value is one answer, rendered.
-type Value struct {
-	Body    []byte // the JSON document served to callers
-	Text    string // SecretString or the parameter's Value: what jsonKey reads
-	HasText bool   // false for a SecretBinary
-	ARN     string
-	Name    string
-	// Version is the version id (secrets) or number (parameters), for logs and headers.
-	Version string
 }
 
 // Observer counts upstream calls (metrics).
@@ -290,7 +278,7 @@ func (c *Client) fetchSecret(ctx context.Context, r Request) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	return renderSecret(out)
+	return RenderSecret(out)
 }
 
 // secretDocument is GetSecretValue's output as AWS's extension serves it: PascalCase, its key
@@ -324,7 +312,8 @@ func oneAttemptSSM(o *ssm.Options) {
 	}
 }
 
-func renderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
+// RenderSecret renders GetSecretValue's output as the document kinko serves.
+func RenderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
 	doc := secretDocument{
 		ARN:           out.ARN,
 		CreatedDate:   date(out.CreatedDate),
@@ -334,18 +323,12 @@ func renderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
 		VersionId:     out.VersionId,
 		VersionStages: out.VersionStages,
 	}
-	body, err := json.Marshal(doc)
+	hint := 512 + len(aws.ToString(out.SecretString)) + len(out.SecretBinary)*4/3
+	body, text, err := renderDocument(doc, "SecretString", hint)
 	if err != nil {
 		return Value{}, fmt.Errorf("render GetSecretValue output: %w", err)
 	}
-	return Value{
-		Body:    body,
-		Text:    aws.ToString(out.SecretString),
-		HasText: out.SecretString != nil,
-		ARN:     aws.ToString(out.ARN),
-		Name:    aws.ToString(out.Name),
-		Version: aws.ToString(out.VersionId),
-	}, nil
+	return newValue(body, text, aws.ToString(out.ARN), aws.ToString(out.Name), aws.ToString(out.VersionId)), nil
 }
 
 func (c *Client) fetchParameter(ctx context.Context, r Request) (Value, error) {
@@ -363,7 +346,7 @@ func (c *Client) fetchParameter(ctx context.Context, r Request) (Value, error) {
 	if out.Parameter == nil {
 		return Value{}, errMalformed
 	}
-	return renderParameter(out)
+	return RenderParameter(out)
 }
 
 type parameterDocument struct {
@@ -381,24 +364,19 @@ type parameterDocument struct {
 	ResultMetadata resultMetadata `json:"ResultMetadata"`
 }
 
-func renderParameter(out *ssm.GetParameterOutput) (Value, error) {
+// RenderParameter renders GetParameter's output as the document kinko serves.
+func RenderParameter(out *ssm.GetParameterOutput) (Value, error) {
 	p := out.Parameter
 	var doc parameterDocument
 	d := &doc.Parameter
 	d.ARN, d.DataType, d.LastModifiedDate, d.Name = p.ARN, p.DataType, date(p.LastModifiedDate), p.Name
 	d.Selector, d.SourceResult, d.Type, d.Value, d.Version = p.Selector, p.SourceResult, string(p.Type), p.Value, p.Version
-	body, err := json.Marshal(doc)
+	hint := 512 + len(aws.ToString(p.Value)) + len(aws.ToString(p.SourceResult))
+	body, text, err := renderDocument(doc, "Value", hint)
 	if err != nil {
 		return Value{}, fmt.Errorf("render GetParameter output: %w", err)
 	}
-	return Value{
-		Body:    body,
-		Text:    aws.ToString(p.Value),
-		HasText: p.Value != nil,
-		ARN:     aws.ToString(p.ARN),
-		Name:    aws.ToString(p.Name),
-		Version: strconv.FormatInt(p.Version, 10),
-	}, nil
+	return newValue(body, text, aws.ToString(p.ARN), aws.ToString(p.Name), strconv.FormatInt(p.Version, 10)), nil
 }
 
 // dateLayout is how AWS's extension writes dates: UTC, always three fractional digits. AWS

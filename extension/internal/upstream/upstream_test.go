@@ -116,7 +116,7 @@ func TestSecretDocumentKeepsNulls(t *testing.T) {
 	if doc["SecretBinary"] != nil || doc["CreatedDate"] != "2026-11-01T03:00:00.500Z" || doc["SecretString"] != secretText || len(doc) != 8 {
 		t.Fatalf("document %v", doc)
 	}
-	if !v.HasText || v.Text != secretText || v.ARN == "" || v.Name != "a" || v.Version != "v1" {
+	if text, ok := v.Text(); !ok || text != secretText || v.ARN == "" || v.Name != "a" || v.Version != "v1" {
 		t.Fatalf("value fields wrong")
 	}
 	aliases := NewHome("us-east-1").Aliases(Request{Kind: config.SecretsManager, ID: "a", Stage: "AWSPREVIOUS"}, v)
@@ -129,7 +129,7 @@ func TestBinarySecretIsBase64(t *testing.T) {
 	f := &fakeSecrets{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("b"), SecretBinary: []byte{0, 1, 2}}}
 	c := &Client{secrets: f, timeout: func(config.Kind) time.Duration { return 0 }}
 	v, _ := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "b"})
-	if !strings.Contains(string(v.Body), `"SecretBinary":"AAEC"`) || !strings.Contains(string(v.Body), `"SecretString":null`) || v.HasText {
+	if !strings.Contains(string(v.Body), `"SecretBinary":"AAEC"`) || !strings.Contains(string(v.Body), `"SecretString":null`) || v.HasText() {
 		t.Fatalf("binary document %s", v.Body)
 	}
 }
