@@ -352,6 +352,10 @@ func sandboxEnv(f function, interp string, user map[string]string) map[string]st
 		// This machine's interpreter first: the sandbox's PATH is otherwise the system's.
 		env["PATH"] = filepath.Dir(interp) + ":/usr/local/bin:/usr/bin:/bin"
 	}
+	if f.runtime == runtimePython {
+		// Lambda's /var/task is read-only: no __pycache__ in the function's directory either.
+		env["PYTHONDONTWRITEBYTECODE"] = "1"
+	}
 	if f.runtime == runtimeNode {
 		env["NODE_PATH"] = "/opt/nodejs/node_modules"
 	}
