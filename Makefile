@@ -196,12 +196,16 @@ node_modules/.package-lock.json: package-lock.json
 # osls calls AWS (STS, CloudFormation) even to package: moto answers on loopback instead.
 # cfn-lint's exit code is a bit mask (2 error, 4 warning, 8 info): only errors fail.
 package: SLS_REGION = $(or $(REGION),us-east-1)
+# A bad parameter's message (layer/sample.js) comes without osls's stack trace (-hide-js-stack).
 package: node_modules/.package-lock.json layer function ## render the CloudFormation template offline and cfn-lint it
-	$(GO) run ./internal/cmd/withmoto -- $(OSLS) package $(SLS_ARGS)
+	$(GO) build -o $(BUILD)/withmoto ./internal/cmd/withmoto
+	$(BUILD)/withmoto -hide-js-stack -- $(OSLS) package $(SLS_ARGS)
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
 	@rc=0; cfn-lint $(CFN_TEMPLATE) || rc=$$?; \
 	if (( rc & 2 )); then echo "cfn-lint: errors in $(CFN_TEMPLATE)" >&2; exit 1; fi; \
 	echo "cfn-lint: no errors (exit $$rc)"
+	@echo "package: the CloudFormation template is $(CFN_TEMPLATE) ($(abspath $(CFN_TEMPLATE)))"; \
+	echo "package: it deploys $(DIST)/kinko-layer-$(ARCH).zip and $(DIST)/function-$(ARCH).zip; make deploy uploads them (README: Deploy the sample to AWS)"
 
 deploy: node_modules/.package-lock.json layer function ## deploy the layer and the sample to AWS (needs credentials and REGION)
 	$(need_region)$(OSLS) deploy $(SLS_ARGS)
