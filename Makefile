@@ -22,6 +22,13 @@ MKZIP := $(BUILD)/mkzip
 # file too): no inlining, except in the packages a cached answer runs through.
 KINKO_GCFLAGS := $(shell cat layer/kinko.gcflags)
 
+# make run needs FN; say so before a minute of building.
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+ifeq ($(FN),)
+$(error FN is not set: make run FN=path/to/your/function [HANDLER=app.handler] [SECRETS=secrets.json] [ENV='K=V ...'] [EVENT=event.json] [N=2] (README "Try it locally"))
+endif
+endif
+
 # Deployment (serverless.yml documents its parameters). OSLS_FLAGS adds more, e.g.
 #   make deploy STAGE=prod OSLS_FLAGS='--param="secretName=prod/openai"'
 # The region is the AWS CLI's: REGION, else AWS_REGION, else AWS_DEFAULT_REGION, else the CLI
@@ -44,7 +51,7 @@ CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up lint bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
+.PHONY: help test deps vet unit e2e demo up run lint bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -76,6 +83,21 @@ demo: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the whole stack on this machine: a
 up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the page at http://127.0.0.1:3000/
 	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
 	$(BUILD)/demo -up -layer $<
+
+# make run: your own function with the layer, under the emulator, against moto (e2e/cmd/run;
+# README "Try it locally"). The values reach the command through the environment, so paths and
+# ENV's quotes pass unchanged. ENV counts only from make's command line: a shell may export an
+# ENV of its own (POSIX sh reads it as a startup file).
+run: export KINKO_RUN_FN = $(FN)
+run: export KINKO_RUN_HANDLER = $(HANDLER)
+run: export KINKO_RUN_SECRETS = $(SECRETS)
+run: export KINKO_RUN_EVENT = $(EVENT)
+run: export KINKO_RUN_N = $(or $(N),1)
+run: export KINKO_RUN_ENV = $(if $(filter command line,$(origin ENV)),$(value ENV))
+run: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## your function in FN=DIR with the layer, against moto: HANDLER=app.handler SECRETS=s.json ENV='K=V' EVENT=e.json N=2
+	$(GO) build -o $(BUILD)/run ./e2e/cmd/run
+	$(BUILD)/run -layer $< -fn "$$KINKO_RUN_FN" -handler "$$KINKO_RUN_HANDLER" -secrets "$$KINKO_RUN_SECRETS" \
+	  -event "$$KINKO_RUN_EVENT" -n "$$KINKO_RUN_N" -env "$$KINKO_RUN_ENV" $(if $(filter 1 true yes,$(VERBOSE)),-v)
 
 lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
@@ -174,12 +196,16 @@ node_modules/.package-lock.json: package-lock.json
 # osls calls AWS (STS, CloudFormation) even to package: moto answers on loopback instead.
 # cfn-lint's exit code is a bit mask (2 error, 4 warning, 8 info): only errors fail.
 package: SLS_REGION = $(or $(REGION),us-east-1)
+# A bad parameter's message (layer/sample.js) comes without osls's stack trace (-hide-js-stack).
 package: node_modules/.package-lock.json layer function ## render the CloudFormation template offline and cfn-lint it
-	$(GO) run ./internal/cmd/withmoto -- $(OSLS) package $(SLS_ARGS)
+	$(GO) build -o $(BUILD)/withmoto ./internal/cmd/withmoto
+	$(BUILD)/withmoto -hide-js-stack -- $(OSLS) package $(SLS_ARGS)
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
 	@rc=0; cfn-lint $(CFN_TEMPLATE) || rc=$$?; \
 	if (( rc & 2 )); then echo "cfn-lint: errors in $(CFN_TEMPLATE)" >&2; exit 1; fi; \
 	echo "cfn-lint: no errors (exit $$rc)"
+	@echo "package: the CloudFormation template is $(CFN_TEMPLATE) ($(abspath $(CFN_TEMPLATE)))"; \
+	echo "package: it deploys $(DIST)/kinko-layer-$(ARCH).zip and $(DIST)/function-$(ARCH).zip; make deploy uploads them (README: Deploy the sample to AWS)"
 
 deploy: node_modules/.package-lock.json layer function ## deploy the layer and the sample to AWS (needs credentials and REGION)
 	$(need_region)$(OSLS) deploy $(SLS_ARGS)

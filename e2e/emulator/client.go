@@ -39,10 +39,30 @@ func NewClient(baseURL string, timeout time.Duration) *Client {
 // ctx allows; once sent, an invoke is not abandoned when ctx ends (the emulator would still be
 // busy with it, and the next invoke would crash it): it runs to its answer or to the timeout.
 func (c *Client) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	r, err := c.Call(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != http.StatusOK {
+		// The emulator answers 502 when init failed, 4xx/5xx when it could not run the invoke.
+		return nil, fmt.Errorf("invoke %s: the emulator answered %d: %s (see its log)", c.url, r.Status, snippet(r.Body))
+	}
+	return r.Body, nil
+}
+
+// Result is the emulator's whole answer to one invoke.
+type Result struct {
+	Status int    // 200 for an answer, a function error and a timeout alike; 502 when init failed
+	Body   []byte // the function's payload, its error document, or the emulator's own text
+}
+
+// Call is Invoke, with the emulator's status: for callers that report a failed invoke
+// themselves (make run). The error is for an invoke that got no answer at all.
+func (c *Client) Call(ctx context.Context, payload []byte) (Result, error) {
 	select {
 	case c.slot <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("invoke: gave up waiting for the emulator (one invoke at a time): %w", ctx.Err())
+		return Result{}, fmt.Errorf("invoke: gave up waiting for the emulator (one invoke at a time): %w", ctx.Err())
 	}
 	defer func() { <-c.slot }()
 
@@ -50,26 +70,22 @@ func (c *Client) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.url, bytes.NewReader(payload))
 	if err != nil {
-		return nil, fmt.Errorf("invoke: building the request: %w", err)
+		return Result{}, fmt.Errorf("invoke: building the request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("invoke %s: %w (is the emulator running?)", c.url, err)
+		return Result{}, fmt.Errorf("invoke %s: %w (is the emulator running?)", c.url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("invoke %s: reading the answer: %w", c.url, err)
+		return Result{}, fmt.Errorf("invoke %s: reading the answer: %w", c.url, err)
 	}
 	if len(body) > maxResponse {
-		return nil, fmt.Errorf("invoke %s: the answer exceeds Lambda's 6 MB response limit", c.url)
+		return Result{}, fmt.Errorf("invoke %s: the answer exceeds Lambda's 6 MB response limit", c.url)
 	}
-	if resp.StatusCode != http.StatusOK {
-		// The emulator answers 502 when init failed, 4xx/5xx when it could not run the invoke.
-		return nil, fmt.Errorf("invoke %s: the emulator answered %d: %s (see its log)", c.url, resp.StatusCode, snippet(body))
-	}
-	return body, nil
+	return Result{Status: resp.StatusCode, Body: body}, nil
 }
 
 func snippet(b []byte) string {

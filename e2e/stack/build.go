@@ -74,6 +74,16 @@ func FindRoot() (string, error) {
 // (a `make layer` zip for this machine) dir/opt is that layer, unpacked, instead of a build of
 // the extension. Progress goes to log.
 func Build(ctx context.Context, root, dir, layerZip string, log io.Writer) (Binaries, error) {
+	return build(ctx, root, dir, layerZip, log, true)
+}
+
+// BuildSandbox is Build without the sample function (Binaries.Bootstrap is empty): for a stack
+// that runs another function (Options.Bootstrap), as make run does.
+func BuildSandbox(ctx context.Context, root, dir, layerZip string, log io.Writer) (Binaries, error) {
+	return build(ctx, root, dir, layerZip, log, false)
+}
+
+func build(ctx context.Context, root, dir, layerZip string, log io.Writer, function bool) (Binaries, error) {
 	goBin, err := goTool()
 	if err != nil {
 		return Binaries{}, err
@@ -91,9 +101,13 @@ func Build(ctx context.Context, root, dir, layerZip string, log io.Writer) (Bina
 		args []string
 	}
 	steps := []step{
-		{"the function", lambdaEnv, []string{"build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", ldflags, "-o", b.Bootstrap, "./function"}},
 		// Pinned in go.mod as a tool, so this is the version the project tested with.
 		{"the Lambda emulator", nil, []string{"build", "-o", b.RIE, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"}},
+	}
+	if function {
+		steps = append([]step{{"the function", lambdaEnv, []string{"build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", ldflags, "-o", b.Bootstrap, "./function"}}}, steps...)
+	} else {
+		b.Bootstrap = ""
 	}
 	if layerZip == "" {
 		builds, err := LayerBuilds(root)

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,6 +79,10 @@ type Options struct {
 	// Bootstrap runs this executable as the function instead of Bin.Bootstrap: another runtime
 	// (e2e/runtimes/*/bootstrap).
 	Bootstrap string
+	// OwnFunction runs someone's own function (make run, with Bootstrap): no demo secret, no
+	// local model, no HTTP front, and none of the sample's variables in the sandbox (no
+	// KINKO_PREFETCH, SECRET_NAME, OPENAI_BASE_URL); invoke it through Invoker.
+	OwnFunction bool
 }
 
 // Stack is a running stack. Its fields are for tests and the demo to look and poke at.
@@ -154,7 +159,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		BaseEndpoint: aws.String(s.Moto.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
-	if !o.NoSecret {
+	if !o.NoSecret && !o.OwnFunction {
 		if _, err := s.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name: aws.String(s.SecretName), SecretString: aws.String(keyDocument(s.Key)),
 		}); err != nil {
@@ -163,7 +168,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	s.OpenAIURL = o.OpenAIBaseURL
-	if s.OpenAIURL == "" {
+	if s.OpenAIURL == "" && !o.OwnFunction {
 		s.OpenAI = fakeopenai.New(s.Key, slog.New(slog.NewJSONHandler(s.openaiLog, nil)))
 		if s.openai, err = loopback.Serve("127.0.0.1:0", s.OpenAI); err != nil {
 			return nil, fmt.Errorf("start the local OpenAI-compatible server: %w", err)
@@ -195,6 +200,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	// Longer than the function's own timeout, so the emulator's timeout answer comes first.
 	s.Invoker = emulator.NewClient(s.Emulator.URL, (FunctionTimeout+10)*time.Second)
+	if o.OwnFunction {
+		return s, nil
+	}
 
 	addr := o.FrontAddr
 	if addr == "" {
@@ -226,13 +234,14 @@ func (s *Stack) sandboxEnv(o Options, kinkoPort int) []string {
 		"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/kinko-e2e/credentials",
 		"AWS_ENDPOINT_URL":            s.Proxy.URL,
 
-		"KINKO_PREFETCH":                         s.SecretName,
 		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(kinkoPort),
 		"PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "DEBUG",
-
-		"SECRET_NAME":     s.SecretName,
-		"SECRET_JSON_KEY": DefaultJSONKey,
-		"OPENAI_BASE_URL": s.OpenAIURL,
+	}
+	if !o.OwnFunction {
+		env["KINKO_PREFETCH"] = s.SecretName
+		env["SECRET_NAME"] = s.SecretName
+		env["SECRET_JSON_KEY"] = DefaultJSONKey
+		env["OPENAI_BASE_URL"] = s.OpenAIURL
 	}
 	if o.OpenAIModel != "" {
 		env["OPENAI_MODEL"] = o.OpenAIModel
@@ -359,21 +368,51 @@ func (s *Stack) EmulatorLog() string { return s.emuLog.String() }
 const (
 	FromEmulator  = "emulator"
 	FromExtension = "extension"
+	FromWrapper   = "kinko-exec"
 	FromFunction  = "function"
 )
 
+// emulatorLine matches the emulator's own log lines: "07 Dec 2026 03:50:45,871 [INFO] (rapid) ...".
+var emulatorLine = regexp.MustCompile(`^\d{2} [A-Z][a-z]{2} \d{4} [0-9:,]+ \[([A-Z]+)\] `)
+
 // Source tells who printed a line of the emulator's output: kinko's JSON lines carry
-// "extension":"kinko" (and its metrics line "_aws"), the function's are other JSON, and the
-// rest is the emulator's own.
+// "extension":"kinko" (and its metrics line "_aws"), and when it cannot start it writes
+// "kinko: ..." lines on stderr; the exec wrapper writes "kinko-exec: ..."; the emulator its own
+// dated lines and the START, END and REPORT lines of each invoke; the rest (JSON or not: a
+// print, a traceback) is the function's.
 func Source(line string) string {
 	switch {
-	case !strings.HasPrefix(line, "{"):
-		return FromEmulator
-	case strings.Contains(line, `"extension":"kinko"`), strings.Contains(line, `"_aws":`):
-		return FromExtension
-	default:
+	case strings.HasPrefix(line, "{"):
+		if strings.Contains(line, `"extension":"kinko"`) || strings.Contains(line, `"_aws":`) {
+			return FromExtension
+		}
 		return FromFunction
+	case strings.HasPrefix(line, "kinko: "):
+		return FromExtension
+	case strings.HasPrefix(line, "kinko-exec: "):
+		return FromWrapper
+	case emulatorLine.MatchString(line),
+		strings.HasPrefix(line, "START RequestId: "), strings.HasPrefix(line, "END RequestId: "), strings.HasPrefix(line, "REPORT RequestId: "):
+		return FromEmulator
 	}
+	return FromFunction
+}
+
+// IsProblem reports a line that says something went wrong: a JSON line at WARN or ERROR (kinko's,
+// or a function's slog), kinko's or the wrapper's lines on stderr (written only when they fail),
+// the emulator's warnings, errors and failed phases, a managed runtime's "[ERROR]" lines.
+func IsProblem(line string) bool {
+	switch {
+	case strings.HasPrefix(line, "{"):
+		var m struct{ Level string }
+		return json.Unmarshal([]byte(line), &m) == nil && (m.Level == "WARN" || m.Level == "ERROR")
+	case strings.HasPrefix(line, "kinko: "), strings.HasPrefix(line, "kinko-exec: "), strings.HasPrefix(line, "[ERROR] "):
+		return true
+	}
+	if m := emulatorLine.FindStringSubmatch(line); m != nil {
+		return m[1] == "WARNING" || m[1] == "WARN" || m[1] == "ERROR" || m[1] == "FATAL" || strings.Contains(line, "(status: error")
+	}
+	return false
 }
 
 // Lines returns the emulator output's lines from source (FromExtension, ...).

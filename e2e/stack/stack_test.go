@@ -18,9 +18,36 @@ func TestSource(t *testing.T) {
 		`{"time":"t","level":"INFO","msg":"ready","extension":"kinko","port":2773}`:   FromExtension,
 		`{"Hits":1,"_aws":{"CloudWatchMetrics":[]}}`:                                  FromExtension,
 		`{"time":"t","level":"INFO","msg":"request","route":"POST /invoke-openai"}`:   FromFunction,
+		// What a runtime prints that is not JSON (print(), a traceback) is the function's; kinko's
+		// and the wrapper's lines on stderr say whose they are (issue 28).
+		`handler sees DB_PASSWORD with 4 characters`:                                       FromFunction,
+		`[ERROR] RuntimeError: kinko: 404 {"__type":"ResourceNotFoundException"}`:          FromFunction,
+		`kinko: KINKO_MAX_WAIT_MS="-3": want a whole number from 0 to 60000 (default 250)`: FromExtension,
+		`kinko-exec: DB_USER: secret "db" key "user": no such JSON key (JsonKeyNotFound)`:  FromWrapper,
+		`REPORT RequestId: 1	Duration: 2.97 ms`:                                            FromEmulator,
 	} {
 		if got := Source(line); got != want {
 			t.Errorf("Source(%q) = %s, want %s", line, got, want)
+		}
+	}
+}
+
+func TestIsProblem(t *testing.T) {
+	for line, want := range map[string]bool{
+		`07 Dec 2026 03:51:41,139 [ERROR] (rapid) Init failed error=exit status 1 InvokeID=`:    true,
+		`07 Dec 2026 03:51:41,131 [WARNING] (rapid) First fatal error stored in appctx: Ext`:    true,
+		`07 Dec 2026 03:51:41,139 [INFO] (rapid) INIT RTDONE(status: error)`:                    true,
+		`07 Dec 2026 03:51:41,139 [INFO] (rapid) INIT RTDONE(status: success)`:                  false,
+		`{"time":"t","level":"WARN","msg":"upstream error","extension":"kinko"}`:                true,
+		`{"time":"t","level":"DEBUG","msg":"request","extension":"kinko"}`:                      false,
+		`kinko: SECRETS_MANAGER_TTL="abc": want a whole number`:                                 true,
+		`kinko-exec: not starting the runtime: 1 reference(s) unresolved`:                       true,
+		`[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'x'`: true,
+		`handler sees DB_PASSWORD with 4 characters`:                                            false,
+		`{"time":"t","level":"ERROR","msg":"secret unavailable","route":"POST /invoke-openai"}`: true,
+	} {
+		if got := IsProblem(line); got != want {
+			t.Errorf("IsProblem(%q) = %t, want %t", line, got, want)
 		}
 	}
 }

@@ -124,6 +124,16 @@ func demo(ctx context.Context, o options, getenv func(string) string, out io.Wri
 		if !stopped {
 			_ = st.Close()
 		}
+		if err != nil && !o.up {
+			// The front and the emulator answer a failed init with a bare 502: the reason is in
+			// the lines the extension, the function and the emulator wrote.
+			if lines := problemLines(st.EmulatorLog()); len(lines) > 0 {
+				fmt.Fprintln(out, "\n==> what the sandbox logged about it (warnings and errors)")
+				for _, l := range lines {
+					fmt.Fprintf(out, "    %-9s | %s\n", stack.Source(l), l)
+				}
+			}
+		}
 	}()
 	model := "local OpenAI-compatible model (accepts only the demo key)"
 	if st.OpenAI == nil {
@@ -168,7 +178,7 @@ func demo(ctx context.Context, o options, getenv func(string) string, out io.Wri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "    page: GET %s/ -> HTTP %d, %s, %d bytes\n", st.FrontURL, page.Status, page.Header.Get("Content-Type"), len(page.Body))
+	fmt.Fprintf(out, "    page: GET %s/ -> HTTP %d, %s, %d bytes (while the stack runs; make up keeps it running)\n", st.FrontURL, page.Status, page.Header.Get("Content-Type"), len(page.Body))
 	if page.Status != 200 || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") {
 		problems = append(problems, "the page did not load")
 	}
@@ -214,7 +224,22 @@ func demo(ctx context.Context, o options, getenv func(string) string, out io.Wri
 		return fmt.Errorf("%d problem(s):\n  - %s", len(problems), strings.Join(problems, "\n  - "))
 	}
 	fmt.Fprintln(out, "demo: OK (no key in any log; every process stopped; /opt untouched)")
+	fmt.Fprintf(out, "\nThe stack is stopped now: %s/ no longer answers.\n", st.FrontURL)
+	fmt.Fprintln(out, "  make up                    the same stack, kept running until Ctrl-C: open http://127.0.0.1:3000/")
+	fmt.Fprintln(out, "  make run FN=your/function  your own function with the layer, against moto (README: Try it locally)")
 	return nil
+}
+
+// problemLines are the warnings and errors in the emulator's output: the extension's, the
+// function's and the emulator's own.
+func problemLines(log string) []string {
+	var out []string
+	for l := range strings.Lines(log) {
+		if l = strings.TrimRight(l, "\r\n"); stack.IsProblem(l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // up keeps the stack running until Ctrl-C (or until the emulator dies).

@@ -22,4 +22,31 @@ func TestDemoRunsClean(t *testing.T) {
 	if code != 0 || !strings.Contains(out.String(), "demo: OK") {
 		t.Fatalf("demo exited %d:\n%s", code, out.String())
 	}
+	// Its last lines say the stack is gone and how to keep one (issue 28: a user curled the
+	// page the demo had printed, after the stop, and got "connection refused").
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := strings.Join(lines[len(lines)-3:], "\n")
+	for _, want := range []string{"The stack is stopped now", "make up", "make run FN="} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the demo's last lines lack %q:\n%s", want, last)
+		}
+	}
+}
+
+// When a request fails, the demo shows the warnings and errors the sandbox logged, whoever wrote
+// them, instead of leaving the user with the front's bare 502.
+func TestProblemLines(t *testing.T) {
+	log := strings.Join([]string{
+		`START RequestId: 1 Version: $LATEST`,
+		`07 Dec 2026 03:51:41,131 [INFO] (rapid) INIT START(type: on-demand, phase: init)`,
+		`{"time":"t","level":"ERROR","msg":"init failed","extension":"kinko","reason":"ConfigInvalid"}`,
+		`kinko: SECRETS_MANAGER_TTL="abc": want a whole number from 0 to 86400 (default 300)`,
+		`kinko: KINKO_MAX_WAIT_MS="-3": want a whole number from 0 to 60000 (default 250)`,
+		`07 Dec 2026 03:51:41,139 [ERROR] (rapid) Init failed error=exit status 1 InvokeID=`,
+		`{"time":"t","level":"DEBUG","msg":"request","extension":"kinko"}`,
+	}, "\n") + "\n"
+	got := problemLines(log)
+	if len(got) != 4 || !strings.HasPrefix(got[0], `{"time":"t","level":"ERROR"`) || !strings.Contains(got[3], "[ERROR] (rapid) Init failed") {
+		t.Errorf("problemLines = %q, want kinko's error, its two stderr lines and the emulator's error", got)
+	}
 }

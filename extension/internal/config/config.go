@@ -219,12 +219,42 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Token == "" {
 		c.Token = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
 	}
-	return c, errors.Join(p.errs...)
+	return c, p.err()
 }
+
+// Errors are the bad variables of one Load, at least two: one per line. kinko prints a fatal
+// error on stderr as "kinko: <error>", and Lambda makes each line its own log event beside the
+// function's, so every line after the first starts with "kinko: " too: none reads as the
+// function's. errors.As reaches each *Error.
+type Errors []error
+
+func (e Errors) Error() string {
+	var b strings.Builder
+	for i, err := range e {
+		if i > 0 {
+			b.WriteString("\nkinko: ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e Errors) Unwrap() []error { return e }
 
 type parser struct {
 	getenv func(string) string
 	errs   []error
+}
+
+// err is nil, the one bad variable, or all of them (Errors).
+func (p *parser) err() error {
+	switch len(p.errs) {
+	case 0:
+		return nil
+	case 1:
+		return p.errs[0]
+	}
+	return Errors(p.errs)
 }
 
 func (p *parser) fail(name, value, problem string) {

@@ -369,9 +369,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 				"waiting for it; keep the connection open for writing until the answer arrives")
 		return
 	}
-	w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
+	cs := h.hv.cacheStatus(st, err)
+	w.Header()["Cache-Status"] = cs
 	if debug {
-		attrs := []any{"request", req, "outcome", st.Outcome.String(), "took_us", time.Since(start).Microseconds()}
+		// The header as the caller got it: make run prints it for each read of the function's.
+		attrs := []any{"request", req, "outcome", st.Outcome.String(), "cache_status", cs[0], "took_us", time.Since(start).Microseconds()}
 		if err != nil {
 			attrs = append(attrs, "error", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -194,4 +196,46 @@ func (e *Error) FromAWS() bool {
 		return false
 	}
 	return true
+}
+
+// about names the id r asked for at the head of an error AWS answered: AWS's own messages say
+// "the specified secret" (SSM's often nothing), and the caller, who may have asked for several,
+// should not need kinko's log to know which one failed. A message that already holds the id
+// (AccessDenied names the resource) and kinko's own errors are left as they are; status, code
+// and cause never change, so callers that switch on them see AWS's answer.
+func (e *Error) about(r Request) *Error {
+	if !e.FromAWS() || r.ID == "" || strings.Contains(e.Message, r.ID) {
+		return e
+	}
+	named := *e
+	named.Message = describe(r) + ": " + e.Message
+	return &named
+}
+
+// describe names a request as a caller would: `secret "prod/db" stage "AWSPENDING"`,
+// `parameter "/app/flag" version 3`. The id is the caller's own text, clipped.
+func describe(r Request) string {
+	const max = 256
+	id := r.ID
+	if len(id) > max {
+		id = id[:max] + "..."
+	}
+	if r.Kind == config.SSM {
+		s := "parameter " + strconv.Quote(id)
+		switch {
+		case r.Version != "":
+			s += " version " + r.Version
+		case r.Stage != "":
+			s += " label " + strconv.Quote(r.Stage)
+		}
+		return s
+	}
+	s := "secret " + strconv.Quote(id)
+	if r.Version != "" {
+		s += " version " + strconv.Quote(r.Version)
+	}
+	if r.Stage != "" && r.Stage != CurrentStage {
+		s += " stage " + strconv.Quote(r.Stage)
+	}
+	return s
 }

@@ -241,7 +241,7 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 	}
 	took := time.Since(start)
 	if err != nil {
-		err = classify(r.Kind, err, timeout)
+		err = classify(r.Kind, err, timeout).about(r)
 		// Cancelled with a cause of its own (the caller hung up): say that, not "shutting down".
 		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeCallerGone, Message: cause.Error(), Transient: true, cause: cause}

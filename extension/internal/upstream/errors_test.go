@@ -1,0 +1,76 @@
+package upstream
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/kinko-dev/kinko/extension/internal/config"
+)
+
+type failingSecrets struct{ err error }
+
+func (f failingSecrets) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return nil, f.err
+}
+
+type failingParameters struct{ err error }
+
+func (f failingParameters) GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	return nil, f.err
+}
+
+// AWS's messages say "the specified secret" and SSM's often nothing: an answer that reaches the
+// caller (an error body, kinko-exec's line, the Go client's error) must say which id it is about,
+// or the caller is back to searching kinko's log (issue 28). Status and code stay AWS's.
+func TestAWSErrorsNameTheIDAsked(t *testing.T) {
+	cases := []struct {
+		name string
+		req  Request
+		err  error
+		want string // in the message
+	}{
+		{"not found", Request{Kind: config.SecretsManager, ID: "prod/openai", Stage: CurrentStage}, apiError(400, "ResourceNotFoundException"), `secret "prod/openai"`},
+		{"access denied", Request{Kind: config.SecretsManager, ID: "prod/db", Stage: CurrentStage}, apiError(400, "AccessDeniedException"), `secret "prod/db"`},
+		{"a version asked", Request{Kind: config.SecretsManager, ID: "prod/db", Version: "v-1"}, apiError(400, "ResourceNotFoundException"), `secret "prod/db" version "v-1"`},
+		{"a stage asked", Request{Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}, apiError(400, "ResourceNotFoundException"), `secret "prod/db" stage "AWSPENDING"`},
+		{"throttled", Request{Kind: config.SecretsManager, ID: "prod/db", Stage: CurrentStage}, apiError(400, "ThrottlingException"), `secret "prod/db"`},
+		{"parameter not found", Request{Kind: config.SSM, ID: "/app/db/password", Decrypt: true}, apiError(400, "ParameterNotFound"), `parameter "/app/db/password"`},
+		{"parameter version", Request{Kind: config.SSM, ID: "/app/flag", Version: "3"}, apiError(400, "ParameterVersionNotFound"), `parameter "/app/flag" version 3`},
+		{"parameter label", Request{Kind: config.SSM, ID: "/app/flag", Stage: "prod"}, apiError(400, "ParameterVersionLabelNotFound"), `parameter "/app/flag" label "prod"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Client{secrets: failingSecrets{tc.err}, parameters: func() parametersAPI { return failingParameters{tc.err} },
+				timeout: func(config.Kind) time.Duration { return 0 }}
+			_, err := c.Fetch(t.Context(), tc.req)
+			want := classify(tc.req.Kind, tc.err, 0)
+			e, ok := err.(*Error)
+			if !ok || e.Status != want.Status || e.Code != want.Code || e.Transient != want.Transient || !e.FromAWS() {
+				t.Fatalf("Fetch = %#v, want status %d code %s as before", err, want.Status, want.Code)
+			}
+			if !strings.Contains(e.Message, tc.want) || !strings.Contains(e.Message, want.Message) {
+				t.Fatalf("message %q, want AWS's %q naming %s", e.Message, want.Message, tc.want)
+			}
+		})
+	}
+}
+
+// A message that already names the id (AWS's AccessDenied names the resource) is left as AWS
+// wrote it, and kinko's own errors (a timeout) keep their messages.
+func TestErrorNamingLeavesTheRestAlone(t *testing.T) {
+	r := Request{Kind: config.SecretsManager, ID: "prod/db", Stage: CurrentStage}
+	denied := classify(r.Kind, apiError(400, "AccessDeniedException"), 0)
+	denied.Message = "User: arn:aws:sts::1:assumed-role/r/f is not authorized to perform: secretsmanager:GetSecretValue on resource: prod/db"
+	if got := denied.about(r).Message; got != denied.Message {
+		t.Errorf("a message naming the id became %q", got)
+	}
+	timeout := classify(r.Kind, context.DeadlineExceeded, time.Second)
+	if got := timeout.about(r).Message; got != timeout.Message {
+		t.Errorf("kinko's timeout message became %q", got)
+	}
+}
