@@ -48,17 +48,19 @@ func TestMain(m *testing.M) {
 // nothing is left running, that no log holds the key, and, if the test failed, prints the logs.
 func startStack(t *testing.T, o stack.Options) *stack.Stack {
 	t.Helper()
+	if _, err := moto.Command(); err != nil {
+		t.Fatalf("%v (make test installs what it can; moto comes from pip)", err)
+	}
+	// The first caller builds the binaries (the emulator's first build alone takes about a
+	// minute on a loaded machine): that is not part of the stack's start budget below.
+	bin, err := binaries()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := emulator.Supported(ctx); err != nil {
 		t.Skipf("this machine cannot run the Lambda emulator with a private /opt: %v", err)
-	}
-	if _, err := moto.Command(); err != nil {
-		t.Fatalf("%v (make test installs what it can; moto comes from pip)", err)
-	}
-	bin, err := binaries()
-	if err != nil {
-		t.Fatalf("build: %v", err)
 	}
 	mountsBefore := optMounts(t)
 	o.Bin = bin

@@ -307,7 +307,8 @@ func runDeleted(t *testing.T, a *awsStack) {
 		t.Errorf("expired after deletion: %v, want ResourceNotFoundException passed through after 1 attempt", o)
 	}
 	// Within KINKO_NOT_FOUND_TTL (default 5 s) the not-found is remembered: no call to AWS.
-	if o := again; o.status != expired.status || o.code != "ResourceNotFoundException" || o.hasValue || o.attempts != 0 {
+	if o := again; o.status != expired.status || o.code != "ResourceNotFoundException" || o.hasValue || o.attempts != 0 ||
+		o.cacheStatus != "kinko; hit; detail=remembered-error" {
 		t.Errorf("again after deletion: %v, want the remembered ResourceNotFoundException without a call", o)
 	}
 	t.Logf("fault-row | ResourceNotFound after deletion | SDK default | 3600s | %s | %s | %s | %s | - | - |", again, fresh, expired, again)

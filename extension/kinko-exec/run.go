@@ -94,7 +94,9 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 			case err != nil:
 				problems = append(problems, u.name+": "+err.Error())
 			case res.err != nil:
-				problems = append(problems, u.name+": "+describe(u.ref)+": "+res.err.Error())
+				// kinko names the id at the head of an error AWS answered; this line names it first.
+				msg := strings.Replace(res.err.Error(), describe(reference.Reference{Service: u.ref.Service, ID: u.ref.ID})+": ", "", 1)
+				problems = append(problems, u.name+": "+describe(u.ref)+": "+msg)
 			case strings.IndexByte(res.value, 0) >= 0:
 				problems = append(problems, u.name+": "+describe(u.ref)+": the value holds a NUL byte, which an environment variable cannot carry")
 			default:

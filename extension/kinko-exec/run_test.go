@@ -244,6 +244,10 @@ func TestUnresolvedReferenceStopsInit(t *testing.T) {
 				lines[1] != "kinko-exec: not starting the runtime: 1 reference(s) unresolved" {
 				t.Errorf("stderr:\n%s\nwant one line for BAD containing %q, then the summary", redact(out), want)
 			}
+			// kinko's own message names the id too (issue 28): the line says it once.
+			if id := `"TestUnresolvedReferenceStopsInit-nope"`; strings.Count(lines[0], id) > 1 {
+				t.Errorf("the line names %s %d times, want once:\n%s", id, strings.Count(lines[0], id), redact(lines[0]))
+			}
 			noValues(t, out)
 		})
 	}

@@ -379,6 +379,17 @@ func TestCacheStatusValues(t *testing.T) {
 			t.Errorf("%v: %q, want %q", st.Outcome, got, want)
 		}
 	}
+	// An error answered from the cache (a remembered not-found) forwarded nothing.
+	notFound := &upstream.Error{Status: 404, Code: "ResourceNotFoundException", Message: "gone"}
+	for st, want := range map[cache.Status]string{
+		{Outcome: cache.Hit}:       "kinko; hit; detail=remembered-error",
+		{Outcome: cache.Miss}:      "kinko; fwd=miss; fwd-status=404",
+		{Outcome: cache.Refreshed}: "kinko; fwd=request; fwd-status=404",
+	} {
+		if got := cacheStatus(st, notFound); got != want {
+			t.Errorf("error, %v: %q, want %q", st.Outcome, got, want)
+		}
+	}
 }
 
 func TestHTTPServerLimits(t *testing.T) {

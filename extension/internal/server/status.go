@@ -15,6 +15,9 @@ func cacheStatus(st cache.Status, err error) string {
 	if err != nil {
 		s := "kinko; fwd=miss"
 		switch st.Outcome {
+		case cache.Hit:
+			// A not-found remembered for a few seconds (KINKO_NOT_FOUND_TTL): nothing was forwarded.
+			return "kinko; hit; detail=remembered-error"
 		case cache.Refreshed:
 			s = "kinko; fwd=request"
 		case cache.Bypass:
