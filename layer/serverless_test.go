@@ -21,12 +21,16 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -580,4 +584,68 @@ func TestSAMTemplateLints(t *testing.T) {
 		}
 	}
 	lint(t, path)
+}
+
+// The SAM function's inline handler sends the session token to kinko only: a redirect from
+// kinko's port is an error, never followed, and HTTP_PROXY never sees the request (issue 22).
+func TestSAMHandlerNeverForwardsTheToken(t *testing.T) {
+	t.Parallel()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	b, err := os.ReadFile(filepath.Join("sam", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := inlineCode(t, string(b))
+	const token = "sam-test-session-token"
+	var strays atomic.Int32
+	stray := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		strays.Add(1)
+		w.Write([]byte(`{"Name":"x","VersionId":"v","SecretString":"from-elsewhere"}`))
+	}))
+	defer stray.Close()
+	kinko := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Aws-Parameters-Secrets-Token") != token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, r, stray.URL+"/secretsmanager/get?"+r.URL.RawQuery, http.StatusFound)
+	}))
+	defer kinko.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.py"), []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), python, "-c", "import index; print(index.handler({}, None))")
+	cmd.Dir = dir
+	port := kinko.Listener.Addr().(*net.TCPAddr).Port
+	cmd.Env = append(os.Environ(), "SECRET_NAME=x", "AWS_SESSION_TOKEN="+token,
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="+strconv.Itoa(port),
+		"HTTP_PROXY="+stray.URL, "http_proxy="+stray.URL, "NO_PROXY=", "no_proxy=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("HTTPError")) || !bytes.Contains(out, []byte("302")) {
+		t.Errorf("the handler against a redirecting port: err %v, output:\n%s\nwant an HTTPError 302", err, out)
+	}
+	if n := strays.Load(); n != 0 {
+		t.Errorf("the redirect's target or the proxy got %d requests, want none", n)
+	}
+}
+
+// inlineCode is the InlineCode block of the SAM template's function, unindented.
+func inlineCode(t *testing.T, template string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(template, "InlineCode: |\n")
+	if !ok {
+		t.Fatal("the SAM template has no InlineCode block")
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(rest, "\n") {
+		if line != "" && !strings.HasPrefix(line, "        ") {
+			break
+		}
+		b.WriteString(strings.TrimPrefix(line, "        ") + "\n")
+	}
+	return b.String()
 }
