@@ -82,9 +82,18 @@ lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it gree
 	  echo "gofmt would change these files; run gofmt -w on them:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) tool staticcheck ./...
 
-# Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat from
-# `go install` into GOPATH/bin (called by path: that directory is often not on PATH).
-BENCHSTAT = $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin/benchstat
+# Go programs the build and tests install are pinned: an exact version and the module's hash
+# (go.sum's h1:), checked by internal/cmd/gotool before it installs into $(TOOLS); a binary
+# already there is reused only if its build information names the same module, version and hash.
+# To move a pin: `go mod download -json MODULE@VERSION` prints the new Sum.
+TOOLS := $(BUILD)/tools
+GOTOOL = $(GO) run ./internal/cmd/gotool -dir $(TOOLS)
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT_SUM := h1:TPnyATEEkYepRH6lv4RlUtMfeOSFw4B6fAee/M3OldI=
+
+# Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat is
+# the pinned one above.
+BENCHSTAT = $(abspath $(TOOLS))/benchstat@$(BENCHSTAT_VERSION)/benchstat
 
 bench: ## measure kinko against the alternatives into BENCHMARKS.md (<10 min); QUICK=1: <2 min, report in build/bench/
 	@missing=""; for t in wrk hyperfine; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
@@ -92,7 +101,7 @@ bench: ## measure kinko against the alternatives into BENCHMARKS.md (<10 min); Q
 		echo "installing$$missing with apt"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
-	@[[ -x "$(BENCHSTAT)" ]] || { echo "installing benchstat into $(BENCHSTAT)"; $(GO) install golang.org/x/perf/cmd/benchstat@latest; }
+	@$(GOTOOL) -module golang.org/x/perf -sum $(BENCHSTAT_SUM) golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) >/dev/null
 	$(GO) run ./e2e/cmd/bench -benchstat "$(BENCHSTAT)" $(if $(filter 1 true yes,$(QUICK)),-quick)
 
 # A fleet of real kinko processes against one Secrets Manager quota (e2e/scale); make test runs
