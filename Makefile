@@ -44,7 +44,7 @@ CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up lint bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
+.PHONY: help test deps vet unit e2e demo up lint vulncheck release bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -55,7 +55,7 @@ help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 	@echo "  variables: ARCH=$(ARCH) (arm64|x86_64) STAGE=$(STAGE) REGION=$(REGION) VERSION=$(VERSION)"
 
-test: deps lint unit ## what CI runs: deps, vet and staticcheck, then every test with -race (unit, whole-process, end to end)
+test: deps lint unit vulncheck ## what CI runs: deps, vet and staticcheck, every test with -race (unit, whole-process, end to end), then govulncheck
 
 deps: node_modules/.package-lock.json ## install what the tests need when missing: chromium (apt), moto (pip), osls (npm ci)
 	bash e2e/install-deps.sh
@@ -76,6 +76,19 @@ demo: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the whole stack on this machine: a
 up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the page at http://127.0.0.1:3000/
 	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
 	$(BUILD)/demo -up -layer $<
+
+# govulncheck (pinned in internal/cmd/vulncheck) over the packages of what kinko ships: the
+# extension, kinko-exec and the sample function, for linux/arm64 and linux/amd64, against a local
+# copy of Go's vulnerability database built from the golang.org/x/vulndb module (VULNDB_VERSION,
+# default the newest the module proxy has; offline, the newest in the module cache), or
+# VULNDB_DIR, a copy of the database made elsewhere. It fails when the code reaches a known
+# vulnerability, says how old the database is, and skips with a message when there is none.
+VULNDB_VERSION ?= latest
+VULNDB_DIR ?=
+VULNCHECK_PKGS := ./extension ./extension/kinko-exec ./function
+vulncheck: ## govulncheck over the shipped binaries' packages (skips, saying so, without a vulnerability database)
+	$(GO) run ./internal/cmd/vulncheck -vulndb-version $(VULNDB_VERSION) $(if $(VULNDB_DIR),-db "$(VULNDB_DIR)") \
+	  -out $(BUILD)/vulndb -tools $(TOOLS) -tags lambda.norpc $(VULNCHECK_FLAGS) $(VULNCHECK_PKGS)
 
 lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
@@ -138,7 +151,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 60s)
 
 build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/kinko-exec $(DIST)/$(ARCH)/bootstrap ## the binaries for ARCH under dist/ARCH/
 
-layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip) ## dist/kinko-layer-{arm64,x86_64}.zip
+layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip $(DIST)/kinko-layer-$(a).kinko.cdx.json $(DIST)/kinko-layer-$(a).kinko-exec.cdx.json) ## dist/kinko-layer-{arm64,x86_64}.zip and a CycloneDX SBOM of each binary beside them
 
 function: $(DIST)/function-$(ARCH).zip ## dist/function-ARCH.zip
 
@@ -174,6 +187,21 @@ $(DIST)/function-%.zip: $(DIST)/%/bootstrap $(MKZIP)
 # A host tool: built without the Lambda GOOS/GOARCH.
 $(MKZIP): FORCE
 	$(GO) build -o $@ ./layer/mkzip
+
+# A CycloneDX SBOM of each binary of the layer, from the build information in the binary (what
+# `go version -m` prints: modules, versions, go.sum hashes, toolchain, build settings). Dated by
+# the commit (SOURCE_DATE_EPOCH), with a serial number derived from the binary: the same build
+# gives the same bytes.
+SBOM := $(BUILD)/sbom
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+$(SBOM): FORCE
+	$(GO) build -o $@ ./internal/cmd/sbom
+
+$(DIST)/kinko-layer-%.kinko.cdx.json: $(DIST)/%/extensions/kinko $(SBOM)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SBOM) -o $@ -name kinko -version $(VERSION) -file extensions/kinko $<
+
+$(DIST)/kinko-layer-%.kinko-exec.cdx.json: $(DIST)/%/kinko-exec $(SBOM)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SBOM) -o $@ -name kinko-exec -version $(VERSION) -file kinko-exec $<
 
 # npm ci only when node_modules is missing or older than the lockfile. Install scripts
 # are off: osls needs none (esbuild's only fetches a binary for bundling JS).
