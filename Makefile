@@ -3,6 +3,15 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 
+# The Go toolchain, pinned: every go command make runs (and the tests it starts) uses exactly this
+# release, which the go command fetches through the module proxy (golang.org/toolchain, checked
+# against the checksum database) when it is not the one installed. Rebuilding a release's bytes
+# needs the same toolchain, and the standard library's known vulnerabilities are this release's
+# (make vulncheck: go1.26.8 let the code reach ten, fixed in go1.26.9 and go1.26.10).
+# make GO_TOOLCHAIN=local uses whatever go is on PATH.
+GO_TOOLCHAIN ?= go1.26.11
+export GOTOOLCHAIN = $(GO_TOOLCHAIN)
+
 # Lambda architecture: arm64 (default) or x86_64. Go calls the latter amd64.
 ARCH ?= arm64
 ARCHES := arm64 x86_64
