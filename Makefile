@@ -95,9 +95,28 @@ up: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the same stack until Ctrl-C; the pag
 VULNDB_VERSION ?= latest
 VULNDB_DIR ?=
 VULNCHECK_PKGS := ./extension ./extension/kinko-exec ./function
+VULNCHECK = $(GO) run ./internal/cmd/vulncheck -vulndb-version $(VULNDB_VERSION) $(if $(VULNDB_DIR),-db "$(VULNDB_DIR)") \
+	  -out $(BUILD)/vulndb -tools $(TOOLS) -tags lambda.norpc
 vulncheck: ## govulncheck over the shipped binaries' packages (skips, saying so, without a vulnerability database)
-	$(GO) run ./internal/cmd/vulncheck -vulndb-version $(VULNDB_VERSION) $(if $(VULNDB_DIR),-db "$(VULNDB_DIR)") \
-	  -out $(BUILD)/vulndb -tools $(TOOLS) -tags lambda.norpc $(VULNCHECK_FLAGS) $(VULNCHECK_PKGS)
+	$(VULNCHECK) $(VULNCHECK_FLAGS) $(VULNCHECK_PKGS)
+
+# A release: the layer zips, a CycloneDX SBOM of each binary, SHA256SUMS, the build's provenance
+# (kinko.intoto.json: an in-toto Statement with SLSA Provenance v1: source commit, command,
+# toolchain, builder, input digests) and RELEASE.md, all in dist/. Only from a committed tree (a
+# release must be rebuildable from its commit), and only when govulncheck, with a database at
+# hand, finds nothing reachable. README "Verifying a release" says how to rebuild and compare.
+RELEASE_FILES = $(foreach a,$(ARCHES),kinko-layer-$(a).zip kinko-layer-$(a).kinko.cdx.json kinko-layer-$(a).kinko-exec.cdx.json)
+RELEASE_INPUTS := go.mod go.sum layer/kinko.gcflags Makefile
+release: release-tree-clean layer ## dist/: the layer zips, SHA256SUMS, SBOMs, provenance and RELEASE.md (from a clean commit)
+	$(VULNCHECK) -require $(VULNCHECK_PKGS)
+	$(GO) run ./internal/cmd/release -dist $(DIST) -version $(VERSION) -commit "$$(git rev-parse HEAD)" \
+	  -toolchain "$$($(GO) env GOVERSION)" $(foreach f,$(RELEASE_INPUTS),-input $(f)) \
+	  $$([[ -z "$$(git status --porcelain)" ]] || echo -dirty) $(RELEASE_FILES)
+
+.PHONY: release-tree-clean
+release-tree-clean:
+	@if [[ -n "$$(git status --porcelain)" ]]; then \
+	  echo "make release: the work tree has changes that are not committed (git status); a release must be rebuildable from its commit" >&2; exit 1; fi
 
 lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
