@@ -253,11 +253,17 @@ remove: node_modules/.package-lock.json ## delete the sample's stack (layer vers
 	$(need_region)$(OSLS) remove $(SLS_ARGS)
 
 # The layer alone, for your own functions: no sample, no stack. Prints the version ARNs and writes
-# them to dist/layer-arns-ARCH.txt; never deletes a version.
-publish-layer: $(DIST)/kinko-layer-$(ARCH).zip ## publish the layer alone to REGIONS="r1 r2" (SHARE_ACCOUNT=ID|*, SHARE_ORG=o-...)
+# them to dist/layer-arns-ARCH.txt; never deletes a version. Each version's description carries
+# VERSION and the zip's SHA-256. With SIGNING_PROFILE (an AWS Signer profile for Lambda) and
+# SIGNING_BUCKET (a versioned bucket per region; "{region}" is replaced), the zip is signed first
+# and the signed zip written to dist/kinko-layer-ARCH.signed-REGION.zip; without them, not signed.
+SIGNING_PROFILE ?=
+SIGNING_BUCKET ?=
+publish-layer: $(DIST)/kinko-layer-$(ARCH).zip ## publish the layer alone to REGIONS="r1 r2" (SHARE_ACCOUNT=ID|*, SHARE_ORG=o-..., SIGNING_PROFILE=, SIGNING_BUCKET=)
 	$(if $(REGIONS),,$(error $(NO_REGION), or REGIONS="us-east-1 eu-west-1"))$(GO) run ./internal/cmd/publishlayer -zip $< -arch $(ARCH) \
-	  -regions "$(REGIONS)" -out $(DIST)/layer-arns-$(ARCH).txt \
-	  $(if $(SHARE_ACCOUNT),-share-account "$(SHARE_ACCOUNT)") $(if $(SHARE_ORG),-share-org "$(SHARE_ORG)")
+	  -regions "$(REGIONS)" -out $(DIST)/layer-arns-$(ARCH).txt -version "$(VERSION)" \
+	  $(if $(SHARE_ACCOUNT),-share-account "$(SHARE_ACCOUNT)") $(if $(SHARE_ORG),-share-org "$(SHARE_ORG)") \
+	  $(if $(SIGNING_PROFILE),-signing-profile "$(SIGNING_PROFILE)" -signing-bucket "$(SIGNING_BUCKET)")
 
 clean: ## remove dist/, build/, .serverless/, .e2e/
 	rm -rf $(DIST) $(BUILD) .serverless .e2e
