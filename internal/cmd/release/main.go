@@ -318,7 +318,12 @@ func modulesOf(sboms []sbomInfo) ([]goModule, error) {
 	for _, m := range seen {
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b goModule) int { return strings.Compare(a.path+"@"+a.version, b.path+"@"+b.version) })
+	slices.SortFunc(out, func(a, b goModule) int {
+		if c := strings.Compare(a.path, b.path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.version, b.version)
+	})
 	return out, nil
 }
 

@@ -53,7 +53,7 @@ func fixture(t *testing.T) (dist string, args []string) {
 			t.Fatal(err)
 		}
 	}
-	sdk := map[string]string{"github.com/aws/aws-sdk-go-v2": "v1.48.0", "golang.org/x/sync": "v0.25.0"}
+	sdk := map[string]string{"github.com/aws/aws-sdk-go-v2": "v1.48.0", "github.com/aws/aws-sdk-go-v2/credentials": "v1.21.0", "golang.org/x/sync": "v0.25.0"}
 	sbom(t, dist, "kinko-layer-arm64.kinko.cdx.json", "kinko", "arm64", sdk)
 	sbom(t, dist, "kinko-layer-x86_64.kinko.cdx.json", "kinko", "amd64", sdk)
 	sbom(t, dist, "kinko-layer-arm64.kinko-exec.cdx.json", "kinko-exec", "arm64", nil)
@@ -151,6 +151,10 @@ func TestReleaseWritesSumsProvenanceAndNotes(t *testing.T) {
 		if !strings.Contains(string(notes), w) {
 			t.Errorf("RELEASE.md lacks %q:\n%s", w, notes)
 		}
+	}
+
+	if i, j := strings.Index(string(notes), "`github.com/aws/aws-sdk-go-v2` "), strings.Index(string(notes), "`github.com/aws/aws-sdk-go-v2/credentials` "); i < 0 || j < 0 || i > j {
+		t.Errorf("modules not listed by path (a module before its sub-modules):\n%s", notes)
 	}
 
 	// Nothing depends on the clock or the order of the arguments: a second run is the same bytes.
