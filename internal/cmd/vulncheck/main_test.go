@@ -104,11 +104,13 @@ func offlineEnv(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "GOPROXY" && k != "GOMODCACHE" && k != "GOFLAGS" {
+		if k, _, _ := strings.Cut(kv, "="); k != "GOPROXY" && k != "GOMODCACHE" && k != "GOFLAGS" && k != "GOTOOLCHAIN" {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "GOPROXY=off", "GOFLAGS=-modcacherw", "GOMODCACHE="+t.TempDir())
+	// GOTOOLCHAIN=local: the Makefile's pinned toolchain lives in the real module cache, which
+	// this environment hides.
+	return append(out, "GOPROXY=off", "GOFLAGS=-modcacherw", "GOTOOLCHAIN=local", "GOMODCACHE="+t.TempDir())
 }
 
 // Without a database the check skips, says why and how to give it one; -require (a release)
@@ -138,8 +140,7 @@ func TestDatabaseFromTheModuleCacheOffline(t *testing.T) {
 	version := "v0.0.0-20260102030405-abcdefabcdef"
 	writeVulndbModule(t, proxy, version)
 	cache := t.TempDir()
-	base := offlineEnv(t)
-	base = append(base[:len(base)-1], "GOMODCACHE="+cache)
+	base := append(offlineEnv(t), "GOMODCACHE="+cache) // the last GOMODCACHE wins
 	if _, err := goModDownload(t.Context(), append(append([]string{}, base...), "GOPROXY=file://"+proxy, "GOSUMDB=off"), vulndbModule+"@"+version); err != nil {
 		t.Fatal(err)
 	}
