@@ -241,7 +241,7 @@ node_modules/.package-lock.json: package-lock.json
 package: SLS_REGION = $(or $(REGION),us-east-1)
 package: node_modules/.package-lock.json layer function ## render the CloudFormation template offline and cfn-lint it
 	$(GO) run ./internal/cmd/withmoto -- $(OSLS) package $(SLS_ARGS)
-	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: make deps installs the pinned version (e2e/install-deps.sh)" >&2; exit 1; }
 	@rc=0; cfn-lint $(CFN_TEMPLATE) || rc=$$?; \
 	if (( rc & 2 )); then echo "cfn-lint: errors in $(CFN_TEMPLATE)" >&2; exit 1; fi; \
 	echo "cfn-lint: no errors (exit $$rc)"
