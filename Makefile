@@ -3,6 +3,15 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 
+# The Go toolchain, pinned: every go command make runs (and the tests it starts) uses exactly this
+# release, which the go command fetches through the module proxy (golang.org/toolchain, checked
+# against the checksum database) when it is not the one installed. Rebuilding a release's bytes
+# needs the same toolchain, and the standard library's known vulnerabilities are this release's
+# (make vulncheck: go1.26.8 let the code reach ten, fixed in go1.26.9 and go1.26.10).
+# make GO_TOOLCHAIN=local uses whatever go is on PATH.
+GO_TOOLCHAIN ?= go1.26.11
+export GOTOOLCHAIN = $(GO_TOOLCHAIN)
+
 # Lambda architecture: arm64 (default) or x86_64. Go calls the latter amd64.
 ARCH ?= arm64
 ARCHES := arm64 x86_64
@@ -51,7 +60,7 @@ CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up run lint bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
+.PHONY: help test deps vet unit e2e demo up run lint vulncheck release bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -62,7 +71,7 @@ help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 	@echo "  variables: ARCH=$(ARCH) (arm64|x86_64) STAGE=$(STAGE) REGION=$(REGION) VERSION=$(VERSION)"
 
-test: deps lint unit ## what CI runs: deps, vet and staticcheck, then every test with -race (unit, whole-process, end to end)
+test: deps lint unit vulncheck ## what CI runs: deps, vet and staticcheck, every test with -race (unit, whole-process, end to end), then govulncheck
 
 deps: node_modules/.package-lock.json ## install what the tests need when missing: chromium (apt), moto (pip), osls (npm ci)
 	bash e2e/install-deps.sh
@@ -99,14 +108,60 @@ run: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## your function in FN=DIR with the la
 	$(BUILD)/run -layer $< -fn "$$KINKO_RUN_FN" -handler "$$KINKO_RUN_HANDLER" -secrets "$$KINKO_RUN_SECRETS" \
 	  -event "$$KINKO_RUN_EVENT" -n "$$KINKO_RUN_N" -env "$$KINKO_RUN_ENV" $(if $(filter 1 true yes,$(VERBOSE)),-v)
 
+# govulncheck (pinned in internal/cmd/vulncheck) over the packages of what kinko ships: the
+# extension, kinko-exec and the sample function, for linux/arm64 and linux/amd64, against a local
+# copy of Go's vulnerability database built from the golang.org/x/vulndb module (VULNDB_VERSION,
+# default the newest the module proxy has; offline, the newest in the module cache), or
+# VULNDB_DIR, a copy of the database made elsewhere. It fails when the code reaches a known
+# vulnerability, says how old the database is, and skips with a message when there is none.
+VULNDB_VERSION ?= latest
+# make test checks against a fixed copy of the database, so CI's verdict on a commit does not change
+# with the day it runs; make vulncheck (and make release) ask for the newest. Move this pin forward
+# with the toolchain's.
+VULNDB_FOR_TESTS := v0.0.0-20261105234957-e22db6528018
+test: VULNDB_VERSION = $(VULNDB_FOR_TESTS)
+VULNDB_DIR ?=
+VULNCHECK_PKGS := ./extension ./extension/kinko-exec ./function
+VULNCHECK = $(GO) run ./internal/cmd/vulncheck -vulndb-version $(VULNDB_VERSION) $(if $(VULNDB_DIR),-db "$(VULNDB_DIR)") \
+	  -out $(BUILD)/vulndb -tools $(TOOLS) -tags lambda.norpc
+vulncheck: ## govulncheck over the shipped binaries' packages (skips, saying so, without a vulnerability database)
+	$(VULNCHECK) $(VULNCHECK_FLAGS) $(VULNCHECK_PKGS)
+
+# A release: the layer zips, a CycloneDX SBOM of each binary, SHA256SUMS, the build's provenance
+# (kinko.intoto.json: an in-toto Statement with SLSA Provenance v1: source commit, command,
+# toolchain, builder, input digests) and RELEASE.md, all in dist/. Only from a committed tree (a
+# release must be rebuildable from its commit), and only when govulncheck, with a database at
+# hand, finds nothing reachable. README "Verifying a release" says how to rebuild and compare.
+RELEASE_FILES = $(foreach a,$(ARCHES),kinko-layer-$(a).zip kinko-layer-$(a).kinko.cdx.json kinko-layer-$(a).kinko-exec.cdx.json)
+RELEASE_INPUTS := go.mod go.sum layer/kinko.gcflags Makefile
+release: release-tree-clean layer ## dist/: the layer zips, SHA256SUMS, SBOMs, provenance and RELEASE.md (from a clean commit)
+	$(VULNCHECK) -require $(VULNCHECK_PKGS)
+	$(GO) run ./internal/cmd/release -dist $(DIST) -version $(VERSION) -commit "$$(git rev-parse HEAD)" \
+	  -toolchain "$$($(GO) env GOVERSION)" $(foreach f,$(RELEASE_INPUTS),-input $(f)) \
+	  $$([[ -z "$$(git status --porcelain)" ]] || echo -dirty) $(RELEASE_FILES)
+
+.PHONY: release-tree-clean
+release-tree-clean:
+	@if [[ -n "$$(git status --porcelain)" ]]; then \
+	  echo "make release: the work tree has changes that are not committed (git status); a release must be rebuildable from its commit" >&2; exit 1; fi
+
 lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it green)
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
 	  echo "gofmt would change these files; run gofmt -w on them:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) tool staticcheck ./...
 
-# Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat from
-# `go install` into GOPATH/bin (called by path: that directory is often not on PATH).
-BENCHSTAT = $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin/benchstat
+# Go programs the build and tests install are pinned: an exact version and the module's hash
+# (go.sum's h1:), checked by internal/cmd/gotool before it installs into $(TOOLS); a binary
+# already there is reused only if its build information names the same module, version and hash.
+# To move a pin: `go mod download -json MODULE@VERSION` prints the new Sum.
+TOOLS := $(BUILD)/tools
+GOTOOL = $(GO) run ./internal/cmd/gotool -dir $(TOOLS)
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT_SUM := h1:TPnyATEEkYepRH6lv4RlUtMfeOSFw4B6fAee/M3OldI=
+
+# Figures, not tests: nothing fails on a number. wrk and hyperfine come from apt, benchstat is
+# the pinned one above.
+BENCHSTAT = $(abspath $(TOOLS))/benchstat@$(BENCHSTAT_VERSION)/benchstat
 
 bench: ## measure kinko against the alternatives into BENCHMARKS.md (<10 min); QUICK=1: <2 min, report in build/bench/
 	@missing=""; for t in wrk hyperfine; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
@@ -114,7 +169,7 @@ bench: ## measure kinko against the alternatives into BENCHMARKS.md (<10 min); Q
 		echo "installing$$missing with apt"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
-	@[[ -x "$(BENCHSTAT)" ]] || { echo "installing benchstat into $(BENCHSTAT)"; $(GO) install golang.org/x/perf/cmd/benchstat@latest; }
+	@$(GOTOOL) -module golang.org/x/perf -sum $(BENCHSTAT_SUM) golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) >/dev/null
 	$(GO) run ./e2e/cmd/bench -benchstat "$(BENCHSTAT)" $(if $(filter 1 true yes,$(QUICK)),-quick)
 
 # A fleet of real kinko processes against one Secrets Manager quota (e2e/scale); make test runs
@@ -151,7 +206,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 60s)
 
 build: $(DIST)/$(ARCH)/extensions/kinko $(DIST)/$(ARCH)/kinko-exec $(DIST)/$(ARCH)/bootstrap ## the binaries for ARCH under dist/ARCH/
 
-layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip) ## dist/kinko-layer-{arm64,x86_64}.zip
+layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip $(DIST)/kinko-layer-$(a).kinko.cdx.json $(DIST)/kinko-layer-$(a).kinko-exec.cdx.json) ## dist/kinko-layer-{arm64,x86_64}.zip and a CycloneDX SBOM of each binary beside them
 
 function: $(DIST)/function-$(ARCH).zip ## dist/function-ARCH.zip
 
@@ -188,6 +243,21 @@ $(DIST)/function-%.zip: $(DIST)/%/bootstrap $(MKZIP)
 $(MKZIP): FORCE
 	$(GO) build -o $@ ./layer/mkzip
 
+# A CycloneDX SBOM of each binary of the layer, from the build information in the binary (what
+# `go version -m` prints: modules, versions, go.sum hashes, toolchain, build settings). Dated by
+# the commit (SOURCE_DATE_EPOCH), with a serial number derived from the binary: the same build
+# gives the same bytes.
+SBOM := $(BUILD)/sbom
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+$(SBOM): FORCE
+	$(GO) build -o $@ ./internal/cmd/sbom
+
+$(DIST)/kinko-layer-%.kinko.cdx.json: $(DIST)/%/extensions/kinko $(SBOM)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SBOM) -o $@ -name kinko -version $(VERSION) -file extensions/kinko $<
+
+$(DIST)/kinko-layer-%.kinko-exec.cdx.json: $(DIST)/%/kinko-exec $(SBOM)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SBOM) -o $@ -name kinko-exec -version $(VERSION) -file kinko-exec $<
+
 # npm ci only when node_modules is missing or older than the lockfile. Install scripts
 # are off: osls needs none (esbuild's only fetches a binary for bundling JS).
 node_modules/.package-lock.json: package-lock.json
@@ -200,7 +270,7 @@ package: SLS_REGION = $(or $(REGION),us-east-1)
 package: node_modules/.package-lock.json layer function ## render the CloudFormation template offline and cfn-lint it
 	$(GO) build -o $(BUILD)/withmoto ./internal/cmd/withmoto
 	$(BUILD)/withmoto -hide-js-stack -- $(OSLS) package $(SLS_ARGS)
-	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: make deps installs the pinned version (e2e/install-deps.sh)" >&2; exit 1; }
 	@rc=0; cfn-lint $(CFN_TEMPLATE) || rc=$$?; \
 	if (( rc & 2 )); then echo "cfn-lint: errors in $(CFN_TEMPLATE)" >&2; exit 1; fi; \
 	echo "cfn-lint: no errors (exit $$rc)"
@@ -214,11 +284,17 @@ remove: node_modules/.package-lock.json ## delete the sample's stack (layer vers
 	$(need_region)$(OSLS) remove $(SLS_ARGS)
 
 # The layer alone, for your own functions: no sample, no stack. Prints the version ARNs and writes
-# them to dist/layer-arns-ARCH.txt; never deletes a version.
-publish-layer: $(DIST)/kinko-layer-$(ARCH).zip ## publish the layer alone to REGIONS="r1 r2" (SHARE_ACCOUNT=ID|*, SHARE_ORG=o-...)
+# them to dist/layer-arns-ARCH.txt; never deletes a version. Each version's description carries
+# VERSION and the zip's SHA-256. With SIGNING_PROFILE (an AWS Signer profile for Lambda) and
+# SIGNING_BUCKET (a versioned bucket per region; "{region}" is replaced), the zip is signed first
+# and the signed zip written to dist/kinko-layer-ARCH.signed-REGION.zip; without them, not signed.
+SIGNING_PROFILE ?=
+SIGNING_BUCKET ?=
+publish-layer: $(DIST)/kinko-layer-$(ARCH).zip ## publish the layer alone to REGIONS="r1 r2" (SHARE_ACCOUNT=ID|*, SHARE_ORG=o-..., SIGNING_PROFILE=, SIGNING_BUCKET=)
 	$(if $(REGIONS),,$(error $(NO_REGION), or REGIONS="us-east-1 eu-west-1"))$(GO) run ./internal/cmd/publishlayer -zip $< -arch $(ARCH) \
-	  -regions "$(REGIONS)" -out $(DIST)/layer-arns-$(ARCH).txt \
-	  $(if $(SHARE_ACCOUNT),-share-account "$(SHARE_ACCOUNT)") $(if $(SHARE_ORG),-share-org "$(SHARE_ORG)")
+	  -regions "$(REGIONS)" -out $(DIST)/layer-arns-$(ARCH).txt -version "$(VERSION)" \
+	  $(if $(SHARE_ACCOUNT),-share-account "$(SHARE_ACCOUNT)") $(if $(SHARE_ORG),-share-org "$(SHARE_ORG)") \
+	  $(if $(SIGNING_PROFILE),-signing-profile "$(SIGNING_PROFILE)" -signing-bucket "$(SIGNING_BUCKET)")
 
 clean: ## remove dist/, build/, .serverless/, .e2e/
 	rm -rf $(DIST) $(BUILD) .serverless .e2e

@@ -8,7 +8,16 @@
 #   - cfn-lint from pip when missing (the layer tests lint the templates);
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
+# The pip installs ask for exact versions (below), the ones the tests were written against; a copy
+# already installed is kept whatever its version (it is named, and a different one is flagged), so
+# a machine with no route to PyPI still runs. pip checks no hashes here: a hash-checked install
+# (--require-hashes) needs every transitive dependency pinned, a lock file of moto[server]'s whole
+# tree. The apt packages are not pinned by version: Debian's archive serves only the current one
+# of a release, and apt checks each package against the archive's signed index.
 set -euo pipefail
+
+MOTO_VERSION=5.2.1
+CFN_LINT_VERSION=1.51.0
 
 have_chromium() { [[ -x /usr/bin/chromium ]]; }
 # The file the package installs: a path check, like chromium's, costs no dpkg call.
@@ -37,23 +46,36 @@ fi
 
 if ! have_moto && command -v python3 >/dev/null; then
 	echo "install-deps: installing moto's server with pip"
-	python3 -m pip install --quiet 'moto[server]' || true
+	python3 -m pip install --quiet --no-input "moto[server]==$MOTO_VERSION" || true
 fi
 if ! have_moto; then
 	echo "install-deps: moto's server (the local Secrets Manager) is missing and pip could not install it; install it with:" >&2
-	echo "  pip install 'moto[server]'" >&2
+	echo "  pip install 'moto[server]==$MOTO_VERSION'" >&2
 	exit 1
 fi
 # cfn-lint checks the packaged templates (layer tests); moto's server usually brings it along.
 have_cfnlint() { command -v cfn-lint >/dev/null; }
 if ! have_cfnlint && command -v python3 >/dev/null; then
 	echo "install-deps: installing cfn-lint with pip"
-	python3 -m pip install --quiet cfn-lint || true
+	python3 -m pip install --quiet --no-input "cfn-lint==$CFN_LINT_VERSION" || true
 fi
 if ! have_cfnlint; then
 	echo "install-deps: cfn-lint (checks the CloudFormation templates) is missing and pip could not install it; install it with:" >&2
-	echo "  pip install cfn-lint   (or: pipx install --include-deps 'moto[server]')" >&2
+	echo "  pip install 'cfn-lint==$CFN_LINT_VERSION'" >&2
 	exit 1
 fi
+# The versions found, against the pins: a different one is used, but said.
+moto_version() { python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo unknown; }
+cfnlint_version() { cfn-lint --version 2>/dev/null | awk '{print $NF}' || echo unknown; }
+versions=""
+for pair in "moto $(moto_version) $MOTO_VERSION" "cfn-lint $(cfnlint_version) $CFN_LINT_VERSION"; do
+	read -r name have want <<<"$pair"
+	if [[ $have == "$want" ]]; then
+		versions+=", $name $have"
+	else
+		versions+=", $name $have (pinned $want)"
+		echo "install-deps: $name $have is installed, the pin is $want; the tests were written against $want" >&2
+	fi
+done
 yn() { if "$@"; then echo yes; else echo no; fi; }
-echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare), moto yes, cfn-lint yes"
+echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare)$versions"

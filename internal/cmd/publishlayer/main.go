@@ -9,12 +9,24 @@
 // version is reused, so running it twice does not make a second copy. Sharing adds
 // AddLayerVersionPermission statements (lambda:GetLayerVersion) for an account, everyone ("*"),
 // or an organization's accounts.
+//
+// Each version's description ends with the zip's SHA-256 in hex ("sha256:..."), the digest the
+// release's SHA256SUMS lists, so whoever attaches the layer can tell which build it is.
+//
+// With -signing-profile (an AWS Signer profile for the AWSLambda-SHA384-ECDSA platform) and
+// -signing-bucket (a versioned S3 bucket in the region, which Signer reads from and writes to),
+// the zip is signed with AWS Signer before it is published, for functions whose code signing
+// configuration requires signed layers: the zip is uploaded, a signing job run, and the signed
+// zip both published and written beside the input (NAME.signed-REGION.zip). Without a profile
+// nothing is signed.
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,11 +38,15 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/signer"
+	signertypes "github.com/aws/aws-sdk-go-v2/service/signer/types"
 )
 
 func main() {
@@ -45,10 +61,19 @@ func main() {
 // maxRuntimes is Lambda's limit on CompatibleRuntimes (PublishLayerVersion: at most 15 items).
 const maxRuntimes = 15
 
+// maxDescription is Lambda's limit on a layer version's Description.
+const maxDescription = 256
+
+// lambdaSigningPlatform is the AWS Signer platform Lambda code signing accepts.
+const lambdaSigningPlatform = "AWSLambda-SHA384-ECDSA"
+
 type options struct {
 	zip, arch, name, description, runtimesFile, out string
 	regions, shareAccounts                          []string
 	shareOrg                                        string
+	version                                         string
+	signingProfile, signingBucket                   string
+	signingTimeout                                  time.Duration
 }
 
 var (
@@ -56,6 +81,10 @@ var (
 	accountRe = regexp.MustCompile(`^\d{12}$`)
 	orgRe     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	nameRe    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,140}$`)
+	// AWS Signer profile names: letters, digits and underscores, 2 to 64.
+	profileRe = regexp.MustCompile(`^[a-zA-Z0-9_]{2,64}$`)
+	// An S3 bucket name, where "{region}" stands for each region's name.
+	bucketRe = regexp.MustCompile(`^[a-z0-9{][a-z0-9.{}-]{1,80}[a-z0-9}]$`)
 )
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -72,6 +101,10 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "file to write the version ARNs to, one \"REGION ARN\" line each (default dist/layer-arns-ARCH.txt)")
 	fs.StringVar(&accounts, "share-account", "", `account ids (comma-separated) that may use the layer, or "*" for every account`)
 	fs.StringVar(&o.shareOrg, "share-org", "", "an AWS Organizations id (o-...) whose accounts may use the layer")
+	fs.StringVar(&o.version, "version", "", "the release's version, written into the description beside the zip's SHA-256")
+	fs.StringVar(&o.signingProfile, "signing-profile", "", "sign the zip with this AWS Signer profile ("+lambdaSigningPlatform+") before publishing; empty: no signing")
+	fs.StringVar(&o.signingBucket, "signing-bucket", "", `with -signing-profile: a versioned S3 bucket in each region for the signing job ("{region}" is replaced by the region)`)
+	fs.DurationVar(&o.signingTimeout, "signing-timeout", 10*time.Minute, "how long to wait for a signing job")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -112,6 +145,19 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.out == "" {
 		o.out = "dist/layer-arns-" + o.arch + ".txt"
 	}
+	switch {
+	case o.signingProfile == "" && o.signingBucket != "":
+		problems = append(problems, "-signing-bucket without -signing-profile: name the AWS Signer profile too (SIGNING_PROFILE=...)")
+	case o.signingProfile != "" && !profileRe.MatchString(o.signingProfile):
+		problems = append(problems, fmt.Sprintf("-signing-profile %q: an AWS Signer profile name is 2 to 64 letters, digits or underscores", o.signingProfile))
+	case o.signingProfile != "" && o.signingBucket == "":
+		problems = append(problems, "-signing-profile needs -signing-bucket: a versioned S3 bucket in each region that AWS Signer reads the zip from and writes the signed zip to (SIGNING_BUCKET=...)")
+	case o.signingProfile != "" && !bucketRe.MatchString(o.signingBucket):
+		problems = append(problems, fmt.Sprintf("-signing-bucket %q is not an S3 bucket name", o.signingBucket))
+	}
+	if len(describe(o, strings.Repeat("0", 64))) > maxDescription {
+		problems = append(problems, fmt.Sprintf("-description and -version make a description over Lambda's %d characters: shorten them", maxDescription))
+	}
 	if len(problems) > 0 {
 		return o, errors.New(strings.Join(problems, "; "))
 	}
@@ -122,7 +168,36 @@ func fields(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
+// describe is a layer version's description: the text, the version, the zip's SHA-256 in hex
+// (as SHA256SUMS lists it), and the signing profile when the zip was signed.
+func describe(o options, hexSum string) string {
+	d := o.description
+	if o.version != "" {
+		d += "; " + o.version
+	}
+	d += "; zip sha256:" + hexSum
+	if o.signingProfile != "" {
+		d += "; signed by AWS Signer profile " + o.signingProfile
+	}
+	return d
+}
+
+// clients are the AWS APIs publishing uses in one region.
+type clients struct {
+	lambda lambdaAPI
+	signer signerAPI
+	s3     s3API
+}
+
+func awsClients(cfg aws.Config) clients {
+	return clients{lambda: lambda.NewFromConfig(cfg), signer: signer.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg)}
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, args, stdout, stderr, awsClients)
+}
+
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, newClients func(aws.Config) clients) error {
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
@@ -136,7 +211,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	sum := sha256.Sum256(zip)
-	p := publisher{o: o, zip: zip, sha: base64.StdEncoding.EncodeToString(sum[:]), runtimes: runtimes, log: stderr}
+	p := publisher{o: o, zip: zip, sha: base64.StdEncoding.EncodeToString(sum[:]), hexSum: hex.EncodeToString(sum[:]), runtimes: runtimes, log: stderr}
+	if o.signingProfile == "" {
+		fmt.Fprintln(stderr, "not signing the zip (no -signing-profile / SIGNING_PROFILE)")
+	}
 
 	var lines []string
 	for _, region := range o.regions {
@@ -144,7 +222,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: load AWS configuration: %w", region, err)
 		}
-		arn, err := p.publish(ctx, lambda.NewFromConfig(cfg), region)
+		arn, err := p.publish(ctx, newClients(cfg), region)
 		if err != nil {
 			return fmt.Errorf("%s: %w", region, err)
 		}
@@ -194,11 +272,13 @@ type publisher struct {
 	o        options
 	zip      []byte
 	sha      string // base64 SHA-256, as Lambda reports CodeSha256
+	hexSum   string // the same in hex, as sha256sum and the description write it
 	runtimes []types.Runtime
 	log      io.Writer
 }
 
-func (p publisher) publish(ctx context.Context, api lambdaAPI, region string) (string, error) {
+func (p publisher) publish(ctx context.Context, c clients, region string) (string, error) {
+	api := c.lambda
 	arn, version, err := p.sameAsLatest(ctx, api)
 	if err != nil {
 		return "", err
@@ -206,10 +286,18 @@ func (p publisher) publish(ctx context.Context, api lambdaAPI, region string) (s
 	if arn != "" {
 		fmt.Fprintf(p.log, "%s: %s version %d already holds this zip; not publishing it again\n", region, p.o.name, version)
 	} else {
+		content := &types.LayerVersionContentInput{ZipFile: p.zip}
+		if p.o.signingProfile != "" {
+			obj, err := p.sign(ctx, c, region)
+			if err != nil {
+				return "", fmt.Errorf("sign %s with AWS Signer profile %s: %w", p.o.zip, p.o.signingProfile, err)
+			}
+			content = &types.LayerVersionContentInput{S3Bucket: aws.String(obj.bucket), S3Key: aws.String(obj.key), S3ObjectVersion: obj.version}
+		}
 		out, err := api.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{
 			LayerName:               aws.String(p.o.name),
-			Description:             aws.String(p.o.description),
-			Content:                 &types.LayerVersionContentInput{ZipFile: p.zip},
+			Description:             aws.String(describe(p.o, p.hexSum)),
+			Content:                 content,
 			CompatibleRuntimes:      p.runtimes,
 			CompatibleArchitectures: []types.Architecture{types.Architecture(p.o.arch)},
 		})
@@ -250,12 +338,127 @@ func (p publisher) sameAsLatest(ctx context.Context, api lambdaAPI) (string, int
 	if err != nil {
 		return "", 0, fmt.Errorf("read %s version %d: %w", p.o.name, latest, err)
 	}
-	if v.Content == nil || aws.ToString(v.Content.CodeSha256) != p.sha ||
-		!slices.Equal(v.CompatibleRuntimes, p.runtimes) ||
+	if !slices.Equal(v.CompatibleRuntimes, p.runtimes) ||
 		!slices.Equal(v.CompatibleArchitectures, []types.Architecture{types.Architecture(p.o.arch)}) {
 		return "", 0, nil
 	}
+	// A signed zip is not the bytes of the one given (the signature is added to it), and signing
+	// it again gives other bytes: the description's digest and profile say it is this build,
+	// signed the same way. Unsigned, the stored zip must be this one.
+	desc := aws.ToString(v.Description)
+	if p.o.signingProfile != "" {
+		if !strings.Contains(desc, "sha256:"+p.hexSum) || !strings.HasSuffix(desc, "signed by AWS Signer profile "+p.o.signingProfile) {
+			return "", 0, nil
+		}
+	} else if v.Content == nil || aws.ToString(v.Content.CodeSha256) != p.sha {
+		return "", 0, nil
+	}
 	return aws.ToString(v.LayerVersionArn), latest, nil
+}
+
+// signerAPI is what signing needs from AWS Signer.
+type signerAPI interface {
+	GetSigningProfile(context.Context, *signer.GetSigningProfileInput, ...func(*signer.Options)) (*signer.GetSigningProfileOutput, error)
+	StartSigningJob(context.Context, *signer.StartSigningJobInput, ...func(*signer.Options)) (*signer.StartSigningJobOutput, error)
+	DescribeSigningJob(context.Context, *signer.DescribeSigningJobInput, ...func(*signer.Options)) (*signer.DescribeSigningJobOutput, error)
+}
+
+// s3API is what signing needs from S3: AWS Signer reads and writes objects there.
+type s3API interface {
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+type s3Object struct {
+	bucket, key string
+	version     *string
+}
+
+// signingPoll is how often a signing job's status is read.
+const signingPoll = 2 * time.Second
+
+// sign uploads the zip, signs it with the profile and returns the signed object; the signed zip
+// is also written beside the input, NAME.signed-REGION.zip.
+func (p publisher) sign(ctx context.Context, c clients, region string) (s3Object, error) {
+	prof, err := c.signer.GetSigningProfile(ctx, &signer.GetSigningProfileInput{ProfileName: aws.String(p.o.signingProfile)})
+	if err != nil {
+		return s3Object{}, fmt.Errorf("read the profile in %s: %w", region, err)
+	}
+	if prof.Status != signertypes.SigningProfileStatusActive {
+		return s3Object{}, fmt.Errorf("the profile is %s, not Active", prof.Status)
+	}
+	if aws.ToString(prof.PlatformId) != lambdaSigningPlatform {
+		return s3Object{}, fmt.Errorf("the profile is for platform %s; Lambda code signing needs %s", aws.ToString(prof.PlatformId), lambdaSigningPlatform)
+	}
+	bucket := strings.ReplaceAll(p.o.signingBucket, "{region}", region)
+	key := "kinko/unsigned/" + p.o.name + "/" + p.hexSum + ".zip"
+	put, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(p.zip)})
+	if err != nil {
+		return s3Object{}, fmt.Errorf("upload the zip to s3://%s/%s: %w", bucket, key, err)
+	}
+	if aws.ToString(put.VersionId) == "" {
+		return s3Object{}, fmt.Errorf("bucket %s has no versioning: AWS Signer signs a version of an object, so enable versioning on it", bucket)
+	}
+	job, err := c.signer.StartSigningJob(ctx, &signer.StartSigningJobInput{
+		ProfileName: aws.String(p.o.signingProfile),
+		Source:      &signertypes.Source{S3: &signertypes.S3Source{BucketName: aws.String(bucket), Key: aws.String(key), Version: put.VersionId}},
+		Destination: &signertypes.Destination{S3: &signertypes.S3Destination{BucketName: aws.String(bucket), Prefix: aws.String("kinko/signed/" + p.o.name + "/")}},
+		// One job per zip and version of the object: a retried run does not start a second.
+		ClientRequestToken: aws.String(p.hexSum[:32] + aws.ToString(put.VersionId)),
+	})
+	if err != nil {
+		return s3Object{}, fmt.Errorf("start the signing job: %w", err)
+	}
+	jobID := aws.ToString(job.JobId)
+	fmt.Fprintf(p.log, "%s: signing job %s started for s3://%s/%s\n", region, jobID, bucket, key)
+	ctx, cancel := context.WithTimeout(ctx, p.o.signingTimeout)
+	defer cancel()
+	for {
+		d, err := c.signer.DescribeSigningJob(ctx, &signer.DescribeSigningJobInput{JobId: aws.String(jobID)})
+		if err != nil {
+			return s3Object{}, fmt.Errorf("signing job %s: %w", jobID, err)
+		}
+		switch d.Status {
+		case signertypes.SigningStatusSucceeded:
+			if d.SignedObject == nil || d.SignedObject.S3 == nil || aws.ToString(d.SignedObject.S3.Key) == "" {
+				return s3Object{}, fmt.Errorf("signing job %s succeeded but names no signed object", jobID)
+			}
+			obj := s3Object{bucket: aws.ToString(d.SignedObject.S3.BucketName), key: aws.ToString(d.SignedObject.S3.Key)}
+			if obj.bucket == "" {
+				obj.bucket = bucket
+			}
+			if err := p.saveSigned(ctx, c.s3, obj, region); err != nil {
+				return s3Object{}, err
+			}
+			return obj, nil
+		case signertypes.SigningStatusFailed:
+			return s3Object{}, fmt.Errorf("signing job %s failed: %s", jobID, aws.ToString(d.StatusReason))
+		}
+		select {
+		case <-ctx.Done():
+			return s3Object{}, fmt.Errorf("signing job %s still %s after %s: %w", jobID, d.Status, p.o.signingTimeout, ctx.Err())
+		case <-time.After(signingPoll):
+		}
+	}
+}
+
+// saveSigned writes the signed zip beside the input, so it can be checked and kept.
+func (p publisher) saveSigned(ctx context.Context, api s3API, obj s3Object, region string) error {
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(obj.bucket), Key: aws.String(obj.key)})
+	if err != nil {
+		return fmt.Errorf("download the signed zip s3://%s/%s: %w", obj.bucket, obj.key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return fmt.Errorf("download the signed zip s3://%s/%s: %w", obj.bucket, obj.key, err)
+	}
+	path := strings.TrimSuffix(p.o.zip, ".zip") + ".signed-" + region + ".zip"
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(p.log, "%s: signed zip written to %s (from s3://%s/%s)\n", region, path, obj.bucket, obj.key)
+	return nil
 }
 
 // share grants lambda:GetLayerVersion on one version to each account and the organization, once:

@@ -42,11 +42,16 @@ const runtimesFile = "../../../layer/compatible-runtimes.json"
 
 func client(t *testing.T, region string) *lambda.Client {
 	t.Helper()
+	return lambda.NewFromConfig(awsConfig(t, region))
+}
+
+func awsConfig(t *testing.T, region string) aws.Config {
+	t.Helper()
 	cfg, err := config.LoadDefaultConfig(t.Context(), config.WithRegion(region))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lambda.NewFromConfig(cfg)
+	return cfg
 }
 
 func publish(t *testing.T, args ...string) (stdout, stderr string, err error) {

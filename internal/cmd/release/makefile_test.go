@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// dryRun prints what make would run for target (make -n) in the repository.
+func dryRun(t *testing.T, target string, vars ...string) string {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"-n", "-C", "../../..", target}, vars...)...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MAKE") && !strings.HasPrefix(kv, "SIGNING_") && !strings.HasPrefix(kv, "VULNDB_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n %s: %v\n%s", target, err, out)
+	}
+	return string(out)
+}
+
+func mustContain(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s: want %q in\n%s", what, w, out)
+		}
+	}
+}
+
+// The Makefile wires the tools together as the README and SECURITY.md say.
+func TestMakefileWiring(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	epoch, err := exec.Command("git", "log", "-1", "--format=%ct").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+
+	// make layer: an SBOM of each binary beside the zips, dated by the commit.
+	layer := dryRun(t, "layer")
+	for _, arch := range []string{"arm64", "x86_64"} {
+		mustContain(t, "make layer", layer,
+			"SOURCE_DATE_EPOCH="+strings.TrimSpace(string(epoch))+" build/sbom -o dist/kinko-layer-"+arch+".kinko.cdx.json -name kinko",
+			"-o dist/kinko-layer-"+arch+".kinko-exec.cdx.json -name kinko-exec",
+			"dist/"+arch+"/extensions/kinko", "dist/kinko-layer-"+arch+".zip")
+	}
+
+	// make test ends with the vulnerability check, which skips rather than fails without a database,
+	// against a fixed copy of the database (CI's verdict must not change with the day); make
+	// vulncheck alone asks for the newest.
+	test := dryRun(t, "test")
+	mustContain(t, "make test", test, "go run ./internal/cmd/vulncheck -vulndb-version v0.0.0-", "./extension ./extension/kinko-exec ./function")
+	if strings.Contains(test, "-vulndb-version latest") {
+		t.Errorf("make test must check against a pinned database, not the newest:\n%s", test)
+	}
+	mustContain(t, "make vulncheck", dryRun(t, "vulncheck"), "-vulndb-version latest")
+	if strings.Contains(test, "-require") {
+		t.Errorf("make test must skip, not fail, without a vulnerability database:\n%s", test)
+	}
+	mustContain(t, "make vulncheck VULNDB_DIR=...", dryRun(t, "vulncheck", "VULNDB_DIR=/srv/vulndb"), `-db "/srv/vulndb"`)
+
+	// make release: the check must run, then the sums, provenance and notes over all six files.
+	release := dryRun(t, "release")
+	mustContain(t, "make release", release, "-require ./extension", "go run ./internal/cmd/release -dist dist",
+		"-input go.mod -input go.sum -input layer/kinko.gcflags -input Makefile",
+		"kinko-layer-arm64.zip kinko-layer-arm64.kinko.cdx.json kinko-layer-arm64.kinko-exec.cdx.json kinko-layer-x86_64.zip kinko-layer-x86_64.kinko.cdx.json kinko-layer-x86_64.kinko-exec.cdx.json")
+
+	// benchstat: pinned, hash-checked; never @latest.
+	bench := dryRun(t, "bench")
+	mustContain(t, "make bench", bench, "go run ./internal/cmd/gotool -dir build/tools -module golang.org/x/perf -sum h1:", "benchstat@v0.0.0-")
+	if strings.Contains(bench, "@latest") {
+		t.Errorf("make bench installs something at @latest:\n%s", bench)
+	}
+
+	// publish-layer: the version into the description; signing only with a profile.
+	pub := dryRun(t, "publish-layer", "REGIONS=us-east-1")
+	mustContain(t, "make publish-layer", pub, "-version ")
+	if strings.Contains(pub, "-signing-profile") {
+		t.Errorf("publish-layer signs without SIGNING_PROFILE:\n%s", pub)
+	}
+	mustContain(t, "make publish-layer SIGNING_PROFILE=...", dryRun(t, "publish-layer", "REGIONS=us-east-1", "SIGNING_PROFILE=kinko_release", "SIGNING_BUCKET=kinko-{region}"),
+		`-signing-profile "kinko_release" -signing-bucket "kinko-{region}"`)
+}
