@@ -1,14 +1,16 @@
-// Package kinko is a small client for the kinko Lambda extension and for AWS's
+// Package client is a small client for the kinko Lambda extension and for AWS's
 // Parameters and Secrets Lambda Extension, which share one HTTP API on
-// localhost:2773.
+// localhost:2773. It is a module of its own (github.com/kinko-dev/kinko/client), so a
+// function that imports it inherits nothing of kinko's other dependencies: it needs the
+// standard library only.
 //
 // A Lambda function asks the extension over loopback HTTP instead of linking
 // the AWS SDK: the extension caches, so most calls never leave the sandbox.
 //
-//	c, err := kinko.New(os.Getenv)
+//	c, err := client.New(os.Getenv)
 //	...
 //	s, err := c.Secret(ctx, "my-secret")
-//	var kerr *kinko.Error
+//	var kerr *client.Error
 //	if errors.As(err, &kerr) && kerr.Code == "ResourceNotFoundException" { ... }
 //
 // Errors returned by this package never contain a secret value. The client never follows a
@@ -17,7 +19,7 @@
 // The client keeps each successful answer in memory for at most half of the freshness kinko
 // declared for it (Cache-Status ttl), so a warm read is a memory read while kinko still sees
 // a read before its own refresh; see WithCacheSize.
-package kinko
+package client
 
 import (
 	"context"

@@ -1,0 +1,3 @@
+module github.com/kinko-dev/kinko/client
+
+go 1.26.0
