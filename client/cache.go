@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,6 +57,57 @@ type cacheKey struct {
 	pver    int64  // a parameter's version (0: none)
 	jsonKey string
 	decrypt bool
+}
+
+// flightKey names k for the singleflight group: every field, quoted, so no two keys share a name.
+func (k cacheKey) flightKey() string {
+	return fmt.Sprintf("%d %q %q %q %d %q %t", k.kind, k.id, k.stage, k.version, k.pver, k.jsonKey, k.decrypt)
+}
+
+// callerLeft wraps the error of a shared request that ended because the context of the
+// caller who made it ended: its own error, but for the other callers no answer at all.
+type callerLeft struct{ err error }
+
+func (e *callerLeft) Error() string { return e.err.Error() }
+
+// fetch answers a miss of k with get (a request to kinko that also keeps the answer). With the
+// client's cache on, concurrent misses of one key share one request (singleflight): it runs
+// in the group's goroutine under the ctx of the caller who started it, so it ends with that
+// ctx or the client's timeout, and each caller waits for it as long as its own ctx lets it.
+// When the caller who started it leaves, the others ask again rather than fail with another
+// caller's cancellation. A refreshNow is never shared (an answer to a request from before it
+// asked must not answer it), nor is any call with the cache off (WithoutCache: every call goes
+// to the extension). shared says other callers got the same answer: copy what may change.
+func fetch[T any](c *Client, ctx context.Context, k cacheKey, refresh bool, what string, get func(context.Context) (T, error)) (v T, shared bool, err error) {
+	if c.cache == nil || refresh {
+		v, err = get(ctx)
+		return v, false, err
+	}
+	key := k.flightKey()
+	for {
+		done := c.flights.DoChan(key, func() (any, error) {
+			v, err := get(ctx)
+			if err != nil && ctx.Err() != nil {
+				return nil, &callerLeft{err}
+			}
+			return v, err
+		})
+		select {
+		case <-ctx.Done():
+			return v, false, fmt.Errorf("kinko: %s: %w", what, context.Cause(ctx))
+		case r := <-done:
+			if left, ok := r.Err.(*callerLeft); ok {
+				if ctx.Err() == nil {
+					continue // another caller's request, and that caller left: ask again
+				}
+				return v, false, left.err
+			}
+			if r.Err != nil {
+				return v, false, r.Err
+			}
+			return r.Val.(T), r.Shared, nil
+		}
+	}
 }
 
 // cached looks k up in the client's cache, unless the call bypasses it; a refreshNow call

@@ -64,43 +64,55 @@ func (c *Client) Parameter(ctx context.Context, name string, withDecryption bool
 		p.CacheStatus = clientStatus(left)
 		return &p, nil
 	}
-	q := url.Values{"name": {name}}
-	if withDecryption {
-		q.Set("withDecryption", "true")
-	}
-	if pq.version > 0 {
-		q.Set("version", strconv.FormatInt(pq.version, 10))
-	}
-	if pq.label != "" {
-		q.Set("label", pq.label)
-	}
-	if pq.refresh {
-		q.Set("refreshNow", "true")
-	}
+	return c.fetchParameter(ctx, k, sent, name, withDecryption, pq)
+}
+
+// fetchParameter asks kinko for a parameter the client's memory did not answer.
+func (c *Client) fetchParameter(ctx context.Context, k cacheKey, sent time.Time, name string, withDecryption bool, pq paramQuery) (*Parameter, error) {
 	what := fmt.Sprintf("parameter %q", name)
-	body, hdr, err := c.get(ctx, "/systemsmanager/parameters/get", q, what)
-	if err != nil {
-		return nil, err
-	}
-	var w struct {
-		Parameter *struct {
-			ARN, DataType, Name, Selector, SourceResult, Type, Value string
-			LastModifiedDate                                         json.RawMessage
-			Version                                                  int64
+	p, shared, err := fetch(c, ctx, k, pq.refresh, what, func(ctx context.Context) (*Parameter, error) {
+		q := url.Values{"name": {name}}
+		if withDecryption {
+			q.Set("withDecryption", "true")
 		}
+		if pq.version > 0 {
+			q.Set("version", strconv.FormatInt(pq.version, 10))
+		}
+		if pq.label != "" {
+			q.Set("label", pq.label)
+		}
+		if pq.refresh {
+			q.Set("refreshNow", "true")
+		}
+		body, hdr, err := c.get(ctx, "/systemsmanager/parameters/get", q, what)
+		if err != nil {
+			return nil, err
+		}
+		var w struct {
+			Parameter *struct {
+				ARN, DataType, Name, Selector, SourceResult, Type, Value string
+				LastModifiedDate                                         json.RawMessage
+				Version                                                  int64
+			}
+		}
+		if err := json.Unmarshal(body, &w); err != nil || w.Parameter == nil {
+			return nil, fmt.Errorf("kinko: %s: the answer is not a GetParameter JSON document (%d bytes, Content-Type %q)",
+				what, len(body), hdr.Get("Content-Type"))
+		}
+		wp := w.Parameter
+		p := &Parameter{
+			ARN: wp.ARN, DataType: wp.DataType, Name: wp.Name, Selector: wp.Selector,
+			SourceResult: wp.SourceResult, Type: wp.Type, Value: wp.Value, Version: wp.Version,
+			LastModifiedDate: parseTime(wp.LastModifiedDate),
+			CacheStatus:      hdr.Get("Cache-Status"),
+		}
+		kept := *p
+		c.keep(k, sent, hdr, &kept)
+		return p, nil
+	})
+	if err != nil || !shared {
+		return p, err
 	}
-	if err := json.Unmarshal(body, &w); err != nil || w.Parameter == nil {
-		return nil, fmt.Errorf("kinko: %s: the answer is not a GetParameter JSON document (%d bytes, Content-Type %q)",
-			what, len(body), hdr.Get("Content-Type"))
-	}
-	wp := w.Parameter
-	p := &Parameter{
-		ARN: wp.ARN, DataType: wp.DataType, Name: wp.Name, Selector: wp.Selector,
-		SourceResult: wp.SourceResult, Type: wp.Type, Value: wp.Value, Version: wp.Version,
-		LastModifiedDate: parseTime(wp.LastModifiedDate),
-		CacheStatus:      hdr.Get("Cache-Status"),
-	}
-	kept := *p
-	c.keep(k, sent, hdr, &kept)
-	return p, nil
+	own := *p // each caller its own copy
+	return &own, nil
 }

@@ -126,31 +126,45 @@ func (c *Client) Secret(ctx context.Context, id string, opts ...SecretOption) (*
 		}
 		return s, nil
 	}
+	return c.fetchSecret(ctx, k, sent, id, q)
+}
+
+// fetchSecret asks kinko for a secret the client's memory did not answer.
+func (c *Client) fetchSecret(ctx context.Context, k cacheKey, sent time.Time, id string, q secretQuery) (*SecretValue, error) {
 	what := fmt.Sprintf("secret %q", id)
-	body, hdr, err := c.get(ctx, "/secretsmanager/get", q.values(id), what)
+	s, shared, err := fetch(c, ctx, k, q.refresh, what, func(ctx context.Context) (*SecretValue, error) {
+		body, hdr, err := c.get(ctx, "/secretsmanager/get", q.values(id), what)
+		if err != nil {
+			return nil, err
+		}
+		var w wireSecret
+		if err := json.Unmarshal(body, &w); err != nil {
+			// The decoder's message may quote part of the body, which holds the secret: say only where.
+			return nil, fmt.Errorf("kinko: %s: the answer is not a GetSecretValue JSON document (%d bytes, Content-Type %q)",
+				what, len(body), hdr.Get("Content-Type"))
+		}
+		s := &SecretValue{
+			ARN:           w.ARN,
+			Name:          w.Name,
+			VersionId:     w.VersionId,
+			SecretString:  w.SecretString,
+			SecretBinary:  w.SecretBinary,
+			VersionStages: w.VersionStages,
+			CreatedDate:   parseTime(w.CreatedDate),
+			CacheStatus:   hdr.Get("Cache-Status"),
+		}
+		c.keep(k, sent, hdr, s.clone())
+		return s, nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	if shared {
+		s = s.clone() // each caller its own slices
+	}
 	if q.status != nil {
-		*q.status = hdr.Get("Cache-Status")
+		*q.status = s.CacheStatus
 	}
-	var w wireSecret
-	if err := json.Unmarshal(body, &w); err != nil {
-		// The decoder's message may quote part of the body, which holds the secret: say only where.
-		return nil, fmt.Errorf("kinko: %s: the answer is not a GetSecretValue JSON document (%d bytes, Content-Type %q)",
-			what, len(body), hdr.Get("Content-Type"))
-	}
-	s := &SecretValue{
-		ARN:           w.ARN,
-		Name:          w.Name,
-		VersionId:     w.VersionId,
-		SecretString:  w.SecretString,
-		SecretBinary:  w.SecretBinary,
-		VersionStages: w.VersionStages,
-		CreatedDate:   parseTime(w.CreatedDate),
-		CacheStatus:   hdr.Get("Cache-Status"),
-	}
-	c.keep(k, sent, hdr, s.clone())
 	return s, nil
 }
 
@@ -173,35 +187,50 @@ func (c *Client) SecretJSONKey(ctx context.Context, id, key string, opts ...Secr
 		}
 		return v.(string), nil
 	}
-	vals := q.values(id)
-	vals.Set("jsonKey", key)
+	return c.fetchSecretJSONKey(ctx, k, sent, id, key, q)
+}
+
+// jsonKeyAnswer is a jsonKey read's value and the Cache-Status it came with.
+type jsonKeyAnswer struct{ value, status string }
+
+// fetchSecretJSONKey asks kinko for a key the client's memory did not answer.
+func (c *Client) fetchSecretJSONKey(ctx context.Context, k cacheKey, sent time.Time, id, key string, q secretQuery) (string, error) {
 	what := fmt.Sprintf("secret %q key %q", id, key)
-	body, hdr, err := c.get(ctx, "/secretsmanager/get", vals, what)
+	a, _, err := fetch(c, ctx, k, q.refresh, what, func(ctx context.Context) (jsonKeyAnswer, error) {
+		vals := q.values(id)
+		vals.Set("jsonKey", key)
+		body, hdr, err := c.get(ctx, "/secretsmanager/get", vals, what)
+		if err != nil {
+			return jsonKeyAnswer{}, err
+		}
+		status := hdr.Get("Cache-Status")
+		if !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+			s := string(body) // kinko's text/plain answer
+			c.keep(k, sent, hdr, s)
+			return jsonKeyAnswer{s, status}, nil
+		}
+		// An extension without jsonKey (AWS's) may ignore it and send the whole document:
+		// pick the key here, with the errors kinko would have answered.
+		var doc struct{ SecretString string }
+		if json.Unmarshal(body, &doc) != nil {
+			return jsonKeyAnswer{}, fmt.Errorf("kinko: %s: the answer is neither text nor a GetSecretValue JSON document (%d bytes)", what, len(body))
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal([]byte(doc.SecretString), &obj) != nil || obj == nil {
+			return jsonKeyAnswer{}, fmt.Errorf("%s: %w", what, &Error{Status: http.StatusBadRequest, Message: "the secret is not a JSON object"})
+		}
+		var s string
+		if raw, ok := obj[key]; !ok || json.Unmarshal(raw, &s) != nil {
+			return jsonKeyAnswer{}, fmt.Errorf("%s: %w", what, &Error{Status: http.StatusNotFound, Message: "the secret has no string key " + strconv.Quote(key)})
+		}
+		c.keep(k, sent, hdr, s)
+		return jsonKeyAnswer{s, status}, nil
+	})
 	if err != nil {
 		return "", err
 	}
 	if q.status != nil {
-		*q.status = hdr.Get("Cache-Status")
+		*q.status = a.status
 	}
-	if !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
-		s := string(body) // kinko's text/plain answer
-		c.keep(k, sent, hdr, s)
-		return s, nil
-	}
-	// An extension without jsonKey (AWS's) may ignore it and send the whole document:
-	// pick the key here, with the errors kinko would have answered.
-	var doc struct{ SecretString string }
-	if json.Unmarshal(body, &doc) != nil {
-		return "", fmt.Errorf("kinko: %s: the answer is neither text nor a GetSecretValue JSON document (%d bytes)", what, len(body))
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal([]byte(doc.SecretString), &obj) != nil || obj == nil {
-		return "", fmt.Errorf("%s: %w", what, &Error{Status: http.StatusBadRequest, Message: "the secret is not a JSON object"})
-	}
-	var s string
-	if raw, ok := obj[key]; !ok || json.Unmarshal(raw, &s) != nil {
-		return "", fmt.Errorf("%s: %w", what, &Error{Status: http.StatusNotFound, Message: "the secret has no string key " + strconv.Quote(key)})
-	}
-	c.keep(k, sent, hdr, s)
-	return s, nil
+	return a.value, nil
 }
