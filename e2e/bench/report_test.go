@@ -14,11 +14,11 @@ var update = flag.Bool("update", false, "rewrite testdata/BENCHMARKS.golden.md f
 
 // testdata/results.json holds the figures of the full run behind the BENCHMARKS.md committed
 // on 2026-12-01 (commit 3a285e3a7337), read back from that file: one median carries a third
-// decimal so that a figure derived from it rounds as the run's did. The golden file is that
-// BENCHMARKS.md, byte for byte, as the hand-built renderer the templates replaced wrote it;
-// the templates must render it again from the record. After a deliberate change to the
-// report's text, run go test ./e2e/bench -run TestMarkdownRendersTheRecordedRun -update and
-// read the diff.
+// decimal so that a figure derived from it rounds as the run's did. The golden file was that
+// BENCHMARKS.md, byte for byte, when the templates replaced the hand-built renderer (which
+// rendered the record to it too); since then it changes only with the report's text: after a
+// deliberate change, run go test ./e2e/bench -run TestMarkdownRendersTheRecordedRun -update
+// and read the diff (git log testdata/BENCHMARKS.golden.md lists them).
 func TestMarkdownRendersTheRecordedRun(t *testing.T) {
 	res, err := LoadResults(filepath.Join("testdata", "results.json"))
 	if err != nil {
