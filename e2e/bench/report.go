@@ -39,12 +39,12 @@ type report struct {
 	Goals goals
 }
 
-// names are the variants' names as the rows carry them.
-type names struct{ Empty, EmptyLayer, Kinko, KinkoNoPrefetch, KinkoClientCache, SDK, GlobalCache string }
+// names are the variants' names as the rows carry them, and the layer's size row.
+type names struct{ Empty, EmptyLayer, Kinko, KinkoNoPrefetch, KinkoClientCache, SDK, GlobalCache, Layer string }
 
 func variantNames() names {
 	return names{varEmpty().Name, varEmptyLayer().Name, varKinko().Name, varKinkoNoPrefetch().Name,
-		varKinkoClientCache().Name, varSDK().Name, varGlobalCache().Name}
+		varKinkoClientCache().Name, varSDK().Name, varGlobalCache().Name, layerSize}
 }
 
 // goals are the cold path's goals (issue 13), shown beside the figures in section 8.
