@@ -149,6 +149,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		MaxWait:      cfg.MaxWait,
 		Observer:     counters,
 		Logger:       logger,
+
+		// One sandbox's keys fail together (one account, one network path): they share a pace,
+		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
+		Pacer: cache.NewPacer[upstream.Request](cache.PacerOptions{Throttled: upstream.IsThrottling}),
 	})
 	srv := server.NewHTTPServer(server.NewHandler(c, cfg.Token, logger), logger)
 	var wg sync.WaitGroup
