@@ -146,7 +146,15 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 			meta.Failures = append(meta.Failures, err.Error())
 		}
 	}
-	md := scale.Markdown(p, meta, scenarios, filepath.Dir(*report))
+	rep := scale.NewReport(p, meta, scenarios, filepath.Dir(*report))
+	if err := scale.SaveReport(filepath.Join(raw, "report.json"), rep); err != nil {
+		fmt.Fprintln(out, "scale:", err)
+	}
+	md, err := scale.Markdown(rep)
+	if err != nil {
+		fmt.Fprintln(out, "scale:", err)
+		return 1
+	}
 	if err := os.WriteFile(*report, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(out, "scale:", err)
 		return 1
