@@ -76,11 +76,15 @@ test: deps lint unit vulncheck ## what CI runs: deps, vet and staticcheck, every
 deps: node_modules/.package-lock.json ## install what the tests need when missing: chromium (apt), moto (pip), osls (npm ci)
 	bash e2e/install-deps.sh
 
+# The Go client is a module of its own (client/go.mod), which ./... at the root does not enter:
+# vet, staticcheck and the tests run there too.
 vet: ## go vet
 	$(GO) vet ./...
+	$(GO) vet -C client ./...
 
 unit: ## go test -race ./... (includes ./e2e)
 	$(GO) test -race -count=1 ./...
+	$(GO) test -C client -race -count=1 ./...
 
 e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
 	$(GO) test -count=1 -v ./e2e/...
@@ -149,6 +153,7 @@ lint: vet ## gofmt, go vet + staticcheck (part of make test, so CI keeps it gree
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
 	  echo "gofmt would change these files; run gofmt -w on them:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) tool staticcheck ./...
+	sc=$$($(GO) tool -n staticcheck) && cd client && "$$sc" ./...
 
 # Go programs the build and tests install are pinned: an exact version and the module's hash
 # (go.sum's h1:), checked by internal/cmd/gotool before it installs into $(TOOLS); a binary

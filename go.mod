@@ -15,6 +15,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.79.3
 	github.com/aws/smithy-go v1.28.9
 	github.com/chromedp/chromedp v0.23.0
+	github.com/kinko-dev/kinko/client v0.0.0-00010101000000-000000000000
 	github.com/sashabaranov/go-openai v1.43.0
 	golang.org/x/sync v0.25.0
 	gonum.org/v1/plot v0.17.0
@@ -74,3 +75,7 @@ tool (
 	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	honnef.co/go/tools/cmd/staticcheck
 )
+
+// The Go client is a module of its own (client/go.mod), so a function importing it does not
+// inherit this module's requirements; the sample function and the lab build it from here.
+replace github.com/kinko-dev/kinko/client => ./client

@@ -15,7 +15,7 @@ func TestFunctionDoesNotLinkTheAWSSecretsSDK(t *testing.T) {
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		if strings.Contains(pkg, "aws-sdk-go-v2/service/") {
-			t.Errorf("the function links %s; read secrets through kinko (function/kinko) instead", pkg)
+			t.Errorf("the function links %s; read secrets through kinko (github.com/kinko-dev/kinko/client) instead", pkg)
 		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/sashabaranov/go-openai"
 
-	"github.com/kinko-dev/kinko/function/kinko"
+	"github.com/kinko-dev/kinko/client"
 )
 
 //go:embed index.html
@@ -41,8 +41,8 @@ const (
 
 // secretSource is what the handler needs from the kinko client.
 type secretSource interface {
-	Secret(ctx context.Context, id string, opts ...kinko.SecretOption) (*kinko.SecretValue, error)
-	SecretJSONKey(ctx context.Context, id, key string, opts ...kinko.SecretOption) (string, error)
+	Secret(ctx context.Context, id string, opts ...client.SecretOption) (*client.SecretValue, error)
+	SecretJSONKey(ctx context.Context, id, key string, opts ...client.SecretOption) (string, error)
 }
 
 type handler struct {
@@ -292,7 +292,7 @@ func (h *handler) invokeOpenAI(ctx context.Context, req events.APIGatewayV2HTTPR
 	if herr != nil && herr.keyRejected && strings.Contains(cacheStatus, "hit") && h.mayRefresh(time.Now()) {
 		// A key from a cache (the client's or kinko's) was refused: it may have been rotated.
 		// Read it again past both caches and, if it changed, try once more with the new one.
-		newKey, newStatus, rerr := h.openAIKey(ctx, kinko.RefreshNow())
+		newKey, newStatus, rerr := h.openAIKey(ctx, client.RefreshNow())
 		if rerr == nil && newKey != key {
 			cacheStatus = newStatus
 			msg, herr = h.complete(ctx, newKey, prompt)

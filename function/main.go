@@ -32,7 +32,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/kinko-dev/kinko/function/kinko"
+	"github.com/kinko-dev/kinko/client"
 )
 
 // version is stamped at build time (-ldflags "-X main.version=..."); every log line carries it,
@@ -105,7 +105,7 @@ func newHandlerFromEnv(getenv func(string) string, stdout io.Writer) (*handler, 
 	}
 	// The client keeps each answer for half of kinko's ttl: warm invokes read the key from
 	// memory, and a rotated key still arrives within kinko's TTL.
-	kc, err := kinko.New(getenv)
+	kc, err := client.New(getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/kinko-dev/kinko/function/kinko"
+	"github.com/kinko-dev/kinko/client"
 )
 
 // openAIKey reads the key with kinko's jsonKey, falling back to the whole secret
@@ -17,16 +17,16 @@ import (
 // kinko's, or "client; hit; ttl=N" when the kinko client answered from its memory. The
 // answer shows it so a caller can see the caches at work.
 // opts (RefreshNow) apply to both reads.
-func (h *handler) openAIKey(ctx context.Context, opts ...kinko.SecretOption) (key, cacheStatus string, herr *httpError) {
+func (h *handler) openAIKey(ctx context.Context, opts ...client.SecretOption) (key, cacheStatus string, herr *httpError) {
 	name, jsonKey := h.cfg.secretName, h.cfg.secretJSONKey
-	v, err := h.secrets.SecretJSONKey(ctx, name, jsonKey, append(opts, kinko.CacheStatusTo(&cacheStatus))...)
+	v, err := h.secrets.SecretJSONKey(ctx, name, jsonKey, append(opts, client.CacheStatusTo(&cacheStatus))...)
 	if err == nil {
 		if v = strings.TrimSpace(v); v == "" {
 			return "", "", fail(http.StatusServiceUnavailable, "key %q of secret %q is empty: store the OpenAI key there", jsonKey, name)
 		}
 		return v, cacheStatus, nil
 	}
-	var kerr *kinko.Error
+	var kerr *client.Error
 	if errors.As(err, &kerr) && ctx.Err() == nil {
 		switch {
 		case kerr.Status == http.StatusBadRequest:
@@ -49,7 +49,7 @@ func (h *handler) openAIKey(ctx context.Context, opts ...kinko.SecretOption) (ke
 
 // keyFromSecret picks the key out of a whole secret: the SECRET_JSON_KEY member of a
 // JSON object, else the string itself.
-func (h *handler) keyFromSecret(s *kinko.SecretValue) (string, *httpError) {
+func (h *handler) keyFromSecret(s *client.SecretValue) (string, *httpError) {
 	name, jsonKey := h.cfg.secretName, h.cfg.secretJSONKey
 	v := s.SecretString
 	if v == "" {
@@ -82,9 +82,9 @@ func (h *handler) secretError(ctx context.Context, err error) *httpError {
 	if ctx.Err() != nil {
 		return fail(http.StatusGatewayTimeout, "deadline reached while reading secret %q from kinko", name)
 	}
-	var kerr *kinko.Error
+	var kerr *client.Error
 	switch {
-	case errors.Is(err, kinko.ErrNoToken), errors.Is(err, kinko.ErrUnreachable):
+	case errors.Is(err, client.ErrNoToken), errors.Is(err, client.ErrUnreachable):
 		return fail(http.StatusServiceUnavailable, "%v", err)
 	case !errors.As(err, &kerr):
 		return fail(http.StatusServiceUnavailable, "secret %q unavailable: %v", name, err)

@@ -189,10 +189,20 @@ func TestThousandsAndDurations(t *testing.T) {
 	}
 }
 
+// markdown renders res as the report at /repo, failing the test on a template error.
+func markdown(t *testing.T, res *Results) string {
+	t.Helper()
+	md, err := Markdown(res, "/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
 func TestMarkdownSaysWhereKinkoLoses(t *testing.T) {
 	p := ParamsFor(true)
 	// Nothing measured: a report that says so, no panic.
-	if md := Markdown(&Results{Params: p, Failures: []string{"wrk: not found\nmore"}}, "/repo"); !strings.Contains(md, "wrk: not found …") {
+	if md := markdown(t, &Results{Params: p, Failures: []string{"wrk: not found\nmore"}}); !strings.Contains(md, "wrk: not found …") {
 		t.Errorf("failures not listed:\n%s", md)
 	}
 	one := func(v float64) Summary { return Summarize([]float64{v, v, v, v, v}) }
@@ -210,7 +220,7 @@ func TestMarkdownSaysWhereKinkoLoses(t *testing.T) {
 			ColdRow{Variant: varKinko().Name, Delay: d, Init: slow, Extra: one(8)},
 			ColdRow{Variant: varKinkoNoPrefetch().Name, Delay: d, Init: slow, Extra: one(Ms(d) + 10)})
 	}
-	md := Markdown(res, "/repo")
+	md := markdown(t, res)
 	for _, want := range []string{"a value cached in a global is faster warm than kinko", "0.500 ms", "the upstream latency is hidden"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
@@ -233,7 +243,7 @@ func TestMarkdownReportsTheClientCache(t *testing.T) {
 		}
 		res.Warm.Compare = append(res.Warm.Compare, WarmCompare{Delay: d, What: "via kinko, client cache − global cache (extra)", Unit: "ms", Value: one(gap)})
 	}
-	md := Markdown(res, "/repo")
+	md := markdown(t, res)
 	for _, want := range []string{"| via kinko, client cache |", "With the Go client's cache",
 		fmt.Sprintf("met at %d of %d upstream latencies", len(p.WarmDelays)-1, len(p.WarmDelays)), "0.080 ms (0.080 ms–0.080 ms) at +0 ms"} {
 		if !strings.Contains(md, want) {

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/kinko-dev/kinko/function/kinko"
+	"github.com/kinko-dev/kinko/client"
 	"github.com/kinko-dev/kinko/internal/faultproxy"
 	"github.com/kinko-dev/kinko/internal/moto"
 )
@@ -67,18 +67,18 @@ func TestClientCacheAgainstTheRealExtension(t *testing.T) {
 	var offset time.Duration
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
 	advance := func(d time.Duration) { mu.Lock(); offset += d; mu.Unlock() }
-	client := func(t *testing.T, k *Kinko) *kinko.Client {
-		c, err := kinko.New(func(string) string { return "" }, kinko.WithBaseURL(k.URL), kinko.WithToken(k.Token), kinko.WithClock(now))
+	newClient := func(t *testing.T, k *Kinko) *client.Client {
+		c, err := client.New(func(string) string { return "" }, client.WithBaseURL(k.URL), client.WithToken(k.Token), client.WithClock(now))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	// read returns which key the secret holds (1 or 2, never the value) and the Cache-Status.
-	read := func(t *testing.T, c *kinko.Client, name string, opts ...kinko.SecretOption) (int, string) {
+	read := func(t *testing.T, c *client.Client, name string, opts ...client.SecretOption) (int, string) {
 		t.Helper()
 		var status string
-		v, err := c.SecretJSONKey(ctx, name, "OPENAI_API_KEY", append(opts, kinko.CacheStatusTo(&status))...)
+		v, err := c.SecretJSONKey(ctx, name, "OPENAI_API_KEY", append(opts, client.CacheStatusTo(&status))...)
 		switch {
 		case err != nil:
 			t.Fatalf("read %s: %v", name, err)
@@ -99,7 +99,7 @@ func TestClientCacheAgainstTheRealExtension(t *testing.T) {
 		if _, err := k.WaitHit(ctx, httpClient(), "/secretsmanager/get?secretId="+name, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		c := client(t, k)
+		c := newClient(t, k)
 		_, st := read(t, c, name)
 		ttl, ok := ttlOf(st)
 		if !ok || !strings.HasPrefix(st, "kinko; hit; ") || ttl < 200 {
@@ -113,7 +113,7 @@ func TestClientCacheAgainstTheRealExtension(t *testing.T) {
 		if v, st := read(t, c, name); v != 1 || !strings.HasPrefix(st, "client; hit;") {
 			t.Fatalf("after the rotation: key %d (%q), want the kept key 1", v, st)
 		}
-		v, st := read(t, c, name, kinko.RefreshNow())
+		v, st := read(t, c, name, client.RefreshNow())
 		if v != 2 || !strings.HasPrefix(st, "kinko; fwd=request; stored") {
 			t.Fatalf("refreshNow: key %d (%q), want key 2 from kinko's refresh", v, st)
 		}
@@ -150,7 +150,7 @@ func TestClientCacheAgainstTheRealExtension(t *testing.T) {
 		if _, err := k.WaitHit(ctx, httpClient(), "/secretsmanager/get?secretId="+name, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		c := client(t, k)
+		c := newClient(t, k)
 		if v, _ := read(t, c, name); v != 1 {
 			t.Fatalf("before the rotation: key %d", v)
 		}
@@ -184,7 +184,7 @@ func TestClientCacheAgainstTheRealExtension(t *testing.T) {
 		if _, err := k.WaitHit(ctx, httpClient(), "/secretsmanager/get?secretId="+name, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		c := client(t, k)
+		c := newClient(t, k)
 		proxy.SetFault(faultproxy.Status503)
 		t.Cleanup(func() { proxy.SetFault(faultproxy.None) })
 		// Poll (bounded) until kinko's TTL of 1 s has run out and it serves the value stale.

@@ -23,7 +23,7 @@ func TestColdPathReportJudgesTheGoals(t *testing.T) {
 		KinkoRSS: one(9 * 1024), BareRSS: one(6.5 * 1024), KinkoHWM: one(13 * 1024), BareHWM: one(12.5 * 1024),
 		InvokesPerRound: 40, InvokeKinko: one(0.01), InvokeBare: one(0.02),
 	}, Sizes: []SizeRow{{What: "kinko extension (layer zip)", Arch: "arm64", BinBytes: 7_700_000, ZipBytes: 3_100_000}}}
-	md := Markdown(res, "/repo")
+	md := markdown(t, res)
 	for _, want := range []string{
 		"| exec -> `/register` | 3.30 ms (3.30 ms–3.30 ms) | 3.00 ms (3.00 ms–3.00 ms) | 1.10× (1.10×–1.10×) | <= 1.2× | met |",
 		"| 1.40× (1.40×–1.40×) | <= 1.2× | **not met** |",
@@ -41,7 +41,7 @@ func TestColdPathReportJudgesTheGoals(t *testing.T) {
 		t.Error("the report shows a plot that was not drawn")
 	}
 	res.Plot = "e2e/bench/results/headline.png"
-	if md := Markdown(res, "/repo"); !strings.Contains(md, "](e2e/bench/results/headline.png)") {
+	if md := markdown(t, res); !strings.Contains(md, "](e2e/bench/results/headline.png)") {
 		t.Errorf("the report does not show the plot:\n%s", md)
 	}
 }

@@ -19,6 +19,9 @@ type SizeRow struct {
 	ZipBytes int64
 }
 
+// layerSize is the size row of the layer: its zip, and the extension binary in it.
+const layerSize = "kinko layer (the extension binary; the zip holds kinko-exec too)"
+
 // Sizes lists the stripped binaries and their zips as deployed: the layer and each function.
 func (h *Harness) Sizes() ([]SizeRow, error) {
 	var rows []SizeRow
@@ -35,7 +38,7 @@ func (h *Harness) Sizes() ([]SizeRow, error) {
 			rows = append(rows, SizeRow{What: what, Arch: LambdaArch(arch), BinBytes: b.Size(), ZipBytes: z.Size()})
 			return nil
 		}
-		if err := add("kinko layer (the extension binary; the zip holds kinko-exec too)", h.Bin.Kinko[arch], h.Bin.Layer[arch]); err != nil {
+		if err := add(layerSize, h.Bin.Kinko[arch], h.Bin.Layer[arch]); err != nil {
 			return nil, err
 		}
 		for _, n := range append([]string{"sample"}, functionNames()...) {

@@ -15,9 +15,10 @@ import (
 // GoBenchPackage holds the handler benchmarks (a cache hit through the handler and over loopback).
 const GoBenchPackage = "./extension/internal/server/"
 
-// GoBenchClientPackage holds the Go client's benchmarks: a read from its memory against the
-// same read over loopback.
-const GoBenchClientPackage = "./function/kinko/"
+// GoBenchClientModule is the Go client's module (client/, a module of its own, which `go test`
+// at the root does not enter): its benchmarks are a read from its memory against the same read
+// over loopback.
+const GoBenchClientModule = "client"
 
 // GoBenchLine is one benchmark's figures over its -count runs.
 type GoBenchLine struct {
@@ -34,26 +35,39 @@ type GoBenchResult struct {
 	Raw       string // go test's output: the new results file
 }
 
-// RunGoBench runs the handler benchmarks count times each with -benchmem and compares them
-// with benchstat against previous (when that file exists and benchstat is given).
+// RunGoBench runs the handler's and the client's benchmarks (one go test per module) count
+// times each with -benchmem and compares them with benchstat against previous (when that file
+// exists and benchstat is given).
 func RunGoBench(ctx context.Context, root string, count int, benchtime, benchstat, previous string) (GoBenchResult, error) {
-	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(count), "-benchtime", benchtime, GoBenchPackage, GoBenchClientPackage}
-	res := GoBenchResult{Command: "go " + strings.Join(args, " ")}
+	flags := []string{"-run", "^$", "-bench", ".", "-benchmem", "-count", strconv.Itoa(count), "-benchtime", benchtime}
+	runs := [][]string{
+		append(append([]string{"test"}, flags...), GoBenchPackage),
+		append(append([]string{"test", "-C", GoBenchClientModule}, flags...), "./"),
+	}
+	var shown []string
+	for _, args := range runs {
+		shown = append(shown, "go "+strings.Join(args, " "))
+	}
+	res := GoBenchResult{Command: strings.Join(shown, " && ")}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	out, err := cmd.Output()
-	res.Raw = string(out)
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return res, fmt.Errorf("%s: %w\n%s%s", res.Command, err, out, ee.Stderr)
+	var all []byte
+	for i, args := range runs {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		all = append(all, out...)
+		res.Raw = string(all)
+		if err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				return res, fmt.Errorf("%s: %w\n%s%s", shown[i], err, out, ee.Stderr)
+			}
+			return res, fmt.Errorf("%s: %w", shown[i], err)
 		}
-		return res, fmt.Errorf("%s: %w", res.Command, err)
 	}
 	res.Lines = ParseGoBench(res.Raw)
 	if len(res.Lines) == 0 {
-		return res, fmt.Errorf("%s printed no benchmark results:\n%s", res.Command, out)
+		return res, fmt.Errorf("%s printed no benchmark results:\n%s", res.Command, res.Raw)
 	}
 	if benchstat == "" {
 		res.Benchstat = "(benchstat not available: install it with go install golang.org/x/perf/cmd/benchstat@latest)"

@@ -32,7 +32,7 @@ func PlotHeadline(res *Results, path string) error {
 		for _, d := range res.Params.WarmDelays {
 			groups = append(groups, plusDur(d))
 			for i := range series {
-				series[i].vals = append(series[i].vals, warmRow(wr, series[i].name, d).Extra)
+				series[i].vals = append(series[i].vals, wr.Row(series[i].name, d).Extra)
 			}
 		}
 		p, err := barPanel("Warm invoke", "Secrets Manager latency", groups, series)
@@ -48,7 +48,7 @@ func PlotHeadline(res *Results, path string) error {
 		for _, d := range res.Params.ColdDelays {
 			groups = append(groups, plusDur(d))
 			for i := range series {
-				series[i].vals = append(series[i].vals, coldRow(c, series[i].name, d, slow).Extra)
+				series[i].vals = append(series[i].vals, c.Row(series[i].name, d, slow).Extra)
 			}
 		}
 		p, err := barPanel(fmt.Sprintf("First invoke, runtime init %s", durf(slow)),

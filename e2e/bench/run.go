@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,7 +23,8 @@ type Machine struct {
 	Tools              map[string]string
 }
 
-// Results is everything one run measured, for BENCHMARKS.md and results.json.
+// Results is everything one run measured: results.json (SaveResults), from which Markdown
+// renders BENCHMARKS.md.
 type Results struct {
 	Quick    bool
 	Started  time.Time
@@ -43,6 +45,28 @@ type Results struct {
 
 	ColdPath *ColdPathResult // section 8
 	Plot     string          // the headline plot (PNG), relative to the report; "" when none was drawn
+}
+
+// SaveResults writes res as JSON to path (results.json).
+func SaveResults(path string, res *Results) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the results: %w", err)
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// LoadResults reads what SaveResults wrote.
+func LoadResults(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("%s is not a bench run's results.json: %w", path, err)
+	}
+	return &res, nil
 }
 
 // Run measures every section in turn. A section that fails is noted in Results.Failures and

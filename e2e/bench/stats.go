@@ -10,9 +10,11 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -95,4 +97,51 @@ func ratiof(v float64) string {
 		return fmt.Sprintf("%.0f×", v)
 	}
 	return fmt.Sprintf("%.2f×", v)
+}
+
+// jsonFloat is a float64 that survives JSON when it is not finite: a ratio over a zero
+// median is +Inf, which encoding/json refuses, and results.json must still be written.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return []byte(`"` + strconv.FormatFloat(v, 'g', -1, 64) + `"`), nil
+	}
+	return json.Marshal(v)
+}
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if u, err := strconv.Unquote(s); err == nil {
+		s = u
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %s", b)
+	}
+	*f = jsonFloat(v)
+	return nil
+}
+
+// summaryJSON is Summary's form in results.json.
+type summaryJSON struct {
+	N                int
+	Median, Min, Max jsonFloat
+	P10, P90         jsonFloat
+}
+
+// MarshalJSON writes s as an object of its fields, non-finite figures as strings ("+Inf").
+func (s Summary) MarshalJSON() ([]byte, error) {
+	return json.Marshal(summaryJSON{s.N, jsonFloat(s.Median), jsonFloat(s.Min), jsonFloat(s.Max), jsonFloat(s.P10), jsonFloat(s.P90)})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	var j summaryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = Summary{j.N, float64(j.Median), float64(j.Min), float64(j.Max), float64(j.P10), float64(j.P90)}
+	return nil
 }

@@ -142,26 +142,3 @@ func pollInitReport(ctx context.Context, st *stack.Stack) (time.Duration, error)
 		}
 	}
 }
-
-func wrapperSection(b *strings.Builder, res *Results) {
-	x := res.Wrapper
-	if x == nil || x.Extra.N == 0 {
-		return
-	}
-	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	w("## 7. Secrets as environment variables (`/opt/kinko-exec`)\n\n")
-	w("INIT REPORT of the empty Go function with the layer, the secret prefetched, started by a shell bootstrap that honours "+
-		"`AWS_LAMBDA_EXEC_WRAPPER` as managed runtimes do; the two sandboxes of a round differ only in that variable "+
-		"(`OPENAI_API_KEY=kinko:secretsmanager:NAME#OPENAI_API_KEY` in both). Median (min–max) over %d rounds:\n\n", x.Rounds)
-	w("| | INIT REPORT |\n|---|---|\n")
-	w("| without the wrapper | %s |\n| through `/opt/kinko-exec` | %s |\n| extra, same round | %s |\n", fmtS(x.Without, msf), fmtS(x.With, msf), fmtS(x.Extra, msf))
-	w("| GetSecretValue calls per sandbox (prefetch and wrapper share one) | %s |\n\n", fmtS(x.Calls, func(v float64) string { return fmt.Sprintf("%.0f", v) }))
-	if x.Base.N > 0 {
-		w("The extra holds the wait for the value: with the wrapper, init lasts until kinko's GetSecretValue has answered. The wrapper's "+
-			"own cost, apart from that wait, with kinko running and holding the value: exec to exit of `kinko-exec true` minus that of `true` "+
-			"alone (%s), the three interleaved, %d iterations, median (p10–p90):\n\n", fmtS(x.Base, msf), x.Runs)
-		w("| | own cost |\n|---|---|\n")
-		w("| no reference (process start, scan of the environment, exec) | %s (%s–%s) |\n", msf(x.OwnNoRef.Median), msf(x.OwnNoRef.P10), msf(x.OwnNoRef.P90))
-		w("| one reference, a cache hit over loopback included | %s (%s–%s) |\n\n", msf(x.OwnHit.Median), msf(x.OwnHit.P10), msf(x.OwnHit.P90))
-	}
-}

@@ -1,10 +1,14 @@
 package scale
 
 import (
+	_ "embed"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -21,144 +25,182 @@ type Meta struct {
 	Failures  []string // scenarios that could not run
 }
 
-// Markdown renders SCALE.md. Plot paths are written relative to root, where SCALE.md lives.
-func Markdown(p Params, m Meta, scenarios []*Scenario, root string) string {
-	var b strings.Builder
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	w("# kinko at fleet scale\n\n")
-	w("What a fleet of sandboxes running kinko does to one account's Secrets Manager: its quota (GetSecretValue, 10,000 calls/s per account and region) " +
-		"and its bill ($0.05 per 10,000 calls). Written by `make scale` (`e2e/cmd/scale`, package `e2e/scale`); " +
-		"each run's record (`run.json`, from which `go run ./e2e/cmd/scale -from` renders this page again) and its calls and reads as CSV are under `build/scale/raw/`.\n\n")
-	w("**How it runs.** %d sandboxes, each the layer's kinko binary as a real process with its own Extensions API stand-in, against one Secrets Manager stand-in "+
-		"on loopback: a token bucket shared by the whole fleet (beyond it `ThrottlingException`, HTTP 400, as AWS answers; the SDK reads it as throttling), "+
-		"%s added to every answer, and modes for a brownout. A driver invokes each sandbox as a function would: invokes arrive at %g a second per sandbox "+
-		"(Poisson), one at a time, and each reads %d secrets in turn over loopback HTTP, waiting at most %s for each. "+
-		"**Time is scaled**: the TTL is %s instead of 300 s (%.0f× faster), so a scenario spans a few TTLs in seconds; the quota is scaled with the fleet "+
-		"(%.0f calls/s for %d sandbox-secrets; the bucket holds %g s of it). Kinko's own timings (its 250 ms max wait, its 2 s attempt timeout, its backoff from about 1 s to 30 s) are not scaled: "+
-		"against a 300 s TTL they weigh %.0f times less than here. The section at the end takes the figures to 10,000 sandboxes.\n\n",
-		p.Sandboxes, p.Latency, p.Pace, p.Secrets, p.Budget, p.TTL, 300/p.TTL.Seconds(), p.Quota, p.Sandboxes*p.Secrets, p.BurstSeconds, 300/p.TTL.Seconds())
-	w("| | |\n|---|---|\n")
-	w("| date | %s (UTC), took %s |\n", m.Started.UTC().Format("2006-01-02 15:04"), m.Took.Round(time.Second))
-	w("| commit | `%s` |\n", orNA(m.Commit))
-	w("| machine | %s |\n", orNA(m.Machine))
-	w("| load average | %s at the start, %s at the end (the machine is shared: other work moves absolute waits, not call counts) |\n", orNA(m.LoadStart), orNA(m.LoadEnd))
-	w("| commands | %s |\n", strings.Join(code(m.Commands), "<br>"))
-	w("| parameters | %d sandboxes × %d secrets, TTL %s, %g invokes/s per sandbox, D = %s, quota %.0f /s (storm %.0f /s), bucket %g s, bins of %s |\n\n",
-		p.Sandboxes, p.Secrets, p.TTL, p.Pace, p.Latency, p.Quota, p.StormQuota, p.BurstSeconds, p.Bin)
-	for _, n := range m.Notes {
-		w("> %s\n\n", n)
-	}
-	if len(m.Failures) > 0 {
-		w("**Scenarios that could not run:**\n\n")
-		for _, f := range m.Failures {
-			w("- %s\n", oneLine(f))
-		}
-		w("\n")
-	}
+// Report is what SCALE.md shows: the run's parameters and header, each scenario's section,
+// and the figures carried to 10,000 sandboxes. NewReport computes it from a run's scenarios;
+// Markdown renders it through report.md.tmpl; the command writes it beside the run's record
+// (report.json), the page's figures as data.
+type Report struct {
+	Params    Params
+	Meta      Meta
+	Scenarios []ScenarioReport
+	// Leaks of Logs: kinko's sandbox logs that held a secret value, of those searched (the
+	// SDK fleet runs no kinko).
+	Leaks, Logs int
+	Paper       Paper
+}
 
-	w("## Must show\n\n| line of the issue | holds? | figure |\n|---|---|---|\n")
-	w("| the five scenarios' figures, with their plots | %s | %d of 5 scenarios ran |\n", yesNo(len(scenarios) == 5), len(scenarios))
-	for _, s := range scenarios {
-		for _, c := range s.Checks {
-			w("| %s | %s | %s |\n", c.Line, yesNo(c.Holds), c.Figure)
-		}
-	}
-	leaks, logs := 0, 0
-	for _, s := range scenarios {
-		if s.Compare == nil {
-			leaks += len(s.Leaked)
-			logs += p.Sandboxes
-		}
-	}
-	w("\nAnd from the contract: no secret value in any kinko log: %d of %d sandbox logs held one (each scenario's logs, WARN and above, searched for the values served).\n\n", leaks, logs)
+// ScenarioReport is one scenario's section.
+type ScenarioReport struct {
+	Key, Title, What string
+	Table            []Row
+	Checks           []Check
+	Notes            []string
+	Plots            []string // relative to the report's directory
+}
 
+// Paper is what the closing section carries over from the measured figures to 10,000
+// sandboxes with 3 secrets each, TTL 300 s. A nil scenario did not run. What scales with the
+// TTL (calls per key per TTL) is carried over; what does not (kinko's backoff, the jitter's
+// share of the TTL) is computed from kinko's rules, and the page says so.
+type Paper struct {
+	Steady   *SteadyPaper
+	Storm    *StormPaper
+	Brownout *BrownoutPaper
+}
+
+// SteadyPaper: calls per key per TTL over the steady state's three measured TTLs.
+type SteadyPaper struct{ PerKey float64 }
+
+// StormPaper: calls per sandbox-secret until the storm's last first read was answered, and
+// how many first reads were.
+type StormPaper struct {
+	PerPair    float64
+	FirstReads string
+}
+
+// BrownoutPaper: calls per key per second over the brownout (hang and 503), which lasted
+// Seconds at a TTL of TTL.
+type BrownoutPaper struct {
+	PerKeySecond float64
+	Seconds      float64
+	TTL          time.Duration
+}
+
+// The fleet on paper.
+const (
+	paperSandboxes = 10000
+	paperSecrets   = 3
+	paperTTL       = 300.0  // seconds
+	paperQuota     = 10000. // GetSecretValue calls a second, per account and region
+	paperPace      = 2.0    // invokes a second per sandbox
+	dollarsPerCall = 0.05 / 10000
+	month          = 86400.0 * 30 // seconds
+	// capWait is the mean wait at the 30 s cap of the backoff: a sandbox's failing keys draw
+	// with equal jitter, 15 to 30 s.
+	capWait = 22.5
+)
+
+// NewReport computes SCALE.md's content. Plot paths are written relative to root, where
+// SCALE.md lives.
+func NewReport(p Params, m Meta, scenarios []*Scenario, root string) Report {
+	r := Report{Params: p, Meta: m}
 	for _, s := range scenarios {
-		w("## %s\n\n%s\n\n", s.Title, s.What)
-		w("| figure | value |\n|---|---|\n")
-		for _, r := range s.Table {
-			w("| %s | %s |\n", r.Figure, r.Value)
-		}
-		w("\n")
-		for _, c := range s.Checks {
-			if !c.Holds {
-				w("**Falls short:** %s. Measured: %s.\n\n", c.Line, c.Figure)
-			}
-		}
-		for _, n := range s.Notes {
-			w("%s\n\n", n)
-		}
+		sr := ScenarioReport{Key: s.Key, Title: s.Title, What: s.What, Table: s.Table, Checks: s.Checks, Notes: s.Notes}
 		for _, pl := range s.Plots {
-			w("![%s](%s)\n\n", s.Title, rel(root, pl))
+			sr.Plots = append(sr.Plots, rel(root, pl))
+		}
+		r.Scenarios = append(r.Scenarios, sr)
+		if s.Compare == nil {
+			r.Leaks += len(s.Leaked)
+			r.Logs += p.Sandboxes
+		}
+		pairs := float64(p.Sandboxes * p.Secrets)
+		switch s.Key {
+		case "steady":
+			r.Paper.Steady = &SteadyPaper{PerKey: float64(countCalls(s.Calls, span{p.TTL, 4 * p.TTL})) / pairs / 3}
+		case "storm":
+			r.Paper.Storm = &StormPaper{PerPair: float64(stormCalls(s)) / pairs, FirstReads: firstReadsAnswered(s.Reads, p)}
+		case "brownout":
+			win := span{p.TTL * 3 / 2, p.TTL*3/2 + p.Hang + p.Unavailable}
+			r.Paper.Brownout = &BrownoutPaper{PerKeySecond: rate(s.Calls, win) / pairs, Seconds: (p.Hang + p.Unavailable).Seconds(), TTL: p.TTL}
 		}
 	}
-	onPaper(&b, p, scenarios)
-	return b.String()
+	return r
 }
 
-// onPaper takes the measured figures to 10,000 sandboxes with 3 secrets each, TTL 300 s.
-// What scales with the TTL (calls per key per TTL) is carried over; what does not (kinko's
-// backoff, the jitter's share of the TTL) is computed from kinko's rules, and says so.
-func onPaper(b *strings.Builder, p Params, scenarios []*Scenario) {
-	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	by := map[string]*Scenario{}
-	for _, s := range scenarios {
-		by[s.Key] = s
+// Markdown renders r as SCALE.md.
+func Markdown(r Report) (string, error) {
+	var b strings.Builder
+	if err := reportTemplate.Execute(&b, r); err != nil {
+		return "", fmt.Errorf("rendering SCALE.md: %w", err)
 	}
-	const sandboxes, secrets, ttl, quota, pace = 10000, 3, 300.0, 10000.0, 2.0
-	const dollarsPerCall = 0.05 / 10000
-	ids := float64(sandboxes * secrets)
-	month := 86400.0 * 30
-	w("## On paper: 10,000 sandboxes × 3 secrets\n\n")
-	w("One account and region: GetSecretValue's quota is 10,000 calls/s; the fleet holds %s sandbox-secret pairs, each a cache entry with the default TTL of 300 s; "+
-		"each sandbox is invoked %g times a second (%s invokes/s, %s reads/s). What each scenario needs, carried over from the figures above: "+
-		"calls per key per TTL carry over as they are; kinko's backoff (about 1 s, doubling, capped at 30 s) and max wait are not scaled, so they are taken as they are.\n\n",
-		thousands(ids), pace, thousands(sandboxes*pace), thousands(sandboxes*pace*secrets))
-	w("| scenario | what it needs at 10,000 × 3 | share of the 10,000/s quota |\n|---|---|---|\n")
-	perKey := 0.0
-	if s := by["steady"]; s != nil {
-		win := span{p.TTL, 4 * p.TTL}
-		perKey = float64(countCalls(s.Calls, win)) / float64(p.Sandboxes*p.Secrets) / 3
-		need := ids * perKey / ttl
-		w("| 1. steady state | %.3f calls per key per TTL (measured) × %s keys ÷ 300 s = **%.0f calls/s**, whatever the invoke rate; the SDK on every invoke: %s calls/s | %.1f%% (SDK: %.0f%%) |\n",
-			perKey, thousands(ids), need, thousands(sandboxes*pace*secrets), 100*need/quota, 100*sandboxes*pace*secrets/quota)
-	}
-	w("| 2. lockstep start | a deploy fetches every pair once: %s calls; Lambda gives one function at most 1,000 new sandboxes every 10 s, so a function's deploy asks 3,000 at once and %s calls/s over the 10 s; "+
-		"after it, TTL jitter (values live 90–100%% of the TTL) spreads a cohort's refreshes over 30 s of every 300 s: %s calls/s at the refresh peak, "+
-		"even if all 10,000 had started in the same second | start: %.0f%% per function (a burst of 30%% for a second); refresh peak: %.0f%% |\n",
-		thousands(ids), thousands(1000*secrets/10.0), thousands(ids/30), 100*1000*secrets/10.0/quota, 100*ids/30/quota)
-	if s := by["storm"]; s != nil {
-		total := stormCalls(s)
-		ratio := float64(total) / float64(p.Sandboxes*p.Secrets)
-		clear := ratio * ids / quota
-		w("| 3. cold storm | one function gets at most 1,000 new sandboxes at once (Lambda's scaling rate), so 10,000 cold at once means ten functions sharing the account: "+
-			"30,000 prefetches in a second, three times the quota. At the measured %.2f calls per pair that is %s calls, which the quota clears in %.1f s: "+
-			"the last first reads wait that long, against kinko's budget of 4 s for a read with no value (first reads answered here: %s) | 100%% for %.1f s |\n",
-			ratio, thousands(ratio*ids), clear, firstReadsAnswered(s.Reads, p), clear)
-	}
-	if s := by["brownout"]; s != nil {
-		win := span{p.TTL * 3 / 2, p.TTL*3/2 + p.Hang + p.Unavailable}
-		perPair := rate(s.Calls, win) / float64(p.Sandboxes*p.Secrets)
-		dur := (p.Hang + p.Unavailable).Seconds()
-		// At TTL 300 s a key only starts failing when its refresh comes due: about ids/300 keys a second.
-		failing := ids * math.Min(dur, ttl) / ttl
-		capRate := ids / 15 // full jitter under a 30 s cap waits 15 s on average
-		w("| 4. brownout | measured: %.3f calls per key per second over a %.0f s brownout, in which every key here came due (the TTL is %s). At TTL 300 s keys come due "+
-			"at %s a second, so after %.0f s about %s keys are failing, at that rate %s calls/s; after 5 minutes all 30,000 are, most at the 30 s cap of the backoff "+
-			"(full jitter: 15 s on average): %s calls/s. Not the %s reads/s the functions send | %.0f%% after %.0f s; %.0f%% at the cap |\n",
-			perPair, dur, p.TTL, thousands(ids/ttl), dur, thousands(failing), thousands(perPair*failing), thousands(capRate), thousands(sandboxes*pace*secrets),
-			100*perPair*failing/quota, dur, 100*capRate/quota)
-	}
-	if perKey > 0 {
-		kinkoRate := ids * perKey / ttl
-		sdkRate := sandboxes * pace * secrets
-		w("| 5. cost | kinko: %.0f calls/s, $%s a month (%.5f calls per invoke); the SDK on every invoke: %s calls/s, $%s a month, if the quota let it run | — |\n",
-			kinkoRate, thousands(kinkoRate*month*dollarsPerCall), kinkoRate/(sandboxes*pace), thousands(sdkRate), thousands(sdkRate*month*dollarsPerCall))
-	}
-	w("\nWhere kinko keeps the account inside its quota: the steady state needs about 1%% of it at any invoke rate, because every read between two refreshes is " +
-		"answered from memory; a deploy or a storm needs the quota for a few seconds, and kinko's retries must not multiply that (scenario 3's calls per pair); a brownout " +
-		"costs calls at the pace of kinko's per-key backoff, not of the traffic: at most a fifth of the quota once every key is failing (scenario 4). What no cache changes: 30,000 sandbox-secrets starting in one second ask for " +
-		"three seconds of the quota, and the 10,000/s quota is per account and region, shared with every other caller of GetSecretValue there.\n")
+	return b.String(), nil
 }
+
+// SaveReport writes r as JSON to path (report.json).
+func SaveReport(path string, r Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// LoadReport reads what SaveReport wrote.
+func LoadReport(path string) (Report, error) {
+	var r Report
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s is not a scale report: %w", path, err)
+	}
+	return r, nil
+}
+
+//go:embed report.md.tmpl
+var reportText string
+
+var reportTemplate = template.Must(template.New("SCALE.md").Funcs(template.FuncMap{
+	"thousands": thousands,
+	"orNA":      orNA,
+	"oneLine":   oneLine,
+	"pct":       func(calls float64) float64 { return 100 * calls / paperQuota },
+}).Parse(reportText))
+
+// TimeScale is how much faster than real time the run's TTL makes a scenario.
+func (r Report) TimeScale() float64 { return 300 / r.Params.TTL.Seconds() }
+
+// Pairs is the run's sandbox-secret pairs: its cache entries.
+func (r Report) Pairs() int { return r.Params.Sandboxes * r.Params.Secrets }
+
+// The fleet on paper: its pairs, invokes and reads a second, and what a Lambda function's
+// deploy asks (at most 1,000 new sandboxes every 10 s).
+func (Paper) Pace() float64       { return paperPace }
+func (Paper) Pairs() float64      { return paperSandboxes * paperSecrets }
+func (Paper) Invokes() float64    { return paperSandboxes * paperPace }
+func (Paper) Reads() float64      { return paperSandboxes * paperPace * paperSecrets }
+func (Paper) DeployRate() float64 { return 1000 * paperSecrets / 10.0 }
+func (p Paper) RefreshPeak() float64 {
+	return p.Pairs() / 30 // TTL jitter spreads a cohort's refreshes over 30 s of every 300 s
+}
+func (p Paper) KeysDue() float64    { return p.Pairs() / paperTTL }
+func (p Paper) CapRate() float64    { return p.Pairs() / capWait }
+func (p Paper) SDKMonthly() float64 { return p.Reads() * month * dollarsPerCall }
+
+// SteadyRate is kinko's calls a second in the steady state, whatever the invoke rate.
+func (p Paper) SteadyRate() float64 { return p.Pairs() * p.Steady.PerKey / paperTTL }
+
+// SteadyPerInvoke is kinko's calls per invoke in the steady state.
+func (p Paper) SteadyPerInvoke() float64 { return p.SteadyRate() / p.Invokes() }
+
+// SteadyMonthly is what SteadyRate costs a month.
+func (p Paper) SteadyMonthly() float64 { return p.SteadyRate() * month * dollarsPerCall }
+
+// StormCalls and StormClear are the storm's calls at 10,000 × 3 and the seconds the quota
+// takes to clear them.
+func (p Paper) StormCalls() float64 { return p.Storm.PerPair * p.Pairs() }
+func (p Paper) StormClear() float64 { return p.StormCalls() / paperQuota }
+
+// BrownoutFailing is how many keys are failing after the measured brownout's length, at TTL
+// 300 s, where a key only starts failing when its refresh comes due.
+func (p Paper) BrownoutFailing() float64 {
+	return p.Pairs() * math.Min(p.Brownout.Seconds, paperTTL) / paperTTL
+}
+
+// BrownoutRate is the calls a second those keys make at the measured pace.
+func (p Paper) BrownoutRate() float64 { return p.Brownout.PerKeySecond * p.BrownoutFailing() }
 
 // stormCalls are the calls that arrived before the storm's last first read was answered.
 func stormCalls(s *Scenario) int {
@@ -188,26 +230,11 @@ func thousands(v float64) string {
 	return s
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "**no**"
-}
-
 func orNA(s string) string {
 	if s == "" {
 		return "n/a"
 	}
 	return s
-}
-
-func code(cmds []string) []string {
-	out := make([]string, len(cmds))
-	for i, c := range cmds {
-		out[i] = "`" + c + "`"
-	}
-	return out
 }
 
 func oneLine(s string) string {

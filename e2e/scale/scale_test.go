@@ -158,7 +158,10 @@ func TestShortRun(t *testing.T) {
 				}
 			}
 		}
-		md := Markdown(p, Meta{Commands: []string{"go test"}}, scenarios, dir)
+		md, err := Markdown(NewReport(p, Meta{Commands: []string{"go test"}}, scenarios, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, s := range scenarios {
 			if !strings.Contains(md, "## "+s.Title) || !strings.Contains(md, "](figures/"+s.Key+"-calls.png)") {
 				t.Errorf("the report lacks scenario %q or its plot", s.Title)
@@ -180,7 +183,7 @@ func TestShortRun(t *testing.T) {
 		for _, s := range again {
 			s.Plots = by[s.Key].Plots
 		}
-		if Markdown(rec.Params, Meta{Commands: []string{"go test"}}, again, dir) != md {
+		if mdAgain, err := Markdown(NewReport(rec.Params, Meta{Commands: []string{"go test"}}, again, dir)); err != nil || mdAgain != md {
 			t.Error("the report rendered again from the recorded run differs from the original")
 		}
 	})

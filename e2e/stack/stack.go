@@ -538,7 +538,7 @@ func (b *logBuffer) String() string {
 }
 
 // IsHit reports whether an answer's Cache-Status says the key came from a cache: kinko's, or
-// the Go client's own (function/kinko keeps answers for half of kinko's ttl).
+// the Go client's own (the client module keeps answers for half of kinko's ttl).
 func IsHit(cacheStatus string) bool {
 	return strings.HasPrefix(cacheStatus, "kinko; hit; ttl=") || strings.HasPrefix(cacheStatus, "client; hit; ttl=")
 }

@@ -9,6 +9,12 @@
 // Section 8 (kinko's start and footprint against a bare Go extension) runs alone with
 // -only coldpath.
 //
+// Each run records what it measured in build/bench/runs/STAMP/results.json and renders the
+// report from that record through the templates of package bench; -from renders a recorded
+// run's report again without measuring:
+//
+//	go run ./e2e/cmd/bench -from build/bench/runs/STAMP/results.json
+//
 // A quick run writes its report under build/bench/ only and leaves BENCHMARKS.md and the
 // committed Go results alone: published figures come from full runs.
 //
@@ -18,7 +24,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -49,6 +54,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	report := fs.String("out", "", "the report (default BENCHMARKS.md at the root for a full run, DIR/BENCHMARKS-quick.md for a quick one)")
 	benchstat := fs.String("benchstat", "", "benchstat's path (default: GOPATH/bin/benchstat, else PATH)")
 	only := fs.String("only", "", "comma-separated sections to run: gobench,sizes,loopback,warm,cold,calls,starts,wrapper (default all)")
+	from := fs.String("from", "", "render the report again from a run's results (build/bench/runs/STAMP/results.json) instead of measuring")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,48 +66,35 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if *dir == "" {
 		*dir = filepath.Join(root, "build", "bench")
 	}
-	stamp := time.Now().UTC().Format("20060102-150405")
-	rawDir := filepath.Join(*dir, "runs", stamp)
-	if err := os.MkdirAll(rawDir, 0o755); err != nil {
-		fmt.Fprintln(out, "bench:", err)
-		return 1
-	}
-	previous := filepath.Join(root, "e2e", "bench", "results", "go-bench.txt")
-	if *report == "" {
-		*report = filepath.Join(root, "BENCHMARKS.md")
-		if *quick {
-			*report = filepath.Join(*dir, "BENCHMARKS-quick.md")
-		}
-	}
 	sections := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			sections[s] = true
 		}
 	}
-	cfg := bench.Config{
-		Root: root, Dir: *dir, Quick: *quick, Previous: previous, Log: out,
-		Wrk: lookPath("wrk"), Hyperfine: lookPath("hyperfine"), Benchstat: findBenchstat(*benchstat),
-	}
-	fmt.Fprintf(out, "kinko benchmarks (%s run), raw results in %s\n", map[bool]string{true: "quick", false: "full"}[*quick], rel(root, rawDir))
-	res, err := bench.Run(ctx, cfg, rawDir, sections)
-	if res == nil {
-		fmt.Fprintln(out, "bench:", err)
-		return 1
-	}
-	res.Commands = append([]string{commandLine(*quick, args)}, res.Commands...)
-	if res.GoBench != nil && res.GoBench.Raw != "" {
-		_ = os.WriteFile(filepath.Join(rawDir, "go-bench.txt"), []byte(res.GoBench.Raw), 0o644)
-		_ = os.WriteFile(filepath.Join(rawDir, "benchstat.txt"), []byte(res.GoBench.Benchstat), 0o644)
-		// The committed previous results move on only with a full run's complete results.
-		if !*quick && len(res.GoBench.Lines) > 0 {
-			if err := os.WriteFile(previous, []byte(res.GoBench.Raw), 0o644); err != nil {
-				fmt.Fprintln(out, "bench: updating", previous, err)
-			}
+	var (
+		res    *bench.Results
+		rawDir string
+		runErr error // a run that stopped early: its report is still written
+	)
+	if *from != "" {
+		if res, err = bench.LoadResults(*from); err != nil {
+			fmt.Fprintln(out, "bench:", err)
+			return 1
+		}
+		rawDir = filepath.Dir(*from)
+		fmt.Fprintf(out, "kinko benchmarks: the report from %s\n", rel(root, *from))
+	} else {
+		if res, rawDir, runErr = measure(ctx, root, *dir, *quick, *benchstat, sections, args, out); res == nil {
+			fmt.Fprintln(out, "bench:", runErr)
+			return 1
 		}
 	}
-	if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
-		_ = os.WriteFile(filepath.Join(rawDir, "results.json"), b, 0o644)
+	if *report == "" {
+		*report = filepath.Join(root, "BENCHMARKS.md")
+		if res.Quick {
+			*report = filepath.Join(*dir, "BENCHMARKS-quick.md")
+		}
 	}
 	// The headline plot: beside the raw results always, and where the report points at it:
 	// committed with a full run's BENCHMARKS.md, under -dir with a quick one.
@@ -111,7 +104,11 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	} else {
 		res.Plot = plotName
 	}
-	rawMD := bench.Markdown(res, root)
+	rawMD, err := bench.Markdown(res, root)
+	if err != nil {
+		fmt.Fprintln(out, "bench:", err)
+		return 1
+	}
 	_ = os.WriteFile(filepath.Join(rawDir, "BENCHMARKS.md"), []byte(rawMD), 0o644)
 	md := rawMD
 	if writeReport && res.Plot != "" {
@@ -126,7 +123,10 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 			res.Plot = rel(filepath.Dir(*report), plot)
 			fmt.Fprintf(out, "==> wrote %s\n", rel(root, plot))
 		}
-		md = bench.Markdown(res, root)
+		if md, err = bench.Markdown(res, root); err != nil {
+			fmt.Fprintln(out, "bench:", err)
+			return 1
+		}
 	}
 	if writeReport {
 		if werr := os.WriteFile(*report, []byte(md), 0o644); werr != nil {
@@ -137,16 +137,60 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	} else {
 		fmt.Fprintf(out, "==> a partial run (-only): report in %s only\n", rel(root, rawDir))
 	}
-	if err != nil || len(res.Failures) > 0 {
+	if runErr != nil || len(res.Failures) > 0 {
 		for _, f := range res.Failures {
 			fmt.Fprintln(out, "bench: could not measure", f)
 		}
-		if err != nil {
-			fmt.Fprintln(out, "bench:", err)
+		if runErr != nil {
+			fmt.Fprintln(out, "bench:", runErr)
 		}
 		return 1
 	}
 	return 0
+}
+
+// measure runs the sections and records them under dir/runs/STAMP: results.json, and the Go
+// benchmarks' output, which the next full run compares against. The results it returns are
+// read back from results.json, so the report shows exactly what the record holds. It returns
+// nil results only when nothing could be measured; err says why a run stopped early.
+func measure(ctx context.Context, root, dir string, quick bool, benchstat string, sections map[string]bool, args []string, out io.Writer) (*bench.Results, string, error) {
+	stamp := time.Now().UTC().Format("20060102-150405")
+	rawDir := filepath.Join(dir, "runs", stamp)
+	if err := os.MkdirAll(rawDir, 0o755); err != nil {
+		return nil, rawDir, err
+	}
+	previous := filepath.Join(root, "e2e", "bench", "results", "go-bench.txt")
+	cfg := bench.Config{
+		Root: root, Dir: dir, Quick: quick, Previous: previous, Log: out,
+		Wrk: lookPath("wrk"), Hyperfine: lookPath("hyperfine"), Benchstat: findBenchstat(benchstat),
+	}
+	fmt.Fprintf(out, "kinko benchmarks (%s run), raw results in %s\n", map[bool]string{true: "quick", false: "full"}[quick], rel(root, rawDir))
+	res, err := bench.Run(ctx, cfg, rawDir, sections)
+	if res == nil {
+		return nil, rawDir, err
+	}
+	res.Commands = append([]string{commandLine(quick, args)}, res.Commands...)
+	if res.GoBench != nil && res.GoBench.Raw != "" {
+		_ = os.WriteFile(filepath.Join(rawDir, "go-bench.txt"), []byte(res.GoBench.Raw), 0o644)
+		_ = os.WriteFile(filepath.Join(rawDir, "benchstat.txt"), []byte(res.GoBench.Benchstat), 0o644)
+		// The committed previous results move on only with a full run's complete results.
+		if !quick && len(res.GoBench.Lines) > 0 {
+			if err := os.WriteFile(previous, []byte(res.GoBench.Raw), 0o644); err != nil {
+				fmt.Fprintln(out, "bench: updating", previous, err)
+			}
+		}
+	}
+	record := filepath.Join(rawDir, "results.json")
+	if serr := bench.SaveResults(record, res); serr != nil {
+		fmt.Fprintln(out, "bench: the report is rendered from memory:", serr)
+		return res, rawDir, err
+	}
+	recorded, lerr := bench.LoadResults(record)
+	if lerr != nil {
+		fmt.Fprintln(out, "bench: the report is rendered from memory:", lerr)
+		return res, rawDir, err
+	}
+	return recorded, rawDir, err
 }
 
 // plotName is the headline plot's file name.

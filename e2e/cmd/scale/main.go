@@ -146,7 +146,15 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 			meta.Failures = append(meta.Failures, err.Error())
 		}
 	}
-	md := scale.Markdown(p, meta, scenarios, filepath.Dir(*report))
+	rep := scale.NewReport(p, meta, scenarios, filepath.Dir(*report))
+	if err := scale.SaveReport(filepath.Join(raw, "report.json"), rep); err != nil {
+		fmt.Fprintln(out, "scale:", err)
+	}
+	md, err := scale.Markdown(rep)
+	if err != nil {
+		fmt.Fprintln(out, "scale:", err)
+		return 1
+	}
 	if err := os.WriteFile(*report, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(out, "scale:", err)
 		return 1
@@ -175,7 +183,7 @@ func rescale(p scale.Params) scale.Params {
 func codeNote(root string) []string {
 	log := strings.ToLower(git(root, "log", "--oneline", "-n", "500"))
 	if strings.Contains(log, "merge branch 'cache'") {
-		return []string{"Measured with the cache branch merged (CONTRACT.md section 4: max wait, per-key backoff with full jitter, TTL jitter, bounded attempts)."}
+		return []string{"Measured with the cache branch merged (CONTRACT.md section 4: max wait, per-key backoff with full jitter, TTL jitter, bounded attempts) and the pacer (`cache.Pacer`: a sandbox's failing keys share a pace; a throttled key waits at least half its envelope)."}
 	}
 	return []string{"**Measured without the cache branch**: this kinko predates CONTRACT.md section 4's max wait, per-key backoff with full jitter, " +
 		"TTL jitter and bounded attempts. Figures that depend on those rules show kinko without them; rerun `make scale` once they are merged."}

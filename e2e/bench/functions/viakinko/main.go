@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/kinko-dev/kinko/client"
 	"github.com/kinko-dev/kinko/e2e/bench/functions/fnenv"
-	"github.com/kinko-dev/kinko/function/kinko"
 )
 
 func main() {
@@ -19,14 +19,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "viakinko:", err)
 		os.Exit(1)
 	}
-	client, err := kinko.New(os.Getenv, kinko.WithoutCache())
+	c, err := client.New(os.Getenv, client.WithoutCache())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "viakinko:", err)
 		os.Exit(1)
 	}
 	name, key := os.Getenv("SECRET_NAME"), os.Getenv("SECRET_JSON_KEY")
 	lambda.Start(func(ctx context.Context) (fnenv.Result, error) {
-		v, err := client.SecretJSONKey(ctx, name, key)
+		v, err := c.SecretJSONKey(ctx, name, key)
 		if err != nil {
 			return fnenv.Result{}, err
 		}

@@ -1,4 +1,4 @@
-package kinko
+package client
 
 import (
 	"errors"
@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kinko-dev/kinko/client/internal/memo"
 )
 
 // fakeClock is the clock the client and fakeKinko share, moved by the test.
@@ -378,25 +380,6 @@ func TestRefreshNowBypassesAndReplaces(t *testing.T) {
 	}
 }
 
-// An answer to a request sent before a refreshNow must not replace the refreshed one.
-func TestOlderAnswerDoesNotReplaceNewer(t *testing.T) {
-	clock := newFakeClock()
-	cc := newClientCache(4)
-	k := cacheKey{kind: kindSecretKey, id: "app", jsonKey: "k"}
-	early := clock.Now()
-	clock.Advance(time.Second)
-	cc.drop(k, clock.Now()) // refreshNow sent
-	cc.put(k, early, []string{"kinko; hit; ttl=100"}, "old")
-	if _, _, ok := cc.get(k, clock.Now()); ok {
-		t.Fatal("an answer to a request sent before refreshNow was kept")
-	}
-	cc.put(k, clock.Now(), []string{"kinko; fwd=request; stored; ttl=300"}, "new")
-	cc.put(k, early, []string{"kinko; hit; ttl=100"}, "old")
-	if v, _, ok := cc.get(k, clock.Now()); !ok || v != "new" {
-		t.Errorf("kept %v (%t), want the refreshed answer", v == "new", ok)
-	}
-}
-
 func TestCacheKeyIsTheWholeRequest(t *testing.T) {
 	clock := newFakeClock()
 	k := newFakeKinko(t, clock, 300*time.Second)
@@ -513,63 +496,12 @@ func TestCacheConcurrentUse(t *testing.T) {
 	}
 }
 
-func TestKeepFor(t *testing.T) {
-	half := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	cases := []struct {
-		lines []string
-		want  time.Duration
-	}{
-		{[]string{"kinko; hit; ttl=287"}, half(143.5)},
-		{[]string{"kinko; fwd=miss; stored; ttl=300"}, half(150)},
-		{[]string{"kinko; fwd=miss; collapsed; ttl=300"}, half(150)},
-		{[]string{"kinko; fwd=request; stored; ttl=300"}, half(150)},
-		{[]string{"kinko; fwd=stale; stored; ttl=300"}, half(150)}, // a fresh value fetched after the old expired
-		{[]string{"kinko; hit; ttl=1"}, half(0.5)},
-		{[]string{"kinko;hit;ttl=20"}, half(10)},
-		{[]string{"kinko; hit; ttl=20 "}, half(10)},
-		{[]string{`"kinko cache"; hit; ttl=8`}, half(4)},
-		{[]string{`kinko; hit; ttl=10; detail="a,b;c"`}, half(5)},
-		{[]string{"origin; fwd=miss; ttl=999, kinko; hit; ttl=10"}, half(5)},
-		{[]string{"origin; ttl=999", "kinko; hit; ttl=10"}, half(5)},
-		{[]string{"kinko; hit; ttl=10; key=?0; x=1.5; y=:AQ==:; z=tok/en"}, half(5)},
-		{[]string{"kinko; hit; ttl=5; ttl=10"}, half(5)}, // the last of a repeated parameter wins
-		// Nothing kept:
-		{nil, 0},
-		{[]string{""}, 0},
-		{[]string{"kinko; hit"}, 0},
-		{[]string{"kinko; hit; detail=stale-if-error"}, 0},
-		{[]string{"kinko; hit; detail=stale-while-revalidate"}, 0},
-		{[]string{"kinko; hit; ttl=100; detail=stale-while-revalidate"}, 0},
-		{[]string{`kinko; hit; ttl=100; detail="stale-if-error"`}, 0},
-		{[]string{"kinko; fwd=miss"}, 0},
-		{[]string{"kinko; fwd=bypass"}, 0},
-		{[]string{"kinko; hit; ttl=0"}, 0},
-		{[]string{"kinko; hit; ttl=-30"}, 0},
-		{[]string{"kinko; hit; ttl=1.5"}, 0},
-		{[]string{`kinko; hit; ttl="300"`}, 0},
-		{[]string{"kinko; hit; ttl="}, 0},
-		{[]string{"kinko; hit; TTL=300"}, 0},
-		{[]string{"kinko; hit; ttl=999999999999999"}, 0},
-		{[]string{"kinko; hit; ttl=1234567890123456"}, 0},
-		{[]string{"kinko; hit; ttl=300, client"}, 0}, // the nearest cache gave none
-		{[]string{`kinko; hit; ttl=10; detail="unterminated`}, 0},
-		{[]string{"(a b); ttl=10"}, 0},
-		{[]string{"kinko; ; ttl=10"}, 0},
-		{[]string{"kinko, "}, 0},
-	}
-	for _, tc := range cases {
-		if got := keepFor(tc.lines); got != tc.want {
-			t.Errorf("keepFor(%q) = %v, want %v", tc.lines, got, tc.want)
-		}
-	}
-}
-
 func TestClientStatus(t *testing.T) {
 	for left, want := range map[time.Duration]string{
 		120*time.Second + 999*time.Millisecond: "client; hit; ttl=120",
 		999 * time.Millisecond:                 "client; hit; ttl=0",
 	} {
-		if got := clientStatus(left); got != want || keepFor([]string{got}) != time.Duration(math.Floor(left.Seconds()))*time.Second/2 {
+		if got := clientStatus(left); got != want || memo.KeepFor([]string{got}) != time.Duration(math.Floor(left.Seconds()))*time.Second/2 {
 			t.Errorf("clientStatus(%v) = %q, want %q", left, got, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package kinko
+package client
 
 import (
 	"context"

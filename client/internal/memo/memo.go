@@ -1,97 +1,49 @@
-package kinko
+// Package memo is the Go client's memory of kinko's answers: a small LRU in which an answer
+// lives for half of the freshness kinko declared for it (its Cache-Status ttl), and a stale,
+// ttl-less or unreadable answer not at all. Keys are the client's; values are opaque here.
+package memo
 
 import (
 	"container/list"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// DefaultCacheSize is how many answers a Client keeps in memory at most: a function reads a
-// few secrets, so a small bound is plenty and keeps the memory a sandbox gives it small.
-const DefaultCacheSize = 64
-
 // maxTTL bounds the ttl a Cache-Status may give: anything longer is not a real freshness
 // lifetime (and would overflow a Duration), so the answer is not kept.
 const maxTTL = 1 << 31
 
-// WithCacheSize sets how many answers the client keeps in memory (default DefaultCacheSize);
-// 0 switches the client's cache off, so every call goes to the extension.
-func WithCacheSize(n int) Option {
-	return func(c *Client) error {
-		if n < 0 {
-			return fmt.Errorf("kinko: cache size %d is negative: pass 0 to switch the client cache off, or a bound like 64", n)
-		}
-		c.cacheSize = n
-		return nil
-	}
-}
-
-// WithoutCache switches the client's in-memory cache off: every call goes to the extension.
-func WithoutCache() Option { return WithCacheSize(0) }
-
-// WithClock sets the clock the client's cache judges freshness by (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(c *Client) error {
-		if now == nil {
-			return errors.New("kinko: WithClock(nil): pass a clock like time.Now or leave the option out")
-		}
-		c.now = now
-		return nil
-	}
-}
-
-type kind uint8
-
-const (
-	kindSecret kind = iota + 1
-	kindSecretKey
-	kindParameter
-)
-
-// cacheKey is everything that makes a request, refreshNow aside: two calls with equal keys
-// send the same query. Strings and numbers only, so a lookup allocates nothing.
-type cacheKey struct {
-	kind    kind
-	id      string // secretId or parameter name
-	stage   string // versionStage, or a parameter's label
-	version string // versionId
-	pver    int64  // a parameter's version (0: none)
-	jsonKey string
-	decrypt bool
-}
-
-// entry is one kept answer. value is a *SecretValue or *Parameter the caller never sees
-// (each hit hands out a copy), or the string of a jsonKey read; nil marks a tombstone left by
-// refreshNow, which keeps an answer older than the refresh from being stored after it.
-type entry struct {
-	key    cacheKey
+// entry is one kept answer. value is whatever the client stored, never handed out as is by
+// the client; nil marks a tombstone left by Drop, which keeps an answer older than the drop
+// from being stored after it.
+type entry[K comparable] struct {
+	key    K
 	stored time.Time     // when the request that gave it was sent
 	keep   time.Duration // half of the ttl the extension gave
 	value  any
 }
 
-// clientCache is a small LRU of answers, each kept for half the freshness the extension
-// declared. Safe for concurrent use.
-type clientCache struct {
+// Cache is a small LRU of answers, each kept for half the freshness the extension declared.
+// Safe for concurrent use.
+type Cache[K comparable] struct {
 	size int
 
 	mu    sync.Mutex
-	items map[cacheKey]*list.Element // of *entry
-	order list.List                  // most recently used first
+	items map[K]*list.Element // of *entry[K]
+	order list.List           // most recently used first
 }
 
-func newClientCache(size int) *clientCache {
-	return &clientCache{size: size, items: make(map[cacheKey]*list.Element, size)}
+// New returns a Cache that keeps at most size answers (size >= 1).
+func New[K comparable](size int) *Cache[K] {
+	return &Cache[K]{size: size, items: make(map[K]*list.Element, size)}
 }
 
 // left is how long e may still be served at now: judged by monotonic and by wall-clock age,
 // whichever is older, so a clock that stood still (a frozen or restored sandbox) never
 // makes an old answer fresh.
-func (e *entry) left(now time.Time) time.Duration {
+func (e *entry[K]) left(now time.Time) time.Duration {
 	age := now.Sub(e.stored)
 	if wall := now.Round(0).Sub(e.stored.Round(0)); wall > age {
 		age = wall
@@ -102,15 +54,15 @@ func (e *entry) left(now time.Time) time.Duration {
 	return e.keep - age
 }
 
-// get returns the kept value for k and how long it stays fresh, if it is fresh at now.
-func (c *clientCache) get(k cacheKey, now time.Time) (any, time.Duration, bool) {
+// Get returns the kept value for k and how long it stays fresh, if it is fresh at now.
+func (c *Cache[K]) Get(k K, now time.Time) (any, time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[k]
 	if !ok {
 		return nil, 0, false
 	}
-	e := el.Value.(*entry)
+	e := el.Value.(*entry[K])
 	if e.value == nil {
 		return nil, 0, false
 	}
@@ -124,16 +76,16 @@ func (c *clientCache) get(k cacheKey, now time.Time) (any, time.Duration, bool) 
 	return e.value, left, true
 }
 
-// put records the answer to a request for k sent at sent, whose Cache-Status is status.
-// An answer with a ttl is kept for half of it; any other (AWS's extension, stale, no
+// Put records the answer to a request for k sent at sent, whose Cache-Status field lines are
+// status. An answer with a ttl is kept for half of it; any other (AWS's extension, stale, no
 // ttl) replaces what was kept with nothing. An answer older than what the cache already
 // holds for k (a request that overtook it, a refreshNow) changes nothing.
-func (c *clientCache) put(k cacheKey, sent time.Time, status []string, value any) {
-	keep := keepFor(status)
+func (c *Cache[K]) Put(k K, sent time.Time, status []string, value any) {
+	keep := KeepFor(status)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
-		e := el.Value.(*entry)
+		e := el.Value.(*entry[K])
 		if sent.Before(e.stored) {
 			return
 		}
@@ -149,38 +101,38 @@ func (c *clientCache) put(k cacheKey, sent time.Time, status []string, value any
 	if keep <= 0 {
 		return
 	}
-	c.insert(&entry{key: k, stored: sent, keep: keep, value: value})
+	c.insert(&entry[K]{key: k, stored: sent, keep: keep, value: value})
 }
 
-// drop forgets what is kept for k, as of now: refreshNow means the caller distrusts it, and
+// Drop forgets what is kept for k, as of now: refreshNow means the caller distrusts it, and
 // no answer to a request sent before now may take its place.
-func (c *clientCache) drop(k cacheKey, now time.Time) {
+func (c *Cache[K]) Drop(k K, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
-		e := el.Value.(*entry)
+		e := el.Value.(*entry[K])
 		e.stored, e.keep, e.value = now, 0, nil
 		c.order.MoveToFront(el)
 		return
 	}
-	c.insert(&entry{key: k, stored: now})
+	c.insert(&entry[K]{key: k, stored: now})
 }
 
-func (c *clientCache) insert(e *entry) {
+func (c *Cache[K]) insert(e *entry[K]) {
 	c.items[e.key] = c.order.PushFront(e)
 	for c.order.Len() > c.size {
 		last := c.order.Back()
 		c.order.Remove(last)
-		delete(c.items, last.Value.(*entry).key)
+		delete(c.items, last.Value.(*entry[K]).key)
 	}
 }
 
-// keepFor is how long an answer with these Cache-Status field lines may be kept: half
+// KeepFor is how long an answer with these Cache-Status field lines may be kept: half
 // the ttl of the cache nearest the client (the list's last member), 0 for none. RFC 9211:
 // the field is a Structured Fields list of caches, each a token or string with
 // parameters; ttl is an integer, the seconds of freshness left (negative when stale).
 // Anything malformed, or a member calling itself stale, keeps nothing.
-func keepFor(lines []string) time.Duration {
+func KeepFor(lines []string) time.Duration {
 	if len(lines) == 0 {
 		return 0
 	}
@@ -354,9 +306,4 @@ func isToken(s string) bool {
 		}
 	}
 	return true
-}
-
-// clientStatus is the Cache-Status of an answer served from the client's memory.
-func clientStatus(left time.Duration) string {
-	return "client; hit; ttl=" + strconv.FormatInt(int64(left/time.Second), 10)
 }
