@@ -130,11 +130,11 @@ was made, interleaved against the alternative on the same shared 2-core machine;
   ` + "`extension/internal/earlystart`" + ` imports only the standard library's smallest packages and kinko's configuration, so its
   init runs before net/http, TLS and the SDK's endpoint tables initialise (` + "`GODEBUG=inittrace=1`" + `: 66th of 116 packages, at
   1.0-1.6 ms, where the endpoint tables start at 1.5-2.4 ms). There it loads the configuration with ` + "`main`" + `'s own code,
-  binds 127.0.0.1 and [::1], registers and sends the first ` + "`/event/next`" + ` over raw sockets, and leaves the descriptors to
-  ` + "`main`" + ` in the process's environment (` + "`extension/internal/handoff`" + `; README "How kinko starts"). Whatever it cannot
+  binds 127.0.0.1 and [::1], registers and sends the first ` + "`/event/next`" + ` over raw sockets, and keeps the descriptors for
+  ` + "`main`" + ` to take (` + "`earlystart.Take`" + `; README "How kinko starts"). Whatever it cannot
   settle exactly as ` + "`main`" + ` would (a bad setting, a port in use, the SDK settings that take a value) it leaves alone, and
   ` + "`main`" + ` registers and reports it with ` + "`/init/error`" + `, so no init error moves past ` + "`/event/next`" + `;
-  ` + "`extension/handoff_test.go`" + ` checks 6,912 environments for that. The last column is the same binary with
+  ` + "`extension/earlystart_test.go`" + ` checks 6,912 environments for that. The last column is the same binary with
   ` + "`KINKO_EARLY_REGISTER=false`" + `, registering from ` + "`main`" + ` as before: the last full run before this change had kinko at
   1.33× the bare extension to ` + "`/register`" + ` and 1.41× to ` + "`/event/next`" + `.
 - **A launcher was built first, and replaced.** The layer's ` + "`extensions/kinko`" + ` was a one-line script,
