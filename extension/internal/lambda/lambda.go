@@ -65,9 +65,10 @@ func (e *Extension) Run(ctx context.Context, k *core.Core) error {
 	warm := func(ctx context.Context) { k.Warm(ctx, "early_start", e.Early != nil, "init_type", e.Config.InitType) }
 	// Lambda's init ends when every extension has called /event/next, and an on-demand init is
 	// what the first caller waits for: warm in the background, beside the runtime's init.
-	// Provisioned concurrency inits on no one's clock and is frozen after: warm first.
+	// Provisioned concurrency inits on no one's clock and is frozen after: warm first (to its
+	// end: a signal meanwhile is seen by the loop, after it).
 	if e.Config.InitType == config.InitProvisionedConcurrency {
-		warm(ctx)
+		warm(context.WithoutCancel(ctx))
 	} else {
 		k.Go(warm)
 	}
