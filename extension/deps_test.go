@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kinko-dev/kinko/extension/internal/handoff"
 )
 
 // TestNoSchemaTables keeps the SDK's schema packages out of the extension. From ssm v1.80.0
@@ -51,13 +49,15 @@ func TestEarlyStartInitialisesFirst(t *testing.T) {
 	if out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and main stops at once. A
-	// handoff in the environment that the early start did not write is not taken for one.
+	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and main stops at once. The
+	// variable that once carried the early start's result to main (before earlystart.Take) is
+	// not taken for one.
+	const oldHandoff = "_KINKO_EARLY_START"
 	cmd := exec.CommandContext(t.Context(), bin)
-	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=/usr/bin:/bin", handoff.EnvVar + "=not-a-handoff"}
+	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=/usr/bin:/bin", oldHandoff + "=not-a-handoff"}
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "AWS_LAMBDA_RUNTIME_API is not set") {
-		t.Errorf("kinko did not stop on the missing AWS_LAMBDA_RUNTIME_API; a stray %s was taken for a handoff?\n%s", handoff.EnvVar, out)
+		t.Errorf("kinko did not stop on the missing AWS_LAMBDA_RUNTIME_API; a stray %s was taken for a handoff?\n%s", oldHandoff, out)
 	}
 	order := map[string]int{}
 	n := 0

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
+	"github.com/kinko-dev/kinko/extension/internal/lambda"
+	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 	"github.com/kinko-dev/kinko/internal/faultproxy"
 	"github.com/kinko-dev/kinko/internal/moto"
 )
@@ -29,116 +29,15 @@ import (
 const testToken = "test-session-token"
 
 // testAccountID is the account the fake Lambda reports to an extension that asks for it.
-const testAccountID = "123456789012"
+const testAccountID = extensionsapitest.AccountID
 
-// fakeLambda is the Extensions API side of Lambda: it records what the extension sends and
-// hands out the events the test queues.
-type fakeLambda struct {
-	srv    *http.Server
-	addr   string
-	events chan extensionsapi.Event
-
-	mu         sync.Mutex
-	registered http.Header
-	regBody    string
-	subscribed map[string]bool // the events of the last /register
-	dropped    int             // events queued that the extension had not registered for
-	nextCalls  int
-	failNext   bool // answer /event/next with 500, as a broken Lambda API would
-	initErrors []report
-	exitErrors []report
-
-	// noAccountID: answer /register without the account id, as a Lambda without the feature.
-	// Set before the extension starts.
-	noAccountID bool
-}
-
-type report struct {
-	errorType string
-	body      string
-}
-
-func startLambda(t *testing.T) *fakeLambda {
+// startLambda is the Extensions API side of Lambda (internal/extensionsapitest): it records
+// what the extension sends and hands out the events the test sends.
+func startLambda(t *testing.T) *extensionsapitest.Server {
 	t.Helper()
-	f := &fakeLambda{events: make(chan extensionsapi.Event, 8)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var reg struct{ Events []string }
-		_ = json.Unmarshal(body, &reg)
-		f.mu.Lock()
-		f.registered, f.regBody = r.Header.Clone(), string(body)
-		f.subscribed = map[string]bool{}
-		for _, e := range reg.Events {
-			f.subscribed[e] = true
-		}
-		f.mu.Unlock()
-		w.Header().Set("Lambda-Extension-Identifier", "ext-id-1")
-		// Lambda adds the account id only for an extension that asks for the feature.
-		account := ""
-		if r.Header.Get("Lambda-Extension-Accept-Feature") == "accountId" && !f.noAccountID {
-			account = `,"accountId":"` + testAccountID + `"`
-		}
-		fmt.Fprint(w, `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"`+account+`}`)
-	})
-	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Lambda-Extension-Identifier") != "ext-id-1" {
-			http.Error(w, "bad identifier", http.StatusForbidden)
-			return
-		}
-		f.mu.Lock()
-		f.nextCalls++
-		f.mu.Unlock()
-		for {
-			f.mu.Lock()
-			fail := f.failNext
-			f.mu.Unlock()
-			if fail {
-				http.Error(w, `{"errorType":"Lambda.Broken"}`, http.StatusInternalServerError)
-				return
-			}
-			select {
-			case ev := <-f.events:
-				f.mu.Lock()
-				wanted := f.subscribed[ev.EventType]
-				if !wanted {
-					f.dropped++
-				}
-				f.mu.Unlock()
-				if !wanted {
-					continue // as Lambda does: an extension gets only the events it registered for
-				}
-				_ = json.NewEncoder(w).Encode(ev)
-				return
-			case <-r.Context().Done():
-				return
-			}
-		}
-	})
-	for path, into := range map[string]*[]report{"init/error": &f.initErrors, "exit/error": &f.exitErrors} {
-		mux.HandleFunc("POST /2020-01-01/extension/"+path, func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			f.mu.Lock()
-			*into = append(*into, report{r.Header.Get("Lambda-Extension-Function-Error-Type"), string(body)})
-			f.mu.Unlock()
-			fmt.Fprint(w, `{"status":"OK"}`)
-		})
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.addr = l.Addr().String()
-	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = f.srv.Serve(l) }()
-	t.Cleanup(func() { _ = f.srv.Close() })
-	return f
-}
-
-func (f *fakeLambda) next() int { f.mu.Lock(); defer f.mu.Unlock(); return f.nextCalls }
-
-func (f *fakeLambda) shutdown(in time.Duration) {
-	f.events <- extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(in).UnixMilli()}
+	api := extensionsapitest.NewServer()
+	t.Cleanup(api.Close)
+	return api
 }
 
 // syncBuffer collects the extension's stdout.
@@ -167,7 +66,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 // extension is one run() of kinko under test.
 type extension struct {
 	t      *testing.T
-	lambda *fakeLambda
+	lambda *extensionsapitest.Server
 	port   int
 	logs   *syncBuffer
 	done   chan error
@@ -242,18 +141,18 @@ func startExtensionLogging(t *testing.T, a *awsStack, env map[string]string, log
 }
 
 // startExtensionOn is startExtensionLogging against a fake Lambda the test set up itself.
-func startExtensionOn(t *testing.T, lambda *fakeLambda, a *awsStack, env map[string]string, logs *syncBuffer) *extension {
+func startExtensionOn(t *testing.T, api *extensionsapitest.Server, a *awsStack, env map[string]string, logs *syncBuffer) *extension {
 	t.Helper()
-	return startExtensionClocked(t, lambda, a, env, logs, systemClocks())
+	return startExtensionClocked(t, api, a, env, logs, lambda.SystemClocks())
 }
 
 // startExtensionClocked is startExtensionOn with the clocks the extension reads a SnapStart
 // restore from.
-func startExtensionClocked(t *testing.T, lambda *fakeLambda, a *awsStack, env map[string]string, logs *syncBuffer, clk clocks) *extension {
+func startExtensionClocked(t *testing.T, api *extensionsapitest.Server, a *awsStack, env map[string]string, logs *syncBuffer, clk lambda.Clocks) *extension {
 	t.Helper()
 	port := freePort(t)
 	full := map[string]string{
-		"AWS_LAMBDA_RUNTIME_API":                 lambda.addr,
+		"AWS_LAMBDA_RUNTIME_API":                 api.Addr,
 		"AWS_SESSION_TOKEN":                      testToken,
 		"AWS_ACCESS_KEY_ID":                      "testing",
 		"AWS_SECRET_ACCESS_KEY":                  "testing",
@@ -269,7 +168,7 @@ func startExtensionClocked(t *testing.T, lambda *fakeLambda, a *awsStack, env ma
 	for k, v := range env {
 		full[k] = v
 	}
-	x := &extension{t: t, lambda: lambda, port: port, logs: logs, done: make(chan error, 1),
+	x := &extension{t: t, lambda: api, port: port, logs: logs, done: make(chan error, 1),
 		client: &http.Client{Timeout: 30 * time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	x.signal = cancel
@@ -278,7 +177,7 @@ func startExtensionClocked(t *testing.T, lambda *fakeLambda, a *awsStack, env ma
 		environ = append(environ, k+"="+v)
 	}
 	go func() {
-		x.done <- runWith(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, environ, x.logs, clk)
+		x.done <- runWith(ctx, []string{"/opt/extensions/kinko"}, func(k string) string { return full[k] }, environ, x.logs, nil, clk)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -360,7 +259,7 @@ func (x *extension) waitReachable() {
 // stop sends SHUTDOWN and waits for run to return.
 func (x *extension) stop() error {
 	x.t.Helper()
-	x.lambda.shutdown(2 * time.Second)
+	x.lambda.Send(extensionsapitest.Shutdown(2 * time.Second))
 	select {
 	case err := <-x.done:
 		x.done <- err // for the cleanup
@@ -417,9 +316,7 @@ func goroutinesIn(fragments ...string) int {
 	return n
 }
 
-func eventInvoke() extensionsapi.Event {
-	return extensionsapi.Event{EventType: extensionsapi.Invoke, RequestID: "req-1", DeadlineMs: time.Now().Add(time.Minute).UnixMilli()}
-}
+func eventInvoke() extensionsapitest.Event { return extensionsapitest.Invoke() }
 
 // settleGoroutines polls until the process runs at most baseline goroutines, and fails the test
 // with a grouped dump of what is left if it does not within limit. Idle keep-alive connections

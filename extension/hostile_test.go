@@ -297,7 +297,7 @@ func TestHostileInputOverLoopback(t *testing.T) {
 
 	stopClean(t, x, a, hostileValue)
 	a.proxy.Close()
-	x.lambda.srv.Close()
+	x.lambda.Close()
 	settleGoroutines(t, baseline, 10*time.Second)
 }
 

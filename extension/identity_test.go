@@ -54,7 +54,9 @@ func TestSecretByARNIsAliasedToItsNameOnlyInTheKnownAccount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := a.withOwnProxy(t)
 			lambda := startLambda(t)
-			lambda.noAccountID = tc.noAccount
+			if tc.noAccount {
+				lambda.OmitAccountID()
+			}
 			x := startExtensionOn(t, lambda, a, nil, &syncBuffer{})
 			x.waitLog(`"msg":"ready"`)
 			if r := x.get("/secretsmanager/get?secretId=" + url.QueryEscape(aws.ToString(created.ARN))); r.status != 200 {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
+	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 )
 
 // drainOutcome is how one request in flight at SHUTDOWN ended.
@@ -56,7 +55,7 @@ func (x *extension) shutdownIn(t *testing.T, d time.Duration) (time.Duration, ti
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(d)
-	x.lambda.events <- extensionsapi.Event{EventType: extensionsapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()}
+	x.lambda.Send(extensionsapitest.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()})
 	select {
 	case err := <-x.done:
 		x.done <- err
@@ -212,20 +211,7 @@ func ownSocketInodes(t *testing.T) map[string]bool {
 }
 
 func TestListensOnLoopbackOnly(t *testing.T) {
-	// The listeners run() binds, by their own addresses.
-	ls, err := listen(0, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls {
-		ip := l.Addr().(*net.TCPAddr).IP
-		if !ip.IsLoopback() || ip.IsUnspecified() {
-			t.Errorf("listener on %s, want a loopback address", l.Addr())
-		}
-		t.Logf("loopback-row | listen(): %s |", l.Addr())
-	}
-	closeAll(ls)
-
+	// The listeners listen() binds, by their own addresses: package lambda's TestListenBindsLoopbackOnly.
 	// The whole process, as the kernel sees it: every socket this process listens on (the
 	// extension's, and the test's own fakes) is bound to 127.0.0.1 or ::1.
 	x := startExtension(t, nil, nil)
@@ -288,10 +274,9 @@ func TestSubscribesToInvokeOnlyWhenAFeatureNeedsIt(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			x := startExtension(t, nil, tc.env)
-			waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
-			x.lambda.mu.Lock()
-			body, accept := x.lambda.regBody, x.lambda.registered.Get("Lambda-Extension-Accept-Feature")
-			x.lambda.mu.Unlock()
+			waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
+			last := x.lambda.LastRegistration()
+			body, accept := last.Body, last.Header.Get("Lambda-Extension-Accept-Feature")
 			var reg struct{ Events []string }
 			if err := json.Unmarshal([]byte(body), &reg); err != nil || strings.Join(reg.Events, ",") != tc.events {
 				t.Fatalf("register body %s, want events %s", body, tc.events)
@@ -304,19 +289,29 @@ func TestSubscribesToInvokeOnlyWhenAFeatureNeedsIt(t *testing.T) {
 				x.waitLog(`"level":"WARN"`, `KINKO_METRICS_INVOKES is ignored`)
 			}
 			// An INVOKE reaches only an extension that registered for it; either way kinko runs on.
-			x.lambda.events <- eventInvoke()
+			x.lambda.Send(eventInvoke())
 			if tc.events == "SHUTDOWN" {
-				waitFor(t, "the fake to drop the INVOKE", 10*time.Second, func() bool {
-					x.lambda.mu.Lock()
-					defer x.lambda.mu.Unlock()
-					return x.lambda.dropped == 1
-				})
+				waitFor(t, "the fake to drop the INVOKE", 10*time.Second, func() bool { return x.lambda.Dropped() == 1 })
 			} else {
-				waitFor(t, "the INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.next() == 2 })
+				waitFor(t, "the INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.NextCalls() == 2 })
 			}
 			if err := x.stop(); err != nil {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The event loop waits for /event/next on run's own goroutine: it starts no goroutine per event
+// only to wait for it at once.
+func TestEventLoopWaitsOnRunsGoroutine(t *testing.T) {
+	x := startExtension(t, nil, nil)
+	waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
+	waitFor(t, "kinko to wait in /event/next", 10*time.Second, func() bool { return goroutinesIn("extensionsapi.(*Client).Next") == 1 })
+	if n := goroutinesIn("extensionsapi.(*Client).Next", "extension.runWith("); n != 1 {
+		t.Errorf("the goroutine waiting for the next event is not run's own (%d of 1 are)", n)
+	}
+	if err := x.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

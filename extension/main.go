@@ -10,8 +10,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	// Registers with Lambda from its init, before the AWS SDK's packages initialise.
-	_ "github.com/kinko-dev/kinko/extension/internal/earlystart"
+	// Registers with Lambda from its init, before the AWS SDK's packages initialise; run takes
+	// over what it settled.
+	"github.com/kinko-dev/kinko/extension/internal/earlystart"
 )
 
 // version is stamped at build time (-ldflags "-X main.version=...").
@@ -20,7 +21,7 @@ var version = "dev"
 func main() {
 	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err := run(ctx, os.Args, os.Getenv, os.Environ(), os.Stdout)
+	err := run(ctx, os.Args, os.Getenv, os.Environ(), os.Stdout, earlystart.Take())
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kinko:", err)

@@ -25,9 +25,8 @@ func TestLifecycleRegisterServeShutdown(t *testing.T) {
 	x := startExtension(t, a, map[string]string{"KINKO_PREFETCH": "app/openai"})
 
 	ready := x.waitLog(`"msg":"ready"`, `"prefetch":1`, `"prefetch_failed":0`)
-	x.lambda.mu.Lock()
-	name, regBody := x.lambda.registered.Get("Lambda-Extension-Name"), x.lambda.regBody
-	x.lambda.mu.Unlock()
+	last := x.lambda.LastRegistration()
+	name, regBody := last.Header.Get("Lambda-Extension-Name"), last.Body
 	if name != "kinko" {
 		t.Errorf("Lambda-Extension-Name = %q, want the basename of argv[0], kinko", name)
 	}
@@ -66,7 +65,7 @@ func TestLifecycleRegisterServeShutdown(t *testing.T) {
 		t.Errorf("upstream calls = %d, want 1 (the prefetch)", n)
 	}
 
-	x.lambda.events <- eventInvoke()
+	x.lambda.Send(eventInvoke())
 	start := time.Now()
 	if err := x.stop(); err != nil {
 		t.Fatalf("run returned %v after SHUTDOWN, want nil", err)
@@ -94,13 +93,12 @@ func TestBadVariableIsAnInitError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not fail")
 	}
-	x.lambda.mu.Lock()
-	defer x.lambda.mu.Unlock()
-	if len(x.lambda.initErrors) != 1 || x.lambda.initErrors[0].errorType != "Extension.ConfigInvalid" ||
-		!strings.Contains(x.lambda.initErrors[0].body, "SECRETS_MANAGER_TTL") {
-		t.Fatalf("init/error reports = %+v, want one Extension.ConfigInvalid naming the variable", x.lambda.initErrors)
+	initErrors := x.lambda.InitErrors()
+	if len(initErrors) != 1 || initErrors[0].ErrorType != "Extension.ConfigInvalid" ||
+		!strings.Contains(initErrors[0].Body, "SECRETS_MANAGER_TTL") {
+		t.Fatalf("init/error reports = %+v, want one Extension.ConfigInvalid naming the variable", initErrors)
 	}
-	if x.lambda.nextCalls != 0 {
+	if x.lambda.NextCalls() != 0 {
 		t.Fatal("an extension that failed init must not call /event/next")
 	}
 }
@@ -122,11 +120,10 @@ func TestPortInUseIsAnInitError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not fail")
 	}
-	x.lambda.mu.Lock()
-	defer x.lambda.mu.Unlock()
-	if len(x.lambda.initErrors) != 1 || x.lambda.initErrors[0].errorType != "Extension.PortUnavailable" ||
-		!strings.Contains(x.lambda.initErrors[0].body, fmt.Sprint(port)) {
-		t.Fatalf("init/error reports = %+v, want Extension.PortUnavailable naming port %d", x.lambda.initErrors, port)
+	initErrors := x.lambda.InitErrors()
+	if len(initErrors) != 1 || initErrors[0].ErrorType != "Extension.PortUnavailable" ||
+		!strings.Contains(initErrors[0].Body, fmt.Sprint(port)) {
+		t.Fatalf("init/error reports = %+v, want Extension.PortUnavailable naming port %d", initErrors, port)
 	}
 }
 
@@ -300,18 +297,18 @@ func TestRequestDuringPrefetchJoinsIt(t *testing.T) {
 
 			if initType == "provisioned-concurrency" {
 				// Init is on no one's clock here: the prefetch finishes before /event/next.
-				if x.lambda.next() != 0 {
+				if x.lambda.NextCalls() != 0 {
 					t.Fatal("/event/next called before the prefetch finished")
 				}
 				a.proxy.Release()
-				waitFor(t, "/event/next after the prefetch", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+				waitFor(t, "/event/next after the prefetch", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
 				if r := x.get("/secretsmanager/get?secretId=early"); !strings.HasPrefix(r.cacheStatus, "kinko; hit") {
 					t.Fatalf("after prefetch: %q, want a hit", r.cacheStatus)
 				}
 				return
 			}
 			// On demand, /event/next comes at once; the prefetch goes on beside the runtime's init.
-			waitFor(t, "/event/next while the prefetch is in flight", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+			waitFor(t, "/event/next while the prefetch is in flight", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
 			got := make(chan response, 1)
 			go func() { got <- x.get("/secretsmanager/get?secretId=early") }()
 			waitFlights(t, 1)
@@ -328,10 +325,8 @@ func TestRequestDuringPrefetchJoinsIt(t *testing.T) {
 
 func TestManagedInstancesRegisterForShutdownOnly(t *testing.T) {
 	x := startExtension(t, nil, map[string]string{"AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances"})
-	waitFor(t, "registration", 10*time.Second, func() bool { return x.lambda.next() == 1 })
-	x.lambda.mu.Lock()
-	body := x.lambda.regBody
-	x.lambda.mu.Unlock()
+	waitFor(t, "registration", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
+	body := x.lambda.LastRegistration().Body
 	if body != `{"events":["SHUTDOWN"]}` {
 		t.Fatalf("register body %s, want SHUTDOWN only", body)
 	}
@@ -340,7 +335,7 @@ func TestManagedInstancesRegisterForShutdownOnly(t *testing.T) {
 func TestSignalShutsDownCleanly(t *testing.T) {
 	x := startExtension(t, nil, nil)
 	x.waitReachable()
-	waitFor(t, "/event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+	waitFor(t, "/event/next", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
 	x.signal()
 	select {
 	case err := <-x.done:
@@ -386,12 +381,12 @@ func TestMetricsEveryNInvokesCountEachIntervalOnce(t *testing.T) {
 	x.get("/secretsmanager/get?secretId=counted") // a miss
 	x.get("/secretsmanager/get?secretId=counted") // a hit
 
-	x.lambda.events <- eventInvoke()
-	waitFor(t, "the first INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.next() == 2 })
+	x.lambda.Send(eventInvoke())
+	waitFor(t, "the first INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.NextCalls() == 2 })
 	if strings.Contains(x.logs.String(), `"_aws"`) {
 		t.Fatal("a metrics line after 1 invoke; want one every 2")
 	}
-	x.lambda.events <- eventInvoke()
+	x.lambda.Send(eventInvoke())
 	first := x.waitLog(`"_aws"`)
 	if !strings.Contains(first, `"Hits":1`) || !strings.Contains(first, `"Misses":1`) || !strings.Contains(first, `"UpstreamCalls":1`) {
 		t.Fatalf("metrics after 2 invokes: %s", first)
@@ -426,22 +421,19 @@ func TestMissingAWSEnvironmentIsAnInitError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not fail")
 	}
-	x.lambda.mu.Lock()
-	defer x.lambda.mu.Unlock()
-	if len(x.lambda.initErrors) != 1 || x.lambda.initErrors[0].errorType != "Extension.ConfigInvalid" ||
-		!strings.Contains(x.lambda.initErrors[0].body, "AWS_REGION") || x.lambda.nextCalls != 0 || len(x.lambda.exitErrors) != 0 {
+	initErrors, exitErrors, nextCalls := x.lambda.InitErrors(), x.lambda.ExitErrors(), x.lambda.NextCalls()
+	if len(initErrors) != 1 || initErrors[0].ErrorType != "Extension.ConfigInvalid" ||
+		!strings.Contains(initErrors[0].Body, "AWS_REGION") || nextCalls != 0 || len(exitErrors) != 0 {
 		t.Fatalf("init errors %+v, exit errors %d, /event/next calls %d: want one ConfigInvalid naming AWS_REGION and nothing else",
-			x.lambda.initErrors, len(x.lambda.exitErrors), x.lambda.nextCalls)
+			initErrors, len(exitErrors), nextCalls)
 	}
 }
 
 func TestEventLoopFailureIsAnExitError(t *testing.T) {
 	x := startExtension(t, nil, nil)
-	waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
-	x.lambda.mu.Lock()
-	x.lambda.failNext = true
-	x.lambda.mu.Unlock()
-	x.lambda.events <- eventInvoke() // the next /event/next then fails
+	waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
+	x.lambda.FailNext()
+	x.lambda.Send(eventInvoke()) // the next /event/next then fails
 	select {
 	case err := <-x.done:
 		x.done <- err
@@ -451,10 +443,9 @@ func TestEventLoopFailureIsAnExitError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not stop when /event/next failed")
 	}
-	x.lambda.mu.Lock()
-	defer x.lambda.mu.Unlock()
-	if len(x.lambda.exitErrors) != 1 || x.lambda.exitErrors[0].errorType != "Extension.EventLoop" || len(x.lambda.initErrors) != 0 {
-		t.Fatalf("exit errors %+v, init errors %d: want one Extension.EventLoop after init", x.lambda.exitErrors, len(x.lambda.initErrors))
+	exitErrors, initErrors := x.lambda.ExitErrors(), x.lambda.InitErrors()
+	if len(exitErrors) != 1 || exitErrors[0].ErrorType != "Extension.EventLoop" || len(initErrors) != 0 {
+		t.Fatalf("exit errors %+v, init errors %d: want one Extension.EventLoop after init", exitErrors, len(initErrors))
 	}
 	x.waitLog(`"msg":"shutdown complete"`)
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/lambda"
 )
 
 // containerCreds stands in for the container credentials endpoint SnapStart and Managed
@@ -109,7 +107,7 @@ func TestSnapStart(t *testing.T) {
 		creds := startContainerCreds(t, time.Hour)
 		x := startExtension(t, a, creds.env("snap-start", "KINKO_PREFETCH", "snap/prefetched", "KINKO_SNAPSTART_INIT_READS", "allow"))
 		x.waitLog(`"msg":"ready"`, `"init_type":"snap-start"`, `"prefetch":0`, `"prefetch_after_restore":1`)
-		waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+		waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
 		if n, c := a.proxy.Calls("GetSecretValue"), creds.count(); n != 0 || c != 0 {
 			t.Fatalf("during SnapStart init with no request: %d calls to AWS, %d to the credentials endpoint; want none", n, c)
 		}
@@ -127,7 +125,7 @@ func TestSnapStart(t *testing.T) {
 		rotate(t, a, "snap/prefetched", afterRestore)
 		credsBefore := creds.count()
 
-		x.lambda.events <- eventInvoke() // the restore
+		x.lambda.Send(eventInvoke()) // the restore
 		x.waitLog(`"msg":"prefetched after the restore"`, `"prefetch_failed":0`)
 		if n := a.proxy.Calls("GetSecretValue"); n != 3 {
 			t.Fatalf("%d calls to AWS after the restore's prefetch, want 3", n)
@@ -167,7 +165,7 @@ func TestSnapStart(t *testing.T) {
 		}
 		rotate(t, a, "snap/demand", afterRestore)
 
-		x.lambda.events <- eventInvoke() // the restore, with no request to see it first
+		x.lambda.Send(eventInvoke()) // the restore, with no request to see it first
 		x.waitLog(`"msg":"restored from a SnapStart snapshot`, `"detected_by":"invoke"`)
 		clk.restore(3 * time.Hour) // what the clocks show after it: no second restore
 		first := x.get("/secretsmanager/get?secretId=snap/demand")
@@ -183,8 +181,8 @@ func TestSnapStart(t *testing.T) {
 			t.Fatalf("second request after the restore: %d %q, want a hit", second.status, second.cacheStatus)
 		}
 		// Only the first INVOKE is a restore: a later one forgets nothing.
-		x.lambda.events <- eventInvoke()
-		waitFor(t, "the second INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.next() == 3 })
+		x.lambda.Send(eventInvoke())
+		waitFor(t, "the second INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.NextCalls() == 3 })
 		if r := x.get("/secretsmanager/get?secretId=snap/demand"); !strings.HasPrefix(r.cacheStatus, "kinko; hit; ttl=") {
 			t.Fatalf("after a second INVOKE: %q, want still a hit", r.cacheStatus)
 		}
@@ -215,10 +213,10 @@ type jumpClocks struct {
 
 func newJumpClocks() *jumpClocks { return &jumpClocks{start: time.Now()} }
 
-func (j *jumpClocks) clocks() clocks {
-	return clocks{
-		wall: func() time.Time { return time.Now().Round(0).Add(time.Duration(j.ahead.Load())) },
-		mono: func() time.Duration { return time.Since(j.start) },
+func (j *jumpClocks) clocks() lambda.Clocks {
+	return lambda.Clocks{
+		Wall: func() time.Time { return time.Now().Round(0).Add(time.Duration(j.ahead.Load())) },
+		Mono: func() time.Duration { return time.Since(j.start) },
 	}
 }
 
@@ -295,7 +293,7 @@ func TestSnapStartRefusesReadsDuringInit(t *testing.T) {
 	if n, c := a.proxy.Calls("GetSecretValue")+a.proxy.Calls("GetParameter"), creds.count(); n != 0 || c != 0 {
 		t.Fatalf("refused reads made %d calls to AWS and %d to the credentials endpoint, want none", n, c)
 	}
-	x.lambda.events <- eventInvoke() // the restore, at the latest
+	x.lambda.Send(eventInvoke()) // the restore, at the latest
 	x.waitLog(`"msg":"restored from a SnapStart snapshot`)
 	if r := x.get("/secretsmanager/get?secretId=snap/refused"); r.status != 200 || !isFresh(r.cacheStatus, "kinko; fwd=miss; stored") {
 		t.Fatalf("after the restore: %d %q, want a fetched and stored answer", r.status, r.cacheStatus)
@@ -323,7 +321,7 @@ func TestSnapStartRestoreBeforeInvoke(t *testing.T) {
 	x := startExtensionClocked(t, startLambda(t), a, creds.env("snap-start", "KINKO_SNAPSTART_INIT_READS", "allow",
 		"KINKO_PREFETCH", "snap/pre", "AWS_ENDPOINT_URL", endpoint), &syncBuffer{}, clk.clocks())
 	x.waitLog(`"msg":"ready"`)
-	waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.next() == 1 })
+	waitFor(t, "the first /event/next", 10*time.Second, func() bool { return x.lambda.NextCalls() == 1 })
 	if r := x.get("/secretsmanager/get?secretId=snap/hook"); r.status != 200 || r.cacheStatus != "kinko; fwd=bypass" {
 		t.Fatalf("read during init (opted in): %d %q, want 200 fetched and not stored", r.status, r.cacheStatus)
 	}
@@ -361,8 +359,8 @@ func TestSnapStartRestoreBeforeInvoke(t *testing.T) {
 	calls := a.proxy.Calls("GetSecretValue")
 
 	// The INVOKE that follows, and a later jump of the clock, are no restore.
-	x.lambda.events <- eventInvoke()
-	waitFor(t, "the INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.next() == 2 })
+	x.lambda.Send(eventInvoke())
+	waitFor(t, "the INVOKE to be taken", 10*time.Second, func() bool { return x.lambda.NextCalls() == 2 })
 	clk.restore(time.Hour)
 	if r := x.get("/secretsmanager/get?secretId=snap/hook"); !isFresh(r.cacheStatus, "kinko; hit") {
 		t.Fatalf("after the INVOKE and a later clock jump: %q, want still a hit", r.cacheStatus)
@@ -377,127 +375,4 @@ func TestSnapStartRestoreBeforeInvoke(t *testing.T) {
 		t.Fatalf("%d restore lines in the log, want exactly 1", n)
 	}
 	x.assertNoSecrets(a, beforeSnapshot, afterRestore)
-}
-
-// fakeClocks are clocks a unit test moves by hand.
-type fakeClocks struct {
-	mu    sync.Mutex
-	wall  time.Time
-	mono  time.Duration
-	reads int
-}
-
-func (f *fakeClocks) clocks() clocks {
-	return clocks{
-		wall: func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); f.reads++; return f.wall },
-		mono: func() time.Duration { f.mu.Lock(); defer f.mu.Unlock(); return f.mono },
-	}
-}
-
-// pass moves both clocks by d, as a running sandbox sees time pass; ahead moves the wall clock
-// alone, as a restore (or a correction of the clock) does.
-func (f *fakeClocks) pass(d time.Duration) {
-	f.mu.Lock()
-	f.wall, f.mono = f.wall.Add(d), f.mono+d
-	f.mu.Unlock()
-}
-func (f *fakeClocks) ahead(d time.Duration) { f.mu.Lock(); f.wall = f.wall.Add(d); f.mu.Unlock() }
-func (f *fakeClocks) readings() int         { f.mu.Lock(); defer f.mu.Unlock(); return f.reads }
-
-// The restore's steps run exactly once, at its first sign: a read that sees the wall clock run
-// ahead of the monotonic one by more than restoreClockJump, or the first INVOKE, whichever
-// comes first; never at a smaller jump, and never again after.
-func TestSnapStartRestoreRunsOnce(t *testing.T) {
-	start := func(t *testing.T, allow bool) (*snapStart, *fakeClocks, *[]restoreCause) {
-		f := &fakeClocks{wall: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), mono: time.Hour}
-		var mu sync.Mutex
-		var runs []restoreCause
-		s := newSnapStart(f.clocks(), allow, func(c restoreCause) { mu.Lock(); runs = append(runs, c); mu.Unlock() },
-			slog.New(slog.DiscardHandler))
-		return s, f, &runs
-	}
-
-	t.Run("a read first", func(t *testing.T) {
-		s, f, runs := start(t, false)
-		f.pass(time.Minute)
-		f.ahead(restoreClockJump) // a correction: no restore
-		if err := s.beforeRead(); err == nil || s.Restored() || len(*runs) != 0 {
-			t.Fatalf("wall clock %s ahead: read allowed=%t restored=%t steps=%d; want refused, not restored", restoreClockJump, err == nil, s.Restored(), len(*runs))
-		}
-		f.pass(time.Minute)
-		f.ahead(restoreClockJump + time.Millisecond) // the restore
-		// Many reads at once, as hooks of several threads: one runs the steps, all are answered.
-		var wg sync.WaitGroup
-		errs := make(chan error, 16)
-		for range 16 {
-			wg.Go(func() { errs <- s.beforeRead() })
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("read after the restore: %v", err)
-			}
-		}
-		select {
-		case <-s.Done():
-		default:
-			t.Fatal("Done not closed after the restore")
-		}
-		s.invoked()
-		f.ahead(24 * time.Hour) // frozen between invokes, or anything else: no second restore
-		if err := s.beforeRead(); err != nil {
-			t.Fatal(err)
-		}
-		if len(*runs) != 1 || (*runs)[0].by != "clock" || (*runs)[0].ahead != restoreClockJump+time.Millisecond {
-			t.Fatalf("steps ran %v, want once, by the clock, %s ahead", *runs, restoreClockJump+time.Millisecond)
-		}
-	})
-
-	t.Run("INVOKE first", func(t *testing.T) {
-		s, f, runs := start(t, false)
-		f.pass(time.Second)
-		s.invoked()
-		if !s.Restored() || len(*runs) != 1 || (*runs)[0].by != "invoke" {
-			t.Fatalf("after the first INVOKE: restored=%t steps %v, want restored once by invoke", s.Restored(), *runs)
-		}
-		readings := f.readings()
-		f.ahead(time.Hour)
-		s.invoked()
-		if err := s.beforeRead(); err != nil || len(*runs) != 1 {
-			t.Fatalf("read after the restore and a clock jump: %v, steps %d; want answered, steps once", err, len(*runs))
-		}
-		if f.readings() != readings {
-			t.Error("the clocks were read after the restore; a restored sandbox has no use for them")
-		}
-	})
-
-	t.Run("opted in", func(t *testing.T) {
-		s, f, runs := start(t, true)
-		f.pass(time.Second)
-		if err := s.beforeRead(); err != nil || s.Restored() {
-			t.Fatalf("read during init with KINKO_SNAPSTART_INIT_READS=allow: %v restored=%t; want answered, not restored", err, s.Restored())
-		}
-		f.ahead(time.Hour)
-		if err := s.beforeRead(); err != nil || !s.Restored() || len(*runs) != 1 {
-			t.Fatalf("after the restore: %v restored=%t steps %d", err, s.Restored(), len(*runs))
-		}
-	})
-}
-
-// The refusal is a 503 the server renders as kinko's own error: the reason, the variable, and no
-// claim that AWS answered.
-func TestSnapStartRefusalIsKinkos(t *testing.T) {
-	f := &fakeClocks{wall: time.Unix(1e9, 0)}
-	s := newSnapStart(f.clocks(), false, func(restoreCause) {}, slog.New(slog.DiscardHandler))
-	err := s.beforeRead()
-	var ue *upstream.Error
-	if !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable || ue.Code != upstream.CodeSnapStartInit || ue.FromAWS() || ue.Transient {
-		t.Fatalf("refusal %#v, want 503 %s, not from AWS, not transient", err, upstream.CodeSnapStartInit)
-	}
-	for _, want := range []string{"SnapStart init", "snapshot", "KINKO_SNAPSTART_INIT_READS=allow"} {
-		if !strings.Contains(ue.Message, want) {
-			t.Errorf("message %q lacks %q", ue.Message, want)
-		}
-	}
 }

@@ -235,7 +235,7 @@ func TestSoak(t *testing.T) {
 		t.Error("no metrics line at SHUTDOWN")
 	}
 	a.proxy.Close()
-	x.lambda.srv.Close()
+	x.lambda.Close()
 	goroutinesAfter := settleGoroutines(t, goroutinesBefore, 15*time.Second)
 	heapAfter := liveHeap() // collects, and returns freed pages to the OS
 	rssAfter, hwm := memoryKB(t)

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -129,50 +128,6 @@ func TestFloorChecksTheTokenAndAnswersTheSameBytes(t *testing.T) {
 	FloorHandler("", a).ServeHTTP(empty, httptest.NewRequest(http.MethodGet, "/", nil))
 	if empty.Code != http.StatusUnauthorized {
 		t.Errorf("empty expected token: %d, want 401", empty.Code)
-	}
-}
-
-func TestExtensionsAPI(t *testing.T) {
-	api, err := StartExtensionsAPI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.Close()
-	base := "http://" + api.Addr + "/2020-01-01/extension"
-	resp, err := http.Post(base+"/register", "application/json", strings.NewReader(`{"events":["INVOKE","SHUTDOWN"]}`))
-	if err != nil || resp.Header.Get("Lambda-Extension-Identifier") == "" {
-		t.Fatalf("register: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	got := make(chan string, 1)
-	go func() {
-		resp, err := http.Get(base + "/event/next")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	select {
-	case <-api.FirstNext():
-	case <-ctx.Done():
-		t.Fatal("no /event/next noted")
-	}
-	if api.FirstNextAt().IsZero() {
-		t.Error("FirstNextAt is zero after the first /event/next")
-	}
-	api.Shutdown()
-	select {
-	case b := <-got:
-		if !strings.Contains(b, `"eventType":"SHUTDOWN"`) {
-			t.Errorf("/event/next after Shutdown answered %s", b)
-		}
-	case <-ctx.Done():
-		t.Fatal("/event/next did not return after Shutdown")
 	}
 }
 

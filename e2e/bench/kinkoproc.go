@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 	"github.com/kinko-dev/kinko/internal/syncbuf"
 )
 
@@ -36,7 +37,7 @@ type Kinko struct {
 	StartToRegister time.Duration
 	started         time.Time
 
-	api  *ExtensionsAPI
+	api  *extensionsapitest.Server
 	cmd  *exec.Cmd
 	out  *syncbuf.Buffer
 	done chan struct{}
@@ -54,10 +55,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := StartExtensionsAPI()
-	if err != nil {
-		return nil, err
-	}
+	api := extensionsapitest.NewServer()
 	env := map[string]string{
 		"PATH":                                   "/usr/bin:/bin",
 		"AWS_LAMBDA_RUNTIME_API":                 api.Addr,
@@ -85,7 +83,7 @@ func StartKinko(ctx context.Context, o KinkoOptions) (_ *Kinko, err error) {
 	start := time.Now()
 	k.started = start
 	if err := k.cmd.Start(); err != nil {
-		_ = api.Close()
+		api.Close()
 		return nil, fmt.Errorf("start kinko %s: %w", o.Bin, err)
 	}
 	go func() { // owned by k: Stop waits for done
@@ -224,7 +222,7 @@ func (k *Kinko) Stop() error {
 }
 
 func (k *Kinko) stop() error {
-	k.api.Shutdown()
+	k.api.ShutdownAll()
 	t := time.NewTimer(3 * time.Second)
 	defer t.Stop()
 	var err error
@@ -236,7 +234,7 @@ func (k *Kinko) stop() error {
 		<-k.done
 		err = fmt.Errorf("kinko did not exit within 3 s of SHUTDOWN; killed it")
 	}
-	_ = k.api.Close()
+	k.api.Close()
 	return err
 }
 

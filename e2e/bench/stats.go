@@ -6,7 +6,7 @@
 // The parts: Go benchmarks of the handler (GoBench), wrk against kinko and against a bare
 // net/http floor (Floor, Wrk), invokes through AWS's Lambda emulator with small function
 // variants (functions/, Harness), kinko as a real process against a fake Extensions API
-// (ExtensionsAPI, Kinko) for memory, start time and request collapsing, and sizes.
+// (internal/extensionsapitest, Kinko) for memory, start time and request collapsing, and sizes.
 package bench
 
 import (

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/e2e/bench"
+	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 	"github.com/kinko-dev/kinko/internal/syncbuf"
 )
 
@@ -28,7 +29,7 @@ type Sandbox struct {
 	Started time.Time // exec
 	Ready   time.Time // its first /event/next: init over, the function may be invoked
 
-	api  *bench.ExtensionsAPI
+	api  *extensionsapitest.Server
 	cmd  *exec.Cmd
 	out  *syncbuf.Buffer
 	done chan struct{}
@@ -68,14 +69,11 @@ func StartSandbox(ctx context.Context, id int, o SandboxOptions) (*Sandbox, erro
 }
 
 func startSandbox(ctx context.Context, id int, o SandboxOptions) (_ *Sandbox, err error) {
-	api, err := bench.StartExtensionsAPI()
-	if err != nil {
-		return nil, err
-	}
+	api := extensionsapitest.NewServer()
 	// Picked after the API has its port, so at least those two cannot collide.
 	port, err := bench.FreePort()
 	if err != nil {
-		_ = api.Close()
+		api.Close()
 		return nil, err
 	}
 	token := fmt.Sprintf("scale-session-%d", id)
@@ -112,7 +110,7 @@ func startSandbox(ctx context.Context, id int, o SandboxOptions) (_ *Sandbox, er
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	s.Started = time.Now()
 	if err := s.cmd.Start(); err != nil {
-		_ = api.Close()
+		api.Close()
 		return nil, fmt.Errorf("start kinko %s: %w", o.Bin, err)
 	}
 	go func() { // owned by s: Stop waits for done
@@ -149,7 +147,7 @@ func (s *Sandbox) Log() string { return s.out.String() }
 // it), and stops the API. Safe to call more than once.
 func (s *Sandbox) Stop() error {
 	s.stopOnce.Do(func() {
-		s.api.Shutdown()
+		s.api.ShutdownAll()
 		t := time.NewTimer(3 * time.Second)
 		defer t.Stop()
 		select {
@@ -160,7 +158,7 @@ func (s *Sandbox) Stop() error {
 			<-s.done
 			s.stopErr = fmt.Errorf("sandbox %d: kinko did not exit within 3 s of SHUTDOWN; killed it", s.ID)
 		}
-		_ = s.api.Close()
+		s.api.Close()
 	})
 	return s.stopErr
 }

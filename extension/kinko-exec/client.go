@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/jsonfield"
+	"github.com/kinko-dev/kinko/extension/internal/rawhttp"
 	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
 
@@ -163,48 +162,24 @@ func (a answer) problem() error {
 	return errorString(what)
 }
 
-var errTimeout = errors.New("timed out")
-
-// get sends one GET over loopback and reads the answer. HTTP/1.0 keeps the answer simple: the
-// server closes the connection after it and never sends it chunked.
+// get sends one GET over loopback and reads the answer (HTTP/1.0: package rawhttp).
 func (c *client) get(target string) (answer, error) {
 	fd, err := c.connect()
 	if err != nil {
 		return answer{}, err
 	}
 	defer syscall.Close(fd)
-	req := "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1:" + strconv.Itoa(c.port) + "\r\n" +
-		tokenHeader + ": " + c.token + "\r\nUser-Agent: kinko-exec\r\n\r\n"
-	for b := []byte(req); len(b) > 0; {
-		n, err := syscall.Write(fd, b)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return answer{}, c.ioError("sending the request", err)
-		}
-		b = b[n:]
+	req := rawhttp.Request("GET", target, "127.0.0.1:"+strconv.Itoa(c.port),
+		[]string{tokenHeader + ": " + c.token, "User-Agent: kinko-exec"}, "")
+	if err := rawhttp.Send(fd, req); err != nil {
+		return answer{}, c.ioError("sending the request", err)
 	}
-	var raw []byte
-	buf := make([]byte, 32<<10)
-	for {
-		if time.Now().After(c.deadline) {
-			return answer{}, c.ioError("reading the answer", errTimeout)
-		}
-		n, err := syscall.Read(fd, buf)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return answer{}, c.ioError("reading the answer", err)
-		}
-		if n == 0 {
-			break
-		}
-		raw = append(raw, buf[:n]...)
-		if len(raw) > maxAnswer+64<<10 {
-			return answer{}, errorString("kinko's answer is larger than " + strconv.Itoa(maxAnswer) + " bytes; is something else listening on 127.0.0.1:" + strconv.Itoa(c.port) + "?")
-		}
+	raw, err := rawhttp.Receive(fd, maxAnswer+64<<10, c.deadline)
+	switch {
+	case err == rawhttp.ErrTooLong:
+		return answer{}, errorString("kinko's answer is larger than " + strconv.Itoa(maxAnswer) + " bytes; is something else listening on 127.0.0.1:" + strconv.Itoa(c.port) + "?")
+	case err != nil:
+		return answer{}, c.ioError("reading the answer", err)
 	}
 	return parseAnswer(raw)
 }
@@ -214,28 +189,19 @@ func (c *client) connect() (int, error) {
 	addr := &syscall.SockaddrInet4{Port: c.port, Addr: [4]byte{127, 0, 0, 1}}
 	wait := c.backoff
 	for {
-		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return -1, errorString("cannot open a socket: " + err.Error())
-		}
 		// Every read, write and connect on this socket gives up when the deadline passes.
 		left := time.Until(c.deadline)
 		if left <= 0 {
-			syscall.Close(fd)
-			return -1, c.ioError("connecting", errTimeout)
+			return -1, c.ioError("connecting", rawhttp.ErrTimeout)
 		}
-		tv := syscall.NsecToTimeval(left.Nanoseconds())
-		_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-		_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
-		err = syscall.Connect(fd, addr)
+		fd, err := rawhttp.Dial(addr, left)
 		if err == nil {
 			return fd, nil
 		}
-		syscall.Close(fd)
-		if err != syscall.ECONNREFUSED && err != syscall.EINTR {
+		if err != syscall.ECONNREFUSED {
 			return -1, c.ioError("connecting", err)
 		}
-		if err == syscall.ECONNREFUSED && !time.Now().Add(wait).Before(c.refused) {
+		if !time.Now().Add(wait).Before(c.refused) {
 			return -1, errorString("kinko is not listening on 127.0.0.1:" + strconv.Itoa(c.port) +
 				" (connection refused for " + c.refusedFor() + "): is the kinko layer attached, and did its extension start? See its log lines")
 		}
@@ -249,53 +215,33 @@ func (c *client) refusedFor() string {
 }
 
 func (c *client) ioError(doing string, err error) error {
-	if err == errTimeout || err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINPROGRESS || err == syscall.ETIMEDOUT {
+	if rawhttp.IsTimeout(err) {
 		return errorString("kinko at 127.0.0.1:" + strconv.Itoa(c.port) + " did not answer in time (" + doing + "); see kinko's log lines")
 	}
 	return errorString(doing + " to kinko at 127.0.0.1:" + strconv.Itoa(c.port) + ": " + err.Error())
 }
 
-// parseAnswer reads an HTTP/1.x answer: the status, two headers, and the body.
+// parseAnswer reads an HTTP/1.x answer (package rawhttp), in kinko-exec's words when it cannot.
 func parseAnswer(raw []byte) (answer, error) {
-	head, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
-	if !ok {
+	a, err := rawhttp.Parse(raw)
+	switch err {
+	case nil:
+	case rawhttp.ErrUnfinished:
 		return answer{}, errorString("kinko's answer ended before its headers did (" + strconv.Itoa(len(raw)) + " bytes)")
-	}
-	lines := strings.Split(string(head), "\r\n")
-	proto, rest, _ := strings.Cut(lines[0], " ")
-	code, _, _ := strings.Cut(rest, " ")
-	status, err := strconv.Atoi(code)
-	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || status < 100 || status > 999 {
+	case rawhttp.ErrNotHTTP:
 		return answer{}, errorString("the answer on kinko's port is not HTTP; is something else listening there?")
+	case rawhttp.ErrLength:
+		return answer{}, errorString("kinko's answer has a bad Content-Length")
+	case rawhttp.ErrShort:
+		return answer{}, errorString("kinko's answer was cut short (" + strconv.Itoa(len(a.Body)) + " of " + a.Header("Content-Length") + " bytes)")
+	case rawhttp.ErrEncoded:
+		return answer{}, errorString("kinko's answer to an HTTP/1.0 request is " + a.Header("Transfer-Encoding") + "-encoded, which HTTP/1.0 does not allow")
+	default:
+		return answer{}, errorString("kinko's answer: " + err.Error())
 	}
-	a := answer{status: status}
-	length := -1
-	for _, l := range lines[1:] {
-		k, v, _ := strings.Cut(l, ":")
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(k) {
-		case "content-type":
-			a.contentType = strings.ToLower(v)
-		case "x-amzn-errortype":
-			a.errorType, _, _ = strings.Cut(v, ":")
-		case "location":
-			a.location = v
-		case "content-length":
-			if length, err = strconv.Atoi(v); err != nil || length < 0 {
-				return answer{}, errorString("kinko's answer has a bad Content-Length")
-			}
-		case "transfer-encoding":
-			return answer{}, errorString("kinko's answer to an HTTP/1.0 request is " + v + "-encoded, which HTTP/1.0 does not allow")
-		}
-	}
-	if length >= 0 {
-		if len(body) < length {
-			return answer{}, errorString("kinko's answer was cut short (" + strconv.Itoa(len(body)) + " of " + strconv.Itoa(length) + " bytes)")
-		}
-		body = body[:length]
-	}
-	a.body = body
-	return a, nil
+	errorType, _, _ := strings.Cut(a.Header("X-Amzn-Errortype"), ":")
+	return answer{status: a.Status, contentType: strings.ToLower(a.Header("Content-Type")), errorType: errorType,
+		location: a.Header("Location"), body: a.Body}, nil
 }
 
 // escape percent-encodes s for a query: everything but RFC 3986's unreserved characters.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
 
@@ -66,7 +67,8 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 
 	if len(uses) > 0 {
 		c, err := newClient(environ, lim)
-		if lookup(environ, "AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" {
+		// The same rule as kinko's (package lambda, snapstart.go): config names the init type.
+		if lookup(environ, "AWS_LAMBDA_INITIALIZATION_TYPE") == config.InitSnapStart {
 			// The environment is part of the snapshot, restored into many sandboxes, maybe days
 			// later: no secret value may cross it (CONTRACT.md section 2). KINKO_SNAPSTART_INIT_READS=
 			// allow does not change that: a value in the environment is never read again, so every

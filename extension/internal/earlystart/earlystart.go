@@ -8,9 +8,9 @@
 // only the standard library's smallest packages and kinko's own configuration, so its init runs
 // before net/http, the TLS stack and the SDK's endpoint tables initialise (about half of kinko's
 // package initialisation). From there it loads the configuration, binds 127.0.0.1 and [::1],
-// registers and sends the first /event/next over raw sockets, and leaves what it settled in the
-// process's environment (package handoff) for main, which serves on those sockets and reads its
-// first event from that connection. Anything it cannot settle exactly as main would (a bad
+// registers and sends the first /event/next over raw sockets (package rawhttp), and keeps what it
+// settled for main to Take, which serves on those sockets and reads its first event from that
+// connection. Anything it cannot settle exactly as main would (a bad
 // setting, a port in use, an unusual environment) it leaves alone, and main starts as if this
 // package did nothing: every init error is still reported by main, with /init/error.
 //
@@ -21,55 +21,79 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/handoff"
+	"github.com/kinko-dev/kinko/extension/internal/extensionsapi/wire"
 	"github.com/kinko-dev/kinko/extension/internal/jsonfield"
+	"github.com/kinko-dev/kinko/extension/internal/rawhttp"
 )
 
+// State is what the early start settled, as main takes it over.
+type State struct {
+	ID           string // Lambda-Extension-Identifier, for every later call
+	FunctionName string // from /register's answer
+	AccountID    string // from /register's answer (the accountId feature); may be empty
+	Listeners    []int  // listening sockets: 127.0.0.1 first, then [::1] if bound
+	// Next is a connection on which GET /event/next was sent and is not yet answered: its
+	// answer is the first event. -1: none was sent (provisioned concurrency, which warms the
+	// cache before init ends, or a send that failed), and main sends it itself.
+	Next int
+}
+
+// settled is this process's early start, until main takes it. It is the one package-level
+// variable of kinko on purpose: package initialisation has no caller to return a result to.
+var settled atomic.Pointer[State]
+
 func init() {
-	// Only what this process's own start settled is handed to main.
-	_ = os.Unsetenv(handoff.EnvVar)
 	if st, ok := Start(os.Args, os.Getenv); ok {
-		_ = os.Setenv(handoff.EnvVar, st.Encode())
+		settled.Store(&st)
 	}
 }
+
+// Take returns what this process's early start settled, and nil from then on, so that one
+// owner takes its descriptors over. It is nil too when the early start settled nothing (kinko
+// starts alone: in tests, outside Lambda, or when the early start could not settle it).
+func Take() *State { return settled.Swap(nil) }
 
 // apiTimeout bounds each exchange with the Extensions API here; Lambda answers at once, and a
 // start that gives up only leaves the registration to main.
 const apiTimeout = 2 * time.Second
 
+// maxAnswer bounds /register's answer: a few hundred bytes of JSON.
+const maxAnswer = 64 << 10
+
 // Start registers the extension args[0] names and sends its first /event/next, when Lambda
 // started it (AWS_LAMBDA_RUNTIME_API is set and it runs from an extensions directory) and the
 // environment is one kinko accepts as is. ok is false when it did nothing, having closed
 // whatever it had opened.
-func Start(args []string, getenv func(string) string) (st handoff.State, ok bool) {
+func Start(args []string, getenv func(string) string) (st State, ok bool) {
 	runtimeAPI := getenv("AWS_LAMBDA_RUNTIME_API")
 	if runtimeAPI == "" || len(args) == 0 {
-		return handoff.State{}, false
+		return State{}, false
 	}
 	dir, name := splitPath(args[0])
 	if _, parent := splitPath(dir); parent != "extensions" || name == "" {
-		return handoff.State{}, false // not started by Lambda as an extension (a test binary, a shell)
+		return State{}, false // not started by Lambda as an extension (a test binary, a shell)
 	}
 	cfg, err := config.Load(getenv)
-	if err != nil || !cfg.EarlyRegister || !handoff.Settled(getenv) {
-		return handoff.State{}, false
+	if err != nil || !cfg.EarlyRegister || !Settled(getenv) {
+		return State{}, false
 	}
-	api, ok := parseIPv4(runtimeAPI)
+	api, ok := rawhttp.ParseIPv4(runtimeAPI)
 	if !ok {
-		return handoff.State{}, false
+		return State{}, false
 	}
-	listeners, err := bindLoopback(cfg.Port)
+	listeners, err := rawhttp.ListenLoopback(cfg.Port)
 	if err != nil {
-		return handoff.State{}, false // main binds again and reports the port, with /init/error
+		return State{}, false // main binds again and reports the port, with /init/error
 	}
 	st, err = register(api, runtimeAPI, name, cfg.Subscriptions())
 	if err != nil {
-		closeFDs(listeners)
-		return handoff.State{}, false
+		rawhttp.CloseAll(listeners)
+		return State{}, false
 	}
 	st.Listeners, st.Next = listeners, -1
 	// Provisioned concurrency inits on no one's clock and is frozen after: main warms the cache
@@ -91,225 +115,57 @@ func splitPath(p string) (dir, base string) {
 	return p[:i], p[i+1:]
 }
 
-// parseIPv4 reads host:port where host is a dotted IPv4 address, as Lambda sets
-// AWS_LAMBDA_RUNTIME_API; a name would need the resolver, which is main's to use.
-func parseIPv4(hostport string) (*syscall.SockaddrInet4, bool) {
-	host, port, ok := strings.Cut(hostport, ":")
-	if !ok {
-		return nil, false
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return nil, false
-	}
-	sa := &syscall.SockaddrInet4{Port: p}
-	parts := strings.Split(host, ".")
-	if len(parts) != 4 {
-		return nil, false
-	}
-	for i, s := range parts {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n > 255 || s == "" || (len(s) > 1 && s[0] == '0') {
-			return nil, false
-		}
-		sa.Addr[i] = byte(n)
-	}
-	return sa, true
-}
-
-// bindLoopback listens on 127.0.0.1:port (required) and [::1] on the same port (best effort), as
-// main's own listen does. The descriptors belong to no Go object, so nothing closes them before
-// main takes them over.
-func bindLoopback(port int) ([]int, error) {
-	l4, err := listenOn(syscall.AF_INET, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
-	if err != nil {
-		return nil, err
-	}
-	if port == 0 {
-		sa, err := syscall.Getsockname(l4)
-		if err != nil {
-			syscall.Close(l4)
-			return nil, err
-		}
-		port = sa.(*syscall.SockaddrInet4).Port
-	}
-	l6, err := listenOn(syscall.AF_INET6, &syscall.SockaddrInet6{Port: port, Addr: [16]byte{15: 1}})
-	if err != nil {
-		return []int{l4}, nil
-	}
-	return []int{l4, l6}, nil
-}
-
-func listenOn(family int, sa syscall.Sockaddr) (int, error) {
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	// As Go's net.Listen: reuse a port in TIME_WAIT, and [::1] for IPv6 only.
-	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	if family == syscall.AF_INET6 {
-		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
-	}
-	if err := syscall.Bind(fd, sa); err != nil {
-		syscall.Close(fd)
-		return -1, err
-	}
-	// The kernel caps the backlog at net.core.somaxconn, as it does Go's.
-	if err := syscall.Listen(fd, 4096); err != nil {
-		syscall.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-func closeFDs(fds []int) {
-	for _, fd := range fds {
-		syscall.Close(fd)
-	}
-}
-
 // register is POST /register, as extensionsapi.Client.Register sends it.
-func register(api *syscall.SockaddrInet4, host, name string, events []string) (handoff.State, error) {
-	body := `{"events":["` + strings.Join(events, `","`) + `"]}`
-	req := "POST /2020-01-01/extension/register HTTP/1.0\r\nHost: " + host +
-		"\r\nLambda-Extension-Name: " + name +
-		"\r\nLambda-Extension-Accept-Feature: accountId\r\nContent-Type: application/json\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	fd, err := dial(api)
+func register(api *syscall.SockaddrInet4, host, name string, events []string) (State, error) {
+	req := rawhttp.Request("POST", wire.Register, host, []string{
+		wire.Name + ": " + name,
+		wire.AcceptFeature + ": " + wire.FeatureAccountID,
+		"Content-Type: application/json",
+	}, wire.RegisterBody(events))
+	fd, err := rawhttp.Dial(api, apiTimeout)
 	if err != nil {
-		return handoff.State{}, err
+		return State{}, err
 	}
 	defer syscall.Close(fd)
-	if err := writeAll(fd, req); err != nil {
-		return handoff.State{}, err
+	if err := rawhttp.Send(fd, req); err != nil {
+		return State{}, err
 	}
-	raw, err := readAll(fd)
+	raw, err := rawhttp.Receive(fd, maxAnswer, time.Time{})
 	if err != nil {
-		return handoff.State{}, err
+		return State{}, err
 	}
-	status, id, answer, err := parseAnswer(raw)
+	a, err := rawhttp.Parse(raw)
 	if err != nil {
-		return handoff.State{}, err
+		return State{}, err
 	}
-	if status != 200 || !printable(id) {
-		return handoff.State{}, errorString("register: Lambda answered " + strconv.Itoa(status))
+	id := a.Header(wire.Identifier)
+	if a.Status != 200 || !printable(id) {
+		return State{}, errorString("register: Lambda answered " + strconv.Itoa(a.Status))
 	}
-	st := handoff.State{ID: id}
-	if v, isString, _, err := jsonfield.Field(answer, "functionName"); err == nil && isString && printable(v) {
+	st := State{ID: id}
+	if v, isString, _, err := jsonfield.Field(a.Body, "functionName"); err == nil && isString && printable(v) {
 		st.FunctionName = v
 	}
-	if v, isString, _, err := jsonfield.Field(answer, "accountId"); err == nil && isString && printable(v) {
+	if v, isString, _, err := jsonfield.Field(a.Body, "accountId"); err == nil && isString && printable(v) {
 		st.AccountID = v
 	}
 	return st, nil
 }
 
-// parseAnswer reads an HTTP/1.x answer to an HTTP/1.0 request: its status, its
-// Lambda-Extension-Identifier header and its body.
-func parseAnswer(raw []byte) (status int, identifier string, body []byte, err error) {
-	head, rest, ok := strings.Cut(string(raw), "\r\n\r\n")
-	if !ok {
-		return 0, "", nil, errorString("the Extensions API's answer ended before its headers did")
-	}
-	lines := strings.Split(head, "\r\n")
-	proto, statusText, _ := strings.Cut(lines[0], " ")
-	code, _, _ := strings.Cut(statusText, " ")
-	if status, err = strconv.Atoi(code); !strings.HasPrefix(proto, "HTTP/1.") || err != nil {
-		return 0, "", nil, errorString("the Extensions API's answer is not HTTP/1")
-	}
-	length := -1
-	for _, l := range lines[1:] {
-		k, v, _ := strings.Cut(l, ":")
-		switch strings.ToLower(k) {
-		case "lambda-extension-identifier":
-			identifier = strings.TrimSpace(v)
-		case "content-length":
-			if length, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || length < 0 || length > len(rest) {
-				return 0, "", nil, errorString("the Extensions API's answer has a bad Content-Length")
-			}
-		}
-	}
-	if length >= 0 {
-		rest = rest[:length]
-	}
-	return status, identifier, []byte(rest), nil
-}
-
 // sendNext sends GET /event/next on a new connection and returns it unanswered: its answer is
 // the first event, which main reads.
 func sendNext(api *syscall.SockaddrInet4, host, id string) (int, error) {
-	fd, err := dial(api)
+	fd, err := rawhttp.Dial(api, apiTimeout)
 	if err != nil {
 		return -1, err
 	}
 	// /event/next answers only when the next event comes: no timeout on it from here on.
-	var none syscall.Timeval
-	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &none)
-	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &none)
-	req := "GET /2020-01-01/extension/event/next HTTP/1.0\r\nHost: " + host + "\r\nLambda-Extension-Identifier: " + id + "\r\n\r\n"
-	if err := writeAll(fd, req); err != nil {
+	rawhttp.SetTimeout(fd, 0)
+	if err := rawhttp.Send(fd, rawhttp.Request("GET", wire.Next, host, []string{wire.Identifier + ": " + id}, "")); err != nil {
 		syscall.Close(fd)
 		return -1, err
 	}
 	return fd, nil
-}
-
-// dial connects to the Extensions API; every read, write and the connect itself give up after
-// apiTimeout.
-func dial(sa *syscall.SockaddrInet4) (int, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	tv := syscall.NsecToTimeval(apiTimeout.Nanoseconds())
-	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
-	for {
-		if err = syscall.Connect(fd, sa); err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-func writeAll(fd int, s string) error {
-	for b := []byte(s); len(b) > 0; {
-		n, err := syscall.Write(fd, b)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
-// readAll reads to the end of an HTTP/1.0 answer: the server closes the connection after it.
-func readAll(fd int) ([]byte, error) {
-	var raw []byte
-	buf := make([]byte, 4<<10)
-	for {
-		n, err := syscall.Read(fd, buf)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return raw, nil
-		}
-		raw = append(raw, buf[:n]...)
-		if len(raw) > 64<<10 {
-			return nil, errorString("the Extensions API's answer is too long")
-		}
-	}
 }
 
 // printable is true for a non-empty value with no control characters, safe to pass on and log.
@@ -325,3 +181,29 @@ func printable(s string) bool {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// sdkVariables are the SDK settings kinko reads (upstream.AWSConfig) whose values can be
+// wrong; where one is set the early start leaves the registration to main, which judges them.
+var sdkVariables = []string{"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"}
+
+// Settled says whether the AWS environment is one kinko cannot refuse: a region, one of the
+// credential sources a sandbox has, and none of the SDK settings that take a value. It is
+// stricter than upstream.AWSConfig on purpose (a test holds the two together): false only
+// means the early start leaves the registration to main, which then reports any problem with
+// /init/error before its first /event/next, as the contract asks.
+func Settled(getenv func(string) string) bool {
+	set := func(k string) bool { return strings.TrimSpace(getenv(k)) != "" }
+	if getenv("AWS_REGION") == "" && getenv("AWS_DEFAULT_REGION") == "" {
+		return false
+	}
+	if !(getenv("AWS_ACCESS_KEY_ID") != "" && getenv("AWS_SECRET_ACCESS_KEY") != "") &&
+		getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") == "" && getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") == "" {
+		return false
+	}
+	for _, k := range sdkVariables {
+		if set(k) {
+			return false
+		}
+	}
+	return true
+}

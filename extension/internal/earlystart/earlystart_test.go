@@ -9,76 +9,21 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/handoff"
+	"github.com/kinko-dev/kinko/extension/internal/rawhttp"
+	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 )
 
-// fakeExtensionsAPI is Lambda's side of /register and /event/next, on loopback, recording what
-// the early start sends. /event/next answers only when the test says.
-type fakeExtensionsAPI struct {
-	addr    string
-	mu      sync.Mutex
-	regs    []http.Header
-	regBody string
-	nextIDs []string
-	status  int           // /register's status (200 unless set)
-	release chan struct{} // closed: /event/next answers SHUTDOWN
-}
-
-func startExtensionsAPI(t *testing.T) *fakeExtensionsAPI {
+// startExtensionsAPI is Lambda's side of /register and /event/next, on loopback, recording what
+// the early start sends. /event/next answers only when the test sends an event.
+func startExtensionsAPI(t *testing.T) *extensionsapitest.Server {
 	t.Helper()
-	f := &fakeExtensionsAPI{status: 200, release: make(chan struct{})}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.regs, f.regBody = append(f.regs, r.Header.Clone()), string(b)
-		status := f.status
-		f.mu.Unlock()
-		w.Header().Set("Lambda-Extension-Identifier", "id-123")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, `{"functionName":"fn-1","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"}`)
-	})
-	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.nextIDs = append(f.nextIDs, r.Header.Get("Lambda-Extension-Identifier"))
-		f.mu.Unlock()
-		select {
-		case <-f.release:
-			_, _ = io.WriteString(w, `{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1}`)
-		case <-r.Context().Done():
-		}
-	})
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		f.mu.Lock()
-		select {
-		case <-f.release:
-		default:
-			close(f.release)
-		}
-		f.mu.Unlock()
-		_ = srv.Close()
-		<-done
-	})
-	f.addr = l.Addr().String()
-	return f
-}
-
-func (f *fakeExtensionsAPI) seen() (regs int, nexts []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.regs), append([]string(nil), f.nextIDs...)
+	api := extensionsapitest.NewServer()
+	t.Cleanup(api.Close)
+	return api
 }
 
 // sandbox is a Lambda sandbox's environment with the fake API and a free port; each of more
@@ -111,9 +56,9 @@ func freePort(t *testing.T) int {
 var extensionArgs = []string{"/opt/extensions/kinko"}
 
 // closeAtEnd closes st's descriptors when the test ends.
-func closeAtEnd(t *testing.T, st handoff.State) {
+func closeAtEnd(t *testing.T, st State) {
 	t.Cleanup(func() {
-		closeFDs(st.Listeners)
+		rawhttp.CloseAll(st.Listeners)
 		if st.Next >= 0 {
 			syscall.Close(st.Next)
 		}
@@ -122,27 +67,28 @@ func closeAtEnd(t *testing.T, st handoff.State) {
 
 func TestStartRegistersAndSendsNext(t *testing.T) {
 	api := startExtensionsAPI(t)
-	getenv := sandbox(t, api.addr)
+	getenv := sandbox(t, api.Addr)
 	st, ok := Start(extensionArgs, getenv)
 	if !ok {
 		t.Fatal("Start did nothing in a sandbox's usual environment")
 	}
 	closeAtEnd(t, st)
-	if st.ID != "id-123" || st.FunctionName != "fn-1" || st.AccountID != "123456789012" {
+	if st.ID != extensionsapitest.Identifier || st.FunctionName != extensionsapitest.FunctionName || st.AccountID != extensionsapitest.AccountID {
 		t.Errorf("state %+v, want the registration's id, function and account", st)
 	}
 
 	// Registered as main registers: the extension's name, SHUTDOWN only, the accountId feature.
-	if regs, _ := api.seen(); regs != 1 {
-		t.Fatalf("%d registrations, want 1", regs)
+	regs := api.Registrations()
+	if len(regs) != 1 {
+		t.Fatalf("%d registrations, want 1", len(regs))
 	}
-	h := api.regs[0]
+	h := regs[0].Header
 	if h.Get("Lambda-Extension-Name") != "kinko" || h.Get("Lambda-Extension-Accept-Feature") != "accountId" {
 		t.Errorf("register headers %v", h)
 	}
 	var body struct{ Events []string }
-	if err := json.Unmarshal([]byte(api.regBody), &body); err != nil || strings.Join(body.Events, ",") != "SHUTDOWN" {
-		t.Errorf("register body %q, want SHUTDOWN only", api.regBody)
+	if err := json.Unmarshal([]byte(regs[0].Body), &body); err != nil || strings.Join(body.Events, ",") != "SHUTDOWN" {
+		t.Errorf("register body %q, want SHUTDOWN only", regs[0].Body)
 	}
 
 	// The listeners accept on the configured port.
@@ -157,21 +103,19 @@ func TestStartRegistersAndSendsNext(t *testing.T) {
 
 	// /event/next was sent with the id, and its answer arrives on the connection.
 	deadline := time.Now().Add(5 * time.Second)
-	for _, nexts := api.seen(); len(nexts) == 0; _, nexts = api.seen() {
+	for len(api.NextIdentifiers()) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("/event/next never reached the API")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, nexts := api.seen(); nexts[0] != "id-123" {
-		t.Errorf("/event/next with identifier %q, want id-123", nexts[0])
+	if nexts := api.NextIdentifiers(); nexts[0] != extensionsapitest.Identifier {
+		t.Errorf("/event/next with identifier %q, want %s", nexts[0], extensionsapitest.Identifier)
 	}
 	if st.Next < 0 {
 		t.Fatal("no /event/next connection")
 	}
-	api.mu.Lock()
-	close(api.release)
-	api.mu.Unlock()
+	api.Send(extensionsapitest.Shutdown(time.Second))
 	dup, err := syscall.Dup(st.Next)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +138,7 @@ func TestStartRegistersAndSendsNext(t *testing.T) {
 func TestStartFollowsTheInitType(t *testing.T) {
 	t.Run("provisioned", func(t *testing.T) {
 		api := startExtensionsAPI(t)
-		st, ok := Start(extensionArgs, sandbox(t, api.addr, "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"))
+		st, ok := Start(extensionArgs, sandbox(t, api.Addr, "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"))
 		if !ok {
 			t.Fatal("Start did nothing")
 		}
@@ -202,13 +146,13 @@ func TestStartFollowsTheInitType(t *testing.T) {
 		if st.Next != -1 {
 			t.Errorf("next = %d, want -1 (none sent)", st.Next)
 		}
-		if _, nexts := api.seen(); len(nexts) != 0 {
+		if nexts := api.NextIdentifiers(); len(nexts) != 0 {
 			t.Errorf("/event/next sent %d times under provisioned concurrency", len(nexts))
 		}
 	})
 	t.Run("snap-start", func(t *testing.T) {
 		api := startExtensionsAPI(t)
-		st, ok := Start(extensionArgs, sandbox(t, api.addr, "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start"))
+		st, ok := Start(extensionArgs, sandbox(t, api.Addr, "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start"))
 		if !ok {
 			t.Fatal("Start did nothing")
 		}
@@ -216,8 +160,8 @@ func TestStartFollowsTheInitType(t *testing.T) {
 		if st.Next < 0 {
 			t.Error("no /event/next sent under SnapStart")
 		}
-		if !strings.Contains(api.regBody, `"INVOKE","SHUTDOWN"`) {
-			t.Errorf("register body %q, want INVOKE and SHUTDOWN (the first INVOKE is the restore)", api.regBody)
+		if body := api.LastRegistration().Body; !strings.Contains(body, `"INVOKE","SHUTDOWN"`) {
+			t.Errorf("register body %q, want INVOKE and SHUTDOWN (the first INVOKE is the restore)", body)
 		}
 	})
 }
@@ -265,20 +209,20 @@ func TestStartLeavesTheUnsettledToMain(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			api := startExtensionsAPI(t)
-			if st, ok := Start(tc.args, tc.env(t, api.addr)); ok {
+			if st, ok := Start(tc.args, tc.env(t, api.Addr)); ok {
 				closeAtEnd(t, st)
 				t.Fatalf("Start settled %+v; main must start alone", st)
 			}
-			if regs, nexts := api.seen(); regs != 0 || len(nexts) != 0 {
-				t.Errorf("registered %d times and sent /event/next %d times; main must do both", regs, len(nexts))
+			if regs, nexts := api.Registrations(), api.NextIdentifiers(); len(regs) != 0 || len(nexts) != 0 {
+				t.Errorf("registered %d times and sent /event/next %d times; main must do both", len(regs), len(nexts))
 			}
 		})
 	}
 
 	t.Run("register refused", func(t *testing.T) {
 		api := startExtensionsAPI(t)
-		api.status = http.StatusForbidden
-		getenv := sandbox(t, api.addr)
+		api.RefuseRegister(http.StatusForbidden)
+		getenv := sandbox(t, api.Addr)
 		if st, ok := Start(extensionArgs, getenv); ok {
 			closeAtEnd(t, st)
 			t.Fatal("Start settled a refused registration")
@@ -293,26 +237,18 @@ func TestStartLeavesTheUnsettledToMain(t *testing.T) {
 	})
 }
 
-func TestParseIPv4(t *testing.T) {
-	for in, ok := range map[string]bool{
-		"127.0.0.1:9001": true, "169.254.100.1:9001": true,
-		"localhost:9001": false, "127.0.0.1": false, "127.0.0.1:0": false, "1.2.3:9": false,
-		"01.2.3.4:9": false, "256.1.1.1:9": false, "[::1]:9001": false, "": false,
-	} {
-		if _, got := parseIPv4(in); got != ok {
-			t.Errorf("parseIPv4(%q) = %v, want %v", in, got, ok)
-		}
+// main takes the early start's result once: a second Take finds nothing, so no two owners close
+// the same descriptors.
+func TestTakeReturnsItOnce(t *testing.T) {
+	if st := Take(); st != nil {
+		t.Fatalf("a test binary's early start settled %+v", st)
 	}
-}
-
-func TestParseAnswer(t *testing.T) {
-	status, id, body, err := parseAnswer([]byte("HTTP/1.0 200 OK\r\nLambda-Extension-Identifier: abc\r\nContent-Length: 2\r\n\r\n{}tail"))
-	if err != nil || status != 200 || id != "abc" || string(body) != "{}" {
-		t.Errorf("parseAnswer = %d %q %q %v", status, id, body, err)
+	want := &State{ID: "id", Listeners: []int{-1}, Next: -1}
+	settled.Store(want)
+	if got := Take(); got != want {
+		t.Fatalf("Take = %+v, want what the early start settled", got)
 	}
-	for _, raw := range []string{"HTTP/1.0 200 OK\r\n", "SSH-2.0\r\n\r\n", "HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n{}"} {
-		if _, _, _, err := parseAnswer([]byte(raw)); err == nil {
-			t.Errorf("parseAnswer(%q): no error", raw)
-		}
+	if got := Take(); got != nil {
+		t.Fatalf("second Take = %+v, want nil", got)
 	}
 }

@@ -14,12 +14,14 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/extensionsapi/wire"
 )
 
 // Event types.
 const (
-	Invoke   = "INVOKE"
-	Shutdown = "SHUTDOWN"
+	Invoke   = wire.Invoke
+	Shutdown = wire.Shutdown
 )
 
 // Event is one answer of /event/next.
@@ -76,7 +78,7 @@ func New(runtimeAPI string, dial DialFunc) (*Client, error) {
 		// No ResponseHeaderTimeout and no client Timeout: /event/next answers only when the
 		// next event comes, which may be hours away.
 	}
-	return &Client{base: "http://" + runtimeAPI + "/2020-01-01/extension", http: &http.Client{Transport: t}, transport: t}, nil
+	return &Client{base: "http://" + runtimeAPI, http: &http.Client{Transport: t}, transport: t}, nil
 }
 
 // Close drops the client's idle connections; call it once the extension is done with the API.
@@ -84,21 +86,20 @@ func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 // Register registers the extension for events and keeps its identifier for later calls.
 func (c *Client) Register(ctx context.Context, name string, events []string) (Registration, error) {
-	body, _ := json.Marshal(map[string][]string{"events": events})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/register", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+wire.Register, strings.NewReader(wire.RegisterBody(events)))
 	if err != nil {
 		return Registration{}, fmt.Errorf("register: %w", err)
 	}
-	req.Header.Set("Lambda-Extension-Name", name)
+	req.Header.Set(wire.Name, name)
 	req.Header.Set("Content-Type", "application/json")
 	// Ask for the account id: it tells a local secret's ARN from another account's.
-	req.Header.Set("Lambda-Extension-Accept-Feature", "accountId")
+	req.Header.Set(wire.AcceptFeature, wire.FeatureAccountID)
 	var reg Registration
 	resp, err := c.do(req, "register", &reg)
 	if err != nil {
 		return Registration{}, err
 	}
-	c.id = resp.Header.Get("Lambda-Extension-Identifier")
+	c.id = resp.Header.Get(wire.Identifier)
 	if c.id == "" {
 		return Registration{}, errors.New("register: the answer has no Lambda-Extension-Identifier header")
 	}
@@ -118,7 +119,7 @@ func (c *Client) Next(ctx context.Context) (Event, error) {
 		c.resumed = nil
 		return c.nextOn(ctx, conn)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/event/next", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+wire.Next, nil)
 	if err != nil {
 		return Event{}, fmt.Errorf("event/next: %w", err)
 	}
@@ -132,31 +133,31 @@ func (c *Client) Next(ctx context.Context) (Event, error) {
 
 // InitError reports a fatal problem during init; Lambda then fails the init phase with it.
 func (c *Client) InitError(ctx context.Context, reason string, problem error) error {
-	return c.report(ctx, "/init/error", reason, problem)
+	return c.report(ctx, wire.InitError, "init/error", reason, problem)
 }
 
 // ExitError reports a fatal problem after init, just before the extension exits.
 func (c *Client) ExitError(ctx context.Context, reason string, problem error) error {
-	return c.report(ctx, "/exit/error", reason, problem)
+	return c.report(ctx, wire.ExitError, "exit/error", reason, problem)
 }
 
 // reportTimeout bounds an error report: it is sent on the way out, and a Lambda API that does
 // not answer must not keep the extension from exiting.
 const reportTimeout = 2 * time.Second
 
-func (c *Client) report(ctx context.Context, path, reason string, problem error) error {
+func (c *Client) report(ctx context.Context, path, what, reason string, problem error) error {
 	ctx, cancel := context.WithTimeout(ctx, reportTimeout)
 	defer cancel()
 	errorType := "Extension." + reason
 	body, _ := json.Marshal(map[string]any{"errorMessage": problem.Error(), "errorType": errorType, "stackTrace": []string{}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	c.identify(req)
-	req.Header.Set("Lambda-Extension-Function-Error-Type", errorType)
+	req.Header.Set(wire.ErrorType, errorType)
 	req.Header.Set("Content-Type", "application/json")
-	_, err = c.do(req, strings.TrimPrefix(path, "/"), nil)
+	_, err = c.do(req, what, nil)
 	return err
 }
 
@@ -180,7 +181,7 @@ func (c *Client) nextOn(ctx context.Context, conn net.Conn) (Event, error) {
 }
 
 func (c *Client) identify(req *http.Request) {
-	req.Header.Set("Lambda-Extension-Identifier", c.id)
+	req.Header.Set(wire.Identifier, c.id)
 }
 
 func (c *Client) do(req *http.Request, what string, into any) (*http.Response, error) {

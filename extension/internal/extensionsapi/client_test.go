@@ -14,55 +14,24 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 )
 
-// fakeAPI is the Extensions API side of Lambda, as much of it as these tests need.
-type fakeAPI struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	requests []string      // "METHOD path" of every request
-	headers  []http.Header // of every /register
-}
-
-func startAPI(t *testing.T, accountID string) *fakeAPI {
+// startAPI is the Extensions API side of Lambda; without the account id unless withAccount.
+func startAPI(t *testing.T, withAccount bool) *extensionsapitest.Server {
 	t.Helper()
-	f := &fakeAPI{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
-		f.mu.Unlock()
-		switch r.URL.Path {
-		case "/2020-01-01/extension/register":
-			f.mu.Lock()
-			f.headers = append(f.headers, r.Header.Clone())
-			f.mu.Unlock()
-			w.Header().Set("Lambda-Extension-Identifier", "ext-1")
-			body := `{"functionName":"fn","functionVersion":"$LATEST","handler":"bootstrap"`
-			// Lambda adds the account id only when the extension asks for the feature.
-			if r.Header.Get("Lambda-Extension-Accept-Feature") == "accountId" && accountID != "" {
-				body += fmt.Sprintf(`,"accountId":%q`, accountID)
-			}
-			fmt.Fprint(w, body+"}")
-		case "/2020-01-01/extension/event/next":
-			fmt.Fprint(w, `{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1}`)
-		default:
-			fmt.Fprint(w, `{"status":"OK"}`)
-		}
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeAPI) seen() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
+	api := extensionsapitest.NewServer()
+	if !withAccount {
+		api.OmitAccountID()
+	}
+	t.Cleanup(api.Close)
+	return api
 }
 
 func TestRegisterAsksForTheAccountID(t *testing.T) {
-	f := startAPI(t, "123456789012")
-	c, err := New(strings.TrimPrefix(f.srv.URL, "http://"), nil)
+	f := startAPI(t, true)
+	c, err := New(f.Addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,16 +40,16 @@ func TestRegisterAsksForTheAccountID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reg.AccountID != "123456789012" || reg.FunctionName != "fn" {
-		t.Fatalf("registration %+v, want account 123456789012 and function fn", reg)
+	if reg.AccountID != extensionsapitest.AccountID || reg.FunctionName != extensionsapitest.FunctionName {
+		t.Fatalf("registration %+v, want account %s and function %s", reg, extensionsapitest.AccountID, extensionsapitest.FunctionName)
 	}
-	if h := f.headers[0]; h.Get("Lambda-Extension-Accept-Feature") != "accountId" || h.Get("Lambda-Extension-Name") != "kinko" {
+	if h := f.LastRegistration().Header; h.Get("Lambda-Extension-Accept-Feature") != "accountId" || h.Get("Lambda-Extension-Name") != "kinko" {
 		t.Fatalf("register headers %v", h)
 	}
 
 	// Where Lambda does not offer the feature, registering still works, without an account id.
-	old := startAPI(t, "")
-	c2, _ := New(strings.TrimPrefix(old.srv.URL, "http://"), nil)
+	old := startAPI(t, false)
+	c2, _ := New(old.Addr, nil)
 	defer c2.Close()
 	if reg, err := c2.Register(t.Context(), "kinko", []string{Shutdown}); err != nil || reg.AccountID != "" {
 		t.Fatalf("without the feature: %+v %v", reg, err)
@@ -102,7 +71,8 @@ func TestTheRuntimeAPIIsNeverProxied(t *testing.T) {
 		proxyChild(t, addr)
 		return
 	}
-	api := startAPI(t, "123456789012")
+	api := startAPI(t, true)
+	api.Send(extensionsapitest.Shutdown(time.Second)) // the child's /event/next
 	var mu sync.Mutex
 	var proxied []string
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +87,7 @@ func TestTheRuntimeAPIIsNeverProxied(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestTheRuntimeAPIIsNeverProxied$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
-		proxyChildEnv+"="+strings.TrimPrefix(api.srv.URL, "http://"),
+		proxyChildEnv+"="+api.Addr,
 		"HTTP_PROXY="+proxy.URL, "HTTPS_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "https_proxy="+proxy.URL,
 		"NO_PROXY=", "no_proxy=")
 	out, err := cmd.CombinedOutput()
@@ -132,7 +102,7 @@ func TestTheRuntimeAPIIsNeverProxied(t *testing.T) {
 		t.Fatalf("the proxy saw %q, want only the control request", proxied)
 	}
 	want := []string{"POST /2020-01-01/extension/register", "GET /2020-01-01/extension/event/next", "POST /2020-01-01/extension/exit/error"}
-	if got := api.seen(); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got := api.Requests(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("the Extensions API saw %q, want %q", got, want)
 	}
 }
@@ -169,7 +139,7 @@ func proxyChild(t *testing.T, lambdaAddr string) {
 	}
 	defer c.Close()
 	reg, err := c.Register(t.Context(), "kinko", []string{Shutdown})
-	if err != nil || reg.AccountID != "123456789012" {
+	if err != nil || reg.AccountID != extensionsapitest.AccountID {
 		t.Fatalf("register with HTTP_PROXY set: %+v %v", reg, err)
 	}
 	if ev, err := c.Next(t.Context()); err != nil || ev.EventType != Shutdown {
@@ -183,21 +153,9 @@ func proxyChild(t *testing.T, lambdaAddr string) {
 // An error report is sent on the way out: a Lambda API that does not answer it must not keep
 // the extension from exiting.
 func TestErrorReportsAreBounded(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/2020-01-01/extension/register" {
-			w.Header().Set("Lambda-Extension-Identifier", "ext-1")
-			fmt.Fprint(w, `{}`)
-			return
-		}
-		select { // never answers a report until the test ends
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	c, _ := New(strings.TrimPrefix(srv.URL, "http://"), nil)
+	api := startAPI(t, true)
+	api.StallReports() // never answers a report until the test ends
+	c, _ := New(api.Addr, nil)
 	defer c.Close()
 	if _, err := c.Register(t.Context(), "kinko", []string{Shutdown}); err != nil {
 		t.Fatal(err)

@@ -1,15 +1,14 @@
-package main
+package lambda
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/server"
+	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/core"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -17,8 +16,22 @@ import (
 // published; the sandbox's memory is then snapshotted and restored, maybe days later, into many
 // sandboxes (CONTRACT.md section 2 point 5). No secret value may cross the snapshot, and after
 // the restore nothing from before it may be used: not a value, not the credentials, not a
-// connection. This file is how kinko sees the restore and guards reads until it; run.go says what
-// the restore does.
+// connection. This file is all of kinko's SnapStart:
+//
+//   - The events: SnapStart registers for INVOKE, the first of which is the restore at the
+//     latest. The rule is config.Config.Subscriptions, because the early start registers with
+//     it during package initialisation, before anything this package links may initialise.
+//   - Until the restore the core is sealed (core.Seal): nothing is stored or prefetched, and
+//     every read passes beforeRead, which refuses it with 503 unless the function opted in
+//     (KINKO_SNAPSTART_INIT_READS=allow).
+//   - The restore is seen where it happens: a read that finds the wall clock ahead of the
+//     monotonic one (an after-restore hook reads before Lambda sends INVOKE), or the first
+//     INVOKE, whichever comes first. Its steps run once: core.Restore (values, credentials and
+//     connections from before it forgotten; the prefetch again).
+//   - Freshness is judged by wall-clock age as well as monotonic age, so a clock that stood
+//     still in the snapshot never makes an old value fresh: that is the cache's (package cache).
+//   - kinko-exec refuses references under SnapStart, opted in or not: it reads the same
+//     config.InitSnapStart (a value in the environment is never read again after the restore).
 
 // restoreClockJump is how far the wall clock must run ahead of the monotonic clock between two
 // readings for kinko to take it as a restore. Lambda sets the sandbox's wall clock when it
@@ -29,20 +42,39 @@ import (
 // the snapshot; too large only leaves the restore to the first INVOKE, as before.
 const restoreClockJump = 10 * time.Second
 
-// clocks are the two clocks a SnapStart restore shows in: the monotonic clock stands still while
+// Clocks are the two clocks a SnapStart restore shows in: the monotonic clock stands still while
 // the snapshot waits, the wall clock does not (the sandbox's clock is set on restore).
-type clocks struct {
-	wall func() time.Time     // the wall clock, without a monotonic reading
-	mono func() time.Duration // the monotonic clock, from a fixed point
+type Clocks struct {
+	Wall func() time.Time     // the wall clock, without a monotonic reading
+	Mono func() time.Duration // the monotonic clock, from a fixed point
 }
 
-// systemClocks reads the process's own clocks.
-func systemClocks() clocks {
+// SystemClocks reads the process's own clocks.
+func SystemClocks() Clocks {
 	start := time.Now()
-	return clocks{
-		wall: func() time.Time { return time.Now().Round(0) }, // Round(0) drops the monotonic reading
-		mono: func() time.Duration { return time.Since(start) },
+	return Clocks{
+		Wall: func() time.Time { return time.Now().Round(0) }, // Round(0) drops the monotonic reading
+		Mono: func() time.Duration { return time.Since(start) },
 	}
+}
+
+// watchSnapStart seals k and returns what watches for the restore, under SnapStart; nil
+// otherwise.
+func (e *Extension) watchSnapStart(k *core.Core) *snapStart {
+	if e.Config.InitType != config.InitSnapStart {
+		return nil
+	}
+	clk := e.Clocks
+	if clk.Wall == nil || clk.Mono == nil {
+		clk = SystemClocks()
+	}
+	s := newSnapStart(clk, e.Config.AllowSnapStartInitReads, func(how restoreCause) {
+		k.Restore()
+		e.Logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
+			"detected_by", how.by, "wall_clock_ahead_s", how.ahead.Seconds(), "prefetch", len(e.Config.Prefetch))
+	}, e.Logger)
+	k.Seal(s.beforeRead)
+	return s
 }
 
 // restoreCause says how a restore was seen, for the log.
@@ -52,16 +84,14 @@ type restoreCause struct {
 }
 
 // snapStart watches for the restore and runs its steps exactly once, at the first sign of it:
-// a request that sees the clocks jump (an after-restore hook reads before Lambda sends INVOKE),
-// or the first INVOKE, whichever comes first.
+// a request that sees the clocks jump, or the first INVOKE, whichever comes first.
 type snapStart struct {
-	clk            clocks
+	clk            Clocks
 	allowInitReads bool // KINKO_SNAPSTART_INIT_READS=allow
 	steps          func(restoreCause)
 	logger         *slog.Logger
 
 	restored atomic.Bool
-	done     chan struct{} // closed once the restore's steps have run
 
 	mu   sync.Mutex // serialises the readings and the restore
 	wall time.Time  // the last reading of each clock
@@ -72,17 +102,14 @@ type snapStart struct {
 
 // newSnapStart starts watching from now, during init. steps is what the restore does; it runs
 // before any read is answered as restored.
-func newSnapStart(clk clocks, allowInitReads bool, steps func(restoreCause), logger *slog.Logger) *snapStart {
-	s := &snapStart{clk: clk, allowInitReads: allowInitReads, steps: steps, logger: logger, done: make(chan struct{})}
-	s.wall, s.mono = clk.wall(), clk.mono()
+func newSnapStart(clk Clocks, allowInitReads bool, steps func(restoreCause), logger *slog.Logger) *snapStart {
+	s := &snapStart{clk: clk, allowInitReads: allowInitReads, steps: steps, logger: logger}
+	s.wall, s.mono = clk.Wall(), clk.Mono()
 	return s
 }
 
-// Restored reports whether the restore's steps have run: values may be cached from then on.
+// Restored reports whether the restore's steps have run.
 func (s *snapStart) Restored() bool { return s.restored.Load() }
-
-// Done is closed once the restore's steps have run.
-func (s *snapStart) Done() <-chan struct{} { return s.done }
 
 // checkClocks reads both clocks and, if the wall clock ran ahead of the monotonic one by more
 // than restoreClockJump since the last reading, runs the restore's steps. It reports whether
@@ -94,7 +121,7 @@ func (s *snapStart) checkClocks() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wall, mono := s.clk.wall(), s.clk.mono()
+	wall, mono := s.clk.Wall(), s.clk.Mono()
 	ahead := wall.Sub(s.wall) - (mono - s.mono)
 	s.wall, s.mono = wall, mono
 	if !s.restored.Load() && ahead > restoreClockJump {
@@ -120,12 +147,12 @@ func (s *snapStart) invoked() {
 func (s *snapStart) restoreLocked(c restoreCause) {
 	s.steps(c)
 	s.restored.Store(true)
-	close(s.done)
 }
 
-// beforeRead is the check of every read: it looks for the restore, and before it refuses the
-// read unless the function opted in (a value answered during init is saved in the snapshot, even
-// one never stored: its copies sit in freed memory and connection buffers).
+// beforeRead is the check of every read (core.Seal's admit): it looks for the restore, and
+// before it refuses the read unless the function opted in (a value answered during init is
+// saved in the snapshot, even one never stored: its copies sit in freed memory and connection
+// buffers).
 func (s *snapStart) beforeRead() error {
 	if s.checkClocks() || s.allowInitReads {
 		return nil
@@ -139,25 +166,4 @@ func (s *snapStart) beforeRead() error {
 			"into every sandbox made from it, maybe days later (even a value answered and never stored leaves copies in " +
 			"memory). Read it after the restore (in the handler, or in an after-restore hook), or set " +
 			"KINKO_SNAPSTART_INIT_READS=allow if the function accepts values in the snapshot"}
-}
-
-// snapStartCache is the cache as the server reads it under SnapStart: every read passes
-// beforeRead first.
-type snapStartCache struct {
-	server.Cache
-	s *snapStart
-}
-
-func (c snapStartCache) Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
-	if err := c.s.beforeRead(); err != nil {
-		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
-	}
-	return c.Cache.Get(ctx, r)
-}
-
-func (c snapStartCache) Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
-	if err := c.s.beforeRead(); err != nil {
-		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
-	}
-	return c.Cache.Refresh(ctx, r)
 }
