@@ -170,6 +170,10 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 		MaxWait:      cfg.MaxWait,
 		Observer:     counters,
 		Logger:       logger,
+
+		// One sandbox's keys fail together (one account, one network path): they share a pace,
+		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
+		Pacer: cache.NewPacer[upstream.Request](cache.PacerOptions{Throttled: upstream.IsThrottling}),
 	})
 	var reads server.Cache = c
 	if snap != nil {

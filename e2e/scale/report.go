@@ -34,7 +34,7 @@ func Markdown(p Params, m Meta, scenarios []*Scenario, root string) string {
 		"%s added to every answer, and modes for a brownout. A driver invokes each sandbox as a function would: invokes arrive at %g a second per sandbox "+
 		"(Poisson), one at a time, and each reads %d secrets in turn over loopback HTTP, waiting at most %s for each. "+
 		"**Time is scaled**: the TTL is %s instead of 300 s (%.0f× faster), so a scenario spans a few TTLs in seconds; the quota is scaled with the fleet "+
-		"(%.0f calls/s for %d sandbox-secrets; the bucket holds %g s of it). Kinko's own timings (its 250 ms max wait, its 2 s attempt timeout, its backoff from about 1 s to 30 s) are not scaled: "+
+		"(%.0f calls/s for %d sandbox-secrets; the bucket holds %g s of it). Kinko's own timings (its 250 ms max wait, its 2 s attempt timeout, its backoff from about 1 s to 30 s, shared by a sandbox's failing keys up to 10 s) are not scaled: "+
 		"against a 300 s TTL they weigh %.0f times less than here. The section at the end takes the figures to 10,000 sandboxes.\n\n",
 		p.Sandboxes, p.Latency, p.Pace, p.Secrets, p.Budget, p.TTL, 300/p.TTL.Seconds(), p.Quota, p.Sandboxes*p.Secrets, p.BurstSeconds, 300/p.TTL.Seconds())
 	w("| | |\n|---|---|\n")
@@ -141,10 +141,11 @@ func onPaper(b *strings.Builder, p Params, scenarios []*Scenario) {
 		dur := (p.Hang + p.Unavailable).Seconds()
 		// At TTL 300 s a key only starts failing when its refresh comes due: about ids/300 keys a second.
 		failing := ids * math.Min(dur, ttl) / ttl
-		capRate := ids / 15 // full jitter under a 30 s cap waits 15 s on average
+		// At the 30 s cap a sandbox's three failing keys draw with equal jitter: 22.5 s on average.
+		capRate := ids / 22.5
 		w("| 4. brownout | measured: %.3f calls per key per second over a %.0f s brownout, in which every key here came due (the TTL is %s). At TTL 300 s keys come due "+
 			"at %s a second, so after %.0f s about %s keys are failing, at that rate %s calls/s; after 5 minutes all 30,000 are, most at the 30 s cap of the backoff "+
-			"(full jitter: 15 s on average): %s calls/s. Not the %s reads/s the functions send | %.0f%% after %.0f s; %.0f%% at the cap |\n",
+			"(failing together, each key waits 15 to 30 s: 22.5 s on average): %s calls/s. Not the %s reads/s the functions send | %.0f%% after %.0f s; %.0f%% at the cap |\n",
 			perPair, dur, p.TTL, thousands(ids/ttl), dur, thousands(failing), thousands(perPair*failing), thousands(capRate), thousands(sandboxes*pace*secrets),
 			100*perPair*failing/quota, dur, 100*capRate/quota)
 	}
@@ -156,7 +157,7 @@ func onPaper(b *strings.Builder, p Params, scenarios []*Scenario) {
 	}
 	w("\nWhere kinko keeps the account inside its quota: the steady state needs about 1%% of it at any invoke rate, because every read between two refreshes is " +
 		"answered from memory; a deploy or a storm needs the quota for a few seconds, and kinko's retries must not multiply that (scenario 3's calls per pair); a brownout " +
-		"costs calls at the pace of kinko's per-key backoff, not of the traffic: at most a fifth of the quota once every key is failing (scenario 4). What no cache changes: 30,000 sandbox-secrets starting in one second ask for " +
+		"costs calls at the pace of kinko's backoff, shared by each sandbox's failing keys, not of the traffic: about 13%% of the quota once every key is failing (scenario 4). What no cache changes: 30,000 sandbox-secrets starting in one second ask for " +
 		"three seconds of the quota, and the 10,000/s quota is per account and region, shared with every other caller of GetSecretValue there.\n")
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -305,6 +306,7 @@ func analyzeStorm(p Params, d *Run) *Scenario {
 	}
 	storm := span{0, over}
 	total := countCalls(d.Calls, storm)
+	least := firstCallsOverQuota(d.Calls, p.StormQuota, p.burst(p.StormQuota))
 	s.End = min(end, max(over, lastRead(d.Reads))+p.Bin)
 	s.Marks = []Mark{{over, "last first read answered"}}
 	s.Table = []Row{
@@ -313,15 +315,17 @@ func analyzeStorm(p Params, d *Run) *Scenario {
 		{"first-read wait p50 / p99 / max", waitTriple(firsts)},
 		{"storm over (last first read answered)", over.Round(time.Millisecond).String()},
 		{"calls until then", fmt.Sprintf("%d (%.2f × sandboxes × secrets): %d answered, %d throttled", total, float64(total)/float64(ids), countCalls(d.Calls, storm, OK), countCalls(d.Calls, storm, Throttled))},
+		{"the least any retry policy could make: the first calls the quota turned away (replayed alone through the same bucket), each retried once", fmt.Sprintf("%d (%.2f ×): %d first calls over the quota", ids+least, float64(ids+least)/float64(ids), least)},
 		{"peak calls/s arriving / quota", fmt.Sprintf("%.0f /s / %.0f /s", maxOf(perSecond(d.Calls, p.Bin, end)), p.StormQuota)},
 	}
 	s.Table = append(s.Table, Row{"a throttled key's next call (median gap; kinko's backoff as AWS sees it)", retryGaps(d.Calls, storm, Throttled)})
 	if failed := ids - ok; failed > 0 {
 		s.Table = append(s.Table, Row{"failed first reads, by status", statusCounts(firsts)})
 	}
-	s.Notes = append(s.Notes, "How bunched the sandboxes came up (the first row) moves the calls: a clump asks more of the quota at once. "+
-		"Kinko caps a key's backoff envelope by how long its failures have lasted (at least its 1 s base), so a key throttled for the first time "+
-		"retries within about a second, whatever its failure count: the gaps in the table.")
+	s.Notes = append(s.Notes, "How bunched the sandboxes came up (the first row) moves the calls: a clump asks more of the quota at once, and a first call "+
+		"the quota turns away costs a retry whatever kinko does (the least-calls row). What kinko decides is when the retries come: a throttled key waits "+
+		"at least half its envelope (0.5 to 1 s after a first throttle, equal jitter), and a sandbox's keys failing together draw their waits over their "+
+		"number times the envelope (three keys: 1.5 to 3 s), so the retries land after the burst, spread below the quota: the gaps in the table.")
 	s.Checks = []Check{
 		{Line: "every first read answered in the cold storm", Holds: ok == ids && len(firsts) == ids, Figure: fmt.Sprintf("%d of %d answered", ok, ids)},
 		{Line: "total calls under 1.5 × sandboxes × secrets", Holds: float64(total) < 1.5*float64(ids), Figure: fmt.Sprintf("%d calls, %.2f × %d", total, float64(total)/float64(ids), ids)},
@@ -436,8 +440,10 @@ func analyzeBrownout(p Params, d *Run) *Scenario {
 		Row{"time to fresh values after recovery, p50 / p99 / max (sandbox × secret)", fmt.Sprintf("%s / %s / %s; %d of %d got the new version", msText(sum.p50), msText(sum.p99), msText(sum.max), len(firstFresh), pairs)},
 	)
 	s.Notes = append(s.Notes, "Kinko caps a key's backoff envelope by how long its failures have lasted (at least its 1 s base, at most 30 s), "+
-		"so in an outage of seconds a key's next call comes after about half the outage so far, not after a wait that doubles with each failure: the gaps in the table. "+
-		"While AWS hangs, each attempt also holds for kinko's 2 s attempt timeout. The same cap bounds how long a key stays stale once AWS is back (time to fresh values).")
+		"and a sandbox's keys failing together share it: each draws its wait over their number times its envelope (at most 10 s, or the envelope if longer), "+
+		"at least half of that (equal jitter), so the sandbox calls at about the pace of one failing key, not of three: the gaps in the table. "+
+		"While AWS hangs, each attempt also holds for kinko's 2 s attempt timeout. The same bounds say how long a key stays stale once AWS is back "+
+		"(time to fresh values): at most the longer of the outage so far and 10 s.")
 	a := countAnswers(brown)
 	s.Checks = []Check{{
 		Line:   "calls/s during the brownout a small fraction of the callers' request rate (not proportional to requests): at most 10%",
@@ -500,6 +506,31 @@ func analyzeCost(p Params, steady *Scenario, sdk *Run) *Scenario {
 	s.Table = append(s.Table, Row{fmt.Sprintf("kinko at the default TTL 300 s, same pace (%g invokes/s per sandbox): calls per million invokes", p.Pace),
 		fmt.Sprintf("%.0f ($%.4f), from %.3f calls per key per TTL", atDefault*1e6, atDefault*1e6*dollarsPerCall, perKeyTTL)})
 	return s
+}
+
+// firstCallsOverQuota replays every key's first call (a sandbox's secret), alone, through a
+// token bucket of the given rate and burst, full at the epoch, and counts those it turns away.
+// Each of those needs at least one more call whatever the retry policy, and a retry that comes
+// while first calls still exceed the quota only takes a token one of them needed: so sandboxes
+// x secrets plus this count is the least any policy could have made.
+func firstCallsOverQuota(calls []Call, quota, burst float64) int {
+	first := map[[2]any]time.Duration{}
+	for _, c := range calls {
+		k := [2]any{c.Sandbox, c.Secret}
+		if t, ok := first[k]; !ok || c.At < t {
+			first[k] = c.At
+		}
+	}
+	firsts := slices.Sorted(maps.Values(first))
+	epoch := time.Unix(0, 0)
+	b := NewBucket(quota, burst, epoch)
+	over := 0
+	for _, at := range firsts {
+		if !b.Take(epoch.Add(at)) {
+			over++
+		}
+	}
+	return over
 }
 
 // invokesIn counts the invokes whose reads started in s: one in every `secrets` reads.

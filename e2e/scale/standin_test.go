@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -163,5 +164,26 @@ func TestVersionNumber(t *testing.T) {
 	}
 	if versionNumber("not-a-version") != 0 || versionNumber("") != 0 {
 		t.Error("an id the stand-in did not make should be version 0")
+	}
+}
+
+func TestFirstCallsOverQuota(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	calls := []Call{
+		// Four keys' first calls at once against a bucket of 2: two are over the quota.
+		{At: ms(0), Sandbox: 0, Secret: "a"}, {At: ms(0), Sandbox: 0, Secret: "b"},
+		{At: ms(1), Sandbox: 1, Secret: "a"}, {At: ms(1), Sandbox: 1, Secret: "b"},
+		// Retries do not count, even when they were throttled again.
+		{At: ms(2), Sandbox: 1, Secret: "a", Result: Throttled}, {At: ms(600), Sandbox: 1, Secret: "b"},
+		// A key whose first call comes after the bucket refilled is not over.
+		{At: ms(2000), Sandbox: 2, Secret: "a"},
+	}
+	if got := firstCallsOverQuota(calls, 1, 2); got != 2 {
+		t.Fatalf("first calls over the quota = %d, want 2", got)
+	}
+	// Out of order, the earliest call of each key is its first.
+	slices.Reverse(calls)
+	if got := firstCallsOverQuota(calls, 1, 2); got != 2 {
+		t.Fatalf("calls out of order: %d, want 2", got)
 	}
 }

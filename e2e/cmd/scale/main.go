@@ -175,7 +175,7 @@ func rescale(p scale.Params) scale.Params {
 func codeNote(root string) []string {
 	log := strings.ToLower(git(root, "log", "--oneline", "-n", "500"))
 	if strings.Contains(log, "merge branch 'cache'") {
-		return []string{"Measured with the cache branch merged (CONTRACT.md section 4: max wait, per-key backoff with full jitter, TTL jitter, bounded attempts)."}
+		return []string{"Measured with the cache branch merged (CONTRACT.md section 4: max wait, per-key backoff with full jitter, TTL jitter, bounded attempts) and the pacer (`cache.Pacer`: a sandbox's failing keys share a pace; a throttled key waits at least half its envelope)."}
 	}
 	return []string{"**Measured without the cache branch**: this kinko predates CONTRACT.md section 4's max wait, per-key backoff with full jitter, " +
 		"TTL jitter and bounded attempts. Figures that depend on those rules show kinko without them; rerun `make scale` once they are merged."}

@@ -114,6 +114,9 @@ type Options[K Key, V any] struct {
 	// BackoffBase and BackoffCap shape the per-key backoff after a transient failure
 	// (defaults 1 s and 30 s).
 	BackoffBase, BackoffCap time.Duration
+	// Pacer spreads the retries of keys failing together (see Pacer). Nil: each key backs
+	// off alone.
+	Pacer *Pacer[K]
 	// Rand returns a number in [0, 1): the TTL jitter, the refresh-ahead point and the
 	// backoff's full jitter draw from it. Default math/rand/v2.Float64.
 	Rand func() float64
@@ -298,6 +301,7 @@ func (c *Cache[K, V]) Forget() {
 		c.remove(c.lru.Back().Value.(*entry[K, V]))
 	}
 	// The backoff was learned before the restore too: the restored sandbox starts afresh.
+	c.o.Pacer.reset()
 	for k, s := range c.slots {
 		s.failures, s.notBefore, s.lastErr, s.notFoundUntil = 0, time.Time{}, nil, time.Time{}
 		if s.call == nil && s.waiters == 0 {
@@ -781,6 +785,7 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	switch {
 	case err == nil:
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
+		c.o.Pacer.recovered(k)
 		c.store(k, v, aliases, cl, now, wall)
 	case c.o.Transient(err):
 		// Closing, or an attempt from before a Forget (after a SnapStart restore its connection
@@ -793,13 +798,14 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 		}
 		s.failures++
 		s.lastErr = err
-		s.notBefore = now.Add(c.backoff(s, now))
+		s.notBefore = now.Add(c.backoff(k, s, err, now))
 		if s.waiters == 0 {
 			c.o.Logger.Warn("upstream attempt failed; serving the cached value if there is one, retrying after a backoff",
 				"key", k, "error", err, "failures", s.failures, "retry_in_ms", s.notBefore.Sub(now).Milliseconds())
 		}
 	default:
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
+		c.o.Pacer.recovered(k)
 		c.drop(k, cl.seq) // deleted or revoked: never serve it again
 		if c.o.NotFound != nil && c.o.NotFoundTTL > 0 && cl.seq > c.floor && c.o.NotFound(err) {
 			s.notFoundUntil = now.Add(c.o.NotFoundTTL)
@@ -814,13 +820,18 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 // backoff is the wait before k's next attempt after its s.failures-th transient failure in a
 // row: exponential (BackoffBase, doubling, capped at BackoffCap) with full jitter. The envelope
 // is also capped by how long the failures have lasted (at least BackoffBase), so once the
-// upstream recovers, a key never stays stale for longer than its outage had lasted.
-func (c *Cache[K, V]) backoff(s *slot[V], now time.Time) time.Duration {
+// upstream recovers, a key never stays stale for longer than its outage had lasted. A Pacer
+// may widen the envelope and the draw when other keys fail too, or when err is throttling.
+func (c *Cache[K, V]) backoff(k K, s *slot[V], err error, now time.Time) time.Duration {
 	env := c.o.BackoffCap
 	if n := s.failures - 1; n < 30 {
 		env = min(env, c.o.BackoffBase<<n)
 	}
 	env = min(env, max(c.o.BackoffBase, now.Sub(s.firstFail)))
+	env, equal := c.o.Pacer.failed(k, err, env, now)
+	if equal {
+		return env/2 + jitter(c.o.Rand(), env-env/2, c.o.BackoffBase)
+	}
 	return jitter(c.o.Rand(), env, c.o.BackoffBase)
 }
 
