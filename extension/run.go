@@ -22,6 +22,7 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
 	"github.com/kinko-dev/kinko/extension/internal/handoff"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
@@ -118,14 +119,14 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 	pending := upstream.NewPending()
 	// home makes an ARN local (its bare name is an alias); the account id comes from /register
 	// (the accountId feature). Until it is known, no ARN aliases a name.
-	home := upstream.NewHome(awsCfg.Region)
+	home := kinko.NewHome(awsCfg.Region)
 	home.SetAccount(reg.AccountID)
 	// SnapStart: init runs once per published version and its memory is snapshotted, then
 	// restored (maybe days later) into many sandboxes. Until the restore (seen by a request, or
 	// the first INVOKE: snapstart.go) a read is refused, or, if the function opted in, fetched
 	// and answered but not stored, so no secret value sits in the cache of the snapshot and
 	// none from before the restore can be served after it.
-	var c *cache.Cache[upstream.Request, upstream.Value]
+	var c *cache.Cache[kinko.Request, upstream.Value]
 	var snap *snapStart
 	if cfg.InitType == config.InitSnapStart {
 		snap = newSnapStart(clk, cfg.AllowSnapStartInitReads, func(how restoreCause) {
@@ -139,10 +140,12 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 				"detected_by", how.by, "wall_clock_ahead_s", how.ahead.Seconds(), "prefetch", len(cfg.Prefetch))
 		}, logger)
 	}
-	c = cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:    pending.Fetch,
-		Aliases: home.Aliases,
-		TTL: func(r upstream.Request) time.Duration {
+	c = cache.New(cache.Options[kinko.Request, upstream.Value]{
+		Load: pending.Fetch,
+		Aliases: func(r kinko.Request, v upstream.Value) []kinko.Request {
+			return home.Aliases(r, v.ARN, v.Name)
+		},
+		TTL: func(r kinko.Request) time.Duration {
 			if snap != nil && !snap.Restored() {
 				return 0
 			}
@@ -154,7 +157,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 		NotFoundTTL: cfg.NotFoundTTL,
 		// A caller with nothing to fall back on waits up to the configured timeout, retries
 		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
-		Budget: func(r upstream.Request) time.Duration {
+		Budget: func(r kinko.Request) time.Duration {
 			if t := cfg.Timeout(r.Kind); t > 0 {
 				return t
 			}
@@ -173,7 +176,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 
 		// One sandbox's keys fail together (one account, one network path): they share a pace,
 		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
-		Pacer: cache.NewPacer[upstream.Request](cache.PacerOptions{Throttled: upstream.IsThrottling}),
+		Pacer: cache.NewPacer[kinko.Request](cache.PacerOptions{Throttled: upstream.IsThrottling}),
 	})
 	var reads server.Cache = c
 	if snap != nil {
@@ -313,7 +316,7 @@ type warmer struct {
 	awsCfg   aws.Config
 	getenv   func(string) string
 	pending  *upstream.Pending
-	cache    *cache.Cache[upstream.Request, upstream.Value]
+	cache    *cache.Cache[kinko.Request, upstream.Value]
 	counters *metrics.Counters
 	logger   *slog.Logger
 	start    time.Time // the process's start, for the ready line
@@ -349,8 +352,8 @@ func (w warmer) warm(ctx context.Context) {
 		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
 		"cache_size", cfg.CacheSize,
 		"cache_max_bytes", cfg.CacheMaxBytes,
-		"secrets_ttl_s", cfg.TTL(config.SecretsManager).Seconds(),
-		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
+		"secrets_ttl_s", cfg.TTL(kinko.SecretsManager).Seconds(),
+		"ssm_ttl_s", cfg.TTL(kinko.SSM).Seconds(),
 		"refresh_ahead", cfg.RefreshAhead, // 0: the default, a jittered point (at most 1.2 calls per TTL)
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
 		"not_found_ttl_s", cfg.NotFoundTTL.Seconds(),
@@ -374,11 +377,7 @@ func (w warmer) prefetch(ctx context.Context, when string) int {
 			continue // caching is off for it: a prefetched value would be thrown away
 		}
 		g.Go(func() error {
-			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
-			if p.Kind == config.SecretsManager {
-				req.Stage = upstream.CurrentStage
-			}
-			if _, _, err := w.cache.Get(ctx, req); err != nil {
+			if _, _, err := w.cache.Get(ctx, p); err != nil {
 				mu.Lock()
 				failed++
 				mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
@@ -148,14 +149,14 @@ type snapStartCache struct {
 	s *snapStart
 }
 
-func (c snapStartCache) Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (c snapStartCache) Get(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
 	if err := c.s.beforeRead(); err != nil {
 		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
 	}
 	return c.Cache.Get(ctx, r)
 }
 
-func (c snapStartCache) Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (c snapStartCache) Refresh(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
 	if err := c.s.beforeRead(); err != nil {
 		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 	"github.com/kinko-dev/kinko/internal/moto"
@@ -35,8 +36,8 @@ const (
 	token       = "tok=\nén\tキー"
 )
 
-// kinko is the real HTTP API (server, cache, upstream) in front of moto, on loopback.
-type kinko struct {
+// fakeKinko is the real HTTP API (server, cache, upstream) in front of moto, on loopback.
+type fakeKinko struct {
 	port     int
 	token    string
 	arn      string // of app/db
@@ -46,7 +47,7 @@ type kinko struct {
 
 var sharedMoto = sync.OnceValues(func() (*moto.Server, error) { return moto.Start(context.Background()) })
 
-func startKinko(t *testing.T, l net.Listener) *kinko {
+func startKinko(t *testing.T, l net.Listener) *fakeKinko {
 	t.Helper()
 	m, err := sharedMoto()
 	if err != nil {
@@ -82,7 +83,7 @@ func startKinko(t *testing.T, l net.Listener) *kinko {
 		t.Fatal(err)
 	}
 
-	k := &kinko{token: "session-" + prefix, arn: aws.ToString(db.ARN), mu: &sync.Mutex{}}
+	k := &fakeKinko{token: "session-" + prefix, arn: aws.ToString(db.ARN), mu: &sync.Mutex{}}
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -90,14 +91,14 @@ func startKinko(t *testing.T, l net.Listener) *kinko {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	up := upstream.New(awsCfg, upstream.Options{MaxConnections: 3, Timeout: cfg.Timeout,
 		Endpoints: upstream.Endpoints(func(k string) string { return env[k] }), Logger: logger})
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load: func(ctx context.Context, r upstream.Request) (upstream.Value, error) {
+	c := cache.New(cache.Options[kinko.Request, upstream.Value]{
+		Load: func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
 			k.mu.Lock()
 			k.upstream++
 			k.mu.Unlock()
 			return up.Fetch(ctx, r)
 		},
-		TTL:       func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
+		TTL:       func(r kinko.Request) time.Duration { return cfg.TTL(r.Kind) },
 		Transient: upstream.IsTransient, Size: 100, RefreshAhead: 1, Logger: logger,
 	})
 	t.Cleanup(c.Close)
@@ -115,7 +116,7 @@ func startKinko(t *testing.T, l net.Listener) *kinko {
 }
 
 // env is a sandbox environment for k, plus more.
-func (k *kinko) env(t *testing.T, more ...string) []string {
+func (k *fakeKinko) env(t *testing.T, more ...string) []string {
 	prefix := strings.ReplaceAll(t.Name(), "/", "_") + "-"
 	base := []string{
 		"PATH=/usr/bin:/bin",
@@ -319,7 +320,7 @@ func TestKinkoBindsLate(t *testing.T) {
 	addr := l.Addr().String()
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	var k *kinko
+	var k *fakeKinko
 	bound := make(chan error, 1)
 	// The scenario itself is a late start: bind 200 ms after the wrapper began.
 	time.AfterFunc(200*time.Millisecond, func() {

@@ -25,10 +25,9 @@ import (
 	"time"
 )
 
-// Key identifies a cached value.
+// Key identifies a cached value. Log lines show it as the logger shows any value.
 type Key interface {
 	comparable
-	String() string
 }
 
 // Outcome says how an answer was produced; the server turns it into Cache-Status.

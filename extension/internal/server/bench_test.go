@@ -17,7 +17,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -27,13 +27,13 @@ func benchHandler(b *testing.B) http.Handler { return benchHandlerWith(b, token)
 // benchHandlerWith is benchHandler expecting tok.
 func benchHandlerWith(b *testing.B, tok string) http.Handler {
 	b.Helper()
-	values := map[config.Kind]upstream.Value{
-		config.SecretsManager: textValue("bench", secretValue),
-		config.SSM:            parameterValue("/bench", "v"),
+	values := map[kinko.Kind]upstream.Value{
+		kinko.SecretsManager: textValue("bench", secretValue),
+		kinko.SSM:            parameterValue("/bench", "v"),
 	}
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:         func(_ context.Context, r upstream.Request) (upstream.Value, error) { return values[r.Kind], nil },
-		TTL:          func(upstream.Request) time.Duration { return time.Hour },
+	c := cache.New(cache.Options[kinko.Request, upstream.Value]{
+		Load:         func(_ context.Context, r kinko.Request) (upstream.Value, error) { return values[r.Kind], nil },
+		TTL:          func(kinko.Request) time.Duration { return time.Hour },
 		Transient:    upstream.IsTransient,
 		Size:         1000,
 		RefreshAhead: 1,

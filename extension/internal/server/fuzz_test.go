@@ -18,7 +18,7 @@ import (
 	"testing"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -42,15 +42,15 @@ type fuzzCache struct {
 	ids []string
 }
 
-func (f *fuzzCache) Get(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) Get(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
 	return f.answer(r, cache.Hit)
 }
 
-func (f *fuzzCache) Refresh(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) Refresh(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
 	return f.answer(r, cache.Refreshed)
 }
 
-func (f *fuzzCache) answer(r upstream.Request, o cache.Outcome) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) answer(r kinko.Request, o cache.Outcome) (upstream.Value, cache.Status, error) {
 	f.mu.Lock()
 	f.ids = append(f.ids, r.ID)
 	f.mu.Unlock()
@@ -71,7 +71,7 @@ func (f *fuzzCache) answer(r upstream.Request, o cache.Outcome) (upstream.Value,
 	return textValue(r.ID, fuzzSecret), cache.Status{Outcome: o, TTL: 100e9}, nil
 }
 
-func (f *fuzzCache) Recount(upstream.Request) {}
+func (f *fuzzCache) Recount(kinko.Request) {}
 
 // FuzzHandler sends arbitrary requests, parsed as net/http's server parses them, to the handler.
 // tokens is how many token headers to send (0-2), each with token's bytes.
@@ -168,7 +168,7 @@ func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder
 		t.Fatal("the agent path's id is not the rest of the decoded path")
 	}
 	for _, id := range fc.ids {
-		if err := config.CheckID(id); err != nil {
+		if err := kinko.CheckID(id); err != nil {
 			t.Fatalf("an invalid id reached the cache: %v", err)
 		}
 	}
@@ -274,14 +274,14 @@ func FuzzQuery(f *testing.F) {
 			}
 		}
 		if id, err := q.id("secretId", "example"); err == nil {
-			if config.CheckID(id) != nil || id != values["secretId"] {
+			if kinko.CheckID(id) != nil || id != values["secretId"] {
 				t.Fatal("q.id accepted an id CheckID refuses")
 			}
 		} else if len(err.Error()) > 1024 {
 			t.Fatalf("error message of %d bytes", len(err.Error()))
 		}
 		if a, b, err := q.exclusive("versionId", "versionStage"); err == nil {
-			if a != "" && b != "" || len(a) > config.MaxIDBytes || len(b) > config.MaxIDBytes {
+			if a != "" && b != "" || len(a) > kinko.MaxIDBytes || len(b) > kinko.MaxIDBytes {
 				t.Fatal("exclusive accepted both, or an over-long value")
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -32,8 +33,8 @@ func TestHalfClosedClientNeverGetsAnEmpty200(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			release := make(chan struct{})
 			loads := make(chan struct{}, 8)
-			c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-				Load: func(ctx context.Context, r upstream.Request) (upstream.Value, error) {
+			c := cache.New(cache.Options[kinko.Request, upstream.Value]{
+				Load: func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
 					loads <- struct{}{}
 					select {
 					case <-ctx.Done(): // the bypassed fetch ends with its caller
@@ -42,7 +43,7 @@ func TestHalfClosedClientNeverGetsAnEmpty200(t *testing.T) {
 						return textValue(r.ID, plainValue), nil
 					}
 				},
-				TTL:       func(upstream.Request) time.Duration { return tc.ttl },
+				TTL:       func(kinko.Request) time.Duration { return tc.ttl },
 				Transient: upstream.IsTransient,
 				Logger:    slog.New(slog.DiscardHandler),
 			})

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -50,10 +50,10 @@ func TestJSONKeyHitDoesNotReparseTheSecret(t *testing.T) {
 // and the cache's byte budget counts it from then on.
 func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 	secret := textValue("many", manyKeys(3500))
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:         func(context.Context, upstream.Request) (upstream.Value, error) { return secret, nil },
+	c := cache.New(cache.Options[kinko.Request, upstream.Value]{
+		Load:         func(context.Context, kinko.Request) (upstream.Value, error) { return secret, nil },
 		Cost:         upstream.Cost,
-		TTL:          func(upstream.Request) time.Duration { return time.Hour },
+		TTL:          func(kinko.Request) time.Duration { return time.Hour },
 		Transient:    upstream.IsTransient,
 		Size:         10,
 		MaxBytes:     1 << 20,
@@ -75,7 +75,7 @@ func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 			t.Fatalf("jsonKey: status %d", a.status)
 		}
 	}
-	if !secret.Indexed() || c.Bytes() != upstream.Cost(upstream.Request{Kind: config.SecretsManager, ID: "many", Stage: upstream.CurrentStage}, secret) || c.Bytes() <= whole {
+	if !secret.Indexed() || c.Bytes() != upstream.Cost(kinko.Request{Kind: kinko.SecretsManager, ID: "many", Stage: kinko.CurrentStage}, secret) || c.Bytes() <= whole {
 		t.Fatalf("after jsonKey requests: indexed %t, %d bytes counted (%d before)", secret.Indexed(), c.Bytes(), whole)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // The query parameters each endpoint takes. Any other name is ignored (real code sends
@@ -126,13 +126,13 @@ func respelling(allowed []string, k string) string {
 	return ""
 }
 
-// id returns the required id parameter name, checked as config.CheckID checks prefetch ids.
+// id returns the required id parameter name, checked by kinko.CheckID (as prefetch ids are).
 func (q *query) id(name, example string) (string, error) {
 	v, ok := q.get(name)
 	if !ok {
 		return "", fmt.Errorf("%s is missing; ask %s", name, example)
 	}
-	if err := config.CheckID(v); err != nil {
+	if err := kinko.CheckID(v); err != nil {
 		return "", fmt.Errorf("%s %s", name, err)
 	}
 	return v, nil
@@ -152,8 +152,8 @@ func (q *query) exclusive(a, b string) (string, string, error) {
 		switch {
 		case p.given && p.value == "":
 			return "", "", fmt.Errorf("%s is empty; give a value or drop the parameter", p.name)
-		case len(p.value) > config.MaxIDBytes:
-			return "", "", fmt.Errorf("%s is over %d bytes", p.name, config.MaxIDBytes)
+		case len(p.value) > kinko.MaxIDBytes:
+			return "", "", fmt.Errorf("%s is over %d bytes", p.name, kinko.MaxIDBytes)
 		}
 	}
 	return va, vb, nil

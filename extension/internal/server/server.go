@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -37,11 +37,11 @@ const maxUnknownNames = 64
 
 // Cache is what the server reads through.
 type Cache interface {
-	Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
-	Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
+	Get(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error)
+	Refresh(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error)
 	// Recount tells the cache that r's value grew (its jsonKey index was built), so its byte
 	// budget counts what it holds.
-	Recount(r upstream.Request)
+	Recount(r kinko.Request)
 }
 
 // Handler answers kinko's HTTP API.
@@ -220,7 +220,7 @@ func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	switch err := config.CheckID(id); {
+	switch err := kinko.CheckID(id); {
 	case id == "":
 		h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+AgentPrefix+"NAME-or-ARN"))
 	case err != nil:
@@ -232,19 +232,16 @@ func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 
 // secretVersion finishes a secret request for id (or its problem, idErr) with its version.
 func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query, id string, idErr error) {
-	req := upstream.Request{Kind: config.SecretsManager, ID: id}
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: id}
 	err := idErr
 	if err == nil {
-		req.Version, req.Stage, err = q.exclusive("versionId", "versionStage")
+		req.VersionID, req.Stage, err = q.exclusive("versionId", "versionStage")
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	if req.Version == "" && req.Stage == "" {
-		req.Stage = upstream.CurrentStage // one entry with ?versionStage=AWSCURRENT
-	}
-	h.answer(w, r, q, req)
+	h.answer(w, r, q, req.Normalize()) // one entry with ?versionStage=AWSCURRENT
 }
 
 // query parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
@@ -316,26 +313,26 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	req := upstream.Request{Kind: config.SSM}
+	req := kinko.Request{Kind: kinko.SSM}
 	if req.ID, err = q.id("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
-		if req.Version, req.Stage, err = q.exclusive("version", "label"); err == nil {
+		if req.VersionID, req.Stage, err = q.exclusive("version", "label"); err == nil {
 			req.Decrypt, err = q.bool("withDecryption", false)
 		}
 	}
-	if err == nil && req.Version != "" {
-		if n, perr := strconv.ParseInt(req.Version, 10, 64); perr != nil || n < 1 {
-			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", clip(req.Version))
+	if err == nil && req.VersionID != "" {
+		if n, perr := strconv.ParseInt(req.VersionID, 10, 64); perr != nil || n < 1 {
+			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", clip(req.VersionID))
 		}
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
-	h.answer(w, r, q, req)
+	h.answer(w, r, q, req.Normalize())
 }
 
 // answer reads req through the cache and writes the document, the jsonKey value or the error.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req upstream.Request) {
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req kinko.Request) {
 	refresh, err := q.bool("refreshNow", true)
 	jsonKey, hasKey := q.get("jsonKey")
 	if err == nil && hasKey && jsonKey == "" {
@@ -394,14 +391,14 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		if status == http.StatusNotFound {
 			code = "JsonKeyNotFound"
 		}
-		writeError(w, status, code, fmt.Sprintf("%s %q %s", kindNoun(req.Kind), clip(req.ID), problem))
+		writeError(w, status, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), clip(req.ID), problem))
 		return
 	}
 	w.Header()["Content-Type"] = h.hv.text
 	_, _ = w.Write([]byte(value))
 }
 
-func (h *Handler) upstreamError(w http.ResponseWriter, req upstream.Request, err error) {
+func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, err error) {
 	var ue *upstream.Error
 	if !errors.As(err, &ue) {
 		h.logger.Error("unexpected error", "service", req.Kind.String(), "id", req.ID, "error", fmt.Sprintf("%T", err))
@@ -433,13 +430,6 @@ func lookupJSONKey(v upstream.Value, k string, recount func()) (status int, valu
 		return http.StatusNotFound, "", fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
 	}
 	return http.StatusBadRequest, "", "is not a JSON object; drop jsonKey to read the whole string"
-}
-
-func kindNoun(k config.Kind) string {
-	if k == config.SSM {
-		return "parameter"
-	}
-	return "secret"
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -30,15 +30,15 @@ const (
 // fakeCache answers from fixed values and records the requests it got.
 type fakeCache struct {
 	mu       sync.Mutex
-	requests []upstream.Request
+	requests []kinko.Request
 	refresh  []bool
-	recounts []upstream.Request
+	recounts []kinko.Request
 	values   map[string]upstream.Value // by ID
 	err      error
 	status   cache.Status
 }
 
-func (f *fakeCache) lookup(r upstream.Request, refresh bool) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) lookup(r kinko.Request, refresh bool) (upstream.Value, cache.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, r)
@@ -53,15 +53,15 @@ func (f *fakeCache) lookup(r upstream.Request, refresh bool) (upstream.Value, ca
 	return v, f.status, nil
 }
 
-func (f *fakeCache) Get(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) Get(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
 	return f.lookup(r, false)
 }
 
-func (f *fakeCache) Refresh(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) Refresh(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
 	return f.lookup(r, true)
 }
 
-func (f *fakeCache) Recount(r upstream.Request) {
+func (f *fakeCache) Recount(r kinko.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.recounts = append(f.recounts, r)
@@ -143,7 +143,7 @@ func TestEveryAnswerHasCacheHeaders(t *testing.T) {
 }
 
 func TestContractTable(t *testing.T) {
-	long := strings.Repeat("x", config.MaxIDBytes+1)
+	long := strings.Repeat("x", kinko.MaxIDBytes+1)
 	cases := []struct {
 		name, method, target string
 		hdr                  map[string]string
@@ -289,7 +289,7 @@ func TestSecretAnswer(t *testing.T) {
 	if a.body != string(f.values["app"].Body) {
 		t.Fatal("body is not the cached document")
 	}
-	if got := f.requests[0]; got != (upstream.Request{Kind: config.SecretsManager, ID: "app", Stage: "AWSCURRENT"}) {
+	if got := f.requests[0]; got != (kinko.Request{Kind: kinko.SecretsManager, ID: "app", Stage: "AWSCURRENT"}) {
 		t.Fatalf("no version must mean AWSCURRENT: %+v", got)
 	}
 }
@@ -301,11 +301,11 @@ func TestVersionsReachTheCacheKey(t *testing.T) {
 	do(t, h, "GET", "/secretsmanager/get?secretId=app&versionStage=AWSPREVIOUS&refreshNow=true", withToken())
 	do(t, h, "GET", "/systemsmanager/parameters/get?name=app&version=3&withDecryption=true", withToken())
 	do(t, h, "GET", "/systemsmanager/parameters/get?name=app&label=prod", withToken())
-	want := []upstream.Request{
-		{Kind: config.SecretsManager, ID: "app", Version: "v1"},
-		{Kind: config.SecretsManager, ID: "app", Stage: "AWSPREVIOUS"},
-		{Kind: config.SSM, ID: "app", Version: "3", Decrypt: true},
-		{Kind: config.SSM, ID: "app", Stage: "prod"},
+	want := []kinko.Request{
+		{Kind: kinko.SecretsManager, ID: "app", VersionID: "v1"},
+		{Kind: kinko.SecretsManager, ID: "app", Stage: "AWSPREVIOUS"},
+		{Kind: kinko.SSM, ID: "app", VersionID: "3", Decrypt: true},
+		{Kind: kinko.SSM, ID: "app", Stage: "prod"},
 	}
 	for i, w := range want {
 		if f.requests[i] != w {
@@ -403,16 +403,16 @@ func TestHTTPServerLimits(t *testing.T) {
 // and the same cache entry as the query form.
 func TestAgentPathReachesTheCacheAsTheQueryForm(t *testing.T) {
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"
-	for target, want := range map[string]upstream.Request{
-		"/v1/app":                                {Kind: config.SecretsManager, ID: "app", Stage: "AWSCURRENT"},
-		"/v1/prod/db":                            {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
-		"/v1/prod%2Fdb":                          {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
-		"/v1/a%2F%2Fb%2F..%2Fc":                  {Kind: config.SecretsManager, ID: "a//b/../c", Stage: "AWSCURRENT"},
-		"/v1/my%20secret":                        {Kind: config.SecretsManager, ID: "my secret", Stage: "AWSCURRENT"},
-		"/v1/" + arn:                             {Kind: config.SecretsManager, ID: arn, Stage: "AWSCURRENT"},
-		"/v1/app?versionStage=AWSPENDING":        {Kind: config.SecretsManager, ID: "app", Stage: "AWSPENDING"},
-		"/v1/app?versionId=v1":                   {Kind: config.SecretsManager, ID: "app", Version: "v1"},
-		"/secretsmanager/get?secretId=prod%2Fdb": {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+	for target, want := range map[string]kinko.Request{
+		"/v1/app":                                {Kind: kinko.SecretsManager, ID: "app", Stage: "AWSCURRENT"},
+		"/v1/prod/db":                            {Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+		"/v1/prod%2Fdb":                          {Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+		"/v1/a%2F%2Fb%2F..%2Fc":                  {Kind: kinko.SecretsManager, ID: "a//b/../c", Stage: "AWSCURRENT"},
+		"/v1/my%20secret":                        {Kind: kinko.SecretsManager, ID: "my secret", Stage: "AWSCURRENT"},
+		"/v1/" + arn:                             {Kind: kinko.SecretsManager, ID: arn, Stage: "AWSCURRENT"},
+		"/v1/app?versionStage=AWSPENDING":        {Kind: kinko.SecretsManager, ID: "app", Stage: "AWSPENDING"},
+		"/v1/app?versionId=v1":                   {Kind: kinko.SecretsManager, ID: "app", VersionID: "v1"},
+		"/secretsmanager/get?secretId=prod%2Fdb": {Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
 	} {
 		f := newFake()
 		h, _ := newTestHandler(t, f, token)

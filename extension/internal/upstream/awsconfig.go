@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // containerExpiryWindow is how long before their expiry container credentials are refreshed:
@@ -177,7 +177,7 @@ func readSDKModes(getenv func(string) string) (sdkModes, error) {
 		m.retryMode = mode
 	}
 	// AWS's endpoint rules refuse FIPS or dual-stack with a custom endpoint on every call; say so once, at init.
-	if custom := firstSet(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"); custom != "" {
+	if custom := firstSet(getenv, kinko.SecretsManager.EndpointVariable(), kinko.SSM.EndpointVariable(), "AWS_ENDPOINT_URL"); custom != "" {
 		if m.fips == aws.FIPSEndpointStateEnabled {
 			errs = append(errs, errors.New("AWS_USE_FIPS_ENDPOINT=true with a custom endpoint (AWS_ENDPOINT_URL*): AWS's SDK cannot combine them; unset one (a FIPS endpoint URL can be given as the custom endpoint itself)"))
 		}
@@ -229,11 +229,12 @@ func (e *credentialsError) Unwrap() error { return e.err }
 
 // Endpoints reads the SDK-standard endpoint overrides: the service's own variable first, then
 // AWS_ENDPOINT_URL. Empty means AWS's public endpoint for the region.
-func Endpoints(getenv func(string) string) map[config.Kind]string {
-	return map[config.Kind]string{
-		config.SecretsManager: firstSet(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
-		config.SSM:            firstSet(getenv, "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"),
+func Endpoints(getenv func(string) string) map[kinko.Kind]string {
+	out := make(map[kinko.Kind]string, len(kinko.Kinds()))
+	for _, k := range kinko.Kinds() {
+		out[k] = firstSet(getenv, k.EndpointVariable(), "AWS_ENDPOINT_URL")
 	}
+	return out
 }
 
 func firstSet(getenv func(string) string, names ...string) string {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -84,7 +84,7 @@ func TestAWSConfigSaysWhatIsMissing(t *testing.T) {
 
 func TestEndpointsPreferTheServiceVariable(t *testing.T) {
 	e := Endpoints(envOf(map[string]string{"AWS_ENDPOINT_URL": "http://all", "AWS_ENDPOINT_URL_SSM": "http://ssm"}))
-	if e[config.SecretsManager] != "http://all" || e[config.SSM] != "http://ssm" {
+	if e[kinko.SecretsManager] != "http://all" || e[kinko.SSM] != "http://ssm" {
 		t.Fatalf("endpoints %v", e)
 	}
 }

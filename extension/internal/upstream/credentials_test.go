@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // credentialsEndpoint is a container credentials endpoint stand-in: each answer has a new
@@ -133,9 +133,9 @@ func TestExpiredTokenIsTransientAndFetchesCredentialsAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
-	req := Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage}
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage}
 
 	_, err = c.Fetch(t.Context(), req)
 	ue, ok := err.(*Error)
@@ -174,9 +174,9 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 			defer creds.Close()
 			sm, signedWith := secretsStandIn(t)
 			cfg, _ := AWSConfig(containerEnv(creds.URL))
-			c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-				Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
-			_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage})
+			c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+				Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
+			_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage})
 			ue, ok := err.(*Error)
 			if !ok {
 				t.Fatalf("error %T, want *Error", err)
@@ -204,9 +204,9 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 	url := l.URL
 	l.Close()
 	cfg, _ := AWSConfig(containerEnv(url))
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: url}})
-	_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: url}})
+	_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
 	if ue, ok := err.(*Error); !ok || ue.Code != CodeCredentials || ue.Status != 502 || !strings.Contains(ue.Message, "connection refused") {
 		t.Fatalf("endpoint down: %v, want 502 CredentialsUnavailable naming the refused connection", err)
 	}
@@ -254,9 +254,9 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	cfg, _ := AWSConfig(staticEnv("AWS_REGION", "us-east-1"))
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: srv.URL}})
-	req := Request{Kind: config.SecretsManager, ID: "s"}
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: srv.URL}})
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s"}
 	// Whether the transport keeps a connection after a call is its own decision and timing (now
 	// and then it closes one): call until one is held open, rather than count on the first.
 	for i := 0; c.conns.count() == 0; i++ {

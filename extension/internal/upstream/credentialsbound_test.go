@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // One request to the container credentials endpoint that never answers must not block every
@@ -46,9 +46,9 @@ func TestHungCredentialsEndpointIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 2 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
-	req := Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage}
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 2 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage}
 
 	// Liveness only: kinko's own bound is a few seconds; before it, this loop never ended.
 	deadline := time.Now().Add(30 * time.Second)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,7 +16,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Codes kinko uses where AWS gave none.
@@ -75,8 +74,8 @@ func IsTransient(err error) bool {
 	return false
 }
 
-func classify(kind config.Kind, err error, timeout time.Duration) *Error {
-	svc := serviceName(kind)
+func classify(kind kinko.Kind, err error, timeout time.Duration) *Error {
+	svc := kind.Service()
 	var ce *credentialsError
 	if errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
 		return credentialsUnavailable(kind, ce, timeout)
@@ -102,7 +101,7 @@ func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		msg := fmt.Sprintf("%s did not answer in time; try again", svc)
 		if timeout > 0 {
-			msg = fmt.Sprintf("%s did not answer within %s (%s); try again, or raise the timeout", svc, timeout, timeoutVariable(kind))
+			msg = fmt.Sprintf("%s did not answer within %s (%s); try again, or raise the timeout", svc, timeout, kind.TimeoutVariable())
 		}
 		return &Error{Status: http.StatusGatewayTimeout, Code: CodeTimeout, Message: msg, Transient: true, cause: err}
 	case errors.Is(err, context.Canceled):
@@ -111,7 +110,7 @@ func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 	case isConnectionFailure(err):
 		return &Error{Status: http.StatusBadGateway, Code: CodeUnreachable,
 			Message: fmt.Sprintf("could not reach %s (%s); check the function's network path to AWS (VPC endpoint or NAT) or %s",
-				svc, connectionProblem(err), endpointVariable(kind)),
+				svc, connectionProblem(err), kind.EndpointVariable()),
 			Transient: true, cause: err}
 	case isMalformed(err):
 		return &Error{Status: http.StatusBadGateway, Code: CodeMalformed,
@@ -125,7 +124,7 @@ func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 // credentialsUnavailable reports a failure at the container credentials endpoint as what it is,
 // with what to check, and never the endpoint's own answer (it could hold anything). It is
 // transient: it says nothing about the secret, and a cached value may stand in for it.
-func credentialsUnavailable(kind config.Kind, ce *credentialsError, timeout time.Duration) *Error {
+func credentialsUnavailable(kind kinko.Kind, ce *credentialsError, timeout time.Duration) *Error {
 	err := ce.err
 	status, problem := http.StatusInternalServerError, fmt.Sprintf("it failed (%T)", errors.Unwrap(err))
 	var netErr net.Error
@@ -146,7 +145,7 @@ func credentialsUnavailable(kind config.Kind, ce *credentialsError, timeout time
 	return &Error{Status: status, Code: CodeCredentials,
 		Message: fmt.Sprintf("could not get AWS credentials to call %s from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI): %s; "+
 			"check that the sandbox sets AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN as Lambda does; kinko asks again on the next call",
-			serviceName(kind), problem),
+			kind.Service(), problem),
 		Transient: true, cause: err}
 }
 
@@ -203,39 +202,11 @@ func (e *Error) FromAWS() bool {
 // should not need kinko's log to know which one failed. A message that already holds the id
 // (AccessDenied names the resource) and kinko's own errors are left as they are; status, code
 // and cause never change, so callers that switch on them see AWS's answer.
-func (e *Error) about(r Request) *Error {
+func (e *Error) about(r kinko.Request) *Error {
 	if !e.FromAWS() || r.ID == "" || strings.Contains(e.Message, r.ID) {
 		return e
 	}
 	named := *e
-	named.Message = describe(r) + ": " + e.Message
+	named.Message = r.Describe() + ": " + e.Message
 	return &named
-}
-
-// describe names a request as a caller would: `secret "prod/db" stage "AWSPENDING"`,
-// `parameter "/app/flag" version 3`. The id is the caller's own text, clipped.
-func describe(r Request) string {
-	const max = 256
-	id := r.ID
-	if len(id) > max {
-		id = id[:max] + "..."
-	}
-	if r.Kind == config.SSM {
-		s := "parameter " + strconv.Quote(id)
-		switch {
-		case r.Version != "":
-			s += " version " + r.Version
-		case r.Stage != "":
-			s += " label " + strconv.Quote(r.Stage)
-		}
-		return s
-	}
-	s := "secret " + strconv.Quote(id)
-	if r.Version != "" {
-		s += " version " + strconv.Quote(r.Version)
-	}
-	if r.Stage != "" && r.Stage != CurrentStage {
-		s += " stage " + strconv.Quote(r.Stage)
-	}
-	return s
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 type failingSecrets struct{ err error }
@@ -30,23 +30,23 @@ func (f failingParameters) GetParameter(context.Context, *ssm.GetParameterInput,
 func TestAWSErrorsNameTheIDAsked(t *testing.T) {
 	cases := []struct {
 		name string
-		req  Request
+		req  kinko.Request
 		err  error
 		want string // in the message
 	}{
-		{"not found", Request{Kind: config.SecretsManager, ID: "prod/openai", Stage: CurrentStage}, apiError(400, "ResourceNotFoundException"), `secret "prod/openai"`},
-		{"access denied", Request{Kind: config.SecretsManager, ID: "prod/db", Stage: CurrentStage}, apiError(400, "AccessDeniedException"), `secret "prod/db"`},
-		{"a version asked", Request{Kind: config.SecretsManager, ID: "prod/db", Version: "v-1"}, apiError(400, "ResourceNotFoundException"), `secret "prod/db" version "v-1"`},
-		{"a stage asked", Request{Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}, apiError(400, "ResourceNotFoundException"), `secret "prod/db" stage "AWSPENDING"`},
-		{"throttled", Request{Kind: config.SecretsManager, ID: "prod/db", Stage: CurrentStage}, apiError(400, "ThrottlingException"), `secret "prod/db"`},
-		{"parameter not found", Request{Kind: config.SSM, ID: "/app/db/password", Decrypt: true}, apiError(400, "ParameterNotFound"), `parameter "/app/db/password"`},
-		{"parameter version", Request{Kind: config.SSM, ID: "/app/flag", Version: "3"}, apiError(400, "ParameterVersionNotFound"), `parameter "/app/flag" version 3`},
-		{"parameter label", Request{Kind: config.SSM, ID: "/app/flag", Stage: "prod"}, apiError(400, "ParameterVersionLabelNotFound"), `parameter "/app/flag" label "prod"`},
+		{"not found", kinko.Request{Kind: kinko.SecretsManager, ID: "prod/openai", Stage: kinko.CurrentStage}, apiError(400, "ResourceNotFoundException"), `secret "prod/openai"`},
+		{"access denied", kinko.Request{Kind: kinko.SecretsManager, ID: "prod/db", Stage: kinko.CurrentStage}, apiError(400, "AccessDeniedException"), `secret "prod/db"`},
+		{"a version asked", kinko.Request{Kind: kinko.SecretsManager, ID: "prod/db", VersionID: "v-1"}, apiError(400, "ResourceNotFoundException"), `secret "prod/db" version "v-1"`},
+		{"a stage asked", kinko.Request{Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}, apiError(400, "ResourceNotFoundException"), `secret "prod/db" stage "AWSPENDING"`},
+		{"throttled", kinko.Request{Kind: kinko.SecretsManager, ID: "prod/db", Stage: kinko.CurrentStage}, apiError(400, "ThrottlingException"), `secret "prod/db"`},
+		{"parameter not found", kinko.Request{Kind: kinko.SSM, ID: "/app/db/password", Decrypt: true}, apiError(400, "ParameterNotFound"), `parameter "/app/db/password"`},
+		{"parameter version", kinko.Request{Kind: kinko.SSM, ID: "/app/flag", VersionID: "3"}, apiError(400, "ParameterVersionNotFound"), `parameter "/app/flag" version 3`},
+		{"parameter label", kinko.Request{Kind: kinko.SSM, ID: "/app/flag", Stage: "prod"}, apiError(400, "ParameterVersionLabelNotFound"), `parameter "/app/flag" label "prod"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &Client{secrets: failingSecrets{tc.err}, parameters: func() parametersAPI { return failingParameters{tc.err} },
-				timeout: func(config.Kind) time.Duration { return 0 }}
+				timeout: func(kinko.Kind) time.Duration { return 0 }}
 			_, err := c.Fetch(t.Context(), tc.req)
 			want := classify(tc.req.Kind, tc.err, 0)
 			e, ok := err.(*Error)
@@ -63,7 +63,7 @@ func TestAWSErrorsNameTheIDAsked(t *testing.T) {
 // A message that already names the id (AWS's AccessDenied names the resource) is left as AWS
 // wrote it, and kinko's own errors (a timeout) keep their messages.
 func TestErrorNamingLeavesTheRestAlone(t *testing.T) {
-	r := Request{Kind: config.SecretsManager, ID: "prod/db", Stage: CurrentStage}
+	r := kinko.Request{Kind: kinko.SecretsManager, ID: "prod/db", Stage: kinko.CurrentStage}
 	denied := classify(r.Kind, apiError(400, "AccessDeniedException"), 0)
 	denied.Message = "User: arn:aws:sts::1:assumed-role/r/f is not authorized to perform: secretsmanager:GetSecretValue on resource: prod/db"
 	if got := denied.about(r).Message; got != denied.Message {

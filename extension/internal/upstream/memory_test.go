@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // secretOf is a GetSecretValue answer for name holding text.
@@ -46,12 +46,12 @@ func TestCachedValueCostsItsSize(t *testing.T) {
 	const n, size = 40, 64 << 10
 	for _, fill := range []string{"a", "<"} {
 		t.Run("fill="+fill, func(t *testing.T) {
-			c := cache.New(cache.Options[Request, Value]{
-				Load: func(_ context.Context, r Request) (Value, error) {
+			c := cache.New(cache.Options[kinko.Request, Value]{
+				Load: func(_ context.Context, r kinko.Request) (Value, error) {
 					return RenderSecret(secretOf(r.ID, strings.Repeat(fill, size-len(r.ID))+r.ID))
 				},
 				Cost:         Cost,
-				TTL:          func(Request) time.Duration { return time.Hour },
+				TTL:          func(kinko.Request) time.Duration { return time.Hour },
 				Transient:    IsTransient,
 				Size:         1000,
 				RefreshAhead: 1,
@@ -59,7 +59,7 @@ func TestCachedValueCostsItsSize(t *testing.T) {
 			defer c.Close()
 			before := liveHeap()
 			for i := range n {
-				if _, _, err := c.Get(t.Context(), Request{Kind: config.SecretsManager, ID: fmt.Sprintf("s%03d", i), Stage: CurrentStage}); err != nil {
+				if _, _, err := c.Get(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: fmt.Sprintf("s%03d", i), Stage: kinko.CurrentStage}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Fetcher is what the cache loads through.
 type Fetcher interface {
-	Fetch(ctx context.Context, r Request) (Value, error)
+	Fetch(ctx context.Context, r kinko.Request) (Value, error)
 }
 
 // Pending stands in for a Fetcher that is still being built (the AWS clients are made after
@@ -32,7 +34,7 @@ func (p *Pending) Resolve(f Fetcher) {
 }
 
 // Fetch waits for the Fetcher, then fetches through it.
-func (p *Pending) Fetch(ctx context.Context, r Request) (Value, error) {
+func (p *Pending) Fetch(ctx context.Context, r kinko.Request) (Value, error) {
 	select {
 	case <-p.ready:
 	case <-ctx.Done():
@@ -54,9 +56,9 @@ func (p *Pending) DropConnections() {
 }
 
 // GaveUp is the error for a caller that waited its whole budget without an answer from AWS.
-func GaveUp(r Request, waited time.Duration) error {
+func GaveUp(r kinko.Request, waited time.Duration) error {
 	return classify(r.Kind, context.DeadlineExceeded, waited)
 }
 
 // ShuttingDown is the error for a caller still waiting when kinko shuts down.
-func ShuttingDown(r Request) error { return classify(r.Kind, context.Canceled, 0) }
+func ShuttingDown(r kinko.Request) error { return classify(r.Kind, context.Canceled, 0) }

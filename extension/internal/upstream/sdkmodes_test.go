@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // recorder is an HTTP client that sends nothing: it notes each request's host and answers 500.
@@ -73,9 +73,9 @@ func TestFIPSAndDualStackEndpoints(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := &recorder{}
-			c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second }, HTTPClient: rec})
-			_, _ = c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
-			_, _ = c.Fetch(t.Context(), Request{Kind: config.SSM, ID: "/p"})
+			c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second }, HTTPClient: rec})
+			_, _ = c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
+			_, _ = c.Fetch(t.Context(), kinko.Request{Kind: kinko.SSM, ID: "/p"})
 			if got := rec.seen(); strings.Join(got, ",") != tc.secrets+","+tc.ps {
 				t.Fatalf("calls went to %q, want %s then %s", got, tc.secrets, tc.ps)
 			}
@@ -99,8 +99,8 @@ func TestMaxAttemptsAndRetryMode(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := &recorder{}
-		c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 20 * time.Second }, HTTPClient: rec})
-		_, err = c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
+		c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 20 * time.Second }, HTTPClient: rec})
+		_, err = c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
 		if n := len(rec.seen()); n != tc.attempts || err == nil {
 			t.Errorf("%v: %d attempts at a failing AWS (%v), want %d", tc.env, n, err, tc.attempts)
 		}

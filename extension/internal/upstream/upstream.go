@@ -20,45 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
-
-// CurrentStage is the stage Secrets Manager answers when none is asked for.
-const CurrentStage = "AWSCURRENT"
-
-// Request names one value. It is also the cache key, so two requests that must share an
-// answer are equal: the server normalises "no version" to versionStage=AWSCURRENT for secrets.
-type Request struct {
-	Kind    config.Kind
-	ID      string // secret id or parameter name, name or ARN
-	Version string // Secrets Manager versionId; SSM version number
-	Stage   string // Secrets Manager versionStage; SSM label
-	Decrypt bool   // SSM withDecryption
-}
-
-// String is unique per request: it names the request's in-flight fetch.
-func (r Request) String() string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%t", r.Kind, r.ID, r.Version, r.Stage, r.Decrypt)
-}
-
-// LogValue is how a request appears in log lines: readable fields, never the value.
-func (r Request) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("service", r.Kind.String()), slog.String("id", r.ID)}
-	if r.Version != "" {
-		attrs = append(attrs, slog.String("version", r.Version))
-	}
-	if r.Stage != "" {
-		attrs = append(attrs, slog.String("stage", r.Stage))
-	}
-	if r.Kind == config.SSM {
-		attrs = append(attrs, slog.Bool("decrypt", r.Decrypt))
-	}
-	return slog.GroupValue(attrs...)
-}
 
 // Observer counts upstream calls (metrics).
 type Observer interface {
-	UpstreamCall(kind config.Kind, took time.Duration, err error)
+	UpstreamCall(kind kinko.Kind, took time.Duration, err error)
 }
 
 type secretsAPI interface {
@@ -75,7 +42,7 @@ type Client struct {
 	// parameters is built on the first SSM request: most functions read secrets only, and
 	// building a client at init touches its code and allocates for nothing.
 	parameters func() parametersAPI
-	timeout    func(config.Kind) time.Duration
+	timeout    func(kinko.Kind) time.Duration
 	observer   Observer
 	logger     *slog.Logger
 	// invalidate drops the cached credentials, so the next call fetches fresh ones.
@@ -85,9 +52,9 @@ type Client struct {
 
 // Options configure a Client.
 type Options struct {
-	MaxConnections int                             // per service
-	Timeout        func(config.Kind) time.Duration // per call, retries included; 0 = SDK default
-	Endpoints      map[config.Kind]string          // endpoint overrides (local emulators); empty = AWS
+	MaxConnections int                            // per service
+	Timeout        func(kinko.Kind) time.Duration // per call, retries included; 0 = SDK default
+	Endpoints      map[kinko.Kind]string          // endpoint overrides (local emulators); empty = AWS
 	Observer       Observer
 	Logger         *slog.Logger
 	// HTTPClient replaces kinko's pooled client (tests record the requests with it); nil in use.
@@ -109,14 +76,14 @@ func New(cfg aws.Config, o Options) *Client {
 		conns: conns,
 		secrets: secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) {
 			so.HTTPClient = client()
-			if e := o.Endpoints[config.SecretsManager]; e != "" {
+			if e := o.Endpoints[kinko.SecretsManager]; e != "" {
 				so.BaseEndpoint = aws.String(e)
 			}
 		}),
 		parameters: sync.OnceValue(func() parametersAPI {
 			return ssm.NewFromConfig(cfg, func(so *ssm.Options) {
 				so.HTTPClient = client()
-				if e := o.Endpoints[config.SSM]; e != "" {
+				if e := o.Endpoints[kinko.SSM]; e != "" {
 					so.BaseEndpoint = aws.String(e)
 				}
 			})
@@ -221,7 +188,7 @@ const DefaultAttemptTimeout = 2 * time.Second
 // (oneAttempt): kinko's cache retries per key, with backoff, and knows whether a caller can be
 // answered from a value at hand meanwhile; the SDK's retries would multiply its attempts and
 // hold callers through their backoff.
-func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
+func (c *Client) Fetch(ctx context.Context, r kinko.Request) (Value, error) {
 	timeout := c.timeout(r.Kind)
 	if timeout <= 0 {
 		timeout = DefaultAttemptTimeout
@@ -234,7 +201,7 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 		err error
 	)
 	switch r.Kind {
-	case config.SSM:
+	case kinko.SSM:
 		v, err = c.fetchParameter(ctx, r)
 	default:
 		v, err = c.fetchSecret(ctx, r)
@@ -266,10 +233,10 @@ func (c *Client) Fetch(ctx context.Context, r Request) (Value, error) {
 	return v, err
 }
 
-func (c *Client) fetchSecret(ctx context.Context, r Request) (Value, error) {
+func (c *Client) fetchSecret(ctx context.Context, r kinko.Request) (Value, error) {
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.ID)}
-	if r.Version != "" {
-		in.VersionId = aws.String(r.Version)
+	if r.VersionID != "" {
+		in.VersionId = aws.String(r.VersionID)
 	}
 	if r.Stage != "" {
 		in.VersionStage = aws.String(r.Stage)
@@ -331,11 +298,11 @@ func RenderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
 	return newValue(body, text, aws.ToString(out.ARN), aws.ToString(out.Name), aws.ToString(out.VersionId)), nil
 }
 
-func (c *Client) fetchParameter(ctx context.Context, r Request) (Value, error) {
+func (c *Client) fetchParameter(ctx context.Context, r kinko.Request) (Value, error) {
 	name := r.ID
 	switch {
-	case r.Version != "":
-		name += ":" + r.Version
+	case r.VersionID != "":
+		name += ":" + r.VersionID
 	case r.Stage != "":
 		name += ":" + r.Stage
 	}
@@ -389,28 +356,4 @@ func date(t *time.Time) *string {
 	}
 	s := t.UTC().Format(dateLayout)
 	return &s
-}
-
-// serviceName is how messages name a kind's AWS service.
-func serviceName(k config.Kind) string {
-	if k == config.SSM {
-		return "SSM Parameter Store"
-	}
-	return "Secrets Manager"
-}
-
-// timeoutVariable is the variable that sets a kind's per-call timeout.
-func timeoutVariable(k config.Kind) string {
-	if k == config.SSM {
-		return "SSM_PARAMETER_STORE_TIMEOUT_MILLIS"
-	}
-	return "SECRETS_MANAGER_TIMEOUT_MILLIS"
-}
-
-// endpointVariable is the variable that overrides a kind's endpoint.
-func endpointVariable(k config.Kind) string {
-	if k == config.SSM {
-		return "AWS_ENDPOINT_URL_SSM"
-	}
-	return "AWS_ENDPOINT_URL_SECRETS_MANAGER"
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Value is one answer, rendered. Body is the only copy of the secret kinko keeps: a cache hit
@@ -85,8 +87,8 @@ func (v Value) Indexed() bool { return v.keys != nil && v.keys.done.Load() }
 const entryOverhead = 512
 
 // Cost is what caching v for r costs in bytes: the cache's byte budget counts it.
-func Cost(r Request, v Value) int {
-	return entryOverhead + v.Size() + len(r.ID) + len(r.Version) + len(r.Stage)
+func Cost(r kinko.Request, v Value) int {
+	return entryOverhead + v.Size() + len(r.ID) + len(r.VersionID) + len(r.Stage)
 }
 
 // JSONKey returns the value of top-level key k of the text, read as a JSON object: a string
