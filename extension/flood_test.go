@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // Issue 22 point 10: a loop over a missing id costs one call to AWS per KINKO_NOT_FOUND_TTL,
@@ -65,18 +62,4 @@ func TestRefreshNowFloodIsFloored(t *testing.T) {
 		t.Fatalf("%d refreshNow in %s made %d calls to AWS, want at most %d (one a second)", answers, took, n, most)
 	}
 	x.assertNoSecrets(a, value)
-}
-
-func TestNotFoundIsOnlyAWSSayingSo(t *testing.T) {
-	for code, want := range map[string]bool{
-		"ResourceNotFoundException": true, "ParameterNotFound": true, "ParameterVersionNotFound": true,
-		"AccessDeniedException": false, "ThrottlingException": false, upstream.CodeTimeout: false,
-	} {
-		if got := isNotFound(&upstream.Error{Status: 400, Code: code}); got != want {
-			t.Errorf("%s: isNotFound = %v, want %v", code, got, want)
-		}
-	}
-	if isNotFound(errors.New("ResourceNotFoundException")) {
-		t.Error("a plain error is not AWS's answer")
-	}
 }

@@ -140,20 +140,14 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 				"detected_by", how.by, "wall_clock_ahead_s", how.ahead.Seconds(), "prefetch", len(cfg.Prefetch))
 		}, logger)
 	}
-	c = cache.New(cache.Options[kinko.Request, upstream.Value]{
-		Load: pending.Fetch,
-		Aliases: func(r kinko.Request, v upstream.Value) []kinko.Request {
-			return home.Aliases(r, v.ARN, v.Name)
-		},
+	c = cache.New[kinko.Request, upstream.Value](upstream.Source{Fetcher: pending, Home: home}, cache.Options[kinko.Request]{
 		TTL: func(r kinko.Request) time.Duration {
 			if snap != nil && !snap.Restored() {
 				return 0
 			}
 			return cfg.TTL(r.Kind)
 		},
-		Transient: upstream.IsTransient,
 		// A loop over a missing id is not a loop of AWS calls: its not-found is remembered briefly.
-		NotFound:    isNotFound,
 		NotFoundTTL: cfg.NotFoundTTL,
 		// A caller with nothing to fall back on waits up to the configured timeout, retries
 		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
@@ -163,11 +157,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 			}
 			return cache.DefaultBudget
 		},
-		GaveUp:       upstream.GaveUp,
-		Closed:       upstream.ShuttingDown,
 		Size:         cfg.CacheSize,
 		MaxBytes:     cfg.CacheMaxBytes,
-		Cost:         upstream.Cost,
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
 		MaxWait:      cfg.MaxWait,
@@ -176,7 +167,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 
 		// One sandbox's keys fail together (one account, one network path): they share a pace,
 		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
-		Pacer: cache.NewPacer[kinko.Request](cache.PacerOptions{Throttled: upstream.IsThrottling}),
+		Pacer: cache.NewPacer[kinko.Request](cache.PacerOptions{}),
 	})
 	var reads server.Cache = c
 	if snap != nil {
@@ -461,19 +452,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// isNotFound reports whether err is AWS saying the value does not exist (Secrets Manager's
-// ResourceNotFoundException, also its answer for an unknown version; SSM's ParameterNotFound and
-// ParameterVersionNotFound), as opposed to access refused or a failure on the way.
-func isNotFound(err error) bool {
-	var e *upstream.Error
-	if !errors.As(err, &e) || !e.FromAWS() {
-		return false
-	}
-	switch e.Code {
-	case "ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound":
-		return true
-	}
-	return false
 }

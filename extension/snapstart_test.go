@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // containerCreds stands in for the container credentials endpoint SnapStart and Managed
@@ -491,9 +491,11 @@ func TestSnapStartRefusalIsKinkos(t *testing.T) {
 	f := &fakeClocks{wall: time.Unix(1e9, 0)}
 	s := newSnapStart(f.clocks(), false, func(restoreCause) {}, slog.New(slog.DiscardHandler))
 	err := s.beforeRead()
-	var ue *upstream.Error
-	if !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable || ue.Code != upstream.CodeSnapStartInit || ue.FromAWS() || ue.Transient {
-		t.Fatalf("refusal %#v, want 503 %s, not from AWS, not transient", err, upstream.CodeSnapStartInit)
+	// (The server answers kinko.SnapStartInit with 503: server's TestErrorStatuses; over HTTP,
+	// TestSnapStartRefusesReadsDuringInit.)
+	var ue *kinko.Error
+	if !errors.As(err, &ue) || ue.Code != kinko.SnapStartInit || ue.Type() != "SnapStartInitRead" || ue.FromAWS() || ue.Transient() {
+		t.Fatalf("refusal %#v, want 503 SnapStartInitRead, not from AWS, not transient", err)
 	}
 	for _, want := range []string{"SnapStart init", "snapshot", "KINKO_SNAPSTART_INIT_READS=allow"} {
 		if !strings.Contains(ue.Message, want) {

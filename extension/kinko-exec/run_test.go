@@ -91,15 +91,14 @@ func startKinko(t *testing.T, l net.Listener) *fakeKinko {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	up := upstream.New(awsCfg, upstream.Options{MaxConnections: 3, Timeout: cfg.Timeout,
 		Endpoints: upstream.Endpoints(func(k string) string { return env[k] }), Logger: logger})
-	c := cache.New(cache.Options[kinko.Request, upstream.Value]{
-		Load: func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
-			k.mu.Lock()
-			k.upstream++
-			k.mu.Unlock()
-			return up.Fetch(ctx, r)
-		},
-		TTL:       func(r kinko.Request) time.Duration { return cfg.TTL(r.Kind) },
-		Transient: upstream.IsTransient, Size: 100, RefreshAhead: 1, Logger: logger,
+	c := cache.New[kinko.Request, upstream.Value](cache.LoadFunc[kinko.Request, upstream.Value](func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
+		k.mu.Lock()
+		k.upstream++
+		k.mu.Unlock()
+		return up.Fetch(ctx, r)
+	}), cache.Options[kinko.Request]{
+		TTL:  func(r kinko.Request) time.Duration { return cfg.TTL(r.Kind) },
+		Size: 100, RefreshAhead: 1, Logger: logger,
 	})
 	t.Cleanup(c.Close)
 	if l == nil {

@@ -6,7 +6,7 @@
 // A caller whose key holds a value waits at most MaxWait for a refetch, counted from when that
 // refetch started, and not at all for a retry after a failure: AWS is then known to be sick.
 //
-// Floods are cheap: a not-found that Options.NotFound recognises is remembered for
+// Floods are cheap: a failure that says it is a not-found is remembered for
 // Options.NotFoundTTL, so a loop over a missing id is not a loop of upstream calls; and a
 // refresh (refreshNow) never starts an attempt within refreshInterval (1 s) of the key's
 // previous one: it waits for that point, and every refresh arriving meanwhile joins the one
@@ -18,7 +18,6 @@ package cache
 import (
 	"container/list"
 	"context"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -63,45 +62,49 @@ type Observer interface {
 	StaleWhileRevalidate()
 }
 
-// ErrCallerGone is returned when the caller's context ended before its answer was ready: the
-// caller hung up, which is neither an upstream failure nor kinko shutting down.
-var ErrCallerGone = errors.New("the caller went away before the answer was ready")
-
-// ErrClosed is what a caller waiting when the cache closes gets, unless Options.Closed says otherwise.
-var ErrClosed = errors.New("the cache is closed")
-
-// Options configure a Cache. Load, TTL and Transient are required.
-type Options[K Key, V any] struct {
+// Source is where the cache's values come from.
+//
+// The cache learns what a failed load means from the error itself, through methods it looks
+// for with errors.As (the domain's error, kinko.Error, has them all):
+//
+//	Transient() bool  // it may pass (timeouts, 5xx, throttling): only then is a stale value
+//	                  // served, and only then does the cache back off and retry
+//	NotFound() bool   // the value does not exist: remembered for Options.NotFoundTTL
+//	Throttled() bool  // the upstream says slow down: the Pacer waits longer
+//
+// An error with none of them is permanent, and says nothing more.
+type Source[K Key, V any] interface {
 	// Load makes one upstream attempt for k. It gets the cache's own context, not a caller's,
 	// so one caller hanging up does not fail the others waiting on the same attempt; it must
 	// bound its own time (upstream.Client.Fetch does).
-	Load func(ctx context.Context, k K) (V, error)
-	// Aliases returns the other keys the value just fetched for k also answers. The set
-	// replaces the one stored before: a key not in it leaves the entry.
-	Aliases func(k K, v V) []K
+	Load(ctx context.Context, k K) (V, error)
+	// Aliases returns the other keys the value just loaded for k also answers. The set replaces
+	// the one stored before: a key not in it leaves the entry.
+	Aliases(k K, v V) []K
+	// Cost is what an entry for k holding v costs in bytes, counted against Options.MaxBytes.
+	Cost(k K, v V) int
+}
+
+// LoadFunc is a Source that only loads: its values have no aliases, and every entry costs 1
+// (Options.MaxBytes then bounds the number of entries).
+type LoadFunc[K Key, V any] func(ctx context.Context, k K) (V, error)
+
+func (f LoadFunc[K, V]) Load(ctx context.Context, k K) (V, error) { return f(ctx, k) }
+func (LoadFunc[K, V]) Aliases(K, V) []K                           { return nil }
+func (LoadFunc[K, V]) Cost(K, V) int                              { return 1 }
+
+// Options configure a Cache. TTL is required.
+type Options[K Key] struct {
 	// TTL is how long a value for k stays fresh; 0 means never cache it.
 	TTL func(k K) time.Duration
-	// Transient reports whether err may pass (timeouts, 5xx, throttling): only then is a
-	// stale value served, and only then does the cache back off and retry.
-	Transient func(err error) bool
 	// Budget is how long a caller with no value to fall back on (or one that asked for
 	// refreshNow) waits for the upstream, retries included. Default DefaultBudget.
 	Budget func(k K) time.Duration
-	// GaveUp is the error for a caller whose budget ended while the first attempt it waited
-	// on was still in flight (a later one reports the failure before it). Required when
-	// Budget can end before Load returns.
-	GaveUp func(k K, waited time.Duration) error
-	// Closed is the error for a caller still waiting when the cache closes (SHUTDOWN).
-	// Default ErrClosed.
-	Closed func(k K) error
 
-	// MaxBytes bounds the bytes the entries hold, by Cost (0: no bound). The least recently used
-	// go first; a value that alone costs more is answered but not stored.
+	// MaxBytes bounds the bytes the entries hold, by Source.Cost (0: no bound). The least
+	// recently used go first; a value that alone costs more is answered but not stored.
 	MaxBytes int
-	// Cost is what an entry for k holding v costs in bytes. Default: 1 (MaxBytes then bounds entries).
-	Cost func(k K, v V) int
-
-	Size int // most entries kept
+	Size     int // most entries kept
 	// RefreshAhead is the fraction of a value's lifetime after which a hit refreshes it in the
 	// background, as given; >= 1 never. 0 is the default: a jittered point from 1/1.2 of the
 	// TTL on, so a key costs at most 1.2 upstream calls per TTL at steady load.
@@ -110,6 +113,9 @@ type Options[K Key, V any] struct {
 	// MaxWait is the longest a caller whose key holds a value (servable stale) waits for a
 	// refetch before it gets that value.
 	MaxWait time.Duration
+	// NotFoundTTL is how long a failure that says NotFound() is remembered: callers without a
+	// value get it again without an upstream call meanwhile (0: nothing is remembered).
+	NotFoundTTL time.Duration
 	// BackoffBase and BackoffCap shape the per-key backoff after a transient failure
 	// (defaults 1 s and 30 s).
 	BackoffBase, BackoffCap time.Duration
@@ -129,12 +135,6 @@ type Options[K Key, V any] struct {
 	Wall     func() time.Time
 	Observer Observer
 	Logger   *slog.Logger
-
-	// NotFound reports whether err says the value does not exist (a deleted or never created
-	// secret); such an answer is remembered for NotFoundTTL, and callers without a value get it
-	// again without an upstream call meanwhile. Nil, or NotFoundTTL 0: nothing is remembered.
-	NotFound    func(err error) bool
-	NotFoundTTL time.Duration
 }
 
 // DefaultBudget bounds a caller without a value when Options.Budget is not set: it answers
@@ -171,7 +171,8 @@ const minSlots = 64
 // nor whether one is in flight at all (a refreshNow waits for it to end, then starts the next),
 // and a key's backoff must live between calls anyway.
 type Cache[K Key, V any] struct {
-	o Options[K, V]
+	src Source[K, V]
+	o   Options[K]
 
 	mu    sync.Mutex
 	index map[K]*entry[K, V]
@@ -223,7 +224,7 @@ type slot[V any] struct {
 	lastSeq   uint64
 	lastStart time.Time
 	result    error
-	// notFoundUntil: result is a not-found (Options.NotFound) remembered until then.
+	// notFoundUntil: result is a not-found (its NotFound() said so) remembered until then.
 	notFoundUntil time.Time
 }
 
@@ -239,27 +240,15 @@ type call[V any] struct {
 	storedAt time.Time
 }
 
-// New returns a cache. Its background work lives until Close.
-func New[K Key, V any](o Options[K, V]) *Cache[K, V] {
+// New returns a cache of what src loads. Its background work lives until Close.
+func New[K Key, V any](src Source[K, V], o Options[K]) *Cache[K, V] {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	// A nil Wall stays nil: clocks then takes the wall reading of Now's own instant, so a hit
 	// reads the clock once, not twice.
-	if o.Aliases == nil {
-		o.Aliases = func(K, V) []K { return nil }
-	}
-	if o.Cost == nil {
-		o.Cost = func(K, V) int { return 1 }
-	}
 	if o.Budget == nil {
 		o.Budget = func(K) time.Duration { return DefaultBudget }
-	}
-	if o.GaveUp == nil {
-		o.GaveUp = func(K, time.Duration) error { return context.DeadlineExceeded }
-	}
-	if o.Closed == nil {
-		o.Closed = func(K) error { return ErrClosed }
 	}
 	if o.BackoffBase <= 0 {
 		o.BackoffBase = time.Second
@@ -277,7 +266,7 @@ func New[K Key, V any](o Options[K, V]) *Cache[K, V] {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	bg, stop := context.WithCancel(context.Background())
-	return &Cache[K, V]{o: o, index: map[K]*entry[K, V]{}, slots: map[K]*slot[V]{}, bg: bg, stop: stop}
+	return &Cache[K, V]{src: src, o: o, index: map[K]*entry[K, V]{}, slots: map[K]*slot[V]{}, bg: bg, stop: stop}
 }
 
 // Close cancels attempts in flight and waits for them to end.
@@ -338,7 +327,7 @@ func (c *Cache[K, V]) Len() int {
 	return c.lru.Len()
 }
 
-// Bytes is what the entries cost, summed (Options.Cost).
+// Bytes is what the entries cost, summed (Source.Cost).
 func (c *Cache[K, V]) Bytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -355,7 +344,7 @@ func (c *Cache[K, V]) Recount(k K) {
 	if e == nil {
 		return
 	}
-	cost := c.o.Cost(k, e.val)
+	cost := c.src.Cost(k, e.val)
 	c.bytes += cost - e.cost
 	e.cost = cost
 	c.evict()
@@ -456,7 +445,7 @@ func (c *Cache[K, V]) revalidate(ctx context.Context, k K, e *entry[K, V], now t
 		}
 		return cl.v, Status{Outcome: outcome, TTL: cl.left(c.o.Now())}, nil
 	}
-	if c.o.Transient(cl.err) {
+	if transient(cl.err) {
 		if v, st, ok := c.current(k, StaleIfError); ok {
 			return v, st, nil
 		}
@@ -556,7 +545,7 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 		case cl != nil:
 		case c.closed:
 			c.mu.Unlock()
-			return zero, Status{Outcome: outcome}, c.o.Closed(k)
+			return zero, Status{Outcome: outcome}, ErrClosed
 		default:
 			now := c.o.Now()
 			if v, st, err, ok := c.remembered(k, s, refresh, after, now); ok {
@@ -607,7 +596,7 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 			<-cl.done // cancelled with the rest
 		case <-deadline.C:
 			if lastErr == nil {
-				lastErr = c.o.GaveUp(k, budget)
+				lastErr = &GaveUpError{Waited: budget}
 			}
 			return zero, Status{Outcome: outcome}, lastErr
 		case <-ctx.Done():
@@ -629,7 +618,7 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 			}
 			return cl.v, Status{Outcome: outcome, TTL: cl.left(c.o.Now())}, nil
 		}
-		if !c.o.Transient(cl.err) {
+		if !transient(cl.err) {
 			return zero, Status{Outcome: outcome}, cl.err
 		}
 		lastErr = cl.err
@@ -653,7 +642,7 @@ func (c *Cache[K, V]) remembered(k K, s *slot[V], refresh bool, after uint64, no
 			c.lru.MoveToFront(e.elem)
 			return e.val, Status{Outcome: Hit, TTL: e.life - age}, nil, true
 		}
-	case c.o.Transient(s.result): // retried after the backoff, as before
+	case transient(s.result): // retried after the backoff, as before
 	case refresh || now.Before(s.notFoundUntil):
 		return zero, Status{Outcome: Hit}, s.result, true
 	}
@@ -672,13 +661,13 @@ func (c *Cache[K, V]) bypass(ctx context.Context, k K) (V, Status, error) {
 	c.o.Observer.Miss()
 	giveUpAt := c.o.Now().Add(c.o.Budget(k))
 	for n := 0; ; n++ {
-		v, err := c.o.Load(lctx, k)
+		v, err := c.src.Load(lctx, k)
 		switch {
 		case err == nil:
 			return v, Status{Outcome: Bypass}, nil
 		case ctx.Err() != nil && c.bg.Err() == nil:
 			return v, Status{Outcome: Bypass}, callerGone(ctx)
-		case lctx.Err() != nil || !c.o.Transient(err):
+		case lctx.Err() != nil || !transient(err):
 			return v, Status{Outcome: Bypass}, err
 		}
 		env := c.o.BackoffCap
@@ -696,10 +685,6 @@ func (c *Cache[K, V]) bypass(ctx context.Context, k K) (V, Status, error) {
 		}
 		t.Stop()
 	}
-}
-
-func callerGone(ctx context.Context) error {
-	return errors.Join(ErrCallerGone, context.Cause(ctx))
 }
 
 // slot returns k's upstream state, making it. Called with c.mu held.
@@ -770,10 +755,10 @@ func (c *Cache[K, V]) start(k K, s *slot[V]) *call[V] {
 func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	defer c.wg.Done()
 	defer close(cl.done)
-	v, err := c.o.Load(c.bg, k)
+	v, err := c.src.Load(c.bg, k)
 	var aliases []K
 	if err == nil {
-		aliases = c.o.Aliases(k, v)
+		aliases = c.src.Aliases(k, v)
 	}
 	now, wall := c.clocks()
 	c.mu.Lock()
@@ -786,7 +771,7 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
 		c.o.Pacer.recovered(k)
 		c.store(k, v, aliases, cl, now, wall)
-	case c.o.Transient(err):
+	case transient(err):
 		// Closing, or an attempt from before a Forget (after a SnapStart restore its connection
 		// is likely dead): no backoff learned from it.
 		if c.closed || cl.seq <= c.floor {
@@ -806,7 +791,7 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
 		c.o.Pacer.recovered(k)
 		c.drop(k, cl.seq) // deleted or revoked: never serve it again
-		if c.o.NotFound != nil && c.o.NotFoundTTL > 0 && cl.seq > c.floor && c.o.NotFound(err) {
+		if c.o.NotFoundTTL > 0 && cl.seq > c.floor && notFound(err) {
 			s.notFoundUntil = now.Add(c.o.NotFoundTTL)
 		}
 	}
@@ -883,7 +868,7 @@ func (c *Cache[K, V]) store(k K, v V, aliases []K, cl *call[V], now, wall time.T
 		}
 		c.remove(old) // even when v is not stored below: old is older than the answer just given
 	}
-	cost := c.o.Cost(k, v)
+	cost := c.src.Cost(k, v)
 	if c.o.MaxBytes > 0 && cost > c.o.MaxBytes {
 		// Stored, it would evict everything else and still not fit: answered, not kept. Each
 		// request for it goes to AWS; the line says why, never what.

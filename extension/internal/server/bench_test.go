@@ -31,10 +31,8 @@ func benchHandlerWith(b *testing.B, tok string) http.Handler {
 		kinko.SecretsManager: textValue("bench", secretValue),
 		kinko.SSM:            parameterValue("/bench", "v"),
 	}
-	c := cache.New(cache.Options[kinko.Request, upstream.Value]{
-		Load:         func(_ context.Context, r kinko.Request) (upstream.Value, error) { return values[r.Kind], nil },
+	c := cache.New[kinko.Request, upstream.Value](cache.LoadFunc[kinko.Request, upstream.Value](func(_ context.Context, r kinko.Request) (upstream.Value, error) { return values[r.Kind], nil }), cache.Options[kinko.Request]{
 		TTL:          func(kinko.Request) time.Duration { return time.Hour },
-		Transient:    upstream.IsTransient,
 		Size:         1000,
 		RefreshAhead: 1,
 	})

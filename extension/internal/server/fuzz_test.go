@@ -54,13 +54,13 @@ func (f *fuzzCache) answer(r kinko.Request, o cache.Outcome) (upstream.Value, ca
 	f.mu.Lock()
 	f.ids = append(f.ids, r.ID)
 	f.mu.Unlock()
-	fail := map[string]*upstream.Error{
-		"gone":     {Status: 400, Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."},
-		"denied":   {Status: 400, Code: "AccessDeniedException", Message: "not authorized"},
-		"throttle": {Status: 400, Code: "ThrottlingException", Message: "Rate exceeded", Transient: true},
-		"late":     {Status: 504, Code: upstream.CodeTimeout, Message: "Secrets Manager did not answer in time", Transient: true},
-		"down":     {Status: 502, Code: upstream.CodeUnreachable, Message: "could not reach Secrets Manager", Transient: true},
-		"broken":   {Status: 503, Code: "ServiceUnavailable", Message: "unavailable", Transient: true},
+	fail := map[string]*kinko.Error{
+		"gone":     {Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."},
+		"denied":   {Code: kinko.AccessDenied, AWSStatus: 400, AWSCode: "AccessDeniedException", Message: "not authorized"},
+		"throttle": {Code: kinko.Throttled, AWSStatus: 400, AWSCode: "ThrottlingException", Message: "Rate exceeded"},
+		"late":     {Code: kinko.Timeout, Message: "Secrets Manager did not answer in time"},
+		"down":     {Code: kinko.Unreachable, Message: "could not reach Secrets Manager"},
+		"broken":   {Code: kinko.Unavailable, AWSStatus: 503, AWSCode: "ServiceUnavailable", Message: "unavailable"},
 	}
 	if e, ok := fail[r.ID]; ok {
 		return upstream.Value{}, cache.Status{Outcome: o}, e

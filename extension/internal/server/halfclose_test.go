@@ -33,19 +33,17 @@ func TestHalfClosedClientNeverGetsAnEmpty200(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			release := make(chan struct{})
 			loads := make(chan struct{}, 8)
-			c := cache.New(cache.Options[kinko.Request, upstream.Value]{
-				Load: func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
-					loads <- struct{}{}
-					select {
-					case <-ctx.Done(): // the bypassed fetch ends with its caller
-						return upstream.Value{}, ctx.Err()
-					case <-release: // the stored one goes on and answers later
-						return textValue(r.ID, plainValue), nil
-					}
-				},
-				TTL:       func(kinko.Request) time.Duration { return tc.ttl },
-				Transient: upstream.IsTransient,
-				Logger:    slog.New(slog.DiscardHandler),
+			c := cache.New[kinko.Request, upstream.Value](cache.LoadFunc[kinko.Request, upstream.Value](func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
+				loads <- struct{}{}
+				select {
+				case <-ctx.Done(): // the bypassed fetch ends with its caller
+					return upstream.Value{}, ctx.Err()
+				case <-release: // the stored one goes on and answers later
+					return textValue(r.ID, plainValue), nil
+				}
+			}), cache.Options[kinko.Request]{
+				TTL:    func(kinko.Request) time.Duration { return tc.ttl },
+				Logger: slog.New(slog.DiscardHandler),
 			})
 			defer c.Close()
 			defer close(release)

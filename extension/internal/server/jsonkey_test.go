@@ -33,8 +33,8 @@ func TestJSONKeyHitDoesNotReparseTheSecret(t *testing.T) {
 	v := textValue("many", manyKeys(3500))
 	recounts := 0
 	recount := func() { recounts++ }
-	if status, got, _ := lookupJSONKey(v, "k1234", recount); status != http.StatusOK || got != "s3cr3t-value-1234" {
-		t.Fatalf("k1234: status %d, value right: %t", status, got == "s3cr3t-value-1234")
+	if got, code, problem := lookupJSONKey(v, "k1234", recount); problem != "" || got != "s3cr3t-value-1234" {
+		t.Fatalf("k1234: %v %q, value right: %t", code, problem, got == "s3cr3t-value-1234")
 	}
 	allocs := testing.AllocsPerRun(20, func() { lookupJSONKey(v, "k3499", recount) })
 	if allocs > 10 {
@@ -50,11 +50,8 @@ func TestJSONKeyHitDoesNotReparseTheSecret(t *testing.T) {
 // and the cache's byte budget counts it from then on.
 func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 	secret := textValue("many", manyKeys(3500))
-	c := cache.New(cache.Options[kinko.Request, upstream.Value]{
-		Load:         func(context.Context, kinko.Request) (upstream.Value, error) { return secret, nil },
-		Cost:         upstream.Cost,
+	c := cache.New[kinko.Request, upstream.Value](costed(func(context.Context, kinko.Request) (upstream.Value, error) { return secret, nil }), cache.Options[kinko.Request]{
 		TTL:          func(kinko.Request) time.Duration { return time.Hour },
-		Transient:    upstream.IsTransient,
 		Size:         10,
 		MaxBytes:     1 << 20,
 		RefreshAhead: 1,
@@ -79,3 +76,11 @@ func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 		t.Fatalf("after jsonKey requests: indexed %t, %d bytes counted (%d before)", secret.Indexed(), c.Bytes(), whole)
 	}
 }
+
+// costed is a source that loads without aliases, each entry costed as kinko's cache counts it
+// (upstream.Cost).
+type costed func(context.Context, kinko.Request) (upstream.Value, error)
+
+func (f costed) Load(ctx context.Context, r kinko.Request) (upstream.Value, error) { return f(ctx, r) }
+func (costed) Aliases(kinko.Request, upstream.Value) []kinko.Request               { return nil }
+func (costed) Cost(r kinko.Request, v upstream.Value) int                          { return upstream.Cost(r, v) }

@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -160,12 +159,12 @@ func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
 func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, proxied := r.Header["X-Forwarded-For"]; proxied {
-			writeError(w, http.StatusBadRequest, "InvalidRequest",
+			fail(w, kinko.BadRequest,
 				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
 			return
 		}
 		if problem := h.checkToken(r); problem != "" {
-			writeError(w, http.StatusUnauthorized, "AccessDeniedException", problem)
+			fail(w, kinko.AccessDenied, problem)
 			return
 		}
 		next(w, r)
@@ -199,7 +198,7 @@ func (h *Handler) checkToken(r *http.Request) string {
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
 	q, err := h.query(r, secretParams)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	id, err := q.id("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
@@ -211,11 +210,11 @@ func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 	q, err := h.query(r, agentParams)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	if _, given := q.get("secretId"); given {
-		writeError(w, http.StatusBadRequest, "InvalidRequest",
+		fail(w, kinko.BadRequest,
 			"secretId is not taken by "+AgentPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
 		return
 	}
@@ -238,7 +237,7 @@ func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query,
 		req.VersionID, req.Stage, err = q.exclusive("versionId", "versionStage")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	h.answer(w, r, q, req.Normalize()) // one entry with ?versionStage=AWSCURRENT
@@ -310,7 +309,7 @@ func (h *Handler) logUnknown(r *http.Request, names []string) {
 func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 	q, err := h.query(r, parameterParams)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	req := kinko.Request{Kind: kinko.SSM}
@@ -325,7 +324,7 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	h.answer(w, r, q, req.Normalize())
@@ -339,7 +338,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req ki
 		err = errors.New("jsonKey is empty; name a top-level key of the JSON value, or drop the parameter")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	// The clock is read only for the debug lines that report the time taken.
@@ -361,7 +360,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req ki
 			h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
 		}
 		w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
-		writeError(w, http.StatusServiceUnavailable, upstream.CodeCallerGone,
+		fail(w, kinko.CallerGone,
 			"the connection was closed or half-closed (shutdown for writing) before the answer was ready, so kinko stopped "+
 				"waiting for it; keep the connection open for writing until the answer arrives")
 		return
@@ -385,13 +384,9 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req ki
 		_, _ = w.Write(v.Body)
 		return
 	}
-	status, value, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
-	if status != http.StatusOK {
-		code := "InvalidRequest"
-		if status == http.StatusNotFound {
-			code = "JsonKeyNotFound"
-		}
-		writeError(w, status, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), clip(req.ID), problem))
+	value, code, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
+	if problem != "" {
+		fail(w, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), clip(req.ID), problem))
 		return
 	}
 	w.Header()["Content-Type"] = h.hv.text
@@ -399,21 +394,21 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req ki
 }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, err error) {
-	var ue *upstream.Error
-	if !errors.As(err, &ue) {
+	e, ok := failure(req, err)
+	if !ok {
 		h.logger.Error("unexpected error", "service", req.Kind.String(), "id", req.ID, "error", fmt.Sprintf("%T", err))
-		writeError(w, http.StatusInternalServerError, upstream.CodeInternal, "unexpected failure; see kinko's log")
+		fail(w, kinko.Internal, "unexpected failure; see kinko's log")
 		return
 	}
-	h.logger.Warn("upstream error", "service", req.Kind.String(), "id", req.ID, "status", ue.Status, "code", ue.Code, "message", ue.Message)
-	writeError(w, ue.Status, ue.Code, ue.Message)
+	h.logger.Warn("upstream error", "service", req.Kind.String(), "id", req.ID, "status", statusOf(e), "code", e.Type(), "message", e.Message)
+	writeFailure(w, e)
 }
 
-// lookupJSONKey returns the string value of top-level key k of v's JSON text. Problems are
-// described without quoting the value. The value keeps its own index of the text's keys (built
+// lookupJSONKey returns the string value of top-level key k of v's JSON text, or what is wrong
+// (problem, and its code), described without quoting the value. The value keeps its own index of the text's keys (built
 // on the first jsonKey request, then counted in the cache's byte budget: recount asks the cache
 // to count it), so a hit costs the key's value, not a parse of the whole secret.
-func lookupJSONKey(v upstream.Value, k string, recount func()) (status int, value, problem string) {
+func lookupJSONKey(v upstream.Value, k string, recount func()) (value string, code kinko.Code, problem string) {
 	indexed := v.Indexed()
 	value, err := v.JSONKey(k)
 	if !indexed && v.Indexed() {
@@ -421,44 +416,32 @@ func lookupJSONKey(v upstream.Value, k string, recount func()) (status int, valu
 	}
 	switch {
 	case err == nil:
-		return http.StatusOK, value, ""
+		return value, 0, ""
 	case errors.Is(err, upstream.ErrNoText):
-		return http.StatusBadRequest, "", "holds binary data, not a JSON object; drop jsonKey to read it whole"
+		return "", kinko.BadRequest, "holds binary data, not a JSON object; drop jsonKey to read it whole"
 	case errors.Is(err, upstream.ErrNoKey):
-		return http.StatusNotFound, "", fmt.Sprintf("has no top-level key %q", clip(k))
+		return "", kinko.KeyNotFound, fmt.Sprintf("has no top-level key %q", clip(k))
 	case errors.Is(err, upstream.ErrNullKey):
-		return http.StatusNotFound, "", fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
+		return "", kinko.KeyNotFound, fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
 	}
-	return http.StatusBadRequest, "", "is not a JSON object; drop jsonKey to read the whole string"
+	return "", kinko.BadRequest, "is not a JSON object; drop jsonKey to read the whole string"
 }
 
+// methodNotAllowed is HTTP's own answer, not one of kinko's failures: 405, naming the method
+// that is allowed.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", http.MethodGet)
 	writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not allowed; use GET")
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", clip(r.URL.Path), AgentPrefix))
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", clip(r.URL.Path), AgentPrefix))
 }
 
 // notClean refuses a path with an empty segment, a dot segment or a trailing slash.
 func notClean(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
 		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", clip(r.URL.EscapedPath()), AgentPrefix))
-}
-
-type errorBody struct {
-	Type    string `json:"__type"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	body, _ := json.Marshal(errorBody{Type: code, Message: message})
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("X-Amzn-Errortype", code)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }
 
 // clip keeps caller-supplied text in messages short.

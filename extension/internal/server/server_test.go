@@ -48,7 +48,7 @@ func (f *fakeCache) lookup(r kinko.Request, refresh bool) (upstream.Value, cache
 	}
 	v, ok := f.values[r.ID]
 	if !ok {
-		return upstream.Value{}, f.status, &upstream.Error{Status: 400, Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
+		return upstream.Value{}, f.status, &kinko.Error{Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
 	}
 	return v, f.status, nil
 }
@@ -328,15 +328,20 @@ func TestJSONKeyValues(t *testing.T) {
 }
 
 func TestUpstreamErrorsPassThrough(t *testing.T) {
-	for _, e := range []*upstream.Error{
-		{Status: 400, Code: "ResourceNotFoundException", Message: "not found"},
-		{Status: 400, Code: "AccessDeniedException", Message: "denied"},
-		{Status: 400, Code: "DecryptionFailure", Message: "kms"},
-		{Status: 400, Code: "ThrottlingException", Message: "slow down", Transient: true},
-		{Status: 504, Code: upstream.CodeTimeout, Message: "late", Transient: true},
-		{Status: 502, Code: upstream.CodeUnreachable, Message: "refused", Transient: true},
-		{Status: 500, Code: upstream.CodeInternal, Message: "odd"},
+	for _, tc := range []struct {
+		e      *kinko.Error
+		status int
+		typ    string
+	}{
+		{&kinko.Error{Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "not found"}, 400, "ResourceNotFoundException"},
+		{&kinko.Error{Code: kinko.AccessDenied, AWSStatus: 400, AWSCode: "AccessDeniedException", Message: "denied"}, 400, "AccessDeniedException"},
+		{&kinko.Error{Code: kinko.Rejected, AWSStatus: 400, AWSCode: "DecryptionFailure", Message: "kms"}, 400, "DecryptionFailure"},
+		{&kinko.Error{Code: kinko.Throttled, AWSStatus: 400, AWSCode: "ThrottlingException", Message: "slow down"}, 400, "ThrottlingException"},
+		{&kinko.Error{Code: kinko.Timeout, Message: "late"}, 504, "UpstreamTimeout"},
+		{&kinko.Error{Code: kinko.Unreachable, Message: "refused"}, 502, "UpstreamUnreachable"},
+		{&kinko.Error{Code: kinko.Internal, Message: "odd"}, 500, "InternalFailure"},
 	} {
+		e := tc.e
 		f := newFake()
 		f.err, f.status = e, cache.Status{Outcome: cache.Miss}
 		h, _ := newTestHandler(t, f, token)
@@ -346,15 +351,15 @@ func TestUpstreamErrorsPassThrough(t *testing.T) {
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal([]byte(a.body), &body)
-		if a.status != e.Status || body.Type != e.Code || body.Message != e.Message {
-			t.Errorf("%s: got %d %+v", e.Code, a.status, body)
+		if a.status != tc.status || body.Type != tc.typ || body.Message != e.Message {
+			t.Errorf("%s: got %d %+v", tc.typ, a.status, body)
 		}
 		wantStatus := "kinko; fwd=miss"
 		if e.FromAWS() {
 			wantStatus += "; fwd-status=400"
 		}
 		if got := a.header.Get("Cache-Status"); got != wantStatus {
-			t.Errorf("%s: Cache-Status %q, want %q", e.Code, got, wantStatus)
+			t.Errorf("%s: Cache-Status %q, want %q", tc.typ, got, wantStatus)
 		}
 	}
 }
@@ -380,7 +385,7 @@ func TestCacheStatusValues(t *testing.T) {
 		}
 	}
 	// An error answered from the cache (a remembered not-found) forwarded nothing.
-	notFound := &upstream.Error{Status: 404, Code: "ResourceNotFoundException", Message: "gone"}
+	notFound := &kinko.Error{Code: kinko.NotFound, AWSStatus: 404, AWSCode: "ResourceNotFoundException", Message: "gone"}
 	for st, want := range map[cache.Status]string{
 		{Outcome: cache.Hit}:       "kinko; hit; detail=remembered-error",
 		{Outcome: cache.Miss}:      "kinko; fwd=miss; fwd-status=404",

@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // cacheStatus renders the RFC 9211 Cache-Status value for one answer. Every fresh answer
@@ -23,9 +23,9 @@ func cacheStatus(st cache.Status, err error) string {
 		case cache.Bypass:
 			s = "kinko; fwd=bypass"
 		}
-		var ue *upstream.Error
-		if errors.As(err, &ue) && ue.FromAWS() {
-			s += "; fwd-status=" + strconv.Itoa(ue.Status)
+		var e *kinko.Error
+		if errors.As(err, &e) && e.FromAWS() {
+			s += "; fwd-status=" + strconv.Itoa(e.AWSStatus)
 		}
 		return s
 	}

@@ -138,8 +138,8 @@ func TestExpiredTokenIsTransientAndFetchesCredentialsAgain(t *testing.T) {
 	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage}
 
 	_, err = c.Fetch(t.Context(), req)
-	ue, ok := err.(*Error)
-	if !ok || ue.Code != "ExpiredTokenException" || ue.Status != 400 || !IsTransient(err) || !ue.FromAWS() {
+	ue, ok := err.(*kinko.Error)
+	if !ok || ue.AWSCode != "ExpiredTokenException" || ue.AWSStatus != 400 || !transient(err) || !ue.FromAWS() {
 		t.Fatalf("first call: %v, want AWS's 400 ExpiredTokenException, transient", err)
 	}
 	v, err := c.Fetch(t.Context(), req)
@@ -159,11 +159,11 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 		status      int
 		contentType string
 		body        string
-		answer      int
+		answer      kinko.Code // the server answers CredentialsUnavailable 500 (504 timed out, 502 unreachable)
 		problem     string
 	}{
-		{"500 with a plain body", 500, "text/plain", rawBody, 500, "it answered HTTP 500"},
-		{"403 with a JSON error", 403, "application/json", `{"code":"AccessDenied","message":"` + rawBody + `"}`, 500, "it answered HTTP 403"},
+		{"500 with a plain body", 500, "text/plain", rawBody, kinko.CredentialsUnavailable, "it answered HTTP 500"},
+		{"403 with a JSON error", 403, "application/json", `{"code":"AccessDenied","message":"` + rawBody + `"}`, kinko.CredentialsUnavailable, "it answered HTTP 403"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			creds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -177,13 +177,13 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 			c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
 				Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
 			_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage})
-			ue, ok := err.(*Error)
+			ue, ok := err.(*kinko.Error)
 			if !ok {
-				t.Fatalf("error %T, want *Error", err)
+				t.Fatalf("error %T, want *kinko.Error", err)
 			}
-			if ue.Code != CodeCredentials || ue.Status != tc.answer || !ue.Transient || ue.FromAWS() {
-				t.Fatalf("got %d %q transient=%t fromAWS=%t, want %d %s, transient, not from AWS",
-					ue.Status, ue.Code, ue.Transient, ue.FromAWS(), tc.answer, CodeCredentials)
+			if ue.Code != tc.answer || ue.Type() != "CredentialsUnavailable" || !ue.Transient() || ue.FromAWS() {
+				t.Fatalf("got %v %q transient=%t fromAWS=%t, want %v CredentialsUnavailable, transient, not from AWS",
+					ue.Code, ue.Type(), ue.Transient(), ue.FromAWS(), tc.answer)
 			}
 			if strings.Contains(ue.Error(), "raw-endpoint-body") {
 				t.Fatal("the message carries the endpoint's raw answer")
@@ -207,7 +207,7 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
 		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: url}})
 	_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
-	if ue, ok := err.(*Error); !ok || ue.Code != CodeCredentials || ue.Status != 502 || !strings.Contains(ue.Message, "connection refused") {
+	if ue, ok := err.(*kinko.Error); !ok || ue.Code != kinko.CredentialsUnreachable || ue.Type() != "CredentialsUnavailable" || !strings.Contains(ue.Message, "connection refused") {
 		t.Fatalf("endpoint down: %v, want 502 CredentialsUnavailable naming the refused connection", err)
 	}
 }

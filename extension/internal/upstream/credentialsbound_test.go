@@ -59,13 +59,13 @@ func TestHungCredentialsEndpointIsBounded(t *testing.T) {
 			break
 		}
 		failures++
-		var ue *Error
-		if !errors.As(err, &ue) || ue.Code != CodeCredentials || !strings.Contains(ue.Message, "container credentials endpoint") ||
+		var ue *kinko.Error
+		if !errors.As(err, &ue) || ue.Type() != "CredentialsUnavailable" || !strings.Contains(ue.Message, "container credentials endpoint") ||
 			strings.Contains(ue.Message, "Secrets Manager did not answer") {
 			t.Fatalf("fetch %d while the credentials endpoint hangs: %v; want CredentialsUnavailable naming the container credentials endpoint", failures, err)
 		}
-		if ue.Status != http.StatusGatewayTimeout {
-			t.Errorf("fetch %d: status %d, want 504 (the endpoint did not answer in time)", failures, ue.Status)
+		if ue.Code != kinko.CredentialsTimeout {
+			t.Errorf("fetch %d: code %v, want CredentialsTimeout, answered 504 (the endpoint did not answer in time)", failures, ue.Code)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d fetches in 30s, all failed: the hung credentials request blocks every later one", failures)

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +50,9 @@ func TestAWSErrorsNameTheIDAsked(t *testing.T) {
 				timeout: func(kinko.Kind) time.Duration { return 0 }}
 			_, err := c.Fetch(t.Context(), tc.req)
 			want := classify(tc.req.Kind, tc.err, 0)
-			e, ok := err.(*Error)
-			if !ok || e.Status != want.Status || e.Code != want.Code || e.Transient != want.Transient || !e.FromAWS() {
-				t.Fatalf("Fetch = %#v, want status %d code %s as before", err, want.Status, want.Code)
+			e, ok := err.(*kinko.Error)
+			if !ok || e.AWSStatus != want.AWSStatus || e.AWSCode != want.AWSCode || e.Code != want.Code || !e.FromAWS() {
+				t.Fatalf("Fetch = %#v, want status %d code %s as before", err, want.AWSStatus, want.AWSCode)
 			}
 			if !strings.Contains(e.Message, tc.want) || !strings.Contains(e.Message, want.Message) {
 				t.Fatalf("message %q, want AWS's %q naming %s", e.Message, want.Message, tc.want)
@@ -66,11 +67,32 @@ func TestErrorNamingLeavesTheRestAlone(t *testing.T) {
 	r := kinko.Request{Kind: kinko.SecretsManager, ID: "prod/db", Stage: kinko.CurrentStage}
 	denied := classify(r.Kind, apiError(400, "AccessDeniedException"), 0)
 	denied.Message = "User: arn:aws:sts::1:assumed-role/r/f is not authorized to perform: secretsmanager:GetSecretValue on resource: prod/db"
-	if got := denied.about(r).Message; got != denied.Message {
+	if got := about(denied, r).Message; got != denied.Message {
 		t.Errorf("a message naming the id became %q", got)
 	}
 	timeout := classify(r.Kind, context.DeadlineExceeded, time.Second)
-	if got := timeout.about(r).Message; got != timeout.Message {
+	if got := about(timeout, r).Message; got != timeout.Message {
 		t.Errorf("kinko's timeout message became %q", got)
+	}
+}
+
+// A not-found (remembered briefly by the cache) is only AWS saying so: ResourceNotFoundException
+// (Secrets Manager's, also for an unknown version), ParameterNotFound, ParameterVersionNotFound;
+// never access refused, throttling, kinko's own timeout, or a plain error.
+func TestNotFoundIsOnlyAWSSayingSo(t *testing.T) {
+	for code, want := range map[string]bool{
+		"ResourceNotFoundException": true, "ParameterNotFound": true, "ParameterVersionNotFound": true,
+		"AccessDeniedException": false, "ThrottlingException": false, "UpstreamTimeout": false,
+	} {
+		if got := classify(kinko.SecretsManager, apiError(400, code), 0).NotFound(); got != want {
+			t.Errorf("%s: NotFound = %v, want %v", code, got, want)
+		}
+	}
+	if classify(kinko.SecretsManager, context.DeadlineExceeded, time.Second).NotFound() {
+		t.Error("kinko's own timeout is not a not-found")
+	}
+	var nf interface{ NotFound() bool }
+	if errors.As(errors.New("ResourceNotFoundException"), &nf) {
+		t.Error("a plain error is not AWS's answer")
 	}
 }

@@ -30,8 +30,8 @@ func TestFetchIsBoundedWithoutAConfiguredTimeout(t *testing.T) {
 	c := &Client{secrets: h, timeout: func(kinko.Kind) time.Duration { return 0 }}
 	start := time.Now()
 	_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "x"})
-	var ue *Error
-	if !errors.As(err, &ue) || ue.Status != 504 || ue.Code != CodeTimeout || !ue.Transient {
+	var ue *kinko.Error
+	if !errors.As(err, &ue) || ue.Code != kinko.Timeout || !ue.Transient() {
 		t.Fatalf("hung attempt: %v, want 504 UpstreamTimeout", err)
 	}
 	if took := time.Since(start); took < DefaultAttemptTimeout {
@@ -56,7 +56,7 @@ func TestOneSDKAttemptUnlessAWSMaxAttemptsIsSet(t *testing.T) {
 		c := &Client{secrets: sm, timeout: func(kinko.Kind) time.Duration { return 5 * time.Second }}
 		_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "x"})
 		srv.Close()
-		if !IsTransient(err) || int(hits.Load()) != want {
+		if !transient(err) || int(hits.Load()) != want {
 			t.Errorf("RetryMaxAttempts %d: %d attempts (%v), want %d", set, hits.Load(), err, want)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 // AWS answers some 500s with the code InternalFailure, which is also kinko's own code for its
 // unexpected failures: the answer must still count as AWS's (Cache-Status carries fwd-status).
 func TestFromAWSWhenAWSUsesKinkosCode(t *testing.T) {
-	if e := classify(kinko.SecretsManager, apiError(500, CodeInternal), 2*time.Second); !e.FromAWS() || e.Status != 500 {
-		t.Fatalf("AWS's 500 InternalFailure: FromAWS %t status %d, want true 500", e.FromAWS(), e.Status)
+	if e := classify(kinko.SecretsManager, apiError(500, "InternalFailure"), 2*time.Second); !e.FromAWS() || e.AWSStatus != 500 {
+		t.Fatalf("AWS's 500 InternalFailure: FromAWS %t status %d, want true 500", e.FromAWS(), e.AWSStatus)
 	}
 	if e := classify(kinko.SecretsManager, errors.New("something else"), 2*time.Second); e.FromAWS() {
 		t.Fatal("kinko's own InternalFailure must not count as AWS's")

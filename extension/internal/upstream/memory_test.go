@@ -46,13 +46,10 @@ func TestCachedValueCostsItsSize(t *testing.T) {
 	const n, size = 40, 64 << 10
 	for _, fill := range []string{"a", "<"} {
 		t.Run("fill="+fill, func(t *testing.T) {
-			c := cache.New(cache.Options[kinko.Request, Value]{
-				Load: func(_ context.Context, r kinko.Request) (Value, error) {
-					return RenderSecret(secretOf(r.ID, strings.Repeat(fill, size-len(r.ID))+r.ID))
-				},
-				Cost:         Cost,
+			c := cache.New[kinko.Request, Value](costedSource(func(_ context.Context, r kinko.Request) (Value, error) {
+				return RenderSecret(secretOf(r.ID, strings.Repeat(fill, size-len(r.ID))+r.ID))
+			}), cache.Options[kinko.Request]{
 				TTL:          func(kinko.Request) time.Duration { return time.Hour },
-				Transient:    IsTransient,
 				Size:         1000,
 				RefreshAhead: 1,
 			})
@@ -82,6 +79,13 @@ func TestCachedValueCostsItsSize(t *testing.T) {
 		})
 	}
 }
+
+// costedSource loads without aliases, each entry costed as kinko's cache counts it (Cost).
+type costedSource func(context.Context, kinko.Request) (Value, error)
+
+func (f costedSource) Load(ctx context.Context, r kinko.Request) (Value, error) { return f(ctx, r) }
+func (costedSource) Aliases(kinko.Request, Value) []kinko.Request               { return nil }
+func (costedSource) Cost(r kinko.Request, v Value) int                          { return Cost(r, v) }
 
 // liveHeap is the heap still referenced after a collection.
 func liveHeap() uint64 {

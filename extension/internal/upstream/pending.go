@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
@@ -55,10 +54,19 @@ func (p *Pending) DropConnections() {
 	}
 }
 
-// GaveUp is the error for a caller that waited its whole budget without an answer from AWS.
-func GaveUp(r kinko.Request, waited time.Duration) error {
-	return classify(r.Kind, context.DeadlineExceeded, waited)
+// Source is what the cache loads through: f fetches, home names the other ids an answer goes
+// by, and an entry costs what Cost says.
+type Source struct {
+	Fetcher Fetcher
+	Home    *kinko.Home
 }
 
-// ShuttingDown is the error for a caller still waiting when kinko shuts down.
-func ShuttingDown(r kinko.Request) error { return classify(r.Kind, context.Canceled, 0) }
+func (s Source) Load(ctx context.Context, r kinko.Request) (Value, error) {
+	return s.Fetcher.Fetch(ctx, r)
+}
+
+func (s Source) Aliases(r kinko.Request, v Value) []kinko.Request {
+	return s.Home.Aliases(r, v.ARN, v.Name)
+}
+
+func (s Source) Cost(r kinko.Request, v Value) int { return Cost(r, v) }

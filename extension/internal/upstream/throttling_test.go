@@ -10,6 +10,8 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
+// Throttling is AWS saying so (ThrottlingException, or another code the SDK treats as
+// throttling), found as the cache's pacer finds it.
 func TestIsThrottling(t *testing.T) {
 	cases := []struct {
 		name string
@@ -26,8 +28,9 @@ func TestIsThrottling(t *testing.T) {
 		{"nil", nil, false},
 	}
 	for _, tc := range cases {
-		if got := IsThrottling(tc.err); got != tc.want {
-			t.Errorf("%s: IsThrottling = %t, want %t", tc.name, got, tc.want)
+		var e interface{ Throttled() bool }
+		if got := errors.As(tc.err, &e) && e.Throttled(); got != tc.want {
+			t.Errorf("%s: throttled = %t, want %t", tc.name, got, tc.want)
 		}
 	}
 }

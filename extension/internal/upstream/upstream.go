@@ -1,7 +1,7 @@
 // Package upstream fetches secrets from AWS Secrets Manager and parameters from SSM Parameter
 // Store, and renders each answer once, as the JSON document kinko serves, so a cache hit only
-// writes bytes. Errors come back as *Error: the HTTP status to answer, AWS's error code, a
-// message safe to show, and whether the failure may pass (which lets the cache serve stale).
+// writes bytes. Errors come back as *kinko.Error: AWS's own code and status when AWS answered,
+// else kinko's code for what failed on the way, with a message safe to show.
 package upstream
 
 import (
@@ -208,10 +208,10 @@ func (c *Client) Fetch(ctx context.Context, r kinko.Request) (Value, error) {
 	}
 	took := time.Since(start)
 	if err != nil {
-		err = classify(r.Kind, err, timeout).about(r)
+		err = about(classify(r.Kind, err, timeout), r)
 		// Cancelled with a cause of its own (the caller hung up): say that, not "shutting down".
 		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
-			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeCallerGone, Message: cause.Error(), Transient: true, cause: cause}
+			err = &kinko.Error{Code: kinko.CallerGone, Message: cause.Error(), Err: cause}
 		}
 		if isExpiredCredentials(err) && c.invalidate != nil {
 			// The credentials lapsed (a clock jump, a restore): the next call fetches new ones.

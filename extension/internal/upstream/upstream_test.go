@@ -35,33 +35,37 @@ func apiError(status int, code string) error {
 }
 
 func TestClassify(t *testing.T) {
+	// status and typ: what AWS answered, passed on; else kinko's type, the server answering
+	// 504 for a timeout, 503 shutting down, 502 unreachable or malformed, 500 internal
+	// (server's TestErrorStatuses).
 	cases := []struct {
 		name      string
 		err       error
 		status    int
-		code      string
+		typ       string
+		code      kinko.Code
 		transient bool
 	}{
-		{"not found", apiError(400, "ResourceNotFoundException"), 400, "ResourceNotFoundException", false},
-		{"access denied", apiError(400, "AccessDeniedException"), 400, "AccessDeniedException", false},
-		{"decryption", apiError(400, "DecryptionFailure"), 400, "DecryptionFailure", false},
-		{"throttled", apiError(400, "ThrottlingException"), 400, "ThrottlingException", true},
-		{"internal", apiError(500, "InternalServiceError"), 500, "InternalServiceError", true},
-		{"unavailable", apiError(503, "ServiceUnavailable"), 503, "ServiceUnavailable", true},
-		{"deadline", fmt.Errorf("op: %w", context.DeadlineExceeded), 504, CodeTimeout, true},
-		{"cancelled", fmt.Errorf("op: %w", context.Canceled), 503, CodeShutdown, true},
-		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, 502, CodeUnreachable, true},
-		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, 502, CodeUnreachable, true},
-		{"dns", &net.DNSError{Name: "secretsmanager.example", Err: "no such host"}, 502, CodeUnreachable, true},
-		{"truncated", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), 502, CodeMalformed, true},
-		{"malformed", &smithy.DeserializationError{Err: errors.New("bad json"), Snapshot: []byte(secretText)}, 502, CodeMalformed, true},
-		{"odd", errors.New("something else"), 500, CodeInternal, false},
+		{"not found", apiError(400, "ResourceNotFoundException"), 400, "ResourceNotFoundException", kinko.NotFound, false},
+		{"access denied", apiError(400, "AccessDeniedException"), 400, "AccessDeniedException", kinko.AccessDenied, false},
+		{"decryption", apiError(400, "DecryptionFailure"), 400, "DecryptionFailure", kinko.Rejected, false},
+		{"throttled", apiError(400, "ThrottlingException"), 400, "ThrottlingException", kinko.Throttled, true},
+		{"internal", apiError(500, "InternalServiceError"), 500, "InternalServiceError", kinko.Unavailable, true},
+		{"unavailable", apiError(503, "ServiceUnavailable"), 503, "ServiceUnavailable", kinko.Unavailable, true},
+		{"deadline", fmt.Errorf("op: %w", context.DeadlineExceeded), 0, "UpstreamTimeout", kinko.Timeout, true},
+		{"cancelled", fmt.Errorf("op: %w", context.Canceled), 0, "ExtensionShuttingDown", kinko.ShuttingDown, true},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, 0, "UpstreamUnreachable", kinko.Unreachable, true},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, 0, "UpstreamUnreachable", kinko.Unreachable, true},
+		{"dns", &net.DNSError{Name: "secretsmanager.example", Err: "no such host"}, 0, "UpstreamUnreachable", kinko.Unreachable, true},
+		{"truncated", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), 0, "UpstreamMalformedResponse", kinko.Malformed, true},
+		{"malformed", &smithy.DeserializationError{Err: errors.New("bad json"), Snapshot: []byte(secretText)}, 0, "UpstreamMalformedResponse", kinko.Malformed, true},
+		{"odd", errors.New("something else"), 0, "InternalFailure", kinko.Internal, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := classify(kinko.SecretsManager, tc.err, 2*time.Second)
-			if e.Status != tc.status || e.Code != tc.code || e.Transient != tc.transient || IsTransient(e) != tc.transient {
-				t.Fatalf("got %d %s transient=%t, want %d %s transient=%t", e.Status, e.Code, e.Transient, tc.status, tc.code, tc.transient)
+			if e.AWSStatus != tc.status || e.Type() != tc.typ || e.Code != tc.code || e.Transient() != tc.transient || transient(e) != tc.transient {
+				t.Fatalf("got %d %s %v transient=%t, want %d %s %v transient=%t", e.AWSStatus, e.Type(), e.Code, e.Transient(), tc.status, tc.typ, tc.code, tc.transient)
 			}
 			if e.Message == "" || strings.Contains(e.Error(), "s3cr3t") {
 				t.Fatal("message is empty or carries response bytes")
@@ -157,7 +161,7 @@ func TestPendingWaitsThenFetches(t *testing.T) {
 	p := NewPending()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := p.Fetch(ctx, kinko.Request{}); !IsTransient(err) {
+	if _, err := p.Fetch(ctx, kinko.Request{}); !transient(err) {
 		t.Fatalf("a caller that gives up while the clients are built gets %v, want a transient error", err)
 	}
 	f := &fakeSecrets{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("n"), SecretString: aws.String("v")}}
@@ -165,4 +169,10 @@ func TestPendingWaitsThenFetches(t *testing.T) {
 	if v, err := p.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "n"}); err != nil || v.Name != "n" {
 		t.Fatalf("after Resolve: %+v %v", v.Name, err)
 	}
+}
+
+// transient reports whether err may pass, as the cache asks it (through the method).
+func transient(err error) bool {
+	var e interface{ Transient() bool }
+	return errors.As(err, &e) && e.Transient()
 }
