@@ -33,29 +33,3 @@ func (e *GaveUpError) Unwrap() error { return context.DeadlineExceeded }
 func callerGone(ctx context.Context) error {
 	return errors.Join(ErrCallerGone, context.Cause(ctx))
 }
-
-// How a load's error says what it means (see Source).
-type (
-	transientError interface{ Transient() bool }
-	notFoundError  interface{ NotFound() bool }
-	throttledError interface{ Throttled() bool }
-)
-
-// transient reports whether err may pass: a stale value may stand in, and the key backs off and
-// retries.
-func transient(err error) bool {
-	var e transientError
-	return errors.As(err, &e) && e.Transient()
-}
-
-// notFound reports whether err says the value does not exist.
-func notFound(err error) bool {
-	var e notFoundError
-	return errors.As(err, &e) && e.NotFound()
-}
-
-// throttled reports whether err says the upstream is over its rate.
-func throttled(err error) bool {
-	var e throttledError
-	return errors.As(err, &e) && e.Throttled()
-}
