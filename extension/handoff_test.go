@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/handoff"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // The early start (package earlystart) accepts an AWS environment only if kinko cannot refuse
@@ -44,7 +44,7 @@ func TestEarlyStartSettlesOnlyWhatKinkoAccepts(t *testing.T) {
 				return
 			}
 			settled++
-			if _, err := upstream.AWSConfig(getenv); err != nil {
+			if _, err := awsconfig.Load(getenv); err != nil {
 				t.Fatalf("the early start settles %v, which kinko refuses: %v", env, err)
 			}
 			return

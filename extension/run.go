@@ -18,8 +18,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/extensionsapi"
 	"github.com/kinko-dev/kinko/extension/internal/handoff"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
@@ -45,7 +47,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 	cfg.Prefetch = config.AddReferences(cfg.Prefetch, environ)
 	// The AWS configuration is checked here, with the rest, so a missing region or missing
 	// credentials fails init with /init/error; building it does no I/O (microseconds).
-	awsCfg, awsErr := upstream.AWSConfig(getenv)
+	awsCfg, awsErr := awsconfig.Load(getenv)
 	if cfgErr == nil && awsErr != nil {
 		cfgErr = &config.Error{Variable: "AWS environment", Problem: awsErr.Error()}
 	}
@@ -126,7 +128,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 	// the first INVOKE: snapstart.go) a read is refused, or, if the function opted in, fetched
 	// and answered but not stored, so no secret value sits in the cache of the snapshot and
 	// none from before the restore can be served after it.
-	var c *cache.Cache[kinko.Request, upstream.Value]
+	var c *cache.Cache[kinko.Request, document.Value]
 	var snap *snapStart
 	if cfg.InitType == config.InitSnapStart {
 		snap = newSnapStart(clk, cfg.AllowSnapStartInitReads, func(how restoreCause) {
@@ -134,13 +136,13 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 			// in memory may have expired while the snapshot waited, and its connections to AWS
 			// are dead.
 			c.Forget()
-			upstream.InvalidateCredentials(awsCfg)
+			awsconfig.InvalidateCredentials(awsCfg)
 			pending.DropConnections()
 			logger.Info("restored from a SnapStart snapshot; values are cached from now on, credentials fetched again",
 				"detected_by", how.by, "wall_clock_ahead_s", how.ahead.Seconds(), "prefetch", len(cfg.Prefetch))
 		}, logger)
 	}
-	c = cache.New[kinko.Request, upstream.Value](upstream.Source{Fetcher: pending, Home: home}, cache.Options[kinko.Request]{
+	c = cache.New[kinko.Request, document.Value](upstream.Source{Fetcher: pending, Home: home}, cache.Options[kinko.Request]{
 		TTL: func(r kinko.Request) time.Duration {
 			if snap != nil && !snap.Restored() {
 				return 0
@@ -307,7 +309,7 @@ type warmer struct {
 	awsCfg   aws.Config
 	getenv   func(string) string
 	pending  *upstream.Pending
-	cache    *cache.Cache[kinko.Request, upstream.Value]
+	cache    *cache.Cache[kinko.Request, document.Value]
 	counters *metrics.Counters
 	logger   *slog.Logger
 	start    time.Time // the process's start, for the ready line
@@ -324,7 +326,7 @@ func (w warmer) warm(ctx context.Context) {
 	w.pending.Resolve(upstream.New(w.awsCfg, upstream.Options{
 		MaxConnections: w.cfg.MaxConnections,
 		Timeout:        w.cfg.Timeout,
-		Endpoints:      upstream.Endpoints(w.getenv),
+		Endpoints:      awsconfig.Endpoints(w.getenv),
 		Observer:       w.counters,
 		Logger:         w.logger,
 	}))

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/server"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): init runs once, when a version is
@@ -148,16 +148,16 @@ type snapStartCache struct {
 	s *snapStart
 }
 
-func (c snapStartCache) Get(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
+func (c snapStartCache) Get(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	if err := c.s.beforeRead(); err != nil {
-		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
+		return document.Value{}, cache.Status{Outcome: cache.Bypass}, err
 	}
 	return c.Cache.Get(ctx, r)
 }
 
-func (c snapStartCache) Refresh(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
+func (c snapStartCache) Refresh(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	if err := c.s.beforeRead(); err != nil {
-		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
+		return document.Value{}, cache.Status{Outcome: cache.Bypass}, err
 	}
 	return c.Cache.Refresh(ctx, r)
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
@@ -56,7 +58,7 @@ func startKinko(t *testing.T, l net.Listener) *fakeKinko {
 	// Each test has its own names, so tests sharing one moto never see each other's secrets.
 	prefix := strings.ReplaceAll(t.Name(), "/", "_") + "-"
 	env := m.Env()
-	awsCfg, err := upstream.AWSConfig(func(k string) string { return env[k] })
+	awsCfg, err := awsconfig.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +92,8 @@ func startKinko(t *testing.T, l net.Listener) *fakeKinko {
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	up := upstream.New(awsCfg, upstream.Options{MaxConnections: 3, Timeout: cfg.Timeout,
-		Endpoints: upstream.Endpoints(func(k string) string { return env[k] }), Logger: logger})
-	c := cache.New[kinko.Request, upstream.Value](cache.LoadFunc[kinko.Request, upstream.Value](func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
+		Endpoints: awsconfig.Endpoints(func(k string) string { return env[k] }), Logger: logger})
+	c := cache.New[kinko.Request, document.Value](cache.LoadFunc[kinko.Request, document.Value](func(ctx context.Context, r kinko.Request) (document.Value, error) {
 		k.mu.Lock()
 		k.upstream++
 		k.mu.Unlock()

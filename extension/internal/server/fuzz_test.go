@@ -18,8 +18,8 @@ import (
 	"testing"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // The fuzz targets check the contract (CONTRACT.md section 3) on arbitrary input. `go test`
@@ -42,15 +42,15 @@ type fuzzCache struct {
 	ids []string
 }
 
-func (f *fuzzCache) Get(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) Get(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.answer(r, cache.Hit)
 }
 
-func (f *fuzzCache) Refresh(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) Refresh(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.answer(r, cache.Refreshed)
 }
 
-func (f *fuzzCache) answer(r kinko.Request, o cache.Outcome) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) answer(r kinko.Request, o cache.Outcome) (document.Value, cache.Status, error) {
 	f.mu.Lock()
 	f.ids = append(f.ids, r.ID)
 	f.mu.Unlock()
@@ -63,10 +63,10 @@ func (f *fuzzCache) answer(r kinko.Request, o cache.Outcome) (upstream.Value, ca
 		"broken":   {Code: kinko.Unavailable, AWSStatus: 503, AWSCode: "ServiceUnavailable", Message: "unavailable"},
 	}
 	if e, ok := fail[r.ID]; ok {
-		return upstream.Value{}, cache.Status{Outcome: o}, e
+		return document.Value{}, cache.Status{Outcome: o}, e
 	}
 	if r.ID == "binary" {
-		return upstream.Value{Body: []byte(`{"Name":"binary","SecretBinary":"c2stZnV6eg=="}`), Name: r.ID}, cache.Status{Outcome: o}, nil
+		return document.Value{Body: []byte(`{"Name":"binary","SecretBinary":"c2stZnV6eg=="}`), Name: r.ID}, cache.Status{Outcome: o}, nil
 	}
 	return textValue(r.ID, fuzzSecret), cache.Status{Outcome: o, TTL: 100e9}, nil
 }

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // A client that half-closes its connection after the request (shutdown(SHUT_WR)) makes net/http
@@ -33,11 +33,11 @@ func TestHalfClosedClientNeverGetsAnEmpty200(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			release := make(chan struct{})
 			loads := make(chan struct{}, 8)
-			c := cache.New[kinko.Request, upstream.Value](cache.LoadFunc[kinko.Request, upstream.Value](func(ctx context.Context, r kinko.Request) (upstream.Value, error) {
+			c := cache.New[kinko.Request, document.Value](cache.LoadFunc[kinko.Request, document.Value](func(ctx context.Context, r kinko.Request) (document.Value, error) {
 				loads <- struct{}{}
 				select {
 				case <-ctx.Done(): // the bypassed fetch ends with its caller
-					return upstream.Value{}, ctx.Err()
+					return document.Value{}, ctx.Err()
 				case <-release: // the stored one goes on and answers later
 					return textValue(r.ID, plainValue), nil
 				}

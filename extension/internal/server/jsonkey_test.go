@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // manyKeys is a JSON object with n keys, k0000 to k(n-1).
@@ -50,7 +50,7 @@ func TestJSONKeyHitDoesNotReparseTheSecret(t *testing.T) {
 // and the cache's byte budget counts it from then on.
 func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 	secret := textValue("many", manyKeys(3500))
-	c := cache.New[kinko.Request, upstream.Value](costed(func(context.Context, kinko.Request) (upstream.Value, error) { return secret, nil }), cache.Options[kinko.Request]{
+	c := cache.New[kinko.Request, document.Value](costed(func(context.Context, kinko.Request) (document.Value, error) { return secret, nil }), cache.Options[kinko.Request]{
 		TTL:          func(kinko.Request) time.Duration { return time.Hour },
 		Size:         10,
 		MaxBytes:     1 << 20,
@@ -72,15 +72,15 @@ func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 			t.Fatalf("jsonKey: status %d", a.status)
 		}
 	}
-	if !secret.Indexed() || c.Bytes() != upstream.Cost(kinko.Request{Kind: kinko.SecretsManager, ID: "many", Stage: kinko.CurrentStage}, secret) || c.Bytes() <= whole {
+	if !secret.Indexed() || c.Bytes() != document.Cost(kinko.Request{Kind: kinko.SecretsManager, ID: "many", Stage: kinko.CurrentStage}, secret) || c.Bytes() <= whole {
 		t.Fatalf("after jsonKey requests: indexed %t, %d bytes counted (%d before)", secret.Indexed(), c.Bytes(), whole)
 	}
 }
 
 // costed is a source that loads without aliases, each entry costed as kinko's cache counts it
-// (upstream.Cost).
-type costed func(context.Context, kinko.Request) (upstream.Value, error)
+// (document.Cost).
+type costed func(context.Context, kinko.Request) (document.Value, error)
 
-func (f costed) Load(ctx context.Context, r kinko.Request) (upstream.Value, error) { return f(ctx, r) }
-func (costed) Aliases(kinko.Request, upstream.Value) []kinko.Request               { return nil }
-func (costed) Cost(r kinko.Request, v upstream.Value) int                          { return upstream.Cost(r, v) }
+func (f costed) Load(ctx context.Context, r kinko.Request) (document.Value, error) { return f(ctx, r) }
+func (costed) Aliases(kinko.Request, document.Value) []kinko.Request               { return nil }
+func (costed) Cost(r kinko.Request, v document.Value) int                          { return document.Cost(r, v) }

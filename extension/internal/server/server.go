@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // TokenHeader carries the caller's proof that it runs in this sandbox.
@@ -36,8 +36,8 @@ const maxUnknownNames = 64
 
 // Cache is what the server reads through.
 type Cache interface {
-	Get(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error)
-	Refresh(ctx context.Context, r kinko.Request) (upstream.Value, cache.Status, error)
+	Get(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error)
+	Refresh(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error)
 	// Recount tells the cache that r's value grew (its jsonKey index was built), so its byte
 	// budget counts what it holds.
 	Recount(r kinko.Request)
@@ -408,7 +408,7 @@ func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, err er
 // (problem, and its code), described without quoting the value. The value keeps its own index of the text's keys (built
 // on the first jsonKey request, then counted in the cache's byte budget: recount asks the cache
 // to count it), so a hit costs the key's value, not a parse of the whole secret.
-func lookupJSONKey(v upstream.Value, k string, recount func()) (value string, code kinko.Code, problem string) {
+func lookupJSONKey(v document.Value, k string, recount func()) (value string, code kinko.Code, problem string) {
 	indexed := v.Indexed()
 	value, err := v.JSONKey(k)
 	if !indexed && v.Indexed() {
@@ -417,11 +417,11 @@ func lookupJSONKey(v upstream.Value, k string, recount func()) (value string, co
 	switch {
 	case err == nil:
 		return value, 0, ""
-	case errors.Is(err, upstream.ErrNoText):
+	case errors.Is(err, document.ErrNoText):
 		return "", kinko.BadRequest, "holds binary data, not a JSON object; drop jsonKey to read it whole"
-	case errors.Is(err, upstream.ErrNoKey):
+	case errors.Is(err, document.ErrNoKey):
 		return "", kinko.KeyNotFound, fmt.Sprintf("has no top-level key %q", clip(k))
-	case errors.Is(err, upstream.ErrNullKey):
+	case errors.Is(err, document.ErrNullKey):
 		return "", kinko.KeyNotFound, fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
 	}
 	return "", kinko.BadRequest, "is not a JSON object; drop jsonKey to read the whole string"

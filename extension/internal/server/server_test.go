@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 const (
@@ -33,31 +33,31 @@ type fakeCache struct {
 	requests []kinko.Request
 	refresh  []bool
 	recounts []kinko.Request
-	values   map[string]upstream.Value // by ID
+	values   map[string]document.Value // by ID
 	err      error
 	status   cache.Status
 }
 
-func (f *fakeCache) lookup(r kinko.Request, refresh bool) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) lookup(r kinko.Request, refresh bool) (document.Value, cache.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, r)
 	f.refresh = append(f.refresh, refresh)
 	if f.err != nil {
-		return upstream.Value{}, f.status, f.err
+		return document.Value{}, f.status, f.err
 	}
 	v, ok := f.values[r.ID]
 	if !ok {
-		return upstream.Value{}, f.status, &kinko.Error{Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
+		return document.Value{}, f.status, &kinko.Error{Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
 	}
 	return v, f.status, nil
 }
 
-func (f *fakeCache) Get(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) Get(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.lookup(r, false)
 }
 
-func (f *fakeCache) Refresh(_ context.Context, r kinko.Request) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) Refresh(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.lookup(r, true)
 }
 
@@ -68,8 +68,8 @@ func (f *fakeCache) Recount(r kinko.Request) {
 }
 
 // textValue is the rendered answer for secret id holding text.
-func textValue(id, text string) upstream.Value {
-	v, err := upstream.RenderSecret(&secretsmanager.GetSecretValueOutput{Name: &id, SecretString: &text})
+func textValue(id, text string) document.Value {
+	v, err := document.RenderSecret(&secretsmanager.GetSecretValueOutput{Name: &id, SecretString: &text})
 	if err != nil {
 		panic(err)
 	}
@@ -79,7 +79,7 @@ func textValue(id, text string) upstream.Value {
 func newFake() *fakeCache {
 	return &fakeCache{
 		status: cache.Status{Outcome: cache.Hit, TTL: 287 * time.Second},
-		values: map[string]upstream.Value{
+		values: map[string]document.Value{
 			"app":    textValue("app", secretValue),
 			"plain":  textValue("plain", plainValue),
 			"binary": {Body: []byte(`{"SecretBinary":"AAE="}`), Name: "binary"},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
@@ -50,52 +51,6 @@ func containerEnv(url string, extra ...string) func(string) string {
 	return envOf(m)
 }
 
-// The SDK's default chain refreshes container credentials 5 minutes before they expire; so does kinko.
-func TestContainerCredentialsRefreshFiveMinutesEarly(t *testing.T) {
-	for _, tc := range []struct {
-		ttl   time.Duration
-		calls int
-	}{
-		{time.Hour, 1},                      // well within their life: one fetch serves both calls
-		{4 * time.Minute, 2},                // inside the window: fetched again at once
-		{5*time.Minute + 30*time.Second, 1}, // just outside it
-	} {
-		t.Run(tc.ttl.String(), func(t *testing.T) {
-			e := startCredentials(t, tc.ttl)
-			cfg, err := AWSConfig(containerEnv(e.srv.URL))
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, err := cfg.Credentials.Retrieve(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if got := e.count(); got != tc.calls {
-				t.Errorf("credentials lasting %s: %d calls to the endpoint for two retrievals, want %d", tc.ttl, got, tc.calls)
-			}
-			// The cache's expiry is the endpoint's less the window (the endpoint gives whole seconds).
-			left := time.Until(first.Expires)
-			if want := tc.ttl - containerExpiryWindow; left > want+time.Second || left < want-5*time.Second {
-				t.Errorf("credentials lasting %s are kept for %s, want about %s", tc.ttl, left.Round(time.Second), want)
-			}
-		})
-	}
-}
-
-func TestInvalidateCredentialsFetchesAgain(t *testing.T) {
-	e := startCredentials(t, time.Hour)
-	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
-	a, _ := cfg.Credentials.Retrieve(t.Context())
-	InvalidateCredentials(cfg)
-	b, err := cfg.Credentials.Retrieve(t.Context())
-	if err != nil || a.AccessKeyID != "ASIA-1" || b.AccessKeyID != "ASIA-2" {
-		t.Fatalf("after InvalidateCredentials: %q then %q (%v), want ASIA-1 then ASIA-2", a.AccessKeyID, b.AccessKeyID, err)
-	}
-}
-
 // secretsStandIn answers GetSecretValue with ExpiredTokenException for calls signed with any of
 // the expired access keys, and with a secret for the others.
 func secretsStandIn(t *testing.T, expired ...string) (*httptest.Server, func() []string) {
@@ -129,7 +84,7 @@ func secretsStandIn(t *testing.T, expired ...string) (*httptest.Server, func() [
 func TestExpiredTokenIsTransientAndFetchesCredentialsAgain(t *testing.T) {
 	e := startCredentials(t, time.Hour)
 	sm, signedWith := secretsStandIn(t, "ASIA-1")
-	cfg, err := AWSConfig(containerEnv(e.srv.URL, "AWS_MAX_ATTEMPTS", "1"))
+	cfg, err := awsconfig.Load(containerEnv(e.srv.URL, "AWS_MAX_ATTEMPTS", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +128,7 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 			}))
 			defer creds.Close()
 			sm, signedWith := secretsStandIn(t)
-			cfg, _ := AWSConfig(containerEnv(creds.URL))
+			cfg, _ := awsconfig.Load(containerEnv(creds.URL))
 			c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
 				Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
 			_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage})
@@ -203,7 +158,7 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 	l := httptest.NewServer(http.NotFoundHandler())
 	url := l.URL
 	l.Close()
-	cfg, _ := AWSConfig(containerEnv(url))
+	cfg, _ := awsconfig.Load(containerEnv(url))
 	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
 		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: url}})
 	_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
@@ -253,7 +208,7 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 	srv.Config.ConnState = cc.state
 	srv.Start()
 	defer srv.Close()
-	cfg, _ := AWSConfig(staticEnv("AWS_REGION", "us-east-1"))
+	cfg, _ := awsconfig.Load(staticEnv("AWS_REGION", "us-east-1"))
 	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
 		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: srv.URL}})
 	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s"}
@@ -288,19 +243,4 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 			t.Fatalf("call %d right after DropConnections: %v", i+1, err)
 		}
 	}
-}
-
-// The credentials endpoint is asked rarely: no connection is kept to it (one kept across a
-// SnapStart snapshot would lead nowhere).
-func TestNoConnectionIsKeptToTheCredentialsEndpoint(t *testing.T) {
-	e := startCredentials(t, time.Hour)
-	cc := &e.conns
-	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
-	for range 2 {
-		if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		InvalidateCredentials(cfg)
-	}
-	waitUntil(t, "both connections closed", func() bool { o, c := cc.get(); return o == 2 && c == 2 })
 }

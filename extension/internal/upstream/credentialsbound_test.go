@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
@@ -42,7 +43,7 @@ func TestHungCredentialsEndpointIsBounded(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs first: lets the hung handler return before Close waits for it
 	sm, signedWith := secretsStandIn(t)
 
-	cfg, err := AWSConfig(containerEnv(creds.URL))
+	cfg, err := awsconfig.Load(containerEnv(creds.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
@@ -43,7 +44,7 @@ var errMalformed = errors.New("malformed answer")
 // to do. The message never holds response bytes.
 func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 	svc := kind.Service()
-	var ce *credentialsError
+	var ce *awsconfig.CredentialsError
 	if errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
 		return credentialsUnavailable(kind, ce)
 	}
@@ -102,8 +103,8 @@ func awsCode(code string, status int) kinko.Code {
 // credentialsUnavailable reports a failure at the container credentials endpoint as what it is,
 // with what to check, and never the endpoint's own answer (it could hold anything). It is
 // transient: it says nothing about the secret, and a cached value may stand in for it.
-func credentialsUnavailable(kind kinko.Kind, ce *credentialsError) *kinko.Error {
-	err := ce.err
+func credentialsUnavailable(kind kinko.Kind, ce *awsconfig.CredentialsError) *kinko.Error {
+	err := ce.Err
 	code, problem := kinko.CredentialsUnavailable, fmt.Sprintf("it failed (%T)", errors.Unwrap(err))
 	var netErr net.Error
 	var httpStatus interface{ HTTPStatusCode() int }

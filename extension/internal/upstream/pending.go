@@ -4,12 +4,13 @@ import (
 	"context"
 	"sync"
 
+	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Fetcher is what the cache loads through.
 type Fetcher interface {
-	Fetch(ctx context.Context, r kinko.Request) (Value, error)
+	Fetch(ctx context.Context, r kinko.Request) (document.Value, error)
 }
 
 // Pending stands in for a Fetcher that is still being built (the AWS clients are made after
@@ -33,11 +34,11 @@ func (p *Pending) Resolve(f Fetcher) {
 }
 
 // Fetch waits for the Fetcher, then fetches through it.
-func (p *Pending) Fetch(ctx context.Context, r kinko.Request) (Value, error) {
+func (p *Pending) Fetch(ctx context.Context, r kinko.Request) (document.Value, error) {
 	select {
 	case <-p.ready:
 	case <-ctx.Done():
-		return Value{}, classify(r.Kind, ctx.Err(), 0)
+		return document.Value{}, classify(r.Kind, ctx.Err(), 0)
 	}
 	return p.f.Fetch(ctx, r)
 }
@@ -61,12 +62,12 @@ type Source struct {
 	Home    *kinko.Home
 }
 
-func (s Source) Load(ctx context.Context, r kinko.Request) (Value, error) {
+func (s Source) Load(ctx context.Context, r kinko.Request) (document.Value, error) {
 	return s.Fetcher.Fetch(ctx, r)
 }
 
-func (s Source) Aliases(r kinko.Request, v Value) []kinko.Request {
+func (s Source) Aliases(r kinko.Request, v document.Value) []kinko.Request {
 	return s.Home.Aliases(r, v.ARN, v.Name)
 }
 
-func (s Source) Cost(r kinko.Request, v Value) int { return Cost(r, v) }
+func (s Source) Cost(r kinko.Request, v document.Value) int { return document.Cost(r, v) }

@@ -176,3 +176,5 @@ func transient(err error) bool {
 	var e interface{ Transient() bool }
 	return errors.As(err, &e) && e.Transient()
 }
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -1,4 +1,8 @@
-package upstream
+// Package awsconfig builds the AWS SDK's configuration from what a Lambda sandbox has: the
+// region, the function role's credentials (in the environment, or from a container credentials
+// endpoint under SnapStart and Managed Instances) and the SDK's standard variables for endpoints
+// and retries. It links none of the SDK's default chain (SSO, STS, IMDS, shared config files).
+package awsconfig
 
 import (
 	"context"
@@ -34,7 +38,7 @@ const (
 	credentialsTimeout        = 5 * time.Second
 )
 
-// AWSConfig builds the SDK configuration from the sources a Lambda sandbox has: the region,
+// Load builds the SDK configuration from the sources a Lambda sandbox has: the region,
 // either the function role's credentials in the environment (on-demand and provisioned
 // concurrency) or a container credentials endpoint (SnapStart, Managed Instances), and the
 // SDK's standard variables for endpoints and retries (AWS_USE_FIPS_ENDPOINT,
@@ -44,7 +48,7 @@ const (
 // It stands in for config.LoadDefaultConfig on purpose: that chain also links SSO, STS, sign-in,
 // IMDS and the shared-config parser, none of which a sandbox has, and they made the extension
 // 2 MB larger (11.6 MB against 9.5 MB, stripped amd64), which is cold-start time for every user.
-func AWSConfig(getenv func(string) string) (aws.Config, error) {
+func Load(getenv func(string) string) (aws.Config, error) {
 	region := firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
 	if region == "" {
 		return aws.Config{}, errors.New("AWS_REGION is not set: Lambda sets it; set it yourself when running kinko elsewhere")
@@ -198,7 +202,7 @@ func (s containerSource) Retrieve(ctx context.Context) (aws.Credentials, error) 
 	defer cancel()
 	c, err := s.p.Retrieve(ctx)
 	if err != nil {
-		return c, &credentialsError{err: err}
+		return c, &CredentialsError{Err: err}
 	}
 	return c, nil
 }
@@ -214,18 +218,19 @@ type containerCache struct{ *aws.CredentialsCache }
 
 func (c containerCache) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	creds, err := c.CredentialsCache.Retrieve(ctx)
-	var ce *credentialsError
+	var ce *CredentialsError
 	if err != nil && !errors.As(err, &ce) {
-		err = &credentialsError{err: err}
+		err = &CredentialsError{Err: err}
 	}
 	return creds, err
 }
 
-// credentialsError is a failure at the container credentials endpoint.
-type credentialsError struct{ err error }
+// CredentialsError is a failure at the container credentials endpoint: kinko got no
+// credentials to sign a call with, and AWS was never asked.
+type CredentialsError struct{ Err error }
 
-func (e *credentialsError) Error() string { return "container credentials: " + e.err.Error() }
-func (e *credentialsError) Unwrap() error { return e.err }
+func (e *CredentialsError) Error() string { return "container credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
 
 // Endpoints reads the SDK-standard endpoint overrides: the service's own variable first, then
 // AWS_ENDPOINT_URL. Empty means AWS's public endpoint for the region.
