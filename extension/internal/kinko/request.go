@@ -61,6 +61,16 @@ func (r Request) Describe() string {
 	return s
 }
 
+// Clip keeps caller-supplied text short in a message: a message may say what the caller sent
+// (a parameter's name, a path), never at any length.
+func Clip(s string) string {
+	const max = 128
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
 // MaxIDBytes is the longest secret id or parameter name accepted (a full ARN fits easily), and
 // the longest version, stage, label or JSON key.
 const MaxIDBytes = 2048

@@ -1,6 +1,8 @@
 // Package server is kinko's HTTP API on localhost:2773, the same API as AWS's Parameters and
-// Secrets extension: the token check, request validation, the answer's headers (Cache-Control,
-// Cache-Status) and AWS-shaped JSON errors. It reads through a cache and knows no AWS SDK.
+// Secrets extension: the routes, the token check, request validation (the query string through
+// package query), the answer's headers (Cache-Control; Cache-Status through package
+// cachestatus) and AWS-shaped JSON errors, whose HTTP statuses are mapped from kinko's error
+// codes here only, in one table (errors.go). It reads through a cache and knows no AWS SDK.
 package server
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
+	"github.com/kinko-dev/kinko/extension/internal/query"
 )
 
 // TokenHeader carries the caller's proof that it runs in this sandbox.
@@ -33,6 +36,17 @@ const AgentPrefix = "/v1/"
 // maxUnknownNames bounds the unknown query parameter names remembered for logging once each,
 // so a caller sending endless new names cannot grow kinko's memory or its log.
 const maxUnknownNames = 64
+
+// The query parameters each endpoint takes. Any other name is ignored (real code sends
+// withDecryption=true to /secretsmanager/get, and AWS's extension answers it), except one of
+// these in another case: ignoring versionstage would silently answer another version.
+var (
+	secretParams    = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+	parameterParams = []string{"name", "withDecryption", "version", "label", "refreshNow", "jsonKey"}
+	// The agent's path style takes the id from the path; secretId is named so that giving it
+	// too is an error rather than a second id quietly ignored.
+	agentParams = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+)
 
 // Cache is what the server reads through.
 type Cache interface {
@@ -196,24 +210,24 @@ func (h *Handler) checkToken(r *http.Request) string {
 }
 
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
-	q, err := h.query(r, secretParams)
+	q, err := h.readQuery(r, secretParams)
 	if err != nil {
 		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	id, err := q.id("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
+	id, err := q.ID("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
 	h.secretVersion(w, r, q, id, err)
 }
 
 // agentSecret answers AWS Secrets Manager Agent's GET /v1/<secret id>: the id is the rest of
 // the path, slashes included, percent-decoded (ServeMux decodes the wildcard).
 func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
-	q, err := h.query(r, agentParams)
+	q, err := h.readQuery(r, agentParams)
 	if err != nil {
 		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	if _, given := q.get("secretId"); given {
+	if _, given := q.Get("secretId"); given {
 		fail(w, kinko.BadRequest,
 			"secretId is not taken by "+AgentPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
 		return
@@ -230,11 +244,11 @@ func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 // secretVersion finishes a secret request for id (or its problem, idErr) with its version.
-func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query, id string, idErr error) {
+func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query.Query, id string, idErr error) {
 	req := kinko.Request{Kind: kinko.SecretsManager, ID: id}
 	err := idErr
 	if err == nil {
-		req.VersionID, req.Stage, err = q.exclusive("versionId", "versionStage")
+		req.VersionID, req.Stage, err = q.Exclusive("versionId", "versionStage")
 	}
 	if err != nil {
 		fail(w, kinko.BadRequest, err.Error())
@@ -243,15 +257,15 @@ func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query,
 	h.answer(w, r, q, req.Normalize()) // one entry with ?versionStage=AWSCURRENT
 }
 
-// query parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
+// readQuery parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
 // ignored names.
-func (h *Handler) query(r *http.Request, allowed []string) (query, error) {
-	q, err := parseQuery(r.URL.RawQuery, allowed...)
+func (h *Handler) readQuery(r *http.Request, allowed []string) (query.Query, error) {
+	q, err := query.Parse(r.URL.RawQuery, allowed...)
 	if err == nil {
-		err = refuseRoleArn(q.unknown)
+		err = refuseRoleArn(q.Unknown())
 	}
-	if err == nil && len(q.unknown) > 0 {
-		h.logUnknown(r, q.unknown)
+	if err == nil && len(q.Unknown()) > 0 {
+		h.logUnknown(r, q.Unknown())
 	}
 	return q, err
 }
@@ -270,7 +284,7 @@ func refuseRoleArn(unknown []string) error {
 		}
 		spelled := ""
 		if n != roleArn {
-			spelled = fmt.Sprintf(" (spelled %q here; parameter names are case-sensitive)", clip(n))
+			spelled = fmt.Sprintf(" (spelled %q here; parameter names are case-sensitive)", kinko.Clip(n))
 		}
 		return fmt.Errorf("query parameter %s%s is not supported yet: kinko reads with the function's own role only, "+
 			"and ignoring %s would answer with this account's value of the same name; drop it, or read the other "+
@@ -289,7 +303,7 @@ func (h *Handler) logUnknown(r *http.Request, names []string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, n := range names {
-		n = clip(n)
+		n = kinko.Clip(n)
 		if _, seen := u.seen[n]; seen || u.full {
 			continue
 		}
@@ -302,25 +316,25 @@ func (h *Handler) logUnknown(r *http.Request, names []string) {
 			u.seen = make(map[string]struct{})
 		}
 		u.seen[n] = struct{}{}
-		h.logger.Warn("unknown query parameter ignored; logged once per name", "parameter", n, "path", clip(r.URL.Path))
+		h.logger.Warn("unknown query parameter ignored; logged once per name", "parameter", n, "path", kinko.Clip(r.URL.Path))
 	}
 }
 
 func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
-	q, err := h.query(r, parameterParams)
+	q, err := h.readQuery(r, parameterParams)
 	if err != nil {
 		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	req := kinko.Request{Kind: kinko.SSM}
-	if req.ID, err = q.id("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
-		if req.VersionID, req.Stage, err = q.exclusive("version", "label"); err == nil {
-			req.Decrypt, err = q.bool("withDecryption", false)
+	if req.ID, err = q.ID("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
+		if req.VersionID, req.Stage, err = q.Exclusive("version", "label"); err == nil {
+			req.Decrypt, err = q.Bool("withDecryption", false)
 		}
 	}
 	if err == nil && req.VersionID != "" {
 		if n, perr := strconv.ParseInt(req.VersionID, 10, 64); perr != nil || n < 1 {
-			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", clip(req.VersionID))
+			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", kinko.Clip(req.VersionID))
 		}
 	}
 	if err != nil {
@@ -331,9 +345,9 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer reads req through the cache and writes the document, the jsonKey value or the error.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req kinko.Request) {
-	refresh, err := q.bool("refreshNow", true)
-	jsonKey, hasKey := q.get("jsonKey")
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, req kinko.Request) {
+	refresh, err := q.Bool("refreshNow", true)
+	jsonKey, hasKey := q.Get("jsonKey")
 	if err == nil && hasKey && jsonKey == "" {
 		err = errors.New("jsonKey is empty; name a top-level key of the JSON value, or drop the parameter")
 	}
@@ -359,13 +373,13 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req ki
 		if debug {
 			h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
 		}
-		w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
+		w.Header()["Cache-Status"] = h.hv.status.Header(st, err)
 		fail(w, kinko.CallerGone,
 			"the connection was closed or half-closed (shutdown for writing) before the answer was ready, so kinko stopped "+
 				"waiting for it; keep the connection open for writing until the answer arrives")
 		return
 	}
-	cs := h.hv.cacheStatus(st, err)
+	cs := h.hv.status.Header(st, err)
 	w.Header()["Cache-Status"] = cs
 	if debug {
 		// The header as the caller got it: make run prints it for each read of the function's.
@@ -386,7 +400,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req ki
 	}
 	value, code, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
 	if problem != "" {
-		fail(w, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), clip(req.ID), problem))
+		fail(w, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), kinko.Clip(req.ID), problem))
 		return
 	}
 	w.Header()["Content-Type"] = h.hv.text
@@ -420,9 +434,9 @@ func lookupJSONKey(v document.Value, k string, recount func()) (value string, co
 	case errors.Is(err, document.ErrNoText):
 		return "", kinko.BadRequest, "holds binary data, not a JSON object; drop jsonKey to read it whole"
 	case errors.Is(err, document.ErrNoKey):
-		return "", kinko.KeyNotFound, fmt.Sprintf("has no top-level key %q", clip(k))
+		return "", kinko.KeyNotFound, fmt.Sprintf("has no top-level key %q", kinko.Clip(k))
 	case errors.Is(err, document.ErrNullKey):
-		return "", kinko.KeyNotFound, fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
+		return "", kinko.KeyNotFound, fmt.Sprintf("has top-level key %q set to null: it holds no value", kinko.Clip(k))
 	}
 	return "", kinko.BadRequest, "is not a JSON object; drop jsonKey to read the whole string"
 }
@@ -435,20 +449,11 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", clip(r.URL.Path), AgentPrefix))
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", kinko.Clip(r.URL.Path), AgentPrefix))
 }
 
 // notClean refuses a path with an empty segment, a dot segment or a trailing slash.
 func notClean(w http.ResponseWriter, r *http.Request) {
 	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
-		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", clip(r.URL.EscapedPath()), AgentPrefix))
-}
-
-// clip keeps caller-supplied text in messages short.
-func clip(s string) string {
-	const max = 128
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
+		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), AgentPrefix))
 }

@@ -364,39 +364,6 @@ func TestUpstreamErrorsPassThrough(t *testing.T) {
 	}
 }
 
-func TestCacheStatusValues(t *testing.T) {
-	for st, want := range map[cache.Status]string{
-		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}:       "kinko; hit; ttl=287",
-		{Outcome: cache.Miss, TTL: 300 * time.Second}:              "kinko; fwd=miss; stored; ttl=300",
-		{Outcome: cache.Collapsed, TTL: 299500 * time.Millisecond}: "kinko; fwd=miss; collapsed; ttl=299",
-		{Outcome: cache.Expired, TTL: 271 * time.Second}:           "kinko; fwd=stale; stored; ttl=271",
-		{Outcome: cache.StaleIfError}:                              "kinko; hit; detail=stale-if-error",
-		{Outcome: cache.StaleWhileRevalidate}:                      "kinko; hit; detail=stale-while-revalidate",
-		{Outcome: cache.Refreshed, TTL: 300 * time.Second}:         "kinko; fwd=request; stored; ttl=300",
-		{Outcome: cache.Bypass}:                                    "kinko; fwd=bypass",
-		// Answered but not stored (a value over the cache's byte budget): no promise of freshness.
-		{Outcome: cache.Miss}:      "kinko; fwd=miss",
-		{Outcome: cache.Collapsed}: "kinko; fwd=miss; collapsed",
-		{Outcome: cache.Expired}:   "kinko; fwd=stale",
-		{Outcome: cache.Refreshed}: "kinko; fwd=request",
-	} {
-		if got := cacheStatus(st, nil); got != want {
-			t.Errorf("%v: %q, want %q", st.Outcome, got, want)
-		}
-	}
-	// An error answered from the cache (a remembered not-found) forwarded nothing.
-	notFound := &kinko.Error{Code: kinko.NotFound, AWSStatus: 404, AWSCode: "ResourceNotFoundException", Message: "gone"}
-	for st, want := range map[cache.Status]string{
-		{Outcome: cache.Hit}:       "kinko; hit; detail=remembered-error",
-		{Outcome: cache.Miss}:      "kinko; fwd=miss; fwd-status=404",
-		{Outcome: cache.Refreshed}: "kinko; fwd=request; fwd-status=404",
-	} {
-		if got := cacheStatus(st, notFound); got != want {
-			t.Errorf("error, %v: %q, want %q", st.Outcome, got, want)
-		}
-	}
-}
-
 func TestHTTPServerLimits(t *testing.T) {
 	s := NewHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	if s.ReadHeaderTimeout == 0 || s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.IdleTimeout == 0 || s.MaxHeaderBytes != MaxHeaderBytes {
