@@ -235,7 +235,7 @@ func (e *CredentialsError) Unwrap() error { return e.Err }
 // Endpoints reads the SDK-standard endpoint overrides: the service's own variable first, then
 // AWS_ENDPOINT_URL. Empty means AWS's public endpoint for the region.
 func Endpoints(getenv func(string) string) map[kinko.Kind]string {
-	out := make(map[kinko.Kind]string, len(kinko.Kinds()))
+	out := make(map[kinko.Kind]string)
 	for _, k := range kinko.Kinds() {
 		out[k] = firstSet(getenv, k.EndpointVariable(), "AWS_ENDPOINT_URL")
 	}

@@ -41,8 +41,6 @@ func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
 	return e
 }
 
-func (e *credentialsEndpoint) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.calls }
-
 func containerEnv(url string, extra ...string) func(string) string {
 	m := map[string]string{"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url}
 	for i := 0; i+1 < len(extra); i += 2 {
