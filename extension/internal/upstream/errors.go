@@ -56,6 +56,9 @@ func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 			status = resp.HTTPStatusCode()
 		}
 		code := api.ErrorCode()
+		if code == "" {
+			code = "UnknownError" // AWS answered, but said no code: still AWS's answer, with its status
+		}
 		msg := api.ErrorMessage()
 		if msg == "" {
 			msg = svc + " answered " + code

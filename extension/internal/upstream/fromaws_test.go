@@ -17,4 +17,8 @@ func TestFromAWSWhenAWSUsesKinkosCode(t *testing.T) {
 	if e := classify(kinko.SecretsManager, errors.New("something else"), 2*time.Second); e.FromAWS() {
 		t.Fatal("kinko's own InternalFailure must not count as AWS's")
 	}
+	// An answer without a code is still AWS's, with AWS's status.
+	if e := classify(kinko.SecretsManager, apiError(503, ""), 2*time.Second); !e.FromAWS() || e.AWSStatus != 503 || e.Type() != "UnknownError" || !e.Transient() {
+		t.Fatalf("AWS's 503 without a code: FromAWS %t status %d type %q, want AWS's 503, transient", e.FromAWS(), e.AWSStatus, e.Type())
+	}
 }
