@@ -70,8 +70,16 @@ deps: node_modules/.package-lock.json ## install what the tests need when missin
 vet: ## go vet
 	$(GO) vet ./...
 
-unit: ## go test -race ./... (includes ./e2e)
-	$(GO) test -race -count=1 ./...
+# The whole output is kept in build/unit.log; on failure the last lines name what failed (a CI
+# log is read from its end).
+unit: ## go test -race ./... (includes ./e2e); on failure, ends with the list of what failed
+	@mkdir -p $(BUILD)
+	@echo "$(GO) test -race -count=1 ./...  (output also in $(BUILD)/unit.log)"
+	@status=0; $(GO) test -race -count=1 ./... 2>&1 | tee $(BUILD)/unit.log || status=$$?; \
+	if [[ $$status -ne 0 ]]; then \
+	  echo; echo "==> make unit: FAILED (exit $$status). What failed ($(BUILD)/unit.log has it all):"; \
+	  grep -E '^[[:space:]]*--- FAIL|^FAIL[[:space:]]|^panic: |\[(build|setup) failed\]' $(BUILD)/unit.log || echo "  no FAIL line: read $(BUILD)/unit.log"; \
+	fi; exit $$status
 
 e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
 	$(GO) test -count=1 -v ./e2e/...

@@ -143,9 +143,11 @@ func onPaper(b *strings.Builder, p Params, scenarios []*Scenario) {
 		failing := ids * math.Min(dur, ttl) / ttl
 		// At the 30 s cap a sandbox's three failing keys draw with equal jitter: 22.5 s on average.
 		capRate := ids / 22.5
-		w("| 4. brownout | measured: %.3f calls per key per second over a %.0f s brownout, in which every key here came due (the TTL is %s). At TTL 300 s keys come due "+
-			"at %s a second, so after %.0f s about %s keys are failing, at that rate %s calls/s; after 5 minutes all 30,000 are, most at the 30 s cap of the backoff "+
-			"(failing together, each key waits 15 to 30 s: 22.5 s on average): %s calls/s. Not the %s reads/s the functions send | %.0f%% after %.0f s; %.0f%% at the cap |\n",
+		w("| 4. brownout | measured: %.3f calls per key per second over a %.0f s brownout, in which every key here came due (the TTL is %s) and each sandbox's three keys "+
+			"failed together, sharing one pace. At TTL 300 s keys come due at %s a second, so after %.0f s about %s keys are failing, at that rate %s calls/s: a floor, "+
+			"for a sandbox's keys then come due minutes apart and most fail alone, each at its own backoff (full jitter under an envelope capped by how long it has failed); "+
+			"after 5 minutes all 30,000 are, failing together, most at the 30 s cap of the backoff "+
+			"(each key waits 15 to 30 s: 22.5 s on average): %s calls/s. Not the %s reads/s the functions send | at least %.0f%% after %.0f s; %.0f%% at the cap |\n",
 			perPair, dur, p.TTL, thousands(ids/ttl), dur, thousands(failing), thousands(perPair*failing), thousands(capRate), thousands(sandboxes*pace*secrets),
 			100*perPair*failing/quota, dur, 100*capRate/quota)
 	}

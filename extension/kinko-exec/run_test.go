@@ -55,6 +55,11 @@ func startKinko(t *testing.T, l net.Listener) *fakeKinko {
 	if err != nil {
 		t.Fatalf("moto: %v", err)
 	}
+	// The tests here run one at a time (none is parallel) and each starts one kinko: an empty
+	// moto for each, so -count=N repeats them instead of failing on names the last run created.
+	if err := m.Reset(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	// Each test has its own names, so tests sharing one moto never see each other's secrets.
 	prefix := strings.ReplaceAll(t.Name(), "/", "_") + "-"
 	env := m.Env()
@@ -321,28 +326,34 @@ func TestKinkoBindsLate(t *testing.T) {
 	addr := l.Addr().String()
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	var k *fakeKinko
-	bound := make(chan error, 1)
-	// The scenario itself is a late start: bind 200 ms after the wrapper began.
-	time.AfterFunc(200*time.Millisecond, func() {
-		l, err := net.Listen("tcp4", addr)
-		if err == nil {
-			k = startKinko(t, l)
-		}
-		bound <- err
-	})
+	// moto first: under load it takes seconds to start, which is not the late bind under test.
+	if _, err := sharedMoto(); err != nil {
+		t.Fatalf("moto: %v", err)
+	}
 	env := []string{"AWS_SESSION_TOKEN=session-TestKinkoBindsLate-", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + strconv.Itoa(port),
 		"U=kinko:secretsmanager:TestKinkoBindsLate-app/db#user"}
 	var stderr bytes.Buffer
 	var e execCall
-	code := run([]string{"kinko-exec", "/bin/true"}, env, &stderr, e.exec, limits{Total: 20 * time.Second, Refused: 15 * time.Second, Backoff: time.Millisecond})
-	if err := <-bound; err != nil {
+	var code int
+	var wrapper sync.WaitGroup
+	wrapper.Go(func() {
+		code = run([]string{"kinko-exec", "/bin/true"}, env, &stderr, e.exec, limits{Total: 20 * time.Second, Refused: 15 * time.Second, Backoff: time.Millisecond})
+	})
+	t.Cleanup(wrapper.Wait) // a Fatal below still waits for the wrapper (its Total bounds it)
+	// The scenario itself is a late start: kinko binds 200 ms after the wrapper began. It binds
+	// here, on the test's goroutine, so that a failure to start it fails the test instead of
+	// leaving the wrapper's result unread until the test binary times out.
+	time.Sleep(200 * time.Millisecond)
+	l, err = net.Listen("tcp4", addr)
+	if err != nil {
+		wrapper.Wait()
 		t.Skipf("the port was taken meanwhile: %v", err)
 	}
+	startKinko(t, l)
+	wrapper.Wait()
 	if code != exitCannotRun || !slices.Contains(e.env, "U=admin") {
 		t.Errorf("run = %d, stderr %q; want the value once kinko listened", code, redact(stderr.String()))
 	}
-	_ = k
 }
 
 // A kinko that accepts and never answers (or answers oddly) gets a bounded wait and a reason.
