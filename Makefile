@@ -82,9 +82,16 @@ vet: ## go vet
 	$(GO) vet ./...
 	$(GO) vet -C client ./...
 
-unit: ## go test -race ./... (includes ./e2e)
-	$(GO) test -race -count=1 ./...
-	$(GO) test -C client -race -count=1 ./...
+# The whole output is kept in build/unit.log; on failure the last lines name what failed (a CI
+# log is read from its end). The Go client is a module of its own: its tests run there too.
+unit: ## go test -race ./... (includes ./e2e) and in client/; on failure, ends with the list of what failed
+	@mkdir -p $(BUILD)
+	@echo "$(GO) test -race -count=1 ./... && $(GO) test -C client -race -count=1 ./...  (output also in $(BUILD)/unit.log)"
+	@status=0; { $(GO) test -race -count=1 ./... && $(GO) test -C client -race -count=1 ./...; } 2>&1 | tee $(BUILD)/unit.log || status=$$?; \
+	if [[ $$status -ne 0 ]]; then \
+	  echo; echo "==> make unit: FAILED (exit $$status). What failed ($(BUILD)/unit.log has it all):"; \
+	  grep -E '^[[:space:]]*--- FAIL|^FAIL[[:space:]]|^panic: |\[(build|setup) failed\]' $(BUILD)/unit.log || echo "  no FAIL line: read $(BUILD)/unit.log"; \
+	fi; exit $$status
 
 e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
 	$(GO) test -count=1 -v ./e2e/...
@@ -204,7 +211,7 @@ faulttable-before: ## the same measurement against FAULT_TABLE_BEFORE (default 5
 
 fuzz: ## each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./extension/internal/server
-	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./extension/internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./extension/internal/query
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./extension/internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./extension/internal/reference
 	$(GO) test -run '^$$' -fuzz '^FuzzField$$' -fuzztime $(FUZZTIME) ./extension/internal/jsonfield

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/earlystart"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 	"github.com/kinko-dev/kinko/internal/extensionsapitest"
 )
 
@@ -45,7 +45,7 @@ func TestEarlyStartSettlesOnlyWhatKinkoAccepts(t *testing.T) {
 				return
 			}
 			settled++
-			if _, err := upstream.AWSConfig(getenv); err != nil {
+			if _, err := awsconfig.Load(getenv); err != nil {
 				t.Fatalf("the early start settles %v, which kinko refuses: %v", env, err)
 			}
 			return

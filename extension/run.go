@@ -10,11 +10,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/core"
 	"github.com/kinko-dev/kinko/extension/internal/earlystart"
 	"github.com/kinko-dev/kinko/extension/internal/lambda"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
 // run is the extension's whole life: load the configuration, build the serving core, and hand
@@ -49,7 +49,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, env
 func load(getenv func(string) string, environ []string) (config.Config, aws.Config, error) {
 	cfg, err := config.Load(getenv)
 	cfg.Prefetch = config.AddReferences(cfg.Prefetch, environ)
-	awsCfg, awsErr := upstream.AWSConfig(getenv)
+	awsCfg, awsErr := awsconfig.Load(getenv)
 	if err == nil && awsErr != nil {
 		err = &config.Error{Variable: "AWS environment", Problem: awsErr.Error()}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/jsonfield"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/rawhttp"
 	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
@@ -49,7 +50,7 @@ func newClient(env []string, lim limits) (*client, error) {
 // resolve reads one reference's value through kinko.
 func (c *client) resolve(r reference.Reference) (string, error) {
 	var target string
-	if r.Service == reference.SSM {
+	if r.Kind == kinko.SSM {
 		target = "/systemsmanager/parameters/get?name=" + escape(r.ID) + "&withDecryption=true"
 	} else {
 		target = "/secretsmanager/get?secretId=" + escape(r.ID)
@@ -64,7 +65,7 @@ func (c *client) resolve(r reference.Reference) (string, error) {
 	if a.status != 200 {
 		return "", a.problem()
 	}
-	if r.Service == reference.SSM {
+	if r.Kind == kinko.SSM {
 		p, _, found, err := jsonfield.Field(a.body, "Parameter")
 		if err == nil && found {
 			var v string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
 
@@ -96,8 +97,9 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 			case err != nil:
 				problems = append(problems, u.name+": "+err.Error())
 			case res.err != nil:
-				// kinko names the id at the head of an error AWS answered; this line names it first.
-				msg := strings.Replace(res.err.Error(), describe(reference.Reference{Service: u.ref.Service, ID: u.ref.ID})+": ", "", 1)
+				// kinko names the id at the head of an error AWS answered (kinko.Request.Describe);
+				// this line names it first.
+				msg := strings.Replace(res.err.Error(), u.ref.Request().Describe()+": ", "", 1)
 				problems = append(problems, u.name+": "+describe(u.ref)+": "+msg)
 			case strings.IndexByte(res.value, 0) >= 0:
 				problems = append(problems, u.name+": "+describe(u.ref)+": the value holds a NUL byte, which an environment variable cannot carry")
@@ -125,7 +127,7 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 }
 
 func describe(r reference.Reference) string {
-	if r.Service == reference.SSM {
+	if r.Kind == kinko.SSM {
 		return "parameter " + strconv.Quote(r.ID)
 	}
 	if r.HasKey {

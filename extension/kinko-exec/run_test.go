@@ -21,8 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 	"github.com/kinko-dev/kinko/internal/moto"
@@ -35,8 +38,8 @@ const (
 	token       = "tok=\nén\tキー"
 )
 
-// kinko is the real HTTP API (server, cache, upstream) in front of moto, on loopback.
-type kinko struct {
+// fakeKinko is the real HTTP API (server, cache, upstream) in front of moto, on loopback.
+type fakeKinko struct {
 	port     int
 	token    string
 	arn      string // of app/db
@@ -46,16 +49,21 @@ type kinko struct {
 
 var sharedMoto = sync.OnceValues(func() (*moto.Server, error) { return moto.Start(context.Background()) })
 
-func startKinko(t *testing.T, l net.Listener) *kinko {
+func startKinko(t *testing.T, l net.Listener) *fakeKinko {
 	t.Helper()
 	m, err := sharedMoto()
 	if err != nil {
 		t.Fatalf("moto: %v", err)
 	}
+	// The tests here run one at a time (none is parallel) and each starts one kinko: an empty
+	// moto for each, so -count=N repeats them instead of failing on names the last run created.
+	if err := m.Reset(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	// Each test has its own names, so tests sharing one moto never see each other's secrets.
 	prefix := strings.ReplaceAll(t.Name(), "/", "_") + "-"
 	env := m.Env()
-	awsCfg, err := upstream.AWSConfig(func(k string) string { return env[k] })
+	awsCfg, err := awsconfig.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,23 +90,22 @@ func startKinko(t *testing.T, l net.Listener) *kinko {
 		t.Fatal(err)
 	}
 
-	k := &kinko{token: "session-" + prefix, arn: aws.ToString(db.ARN), mu: &sync.Mutex{}}
+	k := &fakeKinko{token: "session-" + prefix, arn: aws.ToString(db.ARN), mu: &sync.Mutex{}}
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	up := upstream.New(awsCfg, upstream.Options{MaxConnections: 3, Timeout: cfg.Timeout,
-		Endpoints: upstream.Endpoints(func(k string) string { return env[k] }), Logger: logger})
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load: func(ctx context.Context, r upstream.Request) (upstream.Value, error) {
-			k.mu.Lock()
-			k.upstream++
-			k.mu.Unlock()
-			return up.Fetch(ctx, r)
-		},
-		TTL:       func(r upstream.Request) time.Duration { return cfg.TTL(r.Kind) },
-		Transient: upstream.IsTransient, Size: 100, RefreshAhead: 1, Logger: logger,
+		Endpoints: awsconfig.Endpoints(func(k string) string { return env[k] }), Logger: logger})
+	c := cache.New[kinko.Request, document.Value](cache.LoadFunc[kinko.Request, document.Value](func(ctx context.Context, r kinko.Request) (document.Value, error) {
+		k.mu.Lock()
+		k.upstream++
+		k.mu.Unlock()
+		return up.Fetch(ctx, r)
+	}), cache.Options[kinko.Request]{
+		TTL:  func(r kinko.Request) time.Duration { return cfg.TTL(r.Kind) },
+		Size: 100, RefreshAhead: 1, Logger: logger,
 	})
 	t.Cleanup(c.Close)
 	if l == nil {
@@ -115,7 +122,7 @@ func startKinko(t *testing.T, l net.Listener) *kinko {
 }
 
 // env is a sandbox environment for k, plus more.
-func (k *kinko) env(t *testing.T, more ...string) []string {
+func (k *fakeKinko) env(t *testing.T, more ...string) []string {
 	prefix := strings.ReplaceAll(t.Name(), "/", "_") + "-"
 	base := []string{
 		"PATH=/usr/bin:/bin",
@@ -319,28 +326,34 @@ func TestKinkoBindsLate(t *testing.T) {
 	addr := l.Addr().String()
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	var k *kinko
-	bound := make(chan error, 1)
-	// The scenario itself is a late start: bind 200 ms after the wrapper began.
-	time.AfterFunc(200*time.Millisecond, func() {
-		l, err := net.Listen("tcp4", addr)
-		if err == nil {
-			k = startKinko(t, l)
-		}
-		bound <- err
-	})
+	// moto first: under load it takes seconds to start, which is not the late bind under test.
+	if _, err := sharedMoto(); err != nil {
+		t.Fatalf("moto: %v", err)
+	}
 	env := []string{"AWS_SESSION_TOKEN=session-TestKinkoBindsLate-", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + strconv.Itoa(port),
 		"U=kinko:secretsmanager:TestKinkoBindsLate-app/db#user"}
 	var stderr bytes.Buffer
 	var e execCall
-	code := run([]string{"kinko-exec", "/bin/true"}, env, &stderr, e.exec, limits{Total: 20 * time.Second, Refused: 15 * time.Second, Backoff: time.Millisecond})
-	if err := <-bound; err != nil {
+	var code int
+	var wrapper sync.WaitGroup
+	wrapper.Go(func() {
+		code = run([]string{"kinko-exec", "/bin/true"}, env, &stderr, e.exec, limits{Total: 20 * time.Second, Refused: 15 * time.Second, Backoff: time.Millisecond})
+	})
+	t.Cleanup(wrapper.Wait) // a Fatal below still waits for the wrapper (its Total bounds it)
+	// The scenario itself is a late start: kinko binds 200 ms after the wrapper began. It binds
+	// here, on the test's goroutine, so that a failure to start it fails the test instead of
+	// leaving the wrapper's result unread until the test binary times out.
+	time.Sleep(200 * time.Millisecond)
+	l, err = net.Listen("tcp4", addr)
+	if err != nil {
+		wrapper.Wait()
 		t.Skipf("the port was taken meanwhile: %v", err)
 	}
+	startKinko(t, l)
+	wrapper.Wait()
 	if code != exitCannotRun || !slices.Contains(e.env, "U=admin") {
 		t.Errorf("run = %d, stderr %q; want the value once kinko listened", code, redact(stderr.String()))
 	}
-	_ = k
 }
 
 // A kinko that accepts and never answers (or answers oddly) gets a bounded wait and a reason.

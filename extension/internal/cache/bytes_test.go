@@ -12,8 +12,8 @@ import (
 )
 
 // byteCache is a cache of string values bounded to max bytes, each value costing its length.
-func byteCache(u *upstream, max int, mod func(*Options[key, string])) *Cache[key, string] {
-	return newCache(u, func(o *Options[key, string]) {
+func byteCache(u *upstream, max int, mod func(*options)) *Cache[key, string] {
+	return newCache(u, func(o *options) {
 		o.Size = 1000
 		o.MaxBytes = max
 		o.Cost = func(_ key, v string) int { return len(v) }
@@ -86,7 +86,7 @@ func TestByteBudgetEvictsLeastRecentlyUsed(t *testing.T) {
 func TestAliasedEntryIsCountedOnce(t *testing.T) {
 	u := newUpstream()
 	u.set("id", strings.Repeat("v", 1000), nil)
-	c := byteCache(u, 10_000, func(o *Options[key, string]) {
+	c := byteCache(u, 10_000, func(o *options) {
 		o.Aliases = func(key, string) []key { return []key{"arn", "name"} }
 	})
 	defer c.Close()
@@ -104,7 +104,7 @@ func TestValueOverBudgetIsAnsweredNotStored(t *testing.T) {
 	u.set("small", "s3cr3t-small", nil)
 	u.set("big", "s3cr3t-old", nil)
 	var logs bytes.Buffer
-	c := byteCache(u, 10_000, func(o *Options[key, string]) {
+	c := byteCache(u, 10_000, func(o *options) {
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	defer c.Close()
@@ -144,13 +144,10 @@ type growing struct {
 
 // Recount counts what an entry holds now: the budget sees the growth, and evicts for it.
 func TestRecountCountsGrowth(t *testing.T) {
-	c := New(Options[key, growing]{
-		Load: func(_ context.Context, k key) (growing, error) {
-			return growing{name: string(k), extra: &atomic.Int64{}}, nil
-		},
-		Cost:         func(_ key, v growing) int { return 1000 + int(v.extra.Load()) },
+	c := New[key, growing](source[growing]{load: func(_ context.Context, k key) (growing, error) {
+		return growing{name: string(k), extra: &atomic.Int64{}}, nil
+	}, cost: func(_ key, v growing) int { return 1000 + int(v.extra.Load()) }}, Options[key]{
 		TTL:          func(key) time.Duration { return time.Hour },
-		Transient:    func(error) bool { return false },
 		Size:         1000,
 		MaxBytes:     5000,
 		RefreshAhead: 1,

@@ -15,10 +15,56 @@ type key string
 
 func (k key) String() string { return string(k) }
 
+// failure is an upstream error as the cache sees one: it says what it is, as kinko.Error does.
+type failure struct {
+	msg                            string
+	transient, notFound, throttled bool
+}
+
+func (f *failure) Error() string   { return f.msg }
+func (f *failure) Transient() bool { return f.transient }
+func (f *failure) NotFound() bool  { return f.notFound }
+func (f *failure) Throttled() bool { return f.throttled }
+
 var (
-	errTransient = errors.New("upstream 503")
-	errNotFound  = errors.New("ResourceNotFoundException")
+	errTransient error = &failure{msg: "upstream 503", transient: true}
+	errNotFound  error = &failure{msg: "ResourceNotFoundException", notFound: true}
 )
+
+// source is a Source over a test's functions: no aliases and a cost of 1 unless given.
+type source[V any] struct {
+	load    func(context.Context, key) (V, error)
+	aliases func(key, V) []key
+	cost    func(key, V) int
+}
+
+func (s source[V]) Load(ctx context.Context, k key) (V, error) { return s.load(ctx, k) }
+
+func (s source[V]) Aliases(k key, v V) []key {
+	if s.aliases == nil {
+		return nil
+	}
+	return s.aliases(k, v)
+}
+
+func (s source[V]) Cost(k key, v V) int {
+	if s.cost == nil {
+		return 1
+	}
+	return s.cost(k, v)
+}
+
+// options is a test cache's configuration: the cache's Options, and what its source says of
+// the values beside loading them.
+type options struct {
+	Options[key]
+	Aliases func(key, string) []key
+	Cost    func(key, string) int
+}
+
+func (o options) build(load func(context.Context, key) (string, error)) *Cache[key, string] {
+	return New[key, string](source[string]{load: load, aliases: o.Aliases, cost: o.Cost}, o.Options)
+}
 
 // upstream is a fake Load: it answers value/err per key and counts calls.
 type upstream struct {
@@ -67,22 +113,20 @@ func (u *upstream) count(k key) int {
 	return u.calls[k]
 }
 
-func newCache(u *upstream, mod func(*Options[key, string])) *Cache[key, string] {
-	o := Options[key, string]{
-		Load:         u.load,
+func newCache(u *upstream, mod func(*options)) *Cache[key, string] {
+	o := options{Options: Options[key]{
 		TTL:          func(key) time.Duration { return 100 * time.Second },
-		Transient:    func(err error) bool { return errors.Is(err, errTransient) },
 		Size:         10,
 		RefreshAhead: 1,
 		StaleIfError: 50 * time.Second,
 		MaxWait:      time.Second,
 		// No jitter: lifetimes are the TTL, refresh-ahead points the earliest allowed.
 		Rand: func() float64 { return 0 },
-	}
+	}}
 	if mod != nil {
 		mod(&o)
 	}
-	return New(o)
+	return o.build(u.load)
 }
 
 func get(t *testing.T, c *Cache[key, string], k key) (string, Status, error) {
@@ -155,7 +199,7 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 func TestAliasesShareOneEntry(t *testing.T) {
 	u := newUpstream()
 	u.set("name", "v", nil)
-	c := newCache(u, func(o *Options[key, string]) {
+	c := newCache(u, func(o *options) {
 		o.Aliases = func(k key, v string) []key { return []key{"arn", "name"} }
 	})
 	defer c.Close()
@@ -175,7 +219,7 @@ func TestLeastRecentlyUsedIsEvicted(t *testing.T) {
 	for _, k := range []key{"a", "b", "c"} {
 		u.set(k, "v"+string(k), nil)
 	}
-	c := newCache(u, func(o *Options[key, string]) { o.Size = 2 })
+	c := newCache(u, func(o *options) { o.Size = 2 })
 	defer c.Close()
 	for _, k := range []key{"a", "b", "a", "c"} { // a touched after b: b is least recent
 		if _, _, err := get(t, c, k); err != nil {
@@ -200,7 +244,7 @@ func TestRefreshAheadRunsOnceInBackground(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v1", nil)
-		c := newCache(u, func(o *Options[key, string]) { o.RefreshAhead = 0.9 })
+		c := newCache(u, func(o *options) { o.RefreshAhead = 0.9 })
 		defer c.Close()
 		get(t, c, "a")
 
@@ -325,7 +369,7 @@ func testRefreshNeverAnswersTheCachedValue(t *testing.T) {
 func TestZeroTTLBypasses(t *testing.T) {
 	u := newUpstream()
 	u.set("a", "v", nil)
-	c := newCache(u, func(o *Options[key, string]) { o.TTL = func(key) time.Duration { return 0 } })
+	c := newCache(u, func(o *options) { o.TTL = func(key) time.Duration { return 0 } })
 	defer c.Close()
 	for range 3 {
 		if _, st, err := get(t, c, "a"); err != nil || st.Outcome != Bypass {
@@ -341,7 +385,7 @@ func TestCloseCancelsBackgroundRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v", nil)
-		c := newCache(u, func(o *Options[key, string]) { o.RefreshAhead = 0.5 })
+		c := newCache(u, func(o *options) { o.RefreshAhead = 0.5 })
 		get(t, c, "a")
 		u.gate = make(chan struct{}) // the refresh would hang forever
 		time.Sleep(90 * time.Second) // past the earliest refresh point, 1/1.2 of the TTL
@@ -367,7 +411,7 @@ func TestObserverCounts(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v", nil)
 		obs := &counting{}
-		c := newCache(u, func(o *Options[key, string]) { o.Observer = obs })
+		c := newCache(u, func(o *options) { o.Observer = obs })
 		defer c.Close()
 		get(t, c, "a")
 		get(t, c, "a")

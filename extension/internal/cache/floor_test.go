@@ -98,8 +98,7 @@ func TestRefreshNowDoesNotTakeAnOlderAttemptsAnswer(t *testing.T) {
 func TestNotFoundIsRememberedBriefly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
-		c := newCache(u, func(o *Options[key, string]) {
-			o.NotFound = func(err error) bool { return errors.Is(err, errNotFound) }
+		c := newCache(u, func(o *options) {
 			o.NotFoundTTL = 5 * time.Second
 		})
 		defer c.Close()
@@ -120,19 +119,20 @@ func TestNotFoundIsRememberedBriefly(t *testing.T) {
 	})
 }
 
-// Only what NotFound classifies is remembered, and NotFoundTTL 0 remembers nothing.
+// Only a failure that says it is a not-found is remembered, and NotFoundTTL 0 remembers nothing.
 func TestOnlyNotFoundIsRemembered(t *testing.T) {
-	for name, mod := range map[string]func(*Options[key, string]){
-		"other error": func(o *Options[key, string]) {
-			o.NotFound = func(error) bool { return false }
-			o.NotFoundTTL = 5 * time.Second
-		},
-		"ttl 0": func(o *Options[key, string]) { o.NotFound = func(error) bool { return true } },
+	for name, tc := range map[string]struct {
+		err error
+		mod func(*options)
+	}{
+		"other error": {&failure{msg: "AccessDeniedException"}, func(o *options) { o.NotFoundTTL = 5 * time.Second }},
+		"ttl 0":       {errNotFound, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				u := newUpstream()
-				c := newCache(u, mod)
+				u.set("missing", "", tc.err)
+				c := newCache(u, tc.mod)
 				defer c.Close()
 				for range 3 {
 					get(t, c, "missing")
@@ -149,8 +149,7 @@ func TestOnlyNotFoundIsRemembered(t *testing.T) {
 func TestForgetForgetsNotFound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
-		c := newCache(u, func(o *Options[key, string]) {
-			o.NotFound = func(err error) bool { return errors.Is(err, errNotFound) }
+		c := newCache(u, func(o *options) {
 			o.NotFoundTTL = 5 * time.Second
 		})
 		defer c.Close()

@@ -103,7 +103,7 @@ func TestWallClockAheadEndsFreshness(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v1", nil)
 		w := &wallAhead{}
-		c := newCache(u, func(o *Options[key, string]) { o.Wall = w.now })
+		c := newCache(u, func(o *options) { o.Wall = w.now })
 		defer c.Close()
 		get(t, c, "a")
 		time.Sleep(10 * time.Second)
@@ -130,7 +130,7 @@ func TestWallClockAheadEndsStaleWindow(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v1", nil)
 		w := &wallAhead{}
-		c := newCache(u, func(o *Options[key, string]) { o.Wall = w.now })
+		c := newCache(u, func(o *options) { o.Wall = w.now })
 		defer c.Close()
 		get(t, c, "a")
 

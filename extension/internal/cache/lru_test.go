@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -17,16 +16,14 @@ func TestExpiredEntryBeingRefetchedIsNotEvicted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
 		var failing atomic.Bool
-		c := New(Options[key, string]{
-			Load: func(_ context.Context, k key) (string, error) {
-				if k == "a" && failing.Load() {
-					<-gate // AWS hangs, then fails
-					return "", errTransient
-				}
-				return "v-" + string(k), nil
-			},
+		c := New[key, string](LoadFunc[key, string](func(_ context.Context, k key) (string, error) {
+			if k == "a" && failing.Load() {
+				<-gate // AWS hangs, then fails
+				return "", errTransient
+			}
+			return "v-" + string(k), nil
+		}), Options[key]{
 			TTL:          func(key) time.Duration { return 100 * time.Second },
-			Transient:    func(err error) bool { return errors.Is(err, errTransient) },
 			Size:         2,
 			RefreshAhead: 1,
 			StaleIfError: time.Hour,

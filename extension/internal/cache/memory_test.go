@@ -74,17 +74,15 @@ type memoryCache struct {
 
 func newMemoryCache(size int) *memoryCache {
 	m := &memoryCache{col: &collector{gone: map[string]bool{}}, version: map[key]string{}, fail: map[key]error{}, now: time.Unix(1e9, 0)}
-	m.Cache = New(Options[key, *box]{
-		Load: func(_ context.Context, k key) (*box, error) {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if err := m.fail[k]; err != nil {
-				return nil, err
-			}
-			return m.col.box(string(k) + m.version[k]), nil
-		},
+	m.Cache = New[key, *box](LoadFunc[key, *box](func(_ context.Context, k key) (*box, error) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if err := m.fail[k]; err != nil {
+			return nil, err
+		}
+		return m.col.box(string(k) + m.version[k]), nil
+	}), Options[key]{
 		TTL:          func(key) time.Duration { return time.Minute },
-		Transient:    func(err error) bool { return errors.Is(err, errTransient) },
 		Size:         size,
 		RefreshAhead: 1,
 		StaleIfError: time.Hour,

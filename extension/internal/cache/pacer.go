@@ -25,7 +25,7 @@ const failingFor = time.Minute
 //   - a key failing alone waits full jitter over its envelope, as without a pacer;
 //   - when m keys fail together each waits over m times its envelope (but at most Recovery,
 //     or its own envelope if that is longer), so together they retry at about the pace of one;
-//   - throttling, or failing together, draws equal jitter (half the envelope, plus a random
+//   - throttling (an error whose Throttled() says so), or failing together, draws equal jitter (half the envelope, plus a random
 //     part of the other half): throttling says the account is over its rate, and a retry drawn
 //     near zero lands in the same burst. The AWS SDK for Java waits the same way after a
 //     throttling error (full jitter for the others).
@@ -36,8 +36,7 @@ const failingFor = time.Minute
 // A Pacer is safe for concurrent use; the zero value is not usable, build one with NewPacer.
 // A nil *Pacer paces nothing: every key backs off alone, with full jitter.
 type Pacer[K comparable] struct {
-	throttled func(error) bool
-	recovery  time.Duration
+	recovery time.Duration
 
 	mu      sync.Mutex
 	failing map[K]time.Time // keys whose last attempt failed transiently, and when
@@ -45,9 +44,6 @@ type Pacer[K comparable] struct {
 
 // PacerOptions configure a Pacer.
 type PacerOptions struct {
-	// Throttled reports whether err says the account is over its rate (ThrottlingException).
-	// Nil: no error is.
-	Throttled func(err error) bool
 	// Recovery bounds how far the pacer stretches a key's wait (see Pacer). Default
 	// DefaultRecovery.
 	Recovery time.Duration
@@ -55,13 +51,10 @@ type PacerOptions struct {
 
 // NewPacer returns a pacer for one cache.
 func NewPacer[K comparable](o PacerOptions) *Pacer[K] {
-	if o.Throttled == nil {
-		o.Throttled = func(error) bool { return false }
-	}
 	if o.Recovery <= 0 {
 		o.Recovery = DefaultRecovery
 	}
-	return &Pacer[K]{throttled: o.Throttled, recovery: o.Recovery, failing: map[K]time.Time{}}
+	return &Pacer[K]{recovery: o.Recovery, failing: map[K]time.Time{}}
 }
 
 // failed records k's transient failure err at now and returns the envelope to draw k's wait
@@ -80,7 +73,7 @@ func (p *Pacer[K]) failed(k K, err error, env time.Duration, now time.Time) (tim
 	}
 	m := len(p.failing)
 	if m < 2 {
-		return env, p.throttled(err)
+		return env, throttled(err)
 	}
 	if shared := time.Duration(m) * env; shared/time.Duration(m) == env { // no overflow
 		env = max(env, min(shared, p.recovery))

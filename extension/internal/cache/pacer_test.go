@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,11 +10,10 @@ import (
 	"time"
 )
 
-var errThrottled = fmt.Errorf("ThrottlingException: rate exceeded (%w)", errTransient)
+var errThrottled error = &failure{msg: "ThrottlingException: rate exceeded", transient: true, throttled: true}
 
 func TestPacerEnvelope(t *testing.T) {
-	throttled := func(err error) bool { return errors.Is(err, errThrottled) }
-	p := NewPacer[key](PacerOptions{Throttled: throttled})
+	p := NewPacer[key](PacerOptions{})
 	t0 := time.Now()
 	check := func(k key, err error, env time.Duration, at time.Duration, wantEnv time.Duration, wantEqual bool) {
 		t.Helper()
@@ -136,10 +134,8 @@ func askEvery100ms(t *testing.T, c *Cache[key, string], ks []key, d time.Duratio
 }
 
 func pacedCache(f *keyed, seed uint64, pacer *Pacer[key]) *Cache[key, string] {
-	return New(Options[key, string]{
-		Load:         f.load,
+	return New[key, string](LoadFunc[key, string](f.load), Options[key]{
 		TTL:          func(key) time.Duration { return 10 * time.Second },
-		Transient:    func(err error) bool { return errors.Is(err, errTransient) },
 		Size:         100,
 		RefreshAhead: 1,
 		StaleIfError: time.Hour,
@@ -212,8 +208,7 @@ func TestAThrottledKeyWaitsAtLeastHalfItsEnvelope(t *testing.T) {
 	for seed := range uint64(20) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newKeyed()
-			throttled := func(err error) bool { return errors.Is(err, errThrottled) }
-			c := pacedCache(f, seed, NewPacer[key](PacerOptions{Throttled: throttled}))
+			c := pacedCache(f, seed, NewPacer[key](PacerOptions{}))
 			defer c.Close()
 			warmThenFail(t, f, c, keys(1), errThrottled)
 			askEvery100ms(t, c, keys(1), 5*time.Second)

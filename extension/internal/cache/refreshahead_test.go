@@ -12,7 +12,7 @@ func TestExplicitRefreshAheadIsUsedAsGiven(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v1", nil)
-		c := newCache(u, func(o *Options[key, string]) { o.RefreshAhead = 0.5 }) // lifetime = TTL = 100 s
+		c := newCache(u, func(o *options) { o.RefreshAhead = 0.5 }) // lifetime = TTL = 100 s
 		defer c.Close()
 		get(t, c, "a")
 		time.Sleep(49 * time.Second)
@@ -38,7 +38,7 @@ func TestDefaultRefreshAheadIsNoEarlierThanTheFloor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
 		u.set("a", "v", nil)
-		c := newCache(u, func(o *Options[key, string]) { o.RefreshAhead = 0 })
+		c := newCache(u, func(o *options) { o.RefreshAhead = 0 })
 		defer c.Close()
 		get(t, c, "a")
 		time.Sleep(83 * time.Second) // under 100/1.2 s

@@ -72,25 +72,26 @@ func (f *flaky) mostInFlight() int {
 	return f.maxIn
 }
 
-func flakyCache(f *flaky, mod func(*Options[key, string])) *Cache[key, string] {
-	o := Options[key, string]{
-		Load:         f.load,
+func flakyCache(f *flaky, mod func(*options)) *Cache[key, string] {
+	o := options{Options: Options[key]{
 		TTL:          func(key) time.Duration { return 10 * time.Second },
-		Transient:    func(err error) bool { return errors.Is(err, errTransient) },
-		GaveUp:       func(key, time.Duration) error { return errGaveUp },
 		Size:         100,
 		RefreshAhead: 1,
 		StaleIfError: time.Hour,
 		MaxWait:      250 * time.Millisecond,
 		Rand:         rand.New(rand.NewPCG(1, 2)).Float64,
-	}
+	}}
 	if mod != nil {
 		mod(&o)
 	}
-	return New(o)
+	return o.build(f.load)
 }
 
-var errGaveUp = errors.New("gave up waiting")
+// gaveUp reports whether err is the cache's own: the caller's budget ran out first.
+func gaveUp(err error) bool {
+	var g *GaveUpError
+	return errors.As(err, &g)
+}
 
 // lockedRand makes a seeded source safe for the cache's goroutines.
 func lockedRand(seed uint64) func() float64 {
@@ -141,7 +142,7 @@ func TestCallerWithAValueWaitsAtMostMaxWait(t *testing.T) {
 func TestRefetchWithinMaxWaitIsAnsweredFresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlaky("v1")
-		c := flakyCache(f, func(o *Options[key, string]) { o.Rand = func() float64 { return 0 } })
+		c := flakyCache(f, func(o *options) { o.Rand = func() float64 { return 0 } })
 		defer c.Close()
 		c.Get(t.Context(), "a")
 		time.Sleep(11 * time.Second)
@@ -155,7 +156,7 @@ func TestRefetchWithinMaxWaitIsAnsweredFresh(t *testing.T) {
 func TestBackoffServesStaleAtOnceAndAttemptsOnlyWhenDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlaky("v1")
-		c := flakyCache(f, func(o *Options[key, string]) { o.Rand = func() float64 { return 0.5 } })
+		c := flakyCache(f, func(o *options) { o.Rand = func() float64 { return 0.5 } })
 		defer c.Close()
 		c.Get(t.Context(), "a")
 		time.Sleep(11 * time.Second)
@@ -195,7 +196,7 @@ func TestBackoffOverALongOutage(t *testing.T) {
 
 func longOutage(t *testing.T, seed uint64) {
 	f := newFlaky("v1")
-	c := flakyCache(f, func(o *Options[key, string]) { o.Rand = lockedRand(seed) })
+	c := flakyCache(f, func(o *options) { o.Rand = lockedRand(seed) })
 	defer c.Close()
 	c.Get(t.Context(), "a")
 	time.Sleep(11 * time.Second)
@@ -250,7 +251,7 @@ func TestFreshValueSoonAfterAShortOutage(t *testing.T) {
 	for seed := range uint64(50) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newFlaky("v1")
-			c := flakyCache(f, func(o *Options[key, string]) { o.Rand = lockedRand(seed) })
+			c := flakyCache(f, func(o *options) { o.Rand = lockedRand(seed) })
 			defer c.Close()
 			c.Get(t.Context(), "a")
 			time.Sleep(11 * time.Second)
@@ -319,7 +320,7 @@ func TestNoValueCallerGivesUpAtItsBudget(t *testing.T) {
 		f.set("v", nil, hang)
 		c := flakyCache(f, nil)
 		defer c.Close()
-		if _, st, took, err := timed(c, "a"); !errors.Is(err, errGaveUp) || took != DefaultBudget || st.TTL != 0 {
+		if _, st, took, err := timed(c, "a"); !gaveUp(err) || took != DefaultBudget || st.TTL != 0 {
 			t.Fatalf("AWS hanging, no value: %+v %v after %s, want GaveUp after the default budget", st, err, took)
 		}
 		close(hang)
@@ -330,7 +331,7 @@ func TestNoValueCallerGetsTheLastFailureWhenNoAttemptIsDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlaky("")
 		f.set("", errTransient, nil)
-		c := flakyCache(f, func(o *Options[key, string]) {
+		c := flakyCache(f, func(o *options) {
 			o.Budget = func(key) time.Duration { return 100 * time.Millisecond }
 			o.Rand = func() float64 { return 0.9 }
 		})
@@ -371,7 +372,7 @@ func TestTTLJitterStaysUnderTheTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for _, draw := range []float64{0, 0.5, 0.999999} {
 			f := newFlaky("v")
-			c := flakyCache(f, func(o *Options[key, string]) { o.Rand = func() float64 { return draw } })
+			c := flakyCache(f, func(o *options) { o.Rand = func() float64 { return draw } })
 			c.Get(t.Context(), "a")
 			life := 10*time.Second - time.Duration(draw*float64(time.Second))
 			time.Sleep(life - time.Millisecond)
@@ -399,7 +400,7 @@ func TestRefreshAheadCostsAtMost1Point2CallsPerTTL(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFlaky("v")
-				c := flakyCache(f, func(o *Options[key, string]) {
+				c := flakyCache(f, func(o *options) {
 					o.TTL = func(key) time.Duration { return 100 * time.Second }
 					o.RefreshAhead = 0 // the default
 					o.Rand = r
@@ -429,17 +430,15 @@ func TestRefreshesOfValuesFetchedTogetherSpread(t *testing.T) {
 		second := map[key]time.Duration{}
 		calls := map[key]int{}
 		t0 := time.Now()
-		c := New(Options[key, string]{
-			Load: func(_ context.Context, k key) (string, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				if calls[k]++; calls[k] == 2 {
-					second[k] = time.Since(t0)
-				}
-				return "v", nil
-			},
+		c := New[key, string](LoadFunc[key, string](func(_ context.Context, k key) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if calls[k]++; calls[k] == 2 {
+				second[k] = time.Since(t0)
+			}
+			return "v", nil
+		}), Options[key]{
 			TTL:          func(key) time.Duration { return ttl },
-			Transient:    func(error) bool { return false },
 			Size:         n,
 			RefreshAhead: 0, // the default
 			StaleIfError: time.Hour,
@@ -523,17 +522,14 @@ func TestOlderAttemptNeverOverwritesANewerOne(t *testing.T) {
 		slow := make(chan struct{})
 		var version atomic.Value
 		version.Store("v1")
-		c := New(Options[key, string]{
-			Load: func(_ context.Context, k key) (string, error) {
-				v := version.Load().(string)
-				if k == "name" {
-					<-slow
-				}
-				return v, nil
-			},
-			Aliases:      func(k key, _ string) []key { return []key{"name", "arn"} },
+		c := New[key, string](source[string]{load: func(_ context.Context, k key) (string, error) {
+			v := version.Load().(string)
+			if k == "name" {
+				<-slow
+			}
+			return v, nil
+		}, aliases: func(k key, _ string) []key { return []key{"name", "arn"} }}, Options[key]{
 			TTL:          func(key) time.Duration { return 100 * time.Second },
-			Transient:    func(error) bool { return false },
 			Size:         10,
 			RefreshAhead: 1,
 			MaxWait:      time.Second,
@@ -562,19 +558,16 @@ func TestAliasSetIsReplacedOnStore(t *testing.T) {
 		arn.Store(key("arn-old"))
 		calls := map[key]int{}
 		var mu sync.Mutex
-		c := New(Options[key, string]{
-			Load: func(_ context.Context, k key) (string, error) {
-				mu.Lock()
-				calls[k]++
-				mu.Unlock()
-				if k == "arn-old" {
-					return "", errNotFound // deleted
-				}
-				return "v", nil
-			},
-			Aliases:      func(k key, _ string) []key { return []key{arn.Load().(key)} },
+		c := New[key, string](source[string]{load: func(_ context.Context, k key) (string, error) {
+			mu.Lock()
+			calls[k]++
+			mu.Unlock()
+			if k == "arn-old" {
+				return "", errNotFound // deleted
+			}
+			return "v", nil
+		}, aliases: func(k key, _ string) []key { return []key{arn.Load().(key)} }}, Options[key]{
 			TTL:          func(key) time.Duration { return 10 * time.Second },
-			Transient:    func(error) bool { return false },
 			Size:         10,
 			RefreshAhead: 1,
 			MaxWait:      time.Second,
@@ -601,7 +594,7 @@ func TestFreshAnswersCarryTheirTTL(t *testing.T) {
 		f := newFlaky("v")
 		hang := make(chan struct{})
 		f.set("v", nil, hang)
-		c := flakyCache(f, func(o *Options[key, string]) { o.Rand = func() float64 { return 0.5 } }) // lifetime 9.5 s
+		c := flakyCache(f, func(o *options) { o.Rand = func() float64 { return 0.5 } }) // lifetime 9.5 s
 		defer c.Close()
 		sts := make(chan Status, 2)
 		for range 2 {
@@ -627,7 +620,7 @@ func TestBypassEndsWithCloseAndKnowsACallerThatLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlaky("v")
 		f.set("v", nil, make(chan struct{})) // hangs until its context ends
-		c := flakyCache(f, func(o *Options[key, string]) { o.TTL = func(key) time.Duration { return 0 } })
+		c := flakyCache(f, func(o *options) { o.TTL = func(key) time.Duration { return 0 } })
 
 		ctx, hangUp := context.WithCancel(context.Background())
 		errs := make(chan error, 1)
@@ -674,15 +667,13 @@ func TestWaitersGetClosedAtShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlaky("")
 		f.set("", errTransient, nil)
-		c := flakyCache(f, func(o *Options[key, string]) { o.Closed = func(key) error { return errClosedTest } })
+		c := flakyCache(f, nil)
 		errs := make(chan error, 1)
 		go func() { _, _, err := c.Get(context.Background(), "a"); errs <- err }()
 		time.Sleep(300 * time.Millisecond) // the caller sleeps through a backoff
 		c.Close()
-		if err := <-errs; !errors.Is(err, errClosedTest) {
-			t.Fatalf("waiting at Close: %v, want the Closed error", err)
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Fatalf("waiting at Close: %v, want ErrClosed", err)
 		}
 	})
 }
-
-var errClosedTest = errors.New("shutting down")

@@ -18,7 +18,7 @@ func (c *Cache[K, V]) slotCount() int {
 func TestSlotsOfKeysThatFailedAreFreed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
-		c := newCache(u, func(o *Options[key, string]) {
+		c := newCache(u, func(o *options) {
 			o.Size = 1000                                                  // room for every key's backoff
 			o.Budget = func(key) time.Duration { return time.Millisecond } // no wait for the retry
 		})
@@ -49,7 +49,7 @@ func TestSlotsOfKeysThatFailedAreFreed(t *testing.T) {
 func TestIdleSlotsAreBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		u := newUpstream()
-		c := newCache(u, func(o *Options[key, string]) {
+		c := newCache(u, func(o *options) {
 			o.Budget = func(key) time.Duration { return time.Millisecond }
 		})
 		defer c.Close()

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,12 +32,8 @@ func (a *aliased) load(_ context.Context, k key) (string, error) {
 }
 
 func aliasedCache(a *aliased) *Cache[key, string] {
-	return New(Options[key, string]{
-		Load:         a.load,
-		Aliases:      func(key, string) []key { return []key{"name", "arn"} },
+	return New[key, string](source[string]{load: a.load, aliases: func(key, string) []key { return []key{"name", "arn"} }}, Options[key]{
 		TTL:          func(key) time.Duration { return 10 * time.Second },
-		Transient:    func(err error) bool { return errors.Is(err, errTransient) },
-		GaveUp:       func(key, time.Duration) error { return errGaveUp },
 		Size:         10,
 		RefreshAhead: 1,
 		StaleIfError: time.Hour,
@@ -178,7 +173,7 @@ func TestSecondCallerWaitsOnlyWhatIsLeftOfMaxWait(t *testing.T) {
 func TestNoWaitForARetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlaky("v1")
-		c := flakyCache(f, func(o *Options[key, string]) { o.Rand = func() float64 { return 0.5 } })
+		c := flakyCache(f, func(o *options) { o.Rand = func() float64 { return 0.5 } })
 		defer c.Close()
 		c.Get(t.Context(), "a")
 		time.Sleep(11 * time.Second)
@@ -212,17 +207,15 @@ func TestHangingUpstreamCostsNoWaitAfterTheFirstMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var hanging atomic.Bool
 		var attempts atomic.Int64
-		c := New(Options[key, string]{
-			Load: func(context.Context, key) (string, error) {
-				attempts.Add(1)
-				if hanging.Load() {
-					time.Sleep(2 * time.Second) // the attempt's timeout
-					return "", errTransient
-				}
-				return "v", nil
-			},
+		c := New[key, string](LoadFunc[key, string](func(context.Context, key) (string, error) {
+			attempts.Add(1)
+			if hanging.Load() {
+				time.Sleep(2 * time.Second) // the attempt's timeout
+				return "", errTransient
+			}
+			return "v", nil
+		}), Options[key]{
 			TTL:          func(key) time.Duration { return time.Second },
-			Transient:    func(err error) bool { return errors.Is(err, errTransient) },
 			Size:         10,
 			RefreshAhead: 1,
 			StaleIfError: time.Hour,

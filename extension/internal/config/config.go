@@ -4,41 +4,14 @@
 package config
 
 import (
-	"errors"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/reference"
 )
-
-// Kind is the AWS service a cached value comes from.
-type Kind uint8
-
-const (
-	SecretsManager Kind = iota + 1
-	SSM
-)
-
-func (k Kind) String() string {
-	switch k {
-	case SecretsManager:
-		return "secretsmanager"
-	case SSM:
-		return "ssm"
-	}
-	return "unknown"
-}
-
-// MaxIDBytes is the longest secret id or parameter name accepted (a full ARN fits easily).
-const MaxIDBytes = 2048
-
-// Prefetch is one entry of KINKO_PREFETCH.
-type Prefetch struct {
-	Kind Kind
-	ID   string
-}
 
 // Init types, from AWS_LAMBDA_INITIALIZATION_TYPE.
 const (
@@ -65,7 +38,9 @@ type Config struct {
 	SecretsTimeout time.Duration // 0: the SDK's default
 	SSMTimeout     time.Duration
 
-	Prefetch []Prefetch
+	// Prefetch is what KINKO_PREFETCH names (and AddReferences adds), normalised: secrets at
+	// AWSCURRENT, parameters decrypted.
+	Prefetch []kinko.Request
 	// RefreshAhead is KINKO_REFRESH_AHEAD, the fraction of a value's life after which a hit
 	// refreshes it in the background (0.5 to 1; 1 turns refresh-ahead off). 0: unset, the
 	// cache's default (a jittered point that keeps a key at most 1.2 calls per TTL).
@@ -142,19 +117,19 @@ func DefaultCacheBytes(memoryMB int) int {
 }
 
 // TTL is the cache lifetime for values of kind k; 0 means do not cache.
-func (c Config) TTL(k Kind) time.Duration {
+func (c Config) TTL(k kinko.Kind) time.Duration {
 	if !c.CacheEnabled || c.CacheSize == 0 || c.CacheMaxBytes == 0 {
 		return 0
 	}
-	if k == SSM {
+	if k == kinko.SSM {
 		return c.SSMTTL
 	}
 	return c.SecretsTTL
 }
 
 // Timeout is the per-call upstream timeout for kind k; 0 means the SDK's default.
-func (c Config) Timeout(k Kind) time.Duration {
-	if k == SSM {
+func (c Config) Timeout(k kinko.Kind) time.Duration {
+	if k == kinko.SSM {
 		return c.SSMTimeout
 	}
 	return c.SecretsTimeout
@@ -199,10 +174,10 @@ func Load(getenv func(string) string) (Config, error) {
 		CacheSize:           p.int("PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE", 1000, 0, 1_000_000),
 		CacheMaxBytes:       p.cacheBytes("KINKO_CACHE_MAX_BYTES", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
 		MaxConnections:      p.int("PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS", 3, 1, 1000),
-		SecretsTTL:          p.seconds("SECRETS_MANAGER_TTL", 300, 86400),
-		SSMTTL:              p.seconds("SSM_PARAMETER_STORE_TTL", 300, 86400),
-		SecretsTimeout:      p.millis("SECRETS_MANAGER_TIMEOUT_MILLIS"),
-		SSMTimeout:          p.millis("SSM_PARAMETER_STORE_TIMEOUT_MILLIS"),
+		SecretsTTL:          p.seconds(kinko.SecretsManager.TTLVariable(), 300, 86400),
+		SSMTTL:              p.seconds(kinko.SSM.TTLVariable(), 300, 86400),
+		SecretsTimeout:      p.millis(kinko.SecretsManager.TimeoutVariable()),
+		SSMTimeout:          p.millis(kinko.SSM.TimeoutVariable()),
 		RefreshAhead:        p.refreshAhead("KINKO_REFRESH_AHEAD"),
 		StaleIfError:        p.seconds("KINKO_STALE_IF_ERROR", 3600, 7*86400),
 		NotFoundTTL:         p.seconds("KINKO_NOT_FOUND_TTL", 5, 3600),
@@ -405,50 +380,32 @@ func (p *parser) snapStartInitReads(name string) bool {
 	return false
 }
 
-func (p *parser) prefetch(name string) []Prefetch {
+func (p *parser) prefetch(name string) []kinko.Request {
 	v, ok := p.lookup(name)
 	if !ok {
 		return nil
 	}
-	var out []Prefetch
-	seen := map[Prefetch]bool{}
+	var out []kinko.Request
+	seen := map[kinko.Request]bool{}
 	for _, item := range strings.Split(v, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		pf := Prefetch{Kind: SecretsManager, ID: item}
+		r := kinko.Request{Kind: kinko.SecretsManager, ID: item}
 		if rest, ok := strings.CutPrefix(item, "ssm:"); ok {
-			pf = Prefetch{Kind: SSM, ID: rest}
+			r = kinko.Request{Kind: kinko.SSM, ID: rest, Decrypt: true}
 		}
-		if err := CheckID(pf.ID); err != nil {
+		if err := kinko.CheckID(r.ID); err != nil {
 			p.fail(name, item, "entry "+err.Error()+"; list secret ids (name or ARN) and ssm:NAME entries, separated by commas")
 			continue
 		}
-		if !seen[pf] {
-			seen[pf] = true
-			out = append(out, pf)
+		if r = r.Normalize(); !seen[r] {
+			seen[r] = true
+			out = append(out, r)
 		}
 	}
 	return out
-}
-
-// CheckID says what is wrong with a secret id or parameter name, or nil. The server applies the
-// same rule to requests, so a prefetch entry that passes here is one a request could ask for.
-func CheckID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("is empty")
-	case len(id) > MaxIDBytes:
-		return errors.New("is " + strconv.Itoa(len(id)) + " bytes long, over the limit of " + strconv.Itoa(MaxIDBytes))
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c < 0x20 || c == 0x7f {
-			const hex = "0123456789abcdef"
-			return errors.New("has a control character (byte 0x" + string([]byte{hex[c>>4], hex[c&0xf]}) + " at offset " + strconv.Itoa(i) + ")")
-		}
-	}
-	return nil
 }
 
 // AddReferences returns list with every kinko: reference found in environ's values added
@@ -457,27 +414,23 @@ func CheckID(id string) error {
 // own (the server reads keys from the whole secret), and parameters are read decrypted, as the
 // wrapper asks. Duplicates of list's entries are dropped. A malformed reference is skipped: the
 // wrapper reports it, naming the variable, and stops init.
-func AddReferences(list []Prefetch, environ []string) []Prefetch {
-	seen := make(map[Prefetch]bool, len(list))
-	for _, p := range list {
-		seen[p] = true
+func AddReferences(list []kinko.Request, environ []string) []kinko.Request {
+	seen := make(map[kinko.Request]bool, len(list))
+	for _, r := range list {
+		seen[r] = true
 	}
 	for _, kv := range environ {
 		_, value, _ := strings.Cut(kv, "=")
 		if !reference.Is(value) {
 			continue
 		}
-		r, err := reference.Parse(value)
+		ref, err := reference.Parse(value)
 		if err != nil {
 			continue
 		}
-		p := Prefetch{Kind: SecretsManager, ID: r.ID}
-		if r.Service == reference.SSM {
-			p.Kind = SSM
-		}
-		if !seen[p] && CheckID(p.ID) == nil {
-			seen[p] = true
-			list = append(list, p)
+		if r := ref.Request(); !seen[r] && kinko.CheckID(r.ID) == nil {
+			seen[r] = true
+			list = append(list, r)
 		}
 	}
 	return list

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -48,7 +50,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Prefetch{{SecretsManager, "a"}, {SSM, "/app/db"}, {SecretsManager, "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf"}}
+	want := []kinko.Request{secret("a"), parameter("/app/db"), secret("arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf")}
 	if c.Port != 2800 || c.CacheEnabled || c.CacheSize != 5 || c.MaxConnections != 7 || c.LogLevel != LevelDebug ||
 		c.SecretsTTL != time.Minute || c.SSMTTL != 0 || c.SecretsTimeout != 1500*time.Millisecond ||
 		c.SSMTimeout != 250*time.Millisecond || c.RefreshAhead != 0.5 || c.StaleIfError != 0 || c.NotFoundTTL != 30*time.Second || c.MaxWait != 0 ||
@@ -61,7 +63,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 			t.Errorf("prefetch[%d] = %+v, want %+v", i, c.Prefetch[i], want[i])
 		}
 	}
-	if c.TTL(SecretsManager) != 0 {
+	if c.TTL(kinko.SecretsManager) != 0 {
 		t.Error("cache disabled must mean TTL 0")
 	}
 }
@@ -75,11 +77,11 @@ func TestSessionTokenWinsOverContainerToken(t *testing.T) {
 
 func TestTTLFollowsKindAndSize(t *testing.T) {
 	c, _ := Load(env(map[string]string{"SECRETS_MANAGER_TTL": "10", "SSM_PARAMETER_STORE_TTL": "20"}))
-	if c.TTL(SecretsManager) != 10*time.Second || c.TTL(SSM) != 20*time.Second {
-		t.Fatalf("ttl = %v %v", c.TTL(SecretsManager), c.TTL(SSM))
+	if c.TTL(kinko.SecretsManager) != 10*time.Second || c.TTL(kinko.SSM) != 20*time.Second {
+		t.Fatalf("ttl = %v %v", c.TTL(kinko.SecretsManager), c.TTL(kinko.SSM))
 	}
 	c, _ = Load(env(map[string]string{"PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE": "0"}))
-	if c.TTL(SecretsManager) != 0 {
+	if c.TTL(kinko.SecretsManager) != 0 {
 		t.Fatal("size 0 must disable caching")
 	}
 }
@@ -140,25 +142,15 @@ func TestMetricsFormats(t *testing.T) {
 	}
 }
 
-func TestCheckID(t *testing.T) {
-	for id, ok := range map[string]bool{
-		"":                            false,
-		"a":                           true,
-		strings.Repeat("x", 2048):     true,
-		strings.Repeat("x", 2049):     false,
-		"bad\nname":                   false,
-		"del\x7f":                     false,
-		"/app/db/password":            true,
-		"arn:aws:ssm:us-east-1:1:p/x": true,
-	} {
-		if err := CheckID(id); (err == nil) != ok {
-			t.Errorf("CheckID(%.20q) = %v, want ok=%v", id, err, ok)
-		}
-	}
+// secret and parameter are prefetch entries as Load and AddReferences make them: normalised.
+func secret(id string) kinko.Request {
+	return kinko.Request{Kind: kinko.SecretsManager, ID: id, Stage: kinko.CurrentStage}
 }
 
+func parameter(id string) kinko.Request { return kinko.Request{Kind: kinko.SSM, ID: id, Decrypt: true} }
+
 func TestAddReferences(t *testing.T) {
-	list := []Prefetch{{SecretsManager, "prod/db"}, {SSM, "/app/key"}}
+	list := []kinko.Request{secret("prod/db"), parameter("/app/key")}
 	environ := []string{
 		"DB_USER=kinko:secretsmanager:prod/db#user", // already in KINKO_PREFETCH: no second entry
 		"DB_PASSWORD=kinko:secretsmanager:prod/db#password",
@@ -176,9 +168,9 @@ func TestAddReferences(t *testing.T) {
 		"=kinko:ssm:/nameless",
 	}
 	got := AddReferences(list, environ)
-	want := []Prefetch{
-		{SecretsManager, "prod/db"}, {SSM, "/app/key"},
-		{SecretsManager, "openai"}, {SSM, "/app/token"}, {SSM, "/aws/reference/secretsmanager/openai"}, {SSM, "/nameless"},
+	want := []kinko.Request{
+		secret("prod/db"), parameter("/app/key"),
+		secret("openai"), parameter("/app/token"), parameter("/aws/reference/secretsmanager/openai"), parameter("/nameless"),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("AddReferences = %v\nwant %v", got, want)
@@ -241,8 +233,8 @@ func TestCacheByteBudget(t *testing.T) {
 		if err != nil || int64(cfg.CacheMaxBytes) != c.want {
 			t.Errorf("memory %q, KINKO_CACHE_MAX_BYTES %q: %d bytes (%v), want %d", c.memory, c.set, cfg.CacheMaxBytes, err, c.want)
 		}
-		if (cfg.TTL(SecretsManager) == 0) != (c.want == 0) {
-			t.Errorf("KINKO_CACHE_MAX_BYTES %q: ttl %v", c.set, cfg.TTL(SecretsManager))
+		if (cfg.TTL(kinko.SecretsManager) == 0) != (c.want == 0) {
+			t.Errorf("KINKO_CACHE_MAX_BYTES %q: ttl %v", c.set, cfg.TTL(kinko.SecretsManager))
 		}
 	}
 	for _, bad := range []string{"-1", "64MB", "1e6", "2199023255552"} {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // variables are the names FuzzConfig sets, in the order of its arguments.
@@ -102,9 +104,9 @@ func checkRanges(t *testing.T, c Config) {
 	default:
 		t.Fatalf("init type %q", c.InitType)
 	}
-	seen := map[Prefetch]bool{}
+	seen := map[kinko.Request]bool{}
 	for _, p := range c.Prefetch {
-		if CheckID(p.ID) != nil || (p.Kind != SecretsManager && p.Kind != SSM) || seen[p] {
+		if kinko.CheckID(p.ID) != nil || (p.Kind != kinko.SecretsManager && p.Kind != kinko.SSM) || seen[p] {
 			t.Fatal("a prefetch entry is invalid or repeated")
 		}
 		seen[p] = true

@@ -27,8 +27,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
@@ -41,7 +44,7 @@ const drainGrace = 100 * time.Millisecond
 
 // Deps is what the core is given rather than finds.
 type Deps struct {
-	AWS    aws.Config          // upstream.AWSConfig's
+	AWS    aws.Config          // awsconfig.Load's
 	Getenv func(string) string // for the endpoint overrides (AWS_ENDPOINT_URL...)
 	Logger *slog.Logger
 	// Metrics is where metrics lines go: the logger's writer, serialised with it.
@@ -59,8 +62,8 @@ type Core struct {
 	d        Deps
 	counters *metrics.Counters
 	pending  *upstream.Pending
-	home     *upstream.Home
-	cache    *cache.Cache[upstream.Request, upstream.Value]
+	home     *kinko.Home
+	cache    *cache.Cache[kinko.Request, document.Value]
 
 	// keep is whether values are stored: false from Seal to Restore.
 	keep   atomic.Bool
@@ -83,35 +86,28 @@ type Core struct {
 func New(cfg config.Config, d Deps) *Core {
 	c := &Core{cfg: cfg, d: d, counters: &metrics.Counters{}, pending: upstream.NewPending(),
 		// An ARN in the function's own account and region aliases its bare name (SetAccount).
-		home: upstream.NewHome(d.AWS.Region)}
+		home: kinko.NewHome(d.AWS.Region)}
 	c.keep.Store(true)
 	c.life, c.endLife = context.WithCancel(context.Background())
-	c.cache = cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:    c.pending.Fetch,
-		Aliases: c.home.Aliases,
-		TTL: func(r upstream.Request) time.Duration {
+	c.cache = cache.New[kinko.Request, document.Value](upstream.Source{Fetcher: c.pending, Home: c.home}, cache.Options[kinko.Request]{
+		TTL: func(r kinko.Request) time.Duration {
 			if !c.keep.Load() {
 				return 0
 			}
 			return cfg.TTL(r.Kind)
 		},
-		Transient: upstream.IsTransient,
 		// A loop over a missing id is not a loop of AWS calls: its not-found is remembered briefly.
-		NotFound:    isNotFound,
 		NotFoundTTL: cfg.NotFoundTTL,
 		// A caller with nothing to fall back on waits up to the configured timeout, retries
 		// included, or the cache's default budget (an answer within 5 s while AWS hangs).
-		Budget: func(r upstream.Request) time.Duration {
+		Budget: func(r kinko.Request) time.Duration {
 			if t := cfg.Timeout(r.Kind); t > 0 {
 				return t
 			}
 			return cache.DefaultBudget
 		},
-		GaveUp:       upstream.GaveUp,
-		Closed:       upstream.ShuttingDown,
 		Size:         cfg.CacheSize,
 		MaxBytes:     cfg.CacheMaxBytes,
-		Cost:         upstream.Cost,
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
 		MaxWait:      cfg.MaxWait,
@@ -120,7 +116,7 @@ func New(cfg config.Config, d Deps) *Core {
 
 		// One sandbox's keys fail together (one account, one network path): they share a pace,
 		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
-		Pacer: cache.NewPacer[upstream.Request](cache.PacerOptions{Throttled: upstream.IsThrottling}),
+		Pacer: cache.NewPacer[kinko.Request](cache.PacerOptions{}),
 	})
 	return c
 }
@@ -146,7 +142,7 @@ func (c *Core) Restore() {
 	c.cache.Forget()
 	// The credentials in memory may have expired while the snapshot waited, and its
 	// connections to AWS are dead.
-	upstream.InvalidateCredentials(c.d.AWS)
+	awsconfig.InvalidateCredentials(c.d.AWS)
 	c.pending.DropConnections()
 	c.keep.Store(true)
 	if len(c.cfg.Prefetch) > 0 {
@@ -199,7 +195,7 @@ func (c *Core) Warm(ctx context.Context, attrs ...any) {
 	c.pending.Resolve(upstream.New(c.d.AWS, upstream.Options{
 		MaxConnections: c.cfg.MaxConnections,
 		Timeout:        c.cfg.Timeout,
-		Endpoints:      upstream.Endpoints(c.d.Getenv),
+		Endpoints:      awsconfig.Endpoints(c.d.Getenv),
 		Observer:       c.counters,
 		Logger:         c.d.Logger,
 	}))
@@ -215,8 +211,8 @@ func (c *Core) Warm(ctx context.Context, attrs ...any) {
 		"cache_enabled", cfg.CacheEnabled && cfg.CacheSize > 0,
 		"cache_size", cfg.CacheSize,
 		"cache_max_bytes", cfg.CacheMaxBytes,
-		"secrets_ttl_s", cfg.TTL(config.SecretsManager).Seconds(),
-		"ssm_ttl_s", cfg.TTL(config.SSM).Seconds(),
+		"secrets_ttl_s", cfg.TTL(kinko.SecretsManager).Seconds(),
+		"ssm_ttl_s", cfg.TTL(kinko.SSM).Seconds(),
 		"refresh_ahead", cfg.RefreshAhead, // 0: the default, a jittered point (at most 1.2 calls per TTL)
 		"stale_if_error_s", cfg.StaleIfError.Seconds(),
 		"not_found_ttl_s", cfg.NotFoundTTL.Seconds(),
@@ -239,11 +235,7 @@ func (c *Core) prefetch(ctx context.Context, when string) int {
 			continue // caching is off for it: a prefetched value would be thrown away
 		}
 		g.Go(func() error {
-			req := upstream.Request{Kind: p.Kind, ID: p.ID, Decrypt: p.Kind == config.SSM}
-			if p.Kind == config.SecretsManager {
-				req.Stage = upstream.CurrentStage
-			}
-			if _, _, err := c.cache.Get(ctx, req); err != nil {
+			if _, _, err := c.cache.Get(ctx, p); err != nil {
 				failed.Add(1)
 				c.d.Logger.Warn("prefetch failed; requests will fetch it on demand", "service", p.Kind.String(), "id", p.ID, "error", err)
 			}
@@ -301,33 +293,18 @@ type admitted struct {
 	admit func() error
 }
 
-func (a admitted) Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (a admitted) Get(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	if err := a.admit(); err != nil {
-		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
+		return document.Value{}, cache.Status{Outcome: cache.Bypass}, err
 	}
 	return a.Cache.Get(ctx, r)
 }
 
-func (a admitted) Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (a admitted) Refresh(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	if err := a.admit(); err != nil {
-		return upstream.Value{}, cache.Status{Outcome: cache.Bypass}, err
+		return document.Value{}, cache.Status{Outcome: cache.Bypass}, err
 	}
 	return a.Cache.Refresh(ctx, r)
-}
-
-// isNotFound reports whether err is AWS saying the value does not exist (Secrets Manager's
-// ResourceNotFoundException, also its answer for an unknown version; SSM's ParameterNotFound and
-// ParameterVersionNotFound), as opposed to access refused or a failure on the way.
-func isNotFound(err error) bool {
-	var e *upstream.Error
-	if !errors.As(err, &e) || !e.FromAWS() {
-		return false
-	}
-	switch e.Code {
-	case "ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound":
-		return true
-	}
-	return false
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

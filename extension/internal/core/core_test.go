@@ -3,7 +3,6 @@ package core
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,22 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
-
-func TestNotFoundIsOnlyAWSSayingSo(t *testing.T) {
-	for code, want := range map[string]bool{
-		"ResourceNotFoundException": true, "ParameterNotFound": true, "ParameterVersionNotFound": true,
-		"AccessDeniedException": false, "ThrottlingException": false, upstream.CodeTimeout: false,
-	} {
-		if got := isNotFound(&upstream.Error{Status: 400, Code: code}); got != want {
-			t.Errorf("%s: isNotFound = %v, want %v", code, got, want)
-		}
-	}
-	if isNotFound(errors.New("ResourceNotFoundException")) {
-		t.Error("a plain error is not AWS's answer")
-	}
-}
 
 // The core knows no lifecycle: a plain-process lifecycle can be added beside the Lambda one
 // without touching it.
@@ -134,7 +119,7 @@ func TestSealAdmitsEveryRead(t *testing.T) {
 	k := newCore(t, func(k string) string {
 		return map[string]string{"AWS_SESSION_TOKEN": "tok"}[k]
 	}, out)
-	refusal := &upstream.Error{Status: http.StatusServiceUnavailable, Code: "Refused", Message: "not now"}
+	refusal := &kinko.Error{Code: kinko.SnapStartInit, Message: "not now"}
 	var admits int
 	var mu sync.Mutex
 	k.Seal(func() error { mu.Lock(); defer mu.Unlock(); admits++; return refusal })

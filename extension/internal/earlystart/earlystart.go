@@ -182,13 +182,13 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-// sdkVariables are the SDK settings kinko reads (upstream.AWSConfig) whose values can be
+// sdkVariables are the SDK settings kinko reads (awsconfig.Load) whose values can be
 // wrong; where one is set the early start leaves the registration to main, which judges them.
 var sdkVariables = []string{"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"}
 
 // Settled says whether the AWS environment is one kinko cannot refuse: a region, one of the
 // credential sources a sandbox has, and none of the SDK settings that take a value. It is
-// stricter than upstream.AWSConfig on purpose (a test holds the two together): false only
+// stricter than awsconfig.Load on purpose (a test holds the two together): false only
 // means the early start leaves the registration to main, which then reports any problem with
 // /init/error before its first /event/next, as the contract asks.
 func Settled(getenv func(string) string) bool {

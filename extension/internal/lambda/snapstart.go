@@ -2,14 +2,13 @@ package lambda
 
 import (
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/core"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): init runs once, when a version is
@@ -161,7 +160,7 @@ func (s *snapStart) beforeRead() error {
 		s.logger.Warn("a read during SnapStart init was refused (503), so that no value is saved in the snapshot; " +
 			"read after the restore, or set KINKO_SNAPSTART_INIT_READS=allow to accept values in the snapshot")
 	})
-	return &upstream.Error{Status: http.StatusServiceUnavailable, Code: upstream.CodeSnapStartInit,
+	return &kinko.Error{Code: kinko.SnapStartInit,
 		Message: "kinko refuses reads during a SnapStart init: a value read now would be saved in the snapshot and restored " +
 			"into every sandbox made from it, maybe days later (even a value answered and never stored leaves copies in " +
 			"memory). Read it after the restore (in the handler, or in an after-restore hook), or set " +

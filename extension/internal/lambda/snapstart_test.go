@@ -3,13 +3,12 @@ package lambda
 import (
 	"errors"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // fakeClocks are clocks a unit test moves by hand.
@@ -122,9 +121,10 @@ func TestSnapStartRefusalIsKinkos(t *testing.T) {
 	f := &fakeClocks{wall: time.Unix(1e9, 0)}
 	s := newSnapStart(f.clocks(), false, func(restoreCause) {}, slog.New(slog.DiscardHandler))
 	err := s.beforeRead()
-	var ue *upstream.Error
-	if !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable || ue.Code != upstream.CodeSnapStartInit || ue.FromAWS() || ue.Transient {
-		t.Fatalf("refusal %#v, want 503 %s, not from AWS, not transient", err, upstream.CodeSnapStartInit)
+	// (The server answers kinko.SnapStartInit with 503: server's TestErrorStatuses.)
+	var ue *kinko.Error
+	if !errors.As(err, &ue) || ue.Code != kinko.SnapStartInit || ue.Type() != "SnapStartInitRead" || ue.FromAWS() || ue.Transient() {
+		t.Fatalf("refusal %#v, want SnapStartInitRead, not from AWS, not transient", err)
 	}
 	for _, want := range []string{"SnapStart init", "snapshot", "KINKO_SNAPSTART_INIT_READS=allow"} {
 		if !strings.Contains(ue.Message, want) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Namespace is the CloudWatch namespace of kinko's metrics.
@@ -44,7 +45,7 @@ func (c *Counters) StaleServed() { c.stale.Add(1) }
 func (c *Counters) StaleWhileRevalidate() { c.revalidating.Add(1) }
 
 // UpstreamCall records one call to AWS.
-func (c *Counters) UpstreamCall(_ config.Kind, took time.Duration, err error) {
+func (c *Counters) UpstreamCall(_ kinko.Kind, took time.Duration, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.upstreamCalls++

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 func TestEMFLine(t *testing.T) {
@@ -17,8 +18,8 @@ func TestEMFLine(t *testing.T) {
 	c.Miss()
 	c.Collapsed()
 	c.StaleServed()
-	c.UpstreamCall(config.SecretsManager, 10*time.Millisecond, nil)
-	c.UpstreamCall(config.SecretsManager, 30*time.Millisecond, errors.New("x"))
+	c.UpstreamCall(kinko.SecretsManager, 10*time.Millisecond, nil)
+	c.UpstreamCall(kinko.SecretsManager, 30*time.Millisecond, errors.New("x"))
 	var buf bytes.Buffer
 	if err := c.WriteEMF(&buf, time.UnixMilli(1700000000000), "fn"); err != nil {
 		t.Fatal(err)
@@ -64,11 +65,11 @@ func TestEMFLine(t *testing.T) {
 func TestEachLineCarriesOneInterval(t *testing.T) {
 	var c Counters
 	c.Hit()
-	c.UpstreamCall(config.SSM, 40*time.Millisecond, nil)
+	c.UpstreamCall(kinko.SSM, 40*time.Millisecond, nil)
 	first := c.Flush()
 	c.Hit()
 	c.Hit()
-	c.UpstreamCall(config.SSM, 10*time.Millisecond, nil)
+	c.UpstreamCall(kinko.SSM, 10*time.Millisecond, nil)
 	second := c.Flush()
 	third := c.Flush()
 	if first.Hits != 1 || first.UpstreamLatencyMax != 40*time.Millisecond ||
@@ -85,8 +86,8 @@ func count(c *Counters) {
 	c.Miss()
 	c.Collapsed()
 	c.StaleServed()
-	c.UpstreamCall(config.SecretsManager, 10*time.Millisecond, nil)
-	c.UpstreamCall(config.SecretsManager, 30*time.Millisecond, errors.New("x"))
+	c.UpstreamCall(kinko.SecretsManager, 10*time.Millisecond, nil)
+	c.UpstreamCall(kinko.SecretsManager, 30*time.Millisecond, errors.New("x"))
 }
 
 func TestDefaultLineIsPlainJSON(t *testing.T) {

@@ -4,36 +4,34 @@
 //	kinko:secretsmanager:<name or ARN>[#<top-level JSON key>]
 //	kinko:ssm:<parameter name or ARN>            (SecureString decrypted)
 //
-// It imports only strings, strconv and unicode/utf8, so the wrapper that links it stays small
-// and starts fast; kinko applies the same grammar, so what one resolves the other prefetched.
+// It imports only strings, strconv, unicode/utf8 and package kinko (as small), so the wrapper
+// that links it stays small and starts fast; kinko applies the same grammar, so what one
+// resolves the other prefetched.
 package reference
 
 import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Prefix marks a value as a reference. It is case-sensitive: "KINKO:..." is an ordinary value.
 const Prefix = "kinko:"
 
-// MaxIDBytes is the longest name or ARN accepted, as kinko's HTTP API accepts.
-const MaxIDBytes = 2048
-
-// Service is where a reference points.
-type Service uint8
-
-const (
-	SecretsManager Service = iota + 1
-	SSM
-)
-
 // Reference is a parsed reference.
 type Reference struct {
-	Service Service
+	Kind    kinko.Kind
 	ID      string // secret name or ARN; parameter name or ARN (with :version or :label)
 	JSONKey string // top-level key of a JSON secret; empty for the whole SecretString
 	HasKey  bool   // the reference had #KEY
+}
+
+// Request is what r reads, normalised: a secret at AWSCURRENT (its #KEY is read from the whole
+// secret), a parameter decrypted.
+func (r Reference) Request() kinko.Request {
+	return kinko.Request{Kind: r.Kind, ID: r.ID, Decrypt: r.Kind == kinko.SSM}.Normalize()
 }
 
 // Error says what is wrong with a reference and how to write it. It quotes the reference,
@@ -59,12 +57,13 @@ func Parse(value string) (Reference, error) {
 		return Reference{}, &Error{"no service after " + strconv.Quote(Prefix) + "; " + forms}
 	}
 	var r Reference
-	switch service {
-	case "secretsmanager":
-		r.Service = SecretsManager
+	kind, _ := kinko.ParseKind(service)
+	switch kind {
+	case kinko.SecretsManager:
+		r.Kind = kind
 		id, r.JSONKey, r.HasKey = strings.Cut(id, "#") // names and ARNs never hold '#'
-	case "ssm":
-		r.Service = SSM
+	case kinko.SSM:
+		r.Kind = kind
 		if strings.Contains(id, "#") {
 			return Reference{}, &Error{"a parameter reference takes no #KEY (JSON keys are for kinko:secretsmanager: references)"}
 		}
@@ -79,7 +78,7 @@ func Parse(value string) (Reference, error) {
 		}
 		return Reference{}, &Error{"unknown service " + quote(service) + "; " + forms}
 	}
-	if err := checkID(r.Service, id); err != nil {
+	if err := checkID(r.Kind, id); err != nil {
 		return Reference{}, err
 	}
 	r.ID = id
@@ -93,47 +92,32 @@ func Parse(value string) (Reference, error) {
 
 // String writes the reference back in its canonical form.
 func (r Reference) String() string {
-	switch r.Service {
-	case SecretsManager:
-		s := Prefix + "secretsmanager:" + r.ID
+	switch r.Kind {
+	case kinko.SecretsManager:
+		s := Prefix + r.Kind.String() + ":" + r.ID
 		if r.HasKey {
 			s += "#" + r.JSONKey
 		}
 		return s
-	case SSM:
-		return Prefix + "ssm:" + r.ID
+	case kinko.SSM:
+		return Prefix + r.Kind.String() + ":" + r.ID
 	}
 	return Prefix + "?"
 }
 
-// Secrets Manager names: letters, digits and /_+=.@- (AWS's documented set); ARNs add ':'.
-// SSM names: letters, digits and _.-/ ; ':' for ARNs and :version / :label selectors.
-func allowed(s Service, c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	case c == '/', c == '_', c == '.', c == '-', c == ':':
-		return true
-	case c == '+', c == '=', c == '@':
-		return s == SecretsManager
-	}
-	return false
-}
-
-func checkID(s Service, id string) error {
-	what, set := "secret name or ARN", "letters, digits and /_+=.@-:"
-	if s == SSM {
-		what, set = "parameter name or ARN", "letters, digits and /_.-:"
-	}
+// checkID holds id to AWS's character set for kind (kinko.Kind.AllowedInID): a reference is
+// written by hand into configuration, and a stray character is better named here than by AWS.
+func checkID(kind kinko.Kind, id string) error {
+	what, set := kind.IDName(), kind.IDChars()
 	switch {
 	case id == "":
 		return &Error{"empty " + what + "; " + forms}
-	case len(id) > MaxIDBytes:
-		return &Error{"the " + what + " is " + strconv.Itoa(len(id)) + " bytes long, over the limit of " + strconv.Itoa(MaxIDBytes)}
+	case len(id) > kinko.MaxIDBytes:
+		return &Error{"the " + what + " is " + strconv.Itoa(len(id)) + " bytes long, over the limit of " + strconv.Itoa(kinko.MaxIDBytes)}
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if allowed(s, c) {
+		if kind.AllowedInID(c) {
 			continue
 		}
 		at := " at offset " + strconv.Itoa(i)
@@ -154,8 +138,8 @@ func checkKey(k string) error {
 	switch {
 	case k == "":
 		return &Error{"empty JSON key after '#'; name a top-level key of the secret, or drop the '#' for the whole string"}
-	case len(k) > MaxIDBytes:
-		return &Error{"the JSON key is " + strconv.Itoa(len(k)) + " bytes long, over the limit of " + strconv.Itoa(MaxIDBytes)}
+	case len(k) > kinko.MaxIDBytes:
+		return &Error{"the JSON key is " + strconv.Itoa(len(k)) + " bytes long, over the limit of " + strconv.Itoa(kinko.MaxIDBytes)}
 	case !utf8.ValidString(k):
 		return &Error{"the JSON key is not valid UTF-8"}
 	}

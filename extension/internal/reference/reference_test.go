@@ -3,6 +3,8 @@ package reference
 import (
 	"strings"
 	"testing"
+
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 func TestParseGood(t *testing.T) {
@@ -11,18 +13,18 @@ func TestParseGood(t *testing.T) {
 		in   string
 		want Reference
 	}{
-		{"kinko:secretsmanager:OPENAI_API_KEY", Reference{Service: SecretsManager, ID: "OPENAI_API_KEY"}},
-		{"kinko:secretsmanager:prod/db#password", Reference{SecretsManager, "prod/db", "password", true}},
-		{"kinko:secretsmanager:" + arn + "#user", Reference{SecretsManager, arn, "user", true}},
-		{"kinko:secretsmanager:a+b=c.d@e-f_g", Reference{Service: SecretsManager, ID: "a+b=c.d@e-f_g"}},
+		{"kinko:secretsmanager:OPENAI_API_KEY", Reference{Kind: kinko.SecretsManager, ID: "OPENAI_API_KEY"}},
+		{"kinko:secretsmanager:prod/db#password", Reference{kinko.SecretsManager, "prod/db", "password", true}},
+		{"kinko:secretsmanager:" + arn + "#user", Reference{kinko.SecretsManager, arn, "user", true}},
+		{"kinko:secretsmanager:a+b=c.d@e-f_g", Reference{Kind: kinko.SecretsManager, ID: "a+b=c.d@e-f_g"}},
 		// The key is everything after the first '#' (names never hold one); keys may be any text.
-		{"kinko:secretsmanager:s#a#b", Reference{SecretsManager, "s", "a#b", true}},
-		{"kinko:secretsmanager:s#キー with space", Reference{SecretsManager, "s", "キー with space", true}},
-		{"kinko:ssm:/app/db/password", Reference{Service: SSM, ID: "/app/db/password"}},
-		{"kinko:ssm:/app/key:3", Reference{Service: SSM, ID: "/app/key:3"}},
-		{"kinko:ssm:arn:aws:ssm:us-east-1:123456789012:parameter/app/key", Reference{Service: SSM, ID: "arn:aws:ssm:us-east-1:123456789012:parameter/app/key"}},
-		{"kinko:ssm:/aws/reference/secretsmanager/prod/db", Reference{Service: SSM, ID: "/aws/reference/secretsmanager/prod/db"}},
-		{"kinko:ssm:" + strings.Repeat("a", MaxIDBytes), Reference{Service: SSM, ID: strings.Repeat("a", MaxIDBytes)}},
+		{"kinko:secretsmanager:s#a#b", Reference{kinko.SecretsManager, "s", "a#b", true}},
+		{"kinko:secretsmanager:s#キー with space", Reference{kinko.SecretsManager, "s", "キー with space", true}},
+		{"kinko:ssm:/app/db/password", Reference{Kind: kinko.SSM, ID: "/app/db/password"}},
+		{"kinko:ssm:/app/key:3", Reference{Kind: kinko.SSM, ID: "/app/key:3"}},
+		{"kinko:ssm:arn:aws:ssm:us-east-1:123456789012:parameter/app/key", Reference{Kind: kinko.SSM, ID: "arn:aws:ssm:us-east-1:123456789012:parameter/app/key"}},
+		{"kinko:ssm:/aws/reference/secretsmanager/prod/db", Reference{Kind: kinko.SSM, ID: "/aws/reference/secretsmanager/prod/db"}},
+		{"kinko:ssm:" + strings.Repeat("a", kinko.MaxIDBytes), Reference{Kind: kinko.SSM, ID: strings.Repeat("a", kinko.MaxIDBytes)}},
 	} {
 		if !Is(tc.in) {
 			t.Errorf("Is(%q) = false", tc.in)
@@ -64,10 +66,10 @@ func TestParseBad(t *testing.T) {
 		{"kinko:secretsmanager:a%2F", `character '%'`},
 		{"kinko:ssm:/p+q", `character '+' at offset 2 is not allowed in a parameter name`},
 		{"kinko:ssm:/p@q", `character '@'`},
-		{"kinko:secretsmanager:" + strings.Repeat("a", MaxIDBytes+1), "2049 bytes long, over the limit of 2048"},
+		{"kinko:secretsmanager:" + strings.Repeat("a", kinko.MaxIDBytes+1), "2049 bytes long, over the limit of 2048"},
 		{"kinko:secretsmanager:s#a\nb", "control character 0xa at offset 1 in the JSON key"},
 		{"kinko:secretsmanager:s#\xff", "not valid UTF-8"},
-		{"kinko:secretsmanager:s#" + strings.Repeat("k", MaxIDBytes+1), "JSON key is 2049 bytes long"},
+		{"kinko:secretsmanager:s#" + strings.Repeat("k", kinko.MaxIDBytes+1), "JSON key is 2049 bytes long"},
 		{"kinko:" + strings.Repeat("x", 100) + ":s", `unknown service "` + strings.Repeat("x", 40) + `..."`},
 	} {
 		_, err := Parse(tc.in)
@@ -120,7 +122,7 @@ func FuzzParse(f *testing.F) {
 		if !Is(in) || r.String() != in {
 			t.Fatalf("Parse(%q) = %+v, which writes back as %q", in, r, r.String())
 		}
-		if r.ID == "" || len(r.ID) > MaxIDBytes || len(r.JSONKey) > MaxIDBytes || (r.HasKey && r.JSONKey == "") {
+		if r.ID == "" || len(r.ID) > kinko.MaxIDBytes || len(r.JSONKey) > kinko.MaxIDBytes || (r.HasKey && r.JSONKey == "") {
 			t.Fatalf("Parse(%q) accepted out-of-bounds parts %+v", in, r)
 		}
 		for _, s := range []string{r.ID, r.JSONKey} {

@@ -17,8 +17,8 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // benchHandler is the real handler over the real cache, warmed with one secret and one parameter.
@@ -27,14 +27,12 @@ func benchHandler(b *testing.B) http.Handler { return benchHandlerWith(b, token)
 // benchHandlerWith is benchHandler expecting tok.
 func benchHandlerWith(b *testing.B, tok string) http.Handler {
 	b.Helper()
-	values := map[config.Kind]upstream.Value{
-		config.SecretsManager: textValue("bench", secretValue),
-		config.SSM:            parameterValue("/bench", "v"),
+	values := map[kinko.Kind]document.Value{
+		kinko.SecretsManager: textValue("bench", secretValue),
+		kinko.SSM:            parameterValue("/bench", "v"),
 	}
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:         func(_ context.Context, r upstream.Request) (upstream.Value, error) { return values[r.Kind], nil },
-		TTL:          func(upstream.Request) time.Duration { return time.Hour },
-		Transient:    upstream.IsTransient,
+	c := cache.New[kinko.Request, document.Value](cache.LoadFunc[kinko.Request, document.Value](func(_ context.Context, r kinko.Request) (document.Value, error) { return values[r.Kind], nil }), cache.Options[kinko.Request]{
+		TTL:          func(kinko.Request) time.Duration { return time.Hour },
 		Size:         1000,
 		RefreshAhead: 1,
 	})
@@ -117,7 +115,7 @@ func BenchmarkParameterHitLoopback(b *testing.B) { benchmarkLoopback(b, benchPar
 // BenchmarkJSONKeyHit is a jsonKey hit on a secret of 3,500 keys, through the handler.
 func BenchmarkJSONKeyHit(b *testing.B) {
 	h := NewHandler(&fakeCache{status: cache.Status{Outcome: cache.Hit, TTL: time.Minute},
-		values: map[string]upstream.Value{"many": textValue("many", manyKeys(3500))}}, token, slog.New(slog.DiscardHandler))
+		values: map[string]document.Value{"many": textValue("many", manyKeys(3500))}}, token, slog.New(slog.DiscardHandler))
 	req := httptest.NewRequest(http.MethodGet, "/secretsmanager/get?secretId=many&jsonKey=k3499", nil)
 	req.Header.Set(TokenHeader, token)
 	b.ReportAllocs()
@@ -152,8 +150,8 @@ func BenchmarkManyUnknownParams(b *testing.B) { benchmarkUnknownParams(b, 3000) 
 func BenchmarkUnknownParamsAtLimit(b *testing.B) { benchmarkUnknownParams(b, 62) }
 
 // parameterValue is the rendered answer for SecureString parameter name holding value.
-func parameterValue(name, value string) upstream.Value {
-	v, err := upstream.RenderParameter(&ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
+func parameterValue(name, value string) document.Value {
+	v, err := document.RenderParameter(&ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{
 		ARN: aws.String("arn:aws:ssm:us-east-1:123456789012:parameter" + name), DataType: aws.String("text"),
 		Name: aws.String(name), Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(value), Version: 1,
 	}})

@@ -5,12 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -18,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // The fuzz targets check the contract (CONTRACT.md section 3) on arbitrary input. `go test`
@@ -42,36 +39,36 @@ type fuzzCache struct {
 	ids []string
 }
 
-func (f *fuzzCache) Get(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) Get(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.answer(r, cache.Hit)
 }
 
-func (f *fuzzCache) Refresh(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) Refresh(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.answer(r, cache.Refreshed)
 }
 
-func (f *fuzzCache) answer(r upstream.Request, o cache.Outcome) (upstream.Value, cache.Status, error) {
+func (f *fuzzCache) answer(r kinko.Request, o cache.Outcome) (document.Value, cache.Status, error) {
 	f.mu.Lock()
 	f.ids = append(f.ids, r.ID)
 	f.mu.Unlock()
-	fail := map[string]*upstream.Error{
-		"gone":     {Status: 400, Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."},
-		"denied":   {Status: 400, Code: "AccessDeniedException", Message: "not authorized"},
-		"throttle": {Status: 400, Code: "ThrottlingException", Message: "Rate exceeded", Transient: true},
-		"late":     {Status: 504, Code: upstream.CodeTimeout, Message: "Secrets Manager did not answer in time", Transient: true},
-		"down":     {Status: 502, Code: upstream.CodeUnreachable, Message: "could not reach Secrets Manager", Transient: true},
-		"broken":   {Status: 503, Code: "ServiceUnavailable", Message: "unavailable", Transient: true},
+	fail := map[string]*kinko.Error{
+		"gone":     {Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."},
+		"denied":   {Code: kinko.AccessDenied, AWSStatus: 400, AWSCode: "AccessDeniedException", Message: "not authorized"},
+		"throttle": {Code: kinko.Throttled, AWSStatus: 400, AWSCode: "ThrottlingException", Message: "Rate exceeded"},
+		"late":     {Code: kinko.Timeout, Message: "Secrets Manager did not answer in time"},
+		"down":     {Code: kinko.Unreachable, Message: "could not reach Secrets Manager"},
+		"broken":   {Code: kinko.Unavailable, AWSStatus: 503, AWSCode: "ServiceUnavailable", Message: "unavailable"},
 	}
 	if e, ok := fail[r.ID]; ok {
-		return upstream.Value{}, cache.Status{Outcome: o}, e
+		return document.Value{}, cache.Status{Outcome: o}, e
 	}
 	if r.ID == "binary" {
-		return upstream.Value{Body: []byte(`{"Name":"binary","SecretBinary":"c2stZnV6eg=="}`), Name: r.ID}, cache.Status{Outcome: o}, nil
+		return document.Value{Body: []byte(`{"Name":"binary","SecretBinary":"c2stZnV6eg=="}`), Name: r.ID}, cache.Status{Outcome: o}, nil
 	}
 	return textValue(r.ID, fuzzSecret), cache.Status{Outcome: o, TTL: 100e9}, nil
 }
 
-func (f *fuzzCache) Recount(upstream.Request) {}
+func (f *fuzzCache) Recount(kinko.Request) {}
 
 // FuzzHandler sends arbitrary requests, parsed as net/http's server parses them, to the handler.
 // tokens is how many token headers to send (0-2), each with token's bytes.
@@ -162,47 +159,16 @@ func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder
 	// A path with an empty or dot segment, or a trailing slash other than the routes', is
 	// refused before any route: an id with those travels percent-encoded.
 	if p := req.URL.EscapedPath(); len(fc.ids) > 0 && p != path.Clean(p) && !slashRoute(p) {
-		t.Fatalf("a request for the unclean path %q reached the cache", clip(p))
+		t.Fatalf("a request for the unclean path %q reached the cache", kinko.Clip(p))
 	}
 	if len(fc.ids) > 0 && strings.HasPrefix(req.URL.Path, AgentPrefix) && fc.ids[0] != strings.TrimPrefix(req.URL.Path, AgentPrefix) {
 		t.Fatal("the agent path's id is not the rest of the decoded path")
 	}
 	for _, id := range fc.ids {
-		if err := config.CheckID(id); err != nil {
+		if err := kinko.CheckID(id); err != nil {
 			t.Fatalf("an invalid id reached the cache: %v", err)
 		}
 	}
-}
-
-// referenceQuery is how parseQuery read a query before it stopped building url.ParseQuery's map,
-// with the bound on the number of parameters it has since.
-func referenceQuery(raw string, allowed []string) (map[string]string, []string, error) {
-	if n := len(strings.Split(raw, "&")); n > maxQueryParams {
-		return nil, nil, fmt.Errorf("the query string has %d parameters, over the limit of %d; send only the ones the endpoint takes (%s)",
-			n, maxQueryParams, strings.Join(allowed, ", "))
-	}
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
-	}
-	names := slices.Sorted(maps.Keys(vals))
-	values := map[string]string{}
-	var unknown []string
-	for _, k := range names {
-		vs := vals[k]
-		if !slices.Contains(allowed, k) {
-			if right := respelling(allowed, k); right != "" {
-				return nil, nil, fmt.Errorf("query parameter %q is spelled %s: parameter names are case-sensitive", clip(k), right)
-			}
-			unknown = append(unknown, k)
-			continue
-		}
-		if len(vs) > 1 {
-			return nil, nil, fmt.Errorf("query parameter %s is given %d times; give it once", k, len(vs))
-		}
-		values[k] = vs[0]
-	}
-	return values, unknown, nil
 }
 
 func flatten(h http.Header) []string {
@@ -213,80 +179,4 @@ func flatten(h http.Header) []string {
 		}
 	}
 	return out
-}
-
-// FuzzQuery checks the query parser alone: it accepts only known parameters, each once, with
-// exactly url.ParseQuery's values, and its messages stay short whatever the input. It answers
-// as the parser over url.ParseQuery's map it replaced (referenceQuery) does, errors included.
-func FuzzQuery(f *testing.F) {
-	allowed := []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
-	for _, seed := range []string{"secretId=a;b", "secretId=%zz&x=%", "secretId=a&secret%49d=b&jsonKey=1&jsonKey=2",
-		"versionstage=x&SecretId=y", "=x&&b&b=+%20", "z=1&y=2&y=3&secretId=a", strings.Repeat("a=1&", 150) + "secretId=a"} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		q, err := parseQuery(raw, allowed...)
-		refValues, refUnknown, refErr := referenceQuery(raw, allowed)
-		switch {
-		case (err == nil) != (refErr == nil) || err != nil && err.Error() != refErr.Error():
-			t.Fatalf("error %v, the reference's %v", err, refErr)
-		case !slices.Equal(q.unknown, refUnknown):
-			t.Fatalf("ignored names %q, the reference's %q", q.unknown, refUnknown)
-		}
-		for k, v := range refValues {
-			if got, given := q.get(k); !given || got != v {
-				t.Fatalf("parameter %q: %q, %v; the reference has %q", k, got, given, v)
-			}
-		}
-		if err != nil {
-			if len(err.Error()) > 1024 {
-				t.Fatalf("error message of %d bytes", len(err.Error()))
-			}
-			return
-		}
-		want, perr := url.ParseQuery(raw)
-		if perr != nil {
-			t.Fatalf("accepted a query url.ParseQuery refuses: %v", perr)
-		}
-		values := map[string]string{}
-		for i, k := range allowed {
-			if v, given := q.get(k); given {
-				values[k] = v
-			} else if q.given[i] || q.value[i] != "" {
-				t.Fatalf("parameter %q not given but holds a value", k)
-			}
-		}
-		if len(want) != len(values)+len(q.unknown) {
-			t.Fatalf("%d parameters kept and %d ignored of %d", len(values), len(q.unknown), len(want))
-		}
-		if !slices.IsSorted(q.unknown) {
-			t.Fatal("ignored names not sorted")
-		}
-		for k, v := range values {
-			if !slices.Contains(allowed, k) || len(want[k]) != 1 || want[k][0] != v {
-				t.Fatalf("parameter %q kept though unknown or repeated, or its value changed", k)
-			}
-		}
-		// Ignored only when no known name matches it in another case: that one is an error.
-		for _, k := range q.unknown {
-			if respelling(allowed, k) != "" {
-				t.Fatalf("parameter %q ignored though it is a known name in another case", clip(k))
-			}
-		}
-		if id, err := q.id("secretId", "example"); err == nil {
-			if config.CheckID(id) != nil || id != values["secretId"] {
-				t.Fatal("q.id accepted an id CheckID refuses")
-			}
-		} else if len(err.Error()) > 1024 {
-			t.Fatalf("error message of %d bytes", len(err.Error()))
-		}
-		if a, b, err := q.exclusive("versionId", "versionStage"); err == nil {
-			if a != "" && b != "" || len(a) > config.MaxIDBytes || len(b) > config.MaxIDBytes {
-				t.Fatal("exclusive accepted both, or an over-long value")
-			}
-		}
-		if v, err := q.bool("refreshNow", true); err == nil && v != (strings.EqualFold(values["refreshNow"], "true") || values["refreshNow"] == "1") {
-			t.Fatal("refreshNow read wrong")
-		}
-	})
 }

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // A client that half-closes its connection after the request (shutdown(SHUT_WR)) makes net/http
@@ -32,19 +33,17 @@ func TestHalfClosedClientNeverGetsAnEmpty200(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			release := make(chan struct{})
 			loads := make(chan struct{}, 8)
-			c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-				Load: func(ctx context.Context, r upstream.Request) (upstream.Value, error) {
-					loads <- struct{}{}
-					select {
-					case <-ctx.Done(): // the bypassed fetch ends with its caller
-						return upstream.Value{}, ctx.Err()
-					case <-release: // the stored one goes on and answers later
-						return textValue(r.ID, plainValue), nil
-					}
-				},
-				TTL:       func(upstream.Request) time.Duration { return tc.ttl },
-				Transient: upstream.IsTransient,
-				Logger:    slog.New(slog.DiscardHandler),
+			c := cache.New[kinko.Request, document.Value](cache.LoadFunc[kinko.Request, document.Value](func(ctx context.Context, r kinko.Request) (document.Value, error) {
+				loads <- struct{}{}
+				select {
+				case <-ctx.Done(): // the bypassed fetch ends with its caller
+					return document.Value{}, ctx.Err()
+				case <-release: // the stored one goes on and answers later
+					return textValue(r.ID, plainValue), nil
+				}
+			}), cache.Options[kinko.Request]{
+				TTL:    func(kinko.Request) time.Duration { return tc.ttl },
+				Logger: slog.New(slog.DiscardHandler),
 			})
 			defer c.Close()
 			defer close(release)

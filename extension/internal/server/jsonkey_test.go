@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // manyKeys is a JSON object with n keys, k0000 to k(n-1).
@@ -33,8 +33,8 @@ func TestJSONKeyHitDoesNotReparseTheSecret(t *testing.T) {
 	v := textValue("many", manyKeys(3500))
 	recounts := 0
 	recount := func() { recounts++ }
-	if status, got, _ := lookupJSONKey(v, "k1234", recount); status != http.StatusOK || got != "s3cr3t-value-1234" {
-		t.Fatalf("k1234: status %d, value right: %t", status, got == "s3cr3t-value-1234")
+	if got, code, problem := lookupJSONKey(v, "k1234", recount); problem != "" || got != "s3cr3t-value-1234" {
+		t.Fatalf("k1234: %v %q, value right: %t", code, problem, got == "s3cr3t-value-1234")
 	}
 	allocs := testing.AllocsPerRun(20, func() { lookupJSONKey(v, "k3499", recount) })
 	if allocs > 10 {
@@ -50,11 +50,8 @@ func TestJSONKeyHitDoesNotReparseTheSecret(t *testing.T) {
 // and the cache's byte budget counts it from then on.
 func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 	secret := textValue("many", manyKeys(3500))
-	c := cache.New(cache.Options[upstream.Request, upstream.Value]{
-		Load:         func(context.Context, upstream.Request) (upstream.Value, error) { return secret, nil },
-		Cost:         upstream.Cost,
-		TTL:          func(upstream.Request) time.Duration { return time.Hour },
-		Transient:    upstream.IsTransient,
+	c := cache.New[kinko.Request, document.Value](costed(func(context.Context, kinko.Request) (document.Value, error) { return secret, nil }), cache.Options[kinko.Request]{
+		TTL:          func(kinko.Request) time.Duration { return time.Hour },
 		Size:         10,
 		MaxBytes:     1 << 20,
 		RefreshAhead: 1,
@@ -75,7 +72,15 @@ func TestJSONKeyIndexIsCountedInTheCache(t *testing.T) {
 			t.Fatalf("jsonKey: status %d", a.status)
 		}
 	}
-	if !secret.Indexed() || c.Bytes() != upstream.Cost(upstream.Request{Kind: config.SecretsManager, ID: "many", Stage: upstream.CurrentStage}, secret) || c.Bytes() <= whole {
+	if !secret.Indexed() || c.Bytes() != document.Cost(kinko.Request{Kind: kinko.SecretsManager, ID: "many", Stage: kinko.CurrentStage}, secret) || c.Bytes() <= whole {
 		t.Fatalf("after jsonKey requests: indexed %t, %d bytes counted (%d before)", secret.Indexed(), c.Bytes(), whole)
 	}
 }
+
+// costed is a source that loads without aliases, each entry costed as kinko's cache counts it
+// (document.Cost).
+type costed func(context.Context, kinko.Request) (document.Value, error)
+
+func (f costed) Load(ctx context.Context, r kinko.Request) (document.Value, error) { return f(ctx, r) }
+func (costed) Aliases(kinko.Request, document.Value) []kinko.Request               { return nil }
+func (costed) Cost(r kinko.Request, v document.Value) int                          { return document.Cost(r, v) }

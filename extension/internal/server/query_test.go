@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/kinko-dev/kinko/extension/internal/query"
 )
 
 // A query string with more parameters than any endpoint takes is refused before its names are
@@ -24,10 +26,10 @@ func TestManyQueryParametersAreRefused(t *testing.T) {
 	}
 	// A query at the limit is still answered, its unknown names ignored.
 	q.Reset()
-	for i := range maxQueryParams - 1 {
+	for i := range query.MaxQueryParams - 1 {
 		fmt.Fprintf(&q, "&u%d=1", i)
 	}
 	if a := do(t, h, "GET", "/secretsmanager/get?secretId=app"+q.String(), withToken()); a.status != http.StatusOK {
-		t.Fatalf("%d query parameters: status %d, want 200", maxQueryParams, a.status)
+		t.Fatalf("%d query parameters: status %d, want 200", query.MaxQueryParams, a.status)
 	}
 }

@@ -1,12 +1,13 @@
 // Package server is kinko's HTTP API on localhost:2773, the same API as AWS's Parameters and
-// Secrets extension: the token check, request validation, the answer's headers (Cache-Control,
-// Cache-Status) and AWS-shaped JSON errors. It reads through a cache and knows no AWS SDK.
+// Secrets extension: the routes, the token check, request validation (the query string through
+// package query), the answer's headers (Cache-Control; Cache-Status through package
+// cachestatus) and AWS-shaped JSON errors, whose HTTP statuses are mapped from kinko's error
+// codes here only, in one table (errors.go). It reads through a cache and knows no AWS SDK.
 package server
 
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +19,9 @@ import (
 	"time"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
+	"github.com/kinko-dev/kinko/extension/internal/query"
 )
 
 // TokenHeader carries the caller's proof that it runs in this sandbox.
@@ -35,13 +37,24 @@ const AgentPrefix = "/v1/"
 // so a caller sending endless new names cannot grow kinko's memory or its log.
 const maxUnknownNames = 64
 
+// The query parameters each endpoint takes. Any other name is ignored (real code sends
+// withDecryption=true to /secretsmanager/get, and AWS's extension answers it), except one of
+// these in another case: ignoring versionstage would silently answer another version.
+var (
+	secretParams    = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+	parameterParams = []string{"name", "withDecryption", "version", "label", "refreshNow", "jsonKey"}
+	// The agent's path style takes the id from the path; secretId is named so that giving it
+	// too is an error rather than a second id quietly ignored.
+	agentParams = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+)
+
 // Cache is what the server reads through.
 type Cache interface {
-	Get(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
-	Refresh(ctx context.Context, r upstream.Request) (upstream.Value, cache.Status, error)
+	Get(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error)
+	Refresh(ctx context.Context, r kinko.Request) (document.Value, cache.Status, error)
 	// Recount tells the cache that r's value grew (its jsonKey index was built), so its byte
 	// budget counts what it holds.
-	Recount(r upstream.Request)
+	Recount(r kinko.Request)
 }
 
 // Handler answers kinko's HTTP API.
@@ -160,12 +173,12 @@ func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
 func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, proxied := r.Header["X-Forwarded-For"]; proxied {
-			writeError(w, http.StatusBadRequest, "InvalidRequest",
+			fail(w, kinko.BadRequest,
 				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
 			return
 		}
 		if problem := h.checkToken(r); problem != "" {
-			writeError(w, http.StatusUnauthorized, "AccessDeniedException", problem)
+			fail(w, kinko.AccessDenied, problem)
 			return
 		}
 		next(w, r)
@@ -197,30 +210,30 @@ func (h *Handler) checkToken(r *http.Request) string {
 }
 
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
-	q, err := h.query(r, secretParams)
+	q, err := h.readQuery(r, secretParams)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	id, err := q.id("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
+	id, err := q.ID("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
 	h.secretVersion(w, r, q, id, err)
 }
 
 // agentSecret answers AWS Secrets Manager Agent's GET /v1/<secret id>: the id is the rest of
 // the path, slashes included, percent-decoded (ServeMux decodes the wildcard).
 func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
-	q, err := h.query(r, agentParams)
+	q, err := h.readQuery(r, agentParams)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	if _, given := q.get("secretId"); given {
-		writeError(w, http.StatusBadRequest, "InvalidRequest",
+	if _, given := q.Get("secretId"); given {
+		fail(w, kinko.BadRequest,
 			"secretId is not taken by "+AgentPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
 		return
 	}
 	id := r.PathValue("id")
-	switch err := config.CheckID(id); {
+	switch err := kinko.CheckID(id); {
 	case id == "":
 		h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+AgentPrefix+"NAME-or-ARN"))
 	case err != nil:
@@ -231,31 +244,28 @@ func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 // secretVersion finishes a secret request for id (or its problem, idErr) with its version.
-func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query, id string, idErr error) {
-	req := upstream.Request{Kind: config.SecretsManager, ID: id}
+func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query.Query, id string, idErr error) {
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: id}
 	err := idErr
 	if err == nil {
-		req.Version, req.Stage, err = q.exclusive("versionId", "versionStage")
+		req.VersionID, req.Stage, err = q.Exclusive("versionId", "versionStage")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	if req.Version == "" && req.Stage == "" {
-		req.Stage = upstream.CurrentStage // one entry with ?versionStage=AWSCURRENT
-	}
-	h.answer(w, r, q, req)
+	h.answer(w, r, q, req.Normalize()) // one entry with ?versionStage=AWSCURRENT
 }
 
-// query parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
+// readQuery parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
 // ignored names.
-func (h *Handler) query(r *http.Request, allowed []string) (query, error) {
-	q, err := parseQuery(r.URL.RawQuery, allowed...)
+func (h *Handler) readQuery(r *http.Request, allowed []string) (query.Query, error) {
+	q, err := query.Parse(r.URL.RawQuery, allowed...)
 	if err == nil {
-		err = refuseRoleArn(q.unknown)
+		err = refuseRoleArn(q.Unknown())
 	}
-	if err == nil && len(q.unknown) > 0 {
-		h.logUnknown(r, q.unknown)
+	if err == nil && len(q.Unknown()) > 0 {
+		h.logUnknown(r, q.Unknown())
 	}
 	return q, err
 }
@@ -274,7 +284,7 @@ func refuseRoleArn(unknown []string) error {
 		}
 		spelled := ""
 		if n != roleArn {
-			spelled = fmt.Sprintf(" (spelled %q here; parameter names are case-sensitive)", clip(n))
+			spelled = fmt.Sprintf(" (spelled %q here; parameter names are case-sensitive)", kinko.Clip(n))
 		}
 		return fmt.Errorf("query parameter %s%s is not supported yet: kinko reads with the function's own role only, "+
 			"and ignoring %s would answer with this account's value of the same name; drop it, or read the other "+
@@ -293,7 +303,7 @@ func (h *Handler) logUnknown(r *http.Request, names []string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, n := range names {
-		n = clip(n)
+		n = kinko.Clip(n)
 		if _, seen := u.seen[n]; seen || u.full {
 			continue
 		}
@@ -306,43 +316,43 @@ func (h *Handler) logUnknown(r *http.Request, names []string) {
 			u.seen = make(map[string]struct{})
 		}
 		u.seen[n] = struct{}{}
-		h.logger.Warn("unknown query parameter ignored; logged once per name", "parameter", n, "path", clip(r.URL.Path))
+		h.logger.Warn("unknown query parameter ignored; logged once per name", "parameter", n, "path", kinko.Clip(r.URL.Path))
 	}
 }
 
 func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
-	q, err := h.query(r, parameterParams)
+	q, err := h.readQuery(r, parameterParams)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	req := upstream.Request{Kind: config.SSM}
-	if req.ID, err = q.id("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
-		if req.Version, req.Stage, err = q.exclusive("version", "label"); err == nil {
-			req.Decrypt, err = q.bool("withDecryption", false)
+	req := kinko.Request{Kind: kinko.SSM}
+	if req.ID, err = q.ID("name", "/systemsmanager/parameters/get?name=NAME-or-ARN"); err == nil {
+		if req.VersionID, req.Stage, err = q.Exclusive("version", "label"); err == nil {
+			req.Decrypt, err = q.Bool("withDecryption", false)
 		}
 	}
-	if err == nil && req.Version != "" {
-		if n, perr := strconv.ParseInt(req.Version, 10, 64); perr != nil || n < 1 {
-			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", clip(req.Version))
+	if err == nil && req.VersionID != "" {
+		if n, perr := strconv.ParseInt(req.VersionID, 10, 64); perr != nil || n < 1 {
+			err = fmt.Errorf("version %q is not a parameter version; give a whole number from 1", kinko.Clip(req.VersionID))
 		}
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	h.answer(w, r, q, req)
+	h.answer(w, r, q, req.Normalize())
 }
 
 // answer reads req through the cache and writes the document, the jsonKey value or the error.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req upstream.Request) {
-	refresh, err := q.bool("refreshNow", true)
-	jsonKey, hasKey := q.get("jsonKey")
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, req kinko.Request) {
+	refresh, err := q.Bool("refreshNow", true)
+	jsonKey, hasKey := q.Get("jsonKey")
 	if err == nil && hasKey && jsonKey == "" {
 		err = errors.New("jsonKey is empty; name a top-level key of the JSON value, or drop the parameter")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
+		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
 	// The clock is read only for the debug lines that report the time taken.
@@ -363,13 +373,13 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		if debug {
 			h.logger.Debug("caller went away before the answer", "request", req, "took_us", time.Since(start).Microseconds())
 		}
-		w.Header()["Cache-Status"] = h.hv.cacheStatus(st, err)
-		writeError(w, http.StatusServiceUnavailable, upstream.CodeCallerGone,
+		w.Header()["Cache-Status"] = h.hv.status.Header(st, err)
+		fail(w, kinko.CallerGone,
 			"the connection was closed or half-closed (shutdown for writing) before the answer was ready, so kinko stopped "+
 				"waiting for it; keep the connection open for writing until the answer arrives")
 		return
 	}
-	cs := h.hv.cacheStatus(st, err)
+	cs := h.hv.status.Header(st, err)
 	w.Header()["Cache-Status"] = cs
 	if debug {
 		// The header as the caller got it: make run prints it for each read of the function's.
@@ -388,35 +398,31 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query, req up
 		_, _ = w.Write(v.Body)
 		return
 	}
-	status, value, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
-	if status != http.StatusOK {
-		code := "InvalidRequest"
-		if status == http.StatusNotFound {
-			code = "JsonKeyNotFound"
-		}
-		writeError(w, status, code, fmt.Sprintf("%s %q %s", kindNoun(req.Kind), clip(req.ID), problem))
+	value, code, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
+	if problem != "" {
+		fail(w, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), kinko.Clip(req.ID), problem))
 		return
 	}
 	w.Header()["Content-Type"] = h.hv.text
 	_, _ = w.Write([]byte(value))
 }
 
-func (h *Handler) upstreamError(w http.ResponseWriter, req upstream.Request, err error) {
-	var ue *upstream.Error
-	if !errors.As(err, &ue) {
+func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, err error) {
+	e, ok := failure(req, err)
+	if !ok {
 		h.logger.Error("unexpected error", "service", req.Kind.String(), "id", req.ID, "error", fmt.Sprintf("%T", err))
-		writeError(w, http.StatusInternalServerError, upstream.CodeInternal, "unexpected failure; see kinko's log")
+		fail(w, kinko.Internal, "unexpected failure; see kinko's log")
 		return
 	}
-	h.logger.Warn("upstream error", "service", req.Kind.String(), "id", req.ID, "status", ue.Status, "code", ue.Code, "message", ue.Message)
-	writeError(w, ue.Status, ue.Code, ue.Message)
+	h.logger.Warn("upstream error", "service", req.Kind.String(), "id", req.ID, "status", statusOf(e), "code", e.Type(), "message", e.Message)
+	writeFailure(w, e)
 }
 
-// lookupJSONKey returns the string value of top-level key k of v's JSON text. Problems are
-// described without quoting the value. The value keeps its own index of the text's keys (built
+// lookupJSONKey returns the string value of top-level key k of v's JSON text, or what is wrong
+// (problem, and its code), described without quoting the value. The value keeps its own index of the text's keys (built
 // on the first jsonKey request, then counted in the cache's byte budget: recount asks the cache
 // to count it), so a hit costs the key's value, not a parse of the whole secret.
-func lookupJSONKey(v upstream.Value, k string, recount func()) (status int, value, problem string) {
+func lookupJSONKey(v document.Value, k string, recount func()) (value string, code kinko.Code, problem string) {
 	indexed := v.Indexed()
 	value, err := v.JSONKey(k)
 	if !indexed && v.Indexed() {
@@ -424,58 +430,30 @@ func lookupJSONKey(v upstream.Value, k string, recount func()) (status int, valu
 	}
 	switch {
 	case err == nil:
-		return http.StatusOK, value, ""
-	case errors.Is(err, upstream.ErrNoText):
-		return http.StatusBadRequest, "", "holds binary data, not a JSON object; drop jsonKey to read it whole"
-	case errors.Is(err, upstream.ErrNoKey):
-		return http.StatusNotFound, "", fmt.Sprintf("has no top-level key %q", clip(k))
-	case errors.Is(err, upstream.ErrNullKey):
-		return http.StatusNotFound, "", fmt.Sprintf("has top-level key %q set to null: it holds no value", clip(k))
+		return value, 0, ""
+	case errors.Is(err, document.ErrNoText):
+		return "", kinko.BadRequest, "holds binary data, not a JSON object; drop jsonKey to read it whole"
+	case errors.Is(err, document.ErrNoKey):
+		return "", kinko.KeyNotFound, fmt.Sprintf("has no top-level key %q", kinko.Clip(k))
+	case errors.Is(err, document.ErrNullKey):
+		return "", kinko.KeyNotFound, fmt.Sprintf("has top-level key %q set to null: it holds no value", kinko.Clip(k))
 	}
-	return http.StatusBadRequest, "", "is not a JSON object; drop jsonKey to read the whole string"
+	return "", kinko.BadRequest, "is not a JSON object; drop jsonKey to read the whole string"
 }
 
-func kindNoun(k config.Kind) string {
-	if k == config.SSM {
-		return "parameter"
-	}
-	return "secret"
-}
-
+// methodNotAllowed is HTTP's own answer, not one of kinko's failures: 405, naming the method
+// that is allowed.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", http.MethodGet)
 	writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not allowed; use GET")
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", clip(r.URL.Path), AgentPrefix))
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", kinko.Clip(r.URL.Path), AgentPrefix))
 }
 
 // notClean refuses a path with an empty segment, a dot segment or a trailing slash.
 func notClean(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
-		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", clip(r.URL.EscapedPath()), AgentPrefix))
-}
-
-type errorBody struct {
-	Type    string `json:"__type"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	body, _ := json.Marshal(errorBody{Type: code, Message: message})
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("X-Amzn-Errortype", code)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-// clip keeps caller-supplied text in messages short.
-func clip(s string) string {
-	const max = 128
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
+		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), AgentPrefix))
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
-	"github.com/kinko-dev/kinko/extension/internal/upstream"
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 const (
@@ -30,46 +30,46 @@ const (
 // fakeCache answers from fixed values and records the requests it got.
 type fakeCache struct {
 	mu       sync.Mutex
-	requests []upstream.Request
+	requests []kinko.Request
 	refresh  []bool
-	recounts []upstream.Request
-	values   map[string]upstream.Value // by ID
+	recounts []kinko.Request
+	values   map[string]document.Value // by ID
 	err      error
 	status   cache.Status
 }
 
-func (f *fakeCache) lookup(r upstream.Request, refresh bool) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) lookup(r kinko.Request, refresh bool) (document.Value, cache.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, r)
 	f.refresh = append(f.refresh, refresh)
 	if f.err != nil {
-		return upstream.Value{}, f.status, f.err
+		return document.Value{}, f.status, f.err
 	}
 	v, ok := f.values[r.ID]
 	if !ok {
-		return upstream.Value{}, f.status, &upstream.Error{Status: 400, Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
+		return document.Value{}, f.status, &kinko.Error{Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
 	}
 	return v, f.status, nil
 }
 
-func (f *fakeCache) Get(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) Get(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.lookup(r, false)
 }
 
-func (f *fakeCache) Refresh(_ context.Context, r upstream.Request) (upstream.Value, cache.Status, error) {
+func (f *fakeCache) Refresh(_ context.Context, r kinko.Request) (document.Value, cache.Status, error) {
 	return f.lookup(r, true)
 }
 
-func (f *fakeCache) Recount(r upstream.Request) {
+func (f *fakeCache) Recount(r kinko.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.recounts = append(f.recounts, r)
 }
 
 // textValue is the rendered answer for secret id holding text.
-func textValue(id, text string) upstream.Value {
-	v, err := upstream.RenderSecret(&secretsmanager.GetSecretValueOutput{Name: &id, SecretString: &text})
+func textValue(id, text string) document.Value {
+	v, err := document.RenderSecret(&secretsmanager.GetSecretValueOutput{Name: &id, SecretString: &text})
 	if err != nil {
 		panic(err)
 	}
@@ -79,7 +79,7 @@ func textValue(id, text string) upstream.Value {
 func newFake() *fakeCache {
 	return &fakeCache{
 		status: cache.Status{Outcome: cache.Hit, TTL: 287 * time.Second},
-		values: map[string]upstream.Value{
+		values: map[string]document.Value{
 			"app":    textValue("app", secretValue),
 			"plain":  textValue("plain", plainValue),
 			"binary": {Body: []byte(`{"SecretBinary":"AAE="}`), Name: "binary"},
@@ -143,7 +143,7 @@ func TestEveryAnswerHasCacheHeaders(t *testing.T) {
 }
 
 func TestContractTable(t *testing.T) {
-	long := strings.Repeat("x", config.MaxIDBytes+1)
+	long := strings.Repeat("x", kinko.MaxIDBytes+1)
 	cases := []struct {
 		name, method, target string
 		hdr                  map[string]string
@@ -289,7 +289,7 @@ func TestSecretAnswer(t *testing.T) {
 	if a.body != string(f.values["app"].Body) {
 		t.Fatal("body is not the cached document")
 	}
-	if got := f.requests[0]; got != (upstream.Request{Kind: config.SecretsManager, ID: "app", Stage: "AWSCURRENT"}) {
+	if got := f.requests[0]; got != (kinko.Request{Kind: kinko.SecretsManager, ID: "app", Stage: "AWSCURRENT"}) {
 		t.Fatalf("no version must mean AWSCURRENT: %+v", got)
 	}
 }
@@ -301,11 +301,11 @@ func TestVersionsReachTheCacheKey(t *testing.T) {
 	do(t, h, "GET", "/secretsmanager/get?secretId=app&versionStage=AWSPREVIOUS&refreshNow=true", withToken())
 	do(t, h, "GET", "/systemsmanager/parameters/get?name=app&version=3&withDecryption=true", withToken())
 	do(t, h, "GET", "/systemsmanager/parameters/get?name=app&label=prod", withToken())
-	want := []upstream.Request{
-		{Kind: config.SecretsManager, ID: "app", Version: "v1"},
-		{Kind: config.SecretsManager, ID: "app", Stage: "AWSPREVIOUS"},
-		{Kind: config.SSM, ID: "app", Version: "3", Decrypt: true},
-		{Kind: config.SSM, ID: "app", Stage: "prod"},
+	want := []kinko.Request{
+		{Kind: kinko.SecretsManager, ID: "app", VersionID: "v1"},
+		{Kind: kinko.SecretsManager, ID: "app", Stage: "AWSPREVIOUS"},
+		{Kind: kinko.SSM, ID: "app", VersionID: "3", Decrypt: true},
+		{Kind: kinko.SSM, ID: "app", Stage: "prod"},
 	}
 	for i, w := range want {
 		if f.requests[i] != w {
@@ -328,15 +328,20 @@ func TestJSONKeyValues(t *testing.T) {
 }
 
 func TestUpstreamErrorsPassThrough(t *testing.T) {
-	for _, e := range []*upstream.Error{
-		{Status: 400, Code: "ResourceNotFoundException", Message: "not found"},
-		{Status: 400, Code: "AccessDeniedException", Message: "denied"},
-		{Status: 400, Code: "DecryptionFailure", Message: "kms"},
-		{Status: 400, Code: "ThrottlingException", Message: "slow down", Transient: true},
-		{Status: 504, Code: upstream.CodeTimeout, Message: "late", Transient: true},
-		{Status: 502, Code: upstream.CodeUnreachable, Message: "refused", Transient: true},
-		{Status: 500, Code: upstream.CodeInternal, Message: "odd"},
+	for _, tc := range []struct {
+		e      *kinko.Error
+		status int
+		typ    string
+	}{
+		{&kinko.Error{Code: kinko.NotFound, AWSStatus: 400, AWSCode: "ResourceNotFoundException", Message: "not found"}, 400, "ResourceNotFoundException"},
+		{&kinko.Error{Code: kinko.AccessDenied, AWSStatus: 400, AWSCode: "AccessDeniedException", Message: "denied"}, 400, "AccessDeniedException"},
+		{&kinko.Error{Code: kinko.Rejected, AWSStatus: 400, AWSCode: "DecryptionFailure", Message: "kms"}, 400, "DecryptionFailure"},
+		{&kinko.Error{Code: kinko.Throttled, AWSStatus: 400, AWSCode: "ThrottlingException", Message: "slow down"}, 400, "ThrottlingException"},
+		{&kinko.Error{Code: kinko.Timeout, Message: "late"}, 504, "UpstreamTimeout"},
+		{&kinko.Error{Code: kinko.Unreachable, Message: "refused"}, 502, "UpstreamUnreachable"},
+		{&kinko.Error{Code: kinko.Internal, Message: "odd"}, 500, "InternalFailure"},
 	} {
+		e := tc.e
 		f := newFake()
 		f.err, f.status = e, cache.Status{Outcome: cache.Miss}
 		h, _ := newTestHandler(t, f, token)
@@ -346,48 +351,15 @@ func TestUpstreamErrorsPassThrough(t *testing.T) {
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal([]byte(a.body), &body)
-		if a.status != e.Status || body.Type != e.Code || body.Message != e.Message {
-			t.Errorf("%s: got %d %+v", e.Code, a.status, body)
+		if a.status != tc.status || body.Type != tc.typ || body.Message != e.Message {
+			t.Errorf("%s: got %d %+v", tc.typ, a.status, body)
 		}
 		wantStatus := "kinko; fwd=miss"
 		if e.FromAWS() {
 			wantStatus += "; fwd-status=400"
 		}
 		if got := a.header.Get("Cache-Status"); got != wantStatus {
-			t.Errorf("%s: Cache-Status %q, want %q", e.Code, got, wantStatus)
-		}
-	}
-}
-
-func TestCacheStatusValues(t *testing.T) {
-	for st, want := range map[cache.Status]string{
-		{Outcome: cache.Hit, TTL: 287900 * time.Millisecond}:       "kinko; hit; ttl=287",
-		{Outcome: cache.Miss, TTL: 300 * time.Second}:              "kinko; fwd=miss; stored; ttl=300",
-		{Outcome: cache.Collapsed, TTL: 299500 * time.Millisecond}: "kinko; fwd=miss; collapsed; ttl=299",
-		{Outcome: cache.Expired, TTL: 271 * time.Second}:           "kinko; fwd=stale; stored; ttl=271",
-		{Outcome: cache.StaleIfError}:                              "kinko; hit; detail=stale-if-error",
-		{Outcome: cache.StaleWhileRevalidate}:                      "kinko; hit; detail=stale-while-revalidate",
-		{Outcome: cache.Refreshed, TTL: 300 * time.Second}:         "kinko; fwd=request; stored; ttl=300",
-		{Outcome: cache.Bypass}:                                    "kinko; fwd=bypass",
-		// Answered but not stored (a value over the cache's byte budget): no promise of freshness.
-		{Outcome: cache.Miss}:      "kinko; fwd=miss",
-		{Outcome: cache.Collapsed}: "kinko; fwd=miss; collapsed",
-		{Outcome: cache.Expired}:   "kinko; fwd=stale",
-		{Outcome: cache.Refreshed}: "kinko; fwd=request",
-	} {
-		if got := cacheStatus(st, nil); got != want {
-			t.Errorf("%v: %q, want %q", st.Outcome, got, want)
-		}
-	}
-	// An error answered from the cache (a remembered not-found) forwarded nothing.
-	notFound := &upstream.Error{Status: 404, Code: "ResourceNotFoundException", Message: "gone"}
-	for st, want := range map[cache.Status]string{
-		{Outcome: cache.Hit}:       "kinko; hit; detail=remembered-error",
-		{Outcome: cache.Miss}:      "kinko; fwd=miss; fwd-status=404",
-		{Outcome: cache.Refreshed}: "kinko; fwd=request; fwd-status=404",
-	} {
-		if got := cacheStatus(st, notFound); got != want {
-			t.Errorf("error, %v: %q, want %q", st.Outcome, got, want)
+			t.Errorf("%s: Cache-Status %q, want %q", tc.typ, got, wantStatus)
 		}
 	}
 }
@@ -403,16 +375,16 @@ func TestHTTPServerLimits(t *testing.T) {
 // and the same cache entry as the query form.
 func TestAgentPathReachesTheCacheAsTheQueryForm(t *testing.T) {
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"
-	for target, want := range map[string]upstream.Request{
-		"/v1/app":                                {Kind: config.SecretsManager, ID: "app", Stage: "AWSCURRENT"},
-		"/v1/prod/db":                            {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
-		"/v1/prod%2Fdb":                          {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
-		"/v1/a%2F%2Fb%2F..%2Fc":                  {Kind: config.SecretsManager, ID: "a//b/../c", Stage: "AWSCURRENT"},
-		"/v1/my%20secret":                        {Kind: config.SecretsManager, ID: "my secret", Stage: "AWSCURRENT"},
-		"/v1/" + arn:                             {Kind: config.SecretsManager, ID: arn, Stage: "AWSCURRENT"},
-		"/v1/app?versionStage=AWSPENDING":        {Kind: config.SecretsManager, ID: "app", Stage: "AWSPENDING"},
-		"/v1/app?versionId=v1":                   {Kind: config.SecretsManager, ID: "app", Version: "v1"},
-		"/secretsmanager/get?secretId=prod%2Fdb": {Kind: config.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+	for target, want := range map[string]kinko.Request{
+		"/v1/app":                                {Kind: kinko.SecretsManager, ID: "app", Stage: "AWSCURRENT"},
+		"/v1/prod/db":                            {Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+		"/v1/prod%2Fdb":                          {Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
+		"/v1/a%2F%2Fb%2F..%2Fc":                  {Kind: kinko.SecretsManager, ID: "a//b/../c", Stage: "AWSCURRENT"},
+		"/v1/my%20secret":                        {Kind: kinko.SecretsManager, ID: "my secret", Stage: "AWSCURRENT"},
+		"/v1/" + arn:                             {Kind: kinko.SecretsManager, ID: arn, Stage: "AWSCURRENT"},
+		"/v1/app?versionStage=AWSPENDING":        {Kind: kinko.SecretsManager, ID: "app", Stage: "AWSPENDING"},
+		"/v1/app?versionId=v1":                   {Kind: kinko.SecretsManager, ID: "app", VersionID: "v1"},
+		"/secretsmanager/get?secretId=prod%2Fdb": {Kind: kinko.SecretsManager, ID: "prod/db", Stage: "AWSCURRENT"},
 	} {
 		f := newFake()
 		h, _ := newTestHandler(t, f, token)

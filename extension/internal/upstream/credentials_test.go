@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // credentialsEndpoint is a container credentials endpoint stand-in: each answer has a new
@@ -40,60 +41,12 @@ func startCredentials(t *testing.T, ttl time.Duration) *credentialsEndpoint {
 	return e
 }
 
-func (e *credentialsEndpoint) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.calls }
-
 func containerEnv(url string, extra ...string) func(string) string {
 	m := map[string]string{"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": url}
 	for i := 0; i+1 < len(extra); i += 2 {
 		m[extra[i]] = extra[i+1]
 	}
 	return envOf(m)
-}
-
-// The SDK's default chain refreshes container credentials 5 minutes before they expire; so does kinko.
-func TestContainerCredentialsRefreshFiveMinutesEarly(t *testing.T) {
-	for _, tc := range []struct {
-		ttl   time.Duration
-		calls int
-	}{
-		{time.Hour, 1},                      // well within their life: one fetch serves both calls
-		{4 * time.Minute, 2},                // inside the window: fetched again at once
-		{5*time.Minute + 30*time.Second, 1}, // just outside it
-	} {
-		t.Run(tc.ttl.String(), func(t *testing.T) {
-			e := startCredentials(t, tc.ttl)
-			cfg, err := AWSConfig(containerEnv(e.srv.URL))
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, err := cfg.Credentials.Retrieve(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if got := e.count(); got != tc.calls {
-				t.Errorf("credentials lasting %s: %d calls to the endpoint for two retrievals, want %d", tc.ttl, got, tc.calls)
-			}
-			// The cache's expiry is the endpoint's less the window (the endpoint gives whole seconds).
-			left := time.Until(first.Expires)
-			if want := tc.ttl - containerExpiryWindow; left > want+time.Second || left < want-5*time.Second {
-				t.Errorf("credentials lasting %s are kept for %s, want about %s", tc.ttl, left.Round(time.Second), want)
-			}
-		})
-	}
-}
-
-func TestInvalidateCredentialsFetchesAgain(t *testing.T) {
-	e := startCredentials(t, time.Hour)
-	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
-	a, _ := cfg.Credentials.Retrieve(t.Context())
-	InvalidateCredentials(cfg)
-	b, err := cfg.Credentials.Retrieve(t.Context())
-	if err != nil || a.AccessKeyID != "ASIA-1" || b.AccessKeyID != "ASIA-2" {
-		t.Fatalf("after InvalidateCredentials: %q then %q (%v), want ASIA-1 then ASIA-2", a.AccessKeyID, b.AccessKeyID, err)
-	}
 }
 
 // secretsStandIn answers GetSecretValue with ExpiredTokenException for calls signed with any of
@@ -129,17 +82,17 @@ func secretsStandIn(t *testing.T, expired ...string) (*httptest.Server, func() [
 func TestExpiredTokenIsTransientAndFetchesCredentialsAgain(t *testing.T) {
 	e := startCredentials(t, time.Hour)
 	sm, signedWith := secretsStandIn(t, "ASIA-1")
-	cfg, err := AWSConfig(containerEnv(e.srv.URL, "AWS_MAX_ATTEMPTS", "1"))
+	cfg, err := awsconfig.Load(containerEnv(e.srv.URL, "AWS_MAX_ATTEMPTS", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
-	req := Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage}
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage}
 
 	_, err = c.Fetch(t.Context(), req)
-	ue, ok := err.(*Error)
-	if !ok || ue.Code != "ExpiredTokenException" || ue.Status != 400 || !IsTransient(err) || !ue.FromAWS() {
+	ue, ok := err.(*kinko.Error)
+	if !ok || ue.AWSCode != "ExpiredTokenException" || ue.AWSStatus != 400 || !transient(err) || !ue.FromAWS() {
 		t.Fatalf("first call: %v, want AWS's 400 ExpiredTokenException, transient", err)
 	}
 	v, err := c.Fetch(t.Context(), req)
@@ -159,11 +112,11 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 		status      int
 		contentType string
 		body        string
-		answer      int
+		answer      kinko.Code // the server answers CredentialsUnavailable 500 (504 timed out, 502 unreachable)
 		problem     string
 	}{
-		{"500 with a plain body", 500, "text/plain", rawBody, 500, "it answered HTTP 500"},
-		{"403 with a JSON error", 403, "application/json", `{"code":"AccessDenied","message":"` + rawBody + `"}`, 500, "it answered HTTP 403"},
+		{"500 with a plain body", 500, "text/plain", rawBody, kinko.CredentialsUnavailable, "it answered HTTP 500"},
+		{"403 with a JSON error", 403, "application/json", `{"code":"AccessDenied","message":"` + rawBody + `"}`, kinko.CredentialsUnavailable, "it answered HTTP 403"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			creds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -173,17 +126,17 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 			}))
 			defer creds.Close()
 			sm, signedWith := secretsStandIn(t)
-			cfg, _ := AWSConfig(containerEnv(creds.URL))
-			c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-				Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
-			_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage})
-			ue, ok := err.(*Error)
+			cfg, _ := awsconfig.Load(containerEnv(creds.URL))
+			c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+				Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
+			_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage})
+			ue, ok := err.(*kinko.Error)
 			if !ok {
-				t.Fatalf("error %T, want *Error", err)
+				t.Fatalf("error %T, want *kinko.Error", err)
 			}
-			if ue.Code != CodeCredentials || ue.Status != tc.answer || !ue.Transient || ue.FromAWS() {
-				t.Fatalf("got %d %q transient=%t fromAWS=%t, want %d %s, transient, not from AWS",
-					ue.Status, ue.Code, ue.Transient, ue.FromAWS(), tc.answer, CodeCredentials)
+			if ue.Code != tc.answer || ue.Type() != "CredentialsUnavailable" || !ue.Transient() || ue.FromAWS() {
+				t.Fatalf("got %v %q transient=%t fromAWS=%t, want %v CredentialsUnavailable, transient, not from AWS",
+					ue.Code, ue.Type(), ue.Transient(), ue.FromAWS(), tc.answer)
 			}
 			if strings.Contains(ue.Error(), "raw-endpoint-body") {
 				t.Fatal("the message carries the endpoint's raw answer")
@@ -203,11 +156,11 @@ func TestCredentialsEndpointFailureIsCredentialsUnavailable(t *testing.T) {
 	l := httptest.NewServer(http.NotFoundHandler())
 	url := l.URL
 	l.Close()
-	cfg, _ := AWSConfig(containerEnv(url))
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: url}})
-	_, err := c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
-	if ue, ok := err.(*Error); !ok || ue.Code != CodeCredentials || ue.Status != 502 || !strings.Contains(ue.Message, "connection refused") {
+	cfg, _ := awsconfig.Load(containerEnv(url))
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: url}})
+	_, err := c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
+	if ue, ok := err.(*kinko.Error); !ok || ue.Code != kinko.CredentialsUnreachable || ue.Type() != "CredentialsUnavailable" || !strings.Contains(ue.Message, "connection refused") {
 		t.Fatalf("endpoint down: %v, want 502 CredentialsUnavailable naming the refused connection", err)
 	}
 }
@@ -253,10 +206,10 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 	srv.Config.ConnState = cc.state
 	srv.Start()
 	defer srv.Close()
-	cfg, _ := AWSConfig(staticEnv("AWS_REGION", "us-east-1"))
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: srv.URL}})
-	req := Request{Kind: config.SecretsManager, ID: "s"}
+	cfg, _ := awsconfig.Load(staticEnv("AWS_REGION", "us-east-1"))
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: srv.URL}})
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s"}
 	// Whether the transport keeps a connection after a call is its own decision and timing (now
 	// and then it closes one): call until one is held open, rather than count on the first.
 	for i := 0; c.conns.count() == 0; i++ {
@@ -288,19 +241,4 @@ func TestDropConnectionsClosesThePools(t *testing.T) {
 			t.Fatalf("call %d right after DropConnections: %v", i+1, err)
 		}
 	}
-}
-
-// The credentials endpoint is asked rarely: no connection is kept to it (one kept across a
-// SnapStart snapshot would lead nowhere).
-func TestNoConnectionIsKeptToTheCredentialsEndpoint(t *testing.T) {
-	e := startCredentials(t, time.Hour)
-	cc := &e.conns
-	cfg, _ := AWSConfig(containerEnv(e.srv.URL))
-	for range 2 {
-		if _, err := cfg.Credentials.Retrieve(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		InvalidateCredentials(cfg)
-	}
-	waitUntil(t, "both connections closed", func() bool { o, c := cc.get(); return o == 2 && c == 2 })
 }

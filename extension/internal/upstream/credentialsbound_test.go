@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // One request to the container credentials endpoint that never answers must not block every
@@ -42,13 +43,13 @@ func TestHungCredentialsEndpointIsBounded(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs first: lets the hung handler return before Close waits for it
 	sm, signedWith := secretsStandIn(t)
 
-	cfg, err := AWSConfig(containerEnv(creds.URL))
+	cfg, err := awsconfig.Load(containerEnv(creds.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 2 * time.Second },
-		Endpoints: map[config.Kind]string{config.SecretsManager: sm.URL}})
-	req := Request{Kind: config.SecretsManager, ID: "s", Stage: CurrentStage}
+	c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 2 * time.Second },
+		Endpoints: map[kinko.Kind]string{kinko.SecretsManager: sm.URL}})
+	req := kinko.Request{Kind: kinko.SecretsManager, ID: "s", Stage: kinko.CurrentStage}
 
 	// Liveness only: kinko's own bound is a few seconds; before it, this loop never ended.
 	deadline := time.Now().Add(30 * time.Second)
@@ -59,13 +60,13 @@ func TestHungCredentialsEndpointIsBounded(t *testing.T) {
 			break
 		}
 		failures++
-		var ue *Error
-		if !errors.As(err, &ue) || ue.Code != CodeCredentials || !strings.Contains(ue.Message, "container credentials endpoint") ||
+		var ue *kinko.Error
+		if !errors.As(err, &ue) || ue.Type() != "CredentialsUnavailable" || !strings.Contains(ue.Message, "container credentials endpoint") ||
 			strings.Contains(ue.Message, "Secrets Manager did not answer") {
 			t.Fatalf("fetch %d while the credentials endpoint hangs: %v; want CredentialsUnavailable naming the container credentials endpoint", failures, err)
 		}
-		if ue.Status != http.StatusGatewayTimeout {
-			t.Errorf("fetch %d: status %d, want 504 (the endpoint did not answer in time)", failures, ue.Status)
+		if ue.Code != kinko.CredentialsTimeout {
+			t.Errorf("fetch %d: code %v, want CredentialsTimeout, answered 504 (the endpoint did not answer in time)", failures, ue.Code)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d fetches in 30s, all failed: the hung credentials request blocks every later one", failures)

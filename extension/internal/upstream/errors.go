@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,69 +16,37 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
-// Codes kinko uses where AWS gave none.
-const (
-	CodeTimeout     = "UpstreamTimeout"
-	CodeUnreachable = "UpstreamUnreachable"
-	CodeMalformed   = "UpstreamMalformedResponse"
-	CodeShutdown    = "ExtensionShuttingDown"
-	CodeCallerGone  = "CallerGone" // never answered: the caller is gone
-	CodeInternal    = "InternalFailure"
-	// CodeCredentials: the container credentials endpoint (SnapStart, Managed Instances) gave
-	// kinko no credentials to sign the call with; AWS was never asked.
-	CodeCredentials = "CredentialsUnavailable"
-	// CodeSnapStartInit: a read during a SnapStart init, refused so that no value is saved in
-	// the snapshot; AWS was never asked.
-	CodeSnapStartInit = "SnapStartInitRead"
+// AWS's error codes that kinko reads: beyond them an answer is Unavailable (a 5xx) or Rejected.
+var (
+	// expiredCredentialCodes are AWS's answers to a call signed with credentials that lapsed.
+	// They say nothing about the secret: the credentials are fetched again and a cached value
+	// may stand in.
+	expiredCredentialCodes = map[string]bool{"ExpiredToken": true, "ExpiredTokenException": true, "RequestExpired": true}
+	// notFoundCodes say the value does not exist: Secrets Manager's answer for a deleted or
+	// never created secret (and for an unknown version), SSM's for a parameter or version.
+	notFoundCodes = map[string]bool{"ResourceNotFoundException": true, "ParameterNotFound": true, "ParameterVersionNotFound": true}
 )
-
-// expiredCredentialCodes are AWS's answers to a call signed with credentials that lapsed. They
-// say nothing about the secret: the credentials are fetched again and a cached value may stand in.
-var expiredCredentialCodes = map[string]bool{"ExpiredToken": true, "ExpiredTokenException": true, "RequestExpired": true}
 
 // isExpiredCredentials reports whether err is AWS refusing lapsed credentials.
 func isExpiredCredentials(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.FromAWS() && expiredCredentialCodes[e.Code]
+	var e *kinko.Error
+	return errors.As(err, &e) && e.Code == kinko.CredentialsExpired
 }
 
 var errMalformed = errors.New("malformed answer")
 
-// Error is an upstream failure as kinko answers it. Message is safe to show and log: it is
-// AWS's own message or one of ours, never raw response bytes.
-type Error struct {
-	Status    int    // HTTP status to answer
-	Code      string // AWS's error code, or one of the Code* constants
-	Message   string
-	Transient bool // may pass: a stale value may stand in for it
-	cause     error
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Unwrap keeps errors.Is working (context.DeadlineExceeded and the like). Error() never prints
-// the cause, which for a malformed answer can hold response bytes.
-func (e *Error) Unwrap() error { return e.cause }
-
-// IsTransient reports whether err may pass, so a cached value may be served in its place:
-// timeouts, connection failures and resets, malformed or truncated answers, 5xx, throttling.
-// A 4xx that is not throttling (deleted secret, revoked access) is never transient.
-func IsTransient(err error) bool {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Transient
-	}
-	return false
-}
-
-func classify(kind config.Kind, err error, timeout time.Duration) *Error {
-	svc := serviceName(kind)
-	var ce *credentialsError
+// classify says what err, from a call to kind's service that had timeout, means, in kinko's
+// vocabulary: an answer from AWS keeps AWS's code and status, and kinko's own failures say what
+// to do. The message never holds response bytes.
+func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
+	svc := kind.Service()
+	var ce *awsconfig.CredentialsError
 	if errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
-		return credentialsUnavailable(kind, ce, timeout)
+		return credentialsUnavailable(kind, ce)
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -89,65 +56,79 @@ func classify(kind config.Kind, err error, timeout time.Duration) *Error {
 			status = resp.HTTPStatusCode()
 		}
 		code := api.ErrorCode()
-		_, throttled := retry.DefaultThrottleErrorCodes[code]
+		if code == "" {
+			code = "UnknownError" // AWS answered, but said no code: still AWS's answer, with its status
+		}
 		msg := api.ErrorMessage()
 		if msg == "" {
 			msg = svc + " answered " + code
 		}
-		transient := throttled || expiredCredentialCodes[code] || status >= 500
-		return &Error{Status: status, Code: code, Message: msg, Transient: transient, cause: err}
+		return &kinko.Error{Code: awsCode(code, status), AWSCode: code, AWSStatus: status, Message: msg, Err: err}
 	}
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		msg := fmt.Sprintf("%s did not answer in time; try again", svc)
-		if timeout > 0 {
-			msg = fmt.Sprintf("%s did not answer within %s (%s); try again, or raise the timeout", svc, timeout, timeoutVariable(kind))
-		}
-		return &Error{Status: http.StatusGatewayTimeout, Code: CodeTimeout, Message: msg, Transient: true, cause: err}
+		return kinko.TimeoutError(kind, timeout, err)
 	case errors.Is(err, context.Canceled):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeShutdown,
-			Message: "kinko is shutting down; the request was cancelled", Transient: true, cause: err}
+		return kinko.ShuttingDownError(err)
 	case isConnectionFailure(err):
-		return &Error{Status: http.StatusBadGateway, Code: CodeUnreachable,
+		return &kinko.Error{Code: kinko.Unreachable,
 			Message: fmt.Sprintf("could not reach %s (%s); check the function's network path to AWS (VPC endpoint or NAT) or %s",
-				svc, connectionProblem(err), endpointVariable(kind)),
-			Transient: true, cause: err}
+				svc, connectionProblem(err), kind.EndpointVariable()),
+			Err: err}
 	case isMalformed(err):
-		return &Error{Status: http.StatusBadGateway, Code: CodeMalformed,
-			Message:   fmt.Sprintf("%s sent a truncated or malformed answer; try again", svc),
-			Transient: true, cause: err}
+		return &kinko.Error{Code: kinko.Malformed, Message: fmt.Sprintf("%s sent a truncated or malformed answer; try again", svc), Err: err}
 	}
-	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
-		Message: fmt.Sprintf("unexpected failure calling %s (%T); see kinko's log and try again", svc, errors.Unwrap(err)), cause: err}
+	return &kinko.Error{Code: kinko.Internal,
+		Message: fmt.Sprintf("unexpected failure calling %s (%T); see kinko's log and try again", svc, errors.Unwrap(err)), Err: err}
+}
+
+// awsCode is what AWS's answer code with status means to kinko. Throttling and lapsed
+// credentials first, whatever the status: they pass; then any 5xx: AWS failed, which passes
+// too; then what the 4xx says of the value.
+func awsCode(code string, status int) kinko.Code {
+	_, throttled := retry.DefaultThrottleErrorCodes[code]
+	switch {
+	case throttled:
+		return kinko.Throttled
+	case expiredCredentialCodes[code]:
+		return kinko.CredentialsExpired
+	case status >= 500:
+		return kinko.Unavailable
+	case notFoundCodes[code]:
+		return kinko.NotFound
+	case code == "AccessDeniedException":
+		return kinko.AccessDenied
+	}
+	return kinko.Rejected
 }
 
 // credentialsUnavailable reports a failure at the container credentials endpoint as what it is,
 // with what to check, and never the endpoint's own answer (it could hold anything). It is
 // transient: it says nothing about the secret, and a cached value may stand in for it.
-func credentialsUnavailable(kind config.Kind, ce *credentialsError, timeout time.Duration) *Error {
-	err := ce.err
-	status, problem := http.StatusInternalServerError, fmt.Sprintf("it failed (%T)", errors.Unwrap(err))
+func credentialsUnavailable(kind kinko.Kind, ce *awsconfig.CredentialsError) *kinko.Error {
+	err := ce.Err
+	code, problem := kinko.CredentialsUnavailable, fmt.Sprintf("it failed (%T)", errors.Unwrap(err))
 	var netErr net.Error
 	var httpStatus interface{ HTTPStatusCode() int }
 	var pathErr *fs.PathError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		status, problem = http.StatusGatewayTimeout, "it did not answer in time"
+		code, problem = kinko.CredentialsTimeout, "it did not answer in time"
 	case errors.As(err, &httpStatus) && httpStatus.HTTPStatusCode() != 0:
 		problem = fmt.Sprintf("it answered HTTP %d", httpStatus.HTTPStatusCode())
 	case errors.As(err, &pathErr):
 		problem = "its authorization token could not be read from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
 	case isConnectionFailure(err):
-		status, problem = http.StatusBadGateway, connectionProblem(err)
+		code, problem = kinko.CredentialsUnreachable, connectionProblem(err)
 	case isMalformed(err):
 		problem = "its answer was not credentials"
 	}
-	return &Error{Status: status, Code: CodeCredentials,
+	return &kinko.Error{Code: code,
 		Message: fmt.Sprintf("could not get AWS credentials to call %s from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI): %s; "+
 			"check that the sandbox sets AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN as Lambda does; kinko asks again on the next call",
-			serviceName(kind), problem),
-		Transient: true, cause: err}
+			kind.Service(), problem),
+		Err: err}
 }
 
 func isConnectionFailure(err error) bool {
@@ -180,62 +161,16 @@ func isMalformed(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
-// FromAWS reports whether AWS answered with this error (as opposed to kinko giving up on it).
-// An AWS answer is known by its cause first: AWS's own codes include "InternalFailure", which
-// is also the code kinko uses for its own unexpected failures.
-func (e *Error) FromAWS() bool {
-	if e.Code == CodeCredentials {
-		return false // the endpoint's failure may carry an APIError of its own: it is not AWS's answer
-	}
-	var api smithy.APIError
-	if errors.As(e.cause, &api) {
-		return true
-	}
-	switch e.Code {
-	case CodeTimeout, CodeUnreachable, CodeMalformed, CodeShutdown, CodeInternal, CodeCallerGone, CodeCredentials, CodeSnapStartInit:
-		return false
-	}
-	return true
-}
-
 // about names the id r asked for at the head of an error AWS answered: AWS's own messages say
 // "the specified secret" (SSM's often nothing), and the caller, who may have asked for several,
 // should not need kinko's log to know which one failed. A message that already holds the id
-// (AccessDenied names the resource) and kinko's own errors are left as they are; status, code
+// (AccessDenied names the resource) and kinko's own errors are left as they are; codes, status
 // and cause never change, so callers that switch on them see AWS's answer.
-func (e *Error) about(r Request) *Error {
+func about(e *kinko.Error, r kinko.Request) *kinko.Error {
 	if !e.FromAWS() || r.ID == "" || strings.Contains(e.Message, r.ID) {
 		return e
 	}
 	named := *e
-	named.Message = describe(r) + ": " + e.Message
+	named.Message = r.Describe() + ": " + e.Message
 	return &named
-}
-
-// describe names a request as a caller would: `secret "prod/db" stage "AWSPENDING"`,
-// `parameter "/app/flag" version 3`. The id is the caller's own text, clipped.
-func describe(r Request) string {
-	const max = 256
-	id := r.ID
-	if len(id) > max {
-		id = id[:max] + "..."
-	}
-	if r.Kind == config.SSM {
-		s := "parameter " + strconv.Quote(id)
-		switch {
-		case r.Version != "":
-			s += " version " + r.Version
-		case r.Stage != "":
-			s += " label " + strconv.Quote(r.Stage)
-		}
-		return s
-	}
-	s := "secret " + strconv.Quote(id)
-	if r.Version != "" {
-		s += " version " + strconv.Quote(r.Version)
-	}
-	if r.Stage != "" && r.Stage != CurrentStage {
-		s += " stage " + strconv.Quote(r.Stage)
-	}
-	return s
 }

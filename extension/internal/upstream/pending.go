@@ -3,12 +3,14 @@ package upstream
 import (
 	"context"
 	"sync"
-	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/document"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // Fetcher is what the cache loads through.
 type Fetcher interface {
-	Fetch(ctx context.Context, r Request) (Value, error)
+	Fetch(ctx context.Context, r kinko.Request) (document.Value, error)
 }
 
 // Pending stands in for a Fetcher that is still being built (the AWS clients are made after
@@ -32,11 +34,11 @@ func (p *Pending) Resolve(f Fetcher) {
 }
 
 // Fetch waits for the Fetcher, then fetches through it.
-func (p *Pending) Fetch(ctx context.Context, r Request) (Value, error) {
+func (p *Pending) Fetch(ctx context.Context, r kinko.Request) (document.Value, error) {
 	select {
 	case <-p.ready:
 	case <-ctx.Done():
-		return Value{}, classify(r.Kind, ctx.Err(), 0)
+		return document.Value{}, classify(r.Kind, ctx.Err(), 0)
 	}
 	return p.f.Fetch(ctx, r)
 }
@@ -53,10 +55,19 @@ func (p *Pending) DropConnections() {
 	}
 }
 
-// GaveUp is the error for a caller that waited its whole budget without an answer from AWS.
-func GaveUp(r Request, waited time.Duration) error {
-	return classify(r.Kind, context.DeadlineExceeded, waited)
+// Source is what the cache loads through: f fetches, home names the other ids an answer goes
+// by, and an entry costs what Cost says.
+type Source struct {
+	Fetcher Fetcher
+	Home    *kinko.Home
 }
 
-// ShuttingDown is the error for a caller still waiting when kinko shuts down.
-func ShuttingDown(r Request) error { return classify(r.Kind, context.Canceled, 0) }
+func (s Source) Load(ctx context.Context, r kinko.Request) (document.Value, error) {
+	return s.Fetcher.Fetch(ctx, r)
+}
+
+func (s Source) Aliases(r kinko.Request, v document.Value) []kinko.Request {
+	return s.Home.Aliases(r, v.ARN, v.Name)
+}
+
+func (s Source) Cost(r kinko.Request, v document.Value) int { return document.Cost(r, v) }

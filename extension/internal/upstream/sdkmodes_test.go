@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -12,7 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/awsconfig"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // recorder is an HTTP client that sends nothing: it notes each request's host and answers 500.
@@ -68,14 +68,14 @@ func TestFIPSAndDualStackEndpoints(t *testing.T) {
 			"secretsmanager-fips.cn-north-1.api.amazonwebservices.com.cn", "ssm-fips.cn-north-1.api.amazonwebservices.com.cn"},
 	} {
 		t.Run(tc.region+" "+strings.Join(tc.env, "="), func(t *testing.T) {
-			cfg, err := AWSConfig(staticEnv(append(tc.env, "AWS_REGION", tc.region, "AWS_MAX_ATTEMPTS", "1")...))
+			cfg, err := awsconfig.Load(staticEnv(append(tc.env, "AWS_REGION", tc.region, "AWS_MAX_ATTEMPTS", "1")...))
 			if err != nil {
 				t.Fatal(err)
 			}
 			rec := &recorder{}
-			c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 5 * time.Second }, HTTPClient: rec})
-			_, _ = c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
-			_, _ = c.Fetch(t.Context(), Request{Kind: config.SSM, ID: "/p"})
+			c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 5 * time.Second }, HTTPClient: rec})
+			_, _ = c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
+			_, _ = c.Fetch(t.Context(), kinko.Request{Kind: kinko.SSM, ID: "/p"})
 			if got := rec.seen(); strings.Join(got, ",") != tc.secrets+","+tc.ps {
 				t.Fatalf("calls went to %q, want %s then %s", got, tc.secrets, tc.ps)
 			}
@@ -94,50 +94,24 @@ func TestMaxAttemptsAndRetryMode(t *testing.T) {
 		{[]string{"AWS_MAX_ATTEMPTS", "1"}, 1},
 		{[]string{"AWS_MAX_ATTEMPTS", "2"}, 2},
 	} {
-		cfg, err := AWSConfig(staticEnv(tc.env...))
+		cfg, err := awsconfig.Load(staticEnv(tc.env...))
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := &recorder{}
-		c := New(cfg, Options{MaxConnections: 1, Timeout: func(config.Kind) time.Duration { return 20 * time.Second }, HTTPClient: rec})
-		_, err = c.Fetch(t.Context(), Request{Kind: config.SecretsManager, ID: "s"})
+		c := New(cfg, Options{MaxConnections: 1, Timeout: func(kinko.Kind) time.Duration { return 20 * time.Second }, HTTPClient: rec})
+		_, err = c.Fetch(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: "s"})
 		if n := len(rec.seen()); n != tc.attempts || err == nil {
 			t.Errorf("%v: %d attempts at a failing AWS (%v), want %d", tc.env, n, err, tc.attempts)
 		}
 	}
 
-	cfg, err := AWSConfig(staticEnv("AWS_RETRY_MODE", "adaptive", "AWS_MAX_ATTEMPTS", "7"))
+	cfg, err := awsconfig.Load(staticEnv("AWS_RETRY_MODE", "adaptive", "AWS_MAX_ATTEMPTS", "7"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := New(cfg, Options{MaxConnections: 1}).secrets.(*secretsmanager.Client).Options()
 	if o.RetryMode != aws.RetryModeAdaptive || o.RetryMaxAttempts != 7 || o.Retryer.MaxAttempts() != 7 {
 		t.Fatalf("retry mode %q, max attempts %d (retryer %d), want adaptive and 7", o.RetryMode, o.RetryMaxAttempts, o.Retryer.MaxAttempts())
-	}
-}
-
-func TestBadSDKModesFailInitNamingTheVariable(t *testing.T) {
-	for _, tc := range []struct {
-		env  []string
-		want string
-	}{
-		{[]string{"AWS_USE_FIPS_ENDPOINT", "yes"}, `AWS_USE_FIPS_ENDPOINT="yes": want true or false`},
-		{[]string{"AWS_USE_DUALSTACK_ENDPOINT", "1"}, `AWS_USE_DUALSTACK_ENDPOINT="1": want true or false`},
-		{[]string{"AWS_MAX_ATTEMPTS", "three"}, `AWS_MAX_ATTEMPTS="three"`},
-		{[]string{"AWS_MAX_ATTEMPTS", "-1"}, `AWS_MAX_ATTEMPTS="-1"`},
-		{[]string{"AWS_RETRY_MODE", "legacy"}, `AWS_RETRY_MODE="legacy": want standard or adaptive`},
-		{[]string{"AWS_USE_FIPS_ENDPOINT", "true", "AWS_ENDPOINT_URL", "http://127.0.0.1:4566"}, "AWS_USE_FIPS_ENDPOINT=true with a custom endpoint"},
-		{[]string{"AWS_USE_DUALSTACK_ENDPOINT", "true", "AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:4566"}, "AWS_USE_DUALSTACK_ENDPOINT=true with a custom endpoint"},
-	} {
-		_, err := AWSConfig(staticEnv(tc.env...))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: %v, want an error with %q", tc.env, err, tc.want)
-		}
-	}
-	// Every bad one at once, so a user fixes them in one deploy.
-	_, err := AWSConfig(staticEnv("AWS_USE_FIPS_ENDPOINT", "on", "AWS_RETRY_MODE", "x"))
-	var joined interface{ Unwrap() []error }
-	if !errors.As(err, &joined) || len(joined.Unwrap()) != 2 {
-		t.Errorf("two bad variables: %v, want both reported", err)
 	}
 }

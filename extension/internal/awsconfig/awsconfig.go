@@ -1,4 +1,8 @@
-package upstream
+// Package awsconfig builds the AWS SDK's configuration from what a Lambda sandbox has: the
+// region, the function role's credentials (in the environment, or from a container credentials
+// endpoint under SnapStart and Managed Instances) and the SDK's standard variables for endpoints
+// and retries. It links none of the SDK's default chain (SSO, STS, IMDS, shared config files).
+package awsconfig
 
 import (
 	"context"
@@ -15,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // containerExpiryWindow is how long before their expiry container credentials are refreshed:
@@ -34,7 +38,7 @@ const (
 	credentialsTimeout        = 5 * time.Second
 )
 
-// AWSConfig builds the SDK configuration from the sources a Lambda sandbox has: the region,
+// Load builds the SDK configuration from the sources a Lambda sandbox has: the region,
 // either the function role's credentials in the environment (on-demand and provisioned
 // concurrency) or a container credentials endpoint (SnapStart, Managed Instances), and the
 // SDK's standard variables for endpoints and retries (AWS_USE_FIPS_ENDPOINT,
@@ -44,7 +48,7 @@ const (
 // It stands in for config.LoadDefaultConfig on purpose: that chain also links SSO, STS, sign-in,
 // IMDS and the shared-config parser, none of which a sandbox has, and they made the extension
 // 2 MB larger (11.6 MB against 9.5 MB, stripped amd64), which is cold-start time for every user.
-func AWSConfig(getenv func(string) string) (aws.Config, error) {
+func Load(getenv func(string) string) (aws.Config, error) {
 	region := firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
 	if region == "" {
 		return aws.Config{}, errors.New("AWS_REGION is not set: Lambda sets it; set it yourself when running kinko elsewhere")
@@ -177,7 +181,7 @@ func readSDKModes(getenv func(string) string) (sdkModes, error) {
 		m.retryMode = mode
 	}
 	// AWS's endpoint rules refuse FIPS or dual-stack with a custom endpoint on every call; say so once, at init.
-	if custom := firstSet(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"); custom != "" {
+	if custom := firstSet(getenv, kinko.SecretsManager.EndpointVariable(), kinko.SSM.EndpointVariable(), "AWS_ENDPOINT_URL"); custom != "" {
 		if m.fips == aws.FIPSEndpointStateEnabled {
 			errs = append(errs, errors.New("AWS_USE_FIPS_ENDPOINT=true with a custom endpoint (AWS_ENDPOINT_URL*): AWS's SDK cannot combine them; unset one (a FIPS endpoint URL can be given as the custom endpoint itself)"))
 		}
@@ -198,7 +202,7 @@ func (s containerSource) Retrieve(ctx context.Context) (aws.Credentials, error) 
 	defer cancel()
 	c, err := s.p.Retrieve(ctx)
 	if err != nil {
-		return c, &credentialsError{err: err}
+		return c, &CredentialsError{Err: err}
 	}
 	return c, nil
 }
@@ -214,26 +218,28 @@ type containerCache struct{ *aws.CredentialsCache }
 
 func (c containerCache) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	creds, err := c.CredentialsCache.Retrieve(ctx)
-	var ce *credentialsError
+	var ce *CredentialsError
 	if err != nil && !errors.As(err, &ce) {
-		err = &credentialsError{err: err}
+		err = &CredentialsError{Err: err}
 	}
 	return creds, err
 }
 
-// credentialsError is a failure at the container credentials endpoint.
-type credentialsError struct{ err error }
+// CredentialsError is a failure at the container credentials endpoint: kinko got no
+// credentials to sign a call with, and AWS was never asked.
+type CredentialsError struct{ Err error }
 
-func (e *credentialsError) Error() string { return "container credentials: " + e.err.Error() }
-func (e *credentialsError) Unwrap() error { return e.err }
+func (e *CredentialsError) Error() string { return "container credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
 
 // Endpoints reads the SDK-standard endpoint overrides: the service's own variable first, then
 // AWS_ENDPOINT_URL. Empty means AWS's public endpoint for the region.
-func Endpoints(getenv func(string) string) map[config.Kind]string {
-	return map[config.Kind]string{
-		config.SecretsManager: firstSet(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
-		config.SSM:            firstSet(getenv, "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"),
+func Endpoints(getenv func(string) string) map[kinko.Kind]string {
+	out := make(map[kinko.Kind]string)
+	for _, k := range kinko.Kinds() {
+		out[k] = firstSet(getenv, k.EndpointVariable(), "AWS_ENDPOINT_URL")
 	}
+	return out
 }
 
 func firstSet(getenv func(string) string, names ...string) string {

@@ -1,4 +1,9 @@
-package upstream
+// Package jsonindex reads the top-level keys of a JSON object held as the text of a JSON string
+// literal: a secret's SecretString where it lies, escaped, in the document kinko serves. The
+// text is parsed once, on the first lookup, into an index of where each key's value lies in the
+// literal; a lookup then costs the key's value, not the secret's size, and no second copy of
+// the text is kept. The answers are encoding/json's (Unmarshal into a map, then the key's value).
+package jsonindex
 
 import (
 	"bytes"
@@ -13,92 +18,32 @@ import (
 	"unicode/utf8"
 )
 
-// Value is one answer, rendered. Body is the only copy of the secret kinko keeps: a cache hit
-// writes it as it is, and jsonKey reads the text (SecretString, or the parameter's Value) from
-// where it lies in Body, through an index of its top-level keys built on the first jsonKey
-// request for this value and shared by every copy of the Value.
-type Value struct {
-	Body []byte // the JSON document served to callers
-	ARN  string
-	Name string
-	// Version is the version id (secrets) or number (parameters), for logs and headers.
-	Version string
-
-	// text is where the text's JSON string literal lies in Body, quotes included; zero when the
-	// answer has none (a SecretBinary, a null).
-	text span
-	keys *keyIndex // nil when there is no text
-}
-
-type span struct{ start, end int }
-
-// The ways a jsonKey lookup fails (Value.JSONKey).
+// The ways a lookup fails (Index.Get). Their words follow "the secret" in kinko's messages.
 var (
-	ErrNoText    = errors.New("holds binary data, not a JSON object")
 	ErrNotObject = errors.New("is not a JSON object")
 	ErrNoKey     = errors.New("has no such top-level key")
 	ErrNullKey   = errors.New("has the top-level key set to null")
 )
 
-// HasText reports whether the answer holds text (SecretString or a parameter's Value), not a
-// SecretBinary.
-func (v Value) HasText() bool { return v.keys != nil }
+// Index is where each top-level key's value lies in one literal. The zero value is ready: it
+// is built on the first Get, once, and is safe for concurrent use. The fields below once are
+// written inside it and read after it.
+type Index struct {
+	once sync.Once
+	done atomic.Bool // set once built, for Built
+	// The lengths of names and members once built, for Buffers (read without waiting for once).
+	sizes struct{ names, members atomic.Int64 }
 
-// Text decodes the text from the document: a new copy, for the rare caller that needs it whole.
-func (v Value) Text() (string, bool) {
-	if v.keys == nil {
-		return "", false
-	}
-	t, ok := unquote(v.Body[v.text.start+1 : v.text.end-1])
-	return string(t), ok
+	notObject bool
+	names     string   // every key's name, one after the other, in the members' order
+	members   []member // sorted by name, one per name (the last of duplicates, as encoding/json)
 }
 
-// valueOverhead is what a Value costs beside its strings: its own fields and its index's header.
-const valueOverhead = 160
-
-// Size is the bytes v keeps alive: the document, the names beside it and, once a jsonKey
-// request built it, the index of the text's keys.
-func (v Value) Size() int {
-	n := valueOverhead + allocated(cap(v.Body)) + len(v.ARN) + len(v.Name) + len(v.Version)
-	if v.keys != nil {
-		n += int(v.keys.size.Load())
-	}
-	return n
-}
-
-// allocated is what the Go allocator takes for n bytes, near enough: above 32 KiB it gives
-// whole 8 KiB pages (a 64 KiB secret's document takes 72 KiB); below, its size classes waste
-// at most an eighth, which valueOverhead covers for a typical secret.
-func allocated(n int) int {
-	const page = 8 << 10
-	if n <= 32<<10 {
-		return n
-	}
-	return (n + page - 1) / page * page
-}
-
-// Indexed reports whether the jsonKey index has been built (its bytes then count in Size).
-func (v Value) Indexed() bool { return v.keys != nil && v.keys.done.Load() }
-
-// entryOverhead is what the cache spends on one entry beside its value and key strings: the
-// entry, its list element, and the index slots of its key and two aliases.
-const entryOverhead = 512
-
-// Cost is what caching v for r costs in bytes: the cache's byte budget counts it.
-func Cost(r Request, v Value) int {
-	return entryOverhead + v.Size() + len(r.ID) + len(r.Version) + len(r.Stage)
-}
-
-// JSONKey returns the value of top-level key k of the text, read as a JSON object: a string
-// decoded, anything else as its JSON text. The answers are encoding/json's (Unmarshal into a
-// map, then the key's value), but the text is parsed once per value, on the first call, and a
-// lookup then costs the key's value, not the secret's size. Errors never quote the text.
-func (v Value) JSONKey(k string) (string, error) {
-	if v.keys == nil {
-		return "", ErrNoText
-	}
-	ki := v.keys
-	ki.once.Do(func() { ki.build(v.Body[v.text.start:v.text.end]) })
+// Get returns the value of top-level key k of the text that lit, a JSON string literal (quotes
+// included), holds, read as a JSON object: a string decoded, anything else as its JSON text.
+// Every call on one Index must pass the same literal. Errors never quote the text.
+func (ki *Index) Get(lit []byte, k string) (string, error) {
+	ki.once.Do(func() { ki.build(lit) })
 	if ki.notObject {
 		return "", ErrNotObject
 	}
@@ -107,7 +52,7 @@ func (v Value) JSONKey(k string) (string, error) {
 		return "", ErrNoKey
 	}
 	m := ki.members[i]
-	raw, ok := unquote(v.Body[v.text.start+int(m.start) : v.text.start+int(m.end)])
+	raw, ok := Unquote(lit[m.start:m.end])
 	switch {
 	case !ok:
 		return "", ErrNotObject // the index was built from this very text: cannot happen
@@ -118,22 +63,20 @@ func (v Value) JSONKey(k string) (string, error) {
 	case raw[0] != '"':
 		return string(raw), nil // a number, boolean, object or array, as JSON text
 	}
-	if s, ok := unquote(raw[1 : len(raw)-1]); ok {
+	if s, ok := Unquote(raw[1 : len(raw)-1]); ok {
 		return string(s), nil
 	}
 	return "", ErrNotObject
 }
 
-// keyIndex is where each top-level key's value lies in the text's literal. Built once; the
-// fields below once are written inside it and read after it.
-type keyIndex struct {
-	once sync.Once
-	done atomic.Bool  // set once built, for Indexed
-	size atomic.Int64 // bytes held once built, for Size (read without waiting for once)
+// Built reports whether the index has been built (its bytes then count in Size).
+func (ki *Index) Built() bool { return ki.done.Load() }
 
-	notObject bool
-	names     string   // every key's name, one after the other, in the members' order
-	members   []member // sorted by name, one per name (the last of duplicates, as encoding/json)
+// Buffers are the lengths of what the index holds once built, for the caller's accounting: its
+// keys' names, and its members (where each value lies); 0 before, or for a text that is not
+// an object.
+func (ki *Index) Buffers() (names, members int) {
+	return int(ki.sizes.names.Load()), int(ki.sizes.members.Load())
 }
 
 // member is one key: where its name ends in names (it starts where the previous one's ends),
@@ -144,7 +87,7 @@ type member struct{ nameEnd, start, end uint32 }
 // memberSize is the bytes of one member.
 const memberSize = 12
 
-func (ki *keyIndex) name(i int) string {
+func (ki *Index) name(i int) string {
 	start := uint32(0)
 	if i > 0 {
 		start = ki.members[i-1].nameEnd
@@ -153,7 +96,7 @@ func (ki *keyIndex) name(i int) string {
 }
 
 // find returns the index of the member named k.
-func (ki *keyIndex) find(k string) (int, bool) {
+func (ki *Index) find(k string) (int, bool) {
 	i, j := 0, len(ki.members)
 	for i < j {
 		h := int(uint(i+j) >> 1)
@@ -174,16 +117,15 @@ type found struct {
 
 // build indexes lit, the text's JSON string literal. The text is decoded once, into a buffer
 // dropped at the end; the index keeps the names and offsets into lit.
-func (ki *keyIndex) build(lit []byte) {
+func (ki *Index) build(lit []byte) {
 	defer ki.done.Store(true)
-	text, ok := unquote(lit[1 : len(lit)-1])
+	text, ok := Unquote(lit[1 : len(lit)-1])
 	var all []found
 	if ok {
 		all, ok = topLevel(text)
 	}
 	if !ok || uint64(len(lit)) > math.MaxUint32 {
 		ki.notObject = true
-		ki.size.Store(0)
 		return
 	}
 	// Offsets in text become offsets in lit: one walk of the literal, in the text's order.
@@ -221,7 +163,8 @@ func (ki *keyIndex) build(lit []byte) {
 	}
 	ki.names = names.String()
 	ki.members = members
-	ki.size.Store(int64(allocated(len(ki.names)) + allocated(memberSize*len(members))))
+	ki.sizes.names.Store(int64(len(ki.names)))
+	ki.sizes.members.Store(int64(memberSize * len(members)))
 }
 
 // topLevel returns the members of the JSON object text, with the offsets of each value's JSON
@@ -237,7 +180,7 @@ func topLevel(text []byte) ([]found, bool) {
 	}
 	var out []found
 	for i = skipSpace(text, i+1); text[i] != '}'; {
-		ke := stringEnd(text, i)
+		ke := StringEnd(text, i)
 		name, ok := key(text[i:ke])
 		if !ok {
 			return nil, false
@@ -260,7 +203,7 @@ func key(lit []byte) (string, bool) {
 	if bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
 		return string(body), true
 	}
-	t, ok := unquote(body)
+	t, ok := Unquote(body)
 	return string(t), ok
 }
 
@@ -273,8 +216,8 @@ func skipSpace(s []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the offset after the string literal that starts at s[i].
-func stringEnd(s []byte, i int) int {
+// StringEnd returns the offset after the string literal that starts at s[i].
+func StringEnd(s []byte, i int) int {
 	for i++; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
@@ -290,13 +233,13 @@ func stringEnd(s []byte, i int) int {
 func valueEnd(s []byte, i int) int {
 	switch s[i] {
 	case '"':
-		return stringEnd(s, i)
+		return StringEnd(s, i)
 	case '{', '[':
 		depth := 0
 		for i < len(s) {
 			switch s[i] {
 			case '"':
-				i = stringEnd(s, i)
+				i = StringEnd(s, i)
 				continue
 			case '{', '[':
 				depth++
@@ -319,9 +262,9 @@ func valueEnd(s []byte, i int) int {
 	return len(s)
 }
 
-// unquote decodes the content of a JSON string literal (quotes excluded) as encoding/json does:
+// Unquote decodes the content of a JSON string literal (quotes excluded) as encoding/json does:
 // invalid UTF-8 and lone surrogates become U+FFFD.
-func unquote(s []byte) ([]byte, bool) {
+func Unquote(s []byte) ([]byte, bool) {
 	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
 		return s, true
 	}
@@ -427,43 +370,4 @@ func literalOffsets(lit []byte, want []int) ([]int, bool) {
 		out = append(out, i)
 	}
 	return out, true
-}
-
-// renderDocument encodes doc as AWS's extension writes it: encoding/json's output without its
-// HTML escaping of <, > and & (six bytes each; AWS's extension does not escape them), in a
-// slice of its own size. textKey names the key of the text; its literal is located in the
-// document for jsonKey.
-func renderDocument(doc any, textKey string, sizeHint int) ([]byte, span, error) {
-	var buf bytes.Buffer
-	buf.Grow(sizeHint)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, span{}, err
-	}
-	out := buf.Bytes()
-	body := make([]byte, len(out)-1) // Encode ends with a newline
-	copy(body, out)
-	return body, textLiteral(body, textKey), nil
-}
-
-// textLiteral finds the string literal of key in body, an encoded document with key once.
-// Inside a literal every '"' is escaped, so the sequence ,"key":" is the key itself wherever
-// it appears, whatever an earlier value (a name, an ARN) holds.
-func textLiteral(body []byte, key string) span {
-	pattern := `,"` + key + `":"`
-	i := bytes.Index(body, []byte(pattern))
-	if i < 0 {
-		return span{} // null
-	}
-	start := i + len(pattern) - 1
-	return span{start: start, end: stringEnd(body, start)}
-}
-
-func newValue(body []byte, text span, arn, name, version string) Value {
-	v := Value{Body: body, text: text, ARN: arn, Name: name, Version: version}
-	if text.end > 0 {
-		v.keys = &keyIndex{}
-	}
-	return v
 }

@@ -1,4 +1,10 @@
-package server
+// Package query reads the query string of kinko's GET API (CONTRACT.md section 3) as AWS's
+// extension does, and stricter where leniency would answer the wrong value: each parameter an
+// endpoint takes is given at most once, a known name in another case is an error (ignoring
+// versionstage would silently answer another version), any other name is ignored (and listed),
+// and a query of more than MaxQueryParams parameters is refused. A hit parses its query without
+// allocating: the values sit in arrays indexed like the endpoint's names.
+package query
 
 import (
 	"fmt"
@@ -6,58 +12,50 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
-// The query parameters each endpoint takes. Any other name is ignored (real code sends
-// withDecryption=true to /secretsmanager/get, and AWS's extension answers it), except one of
-// these in another case: ignoring versionstage would silently answer another version.
-var (
-	secretParams    = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
-	parameterParams = []string{"name", "withDecryption", "version", "label", "refreshNow", "jsonKey"}
-	// The agent's path style takes the id from the path; secretId is named so that giving it
-	// too is an error rather than a second id quietly ignored.
-	agentParams = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
-)
+// MaxParams is the most parameters an endpoint takes.
+const MaxParams = 6
 
-// maxParams is the most parameters an endpoint takes (parameterParams).
-const maxParams = 6
-
-// maxQueryParams bounds the parameters of one query string, known or not: real code sends a
+// MaxQueryParams bounds the parameters of one query string, known or not: real code sends a
 // handful, and every name is checked against the endpoint's and logged once if unknown, so a
 // query of thousands of names must not cost thousands of times that (3,000 names took 36 ms).
-const maxQueryParams = 64
+const MaxQueryParams = 64
 
-// query is a validated query string: the endpoint's parameters, each at most once, and the
+// Query is a validated query string: the endpoint's parameters, each at most once, and the
 // names of the others, which are ignored. The values sit in arrays indexed like allowed, not
 // in maps: a hit then parses its query without allocating (url.ParseQuery made a map, a slice
 // per name, and the names' sort a third).
-type query struct {
+type Query struct {
 	allowed []string
-	value   [maxParams]string
-	given   [maxParams]bool
+	value   [MaxParams]string
+	given   [MaxParams]bool
 	unknown []string // sorted, each once
 }
 
-// get returns the value of parameter name, and whether it was given.
-func (q *query) get(name string) (string, bool) {
+// Unknown is the names given that the endpoint does not take, sorted, each once: ignored.
+func (q *Query) Unknown() []string { return q.unknown }
+
+// Get returns the value of parameter name, and whether it was given.
+func (q *Query) Get(name string) (string, bool) {
 	if i := slices.Index(q.allowed, name); i >= 0 {
 		return q.value[i], q.given[i]
 	}
 	return "", false
 }
 
-// parseQuery reads raw as url.ParseQuery does (the same values, the same errors) into a query
-// for an endpoint that takes allowed; a query of more than maxQueryParams parameters is refused.
-func parseQuery(raw string, allowed ...string) (query, error) {
-	if len(allowed) > maxParams {
-		panic("server: an endpoint takes more than maxParams parameters")
+// Parse reads raw as url.ParseQuery does (the same values, the same errors) into a query
+// for an endpoint that takes allowed; a query of more than MaxQueryParams parameters is refused.
+func Parse(raw string, allowed ...string) (Query, error) {
+	if len(allowed) > MaxParams {
+		panic("query: an endpoint takes more than MaxParams parameters")
 	}
-	q := query{allowed: allowed}
-	var counts [maxParams]int
-	if n := strings.Count(raw, "&") + 1; n > maxQueryParams {
-		return query{}, fmt.Errorf("the query string has %d parameters, over the limit of %d; send only the ones the endpoint takes (%s)",
-			n, maxQueryParams, strings.Join(allowed, ", "))
+	q := Query{allowed: allowed}
+	var counts [MaxParams]int
+	if n := strings.Count(raw, "&") + 1; n > MaxQueryParams {
+		return Query{}, fmt.Errorf("the query string has %d parameters, over the limit of %d; send only the ones the endpoint takes (%s)",
+			n, MaxQueryParams, strings.Join(allowed, ", "))
 	}
 	// (url.ParseQuery's own limit on parameters, set by GODEBUG, is far above this one.)
 	malformed := false
@@ -86,7 +84,7 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 	if malformed {
 		// Its own words for what is wrong: it reads the query as the loop above does.
 		_, err := url.ParseQuery(raw)
-		return query{}, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
+		return Query{}, fmt.Errorf("the query string is malformed (%v); URL-encode each value", err)
 	}
 	// Each unknown name once, sorted: O(n log n), not a search of the list for each name.
 	slices.Sort(q.unknown)
@@ -102,7 +100,7 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 	}
 	for _, k := range q.unknown {
 		if right := respelling(allowed, k); right != "" {
-			report(k, fmt.Errorf("query parameter %q is spelled %s: parameter names are case-sensitive", clip(k), right))
+			report(k, fmt.Errorf("query parameter %q is spelled %s: parameter names are case-sensitive", kinko.Clip(k), right))
 		}
 	}
 	for i, n := range counts[:len(allowed)] {
@@ -111,7 +109,7 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 		}
 	}
 	if problem != nil {
-		return query{}, problem
+		return Query{}, problem
 	}
 	return q, nil
 }
@@ -126,22 +124,23 @@ func respelling(allowed []string, k string) string {
 	return ""
 }
 
-// id returns the required id parameter name, checked as config.CheckID checks prefetch ids.
-func (q *query) id(name, example string) (string, error) {
-	v, ok := q.get(name)
+// ID returns the required id parameter name, checked by kinko.CheckID (as prefetch ids are);
+// example, in the message when it is missing, shows how to ask.
+func (q *Query) ID(name, example string) (string, error) {
+	v, ok := q.Get(name)
 	if !ok {
 		return "", fmt.Errorf("%s is missing; ask %s", name, example)
 	}
-	if err := config.CheckID(v); err != nil {
+	if err := kinko.CheckID(v); err != nil {
 		return "", fmt.Errorf("%s %s", name, err)
 	}
 	return v, nil
 }
 
-// exclusive returns two optional parameters of which at most one may be given.
-func (q *query) exclusive(a, b string) (string, string, error) {
-	va, hasA := q.get(a)
-	vb, hasB := q.get(b)
+// Exclusive returns two optional parameters of which at most one may be given.
+func (q *Query) Exclusive(a, b string) (string, string, error) {
+	va, hasA := q.Get(a)
+	vb, hasB := q.Get(b)
 	if hasA && hasB {
 		return "", "", fmt.Errorf("give %s or %s, not both", a, b)
 	}
@@ -152,17 +151,17 @@ func (q *query) exclusive(a, b string) (string, string, error) {
 		switch {
 		case p.given && p.value == "":
 			return "", "", fmt.Errorf("%s is empty; give a value or drop the parameter", p.name)
-		case len(p.value) > config.MaxIDBytes:
-			return "", "", fmt.Errorf("%s is over %d bytes", p.name, config.MaxIDBytes)
+		case len(p.value) > kinko.MaxIDBytes:
+			return "", "", fmt.Errorf("%s is over %d bytes", p.name, kinko.MaxIDBytes)
 		}
 	}
 	return va, vb, nil
 }
 
-// bool reads an optional true/false parameter, in any case; absent is false. digits also
+// Bool reads an optional true/false parameter, in any case; absent is false. digits also
 // accepts 1 and 0, as AWS Secrets Manager Agent does for refreshNow.
-func (q *query) bool(name string, digits bool) (bool, error) {
-	v, ok := q.get(name)
+func (q *Query) Bool(name string, digits bool) (bool, error) {
+	v, ok := q.Get(name)
 	if !ok {
 		return false, nil
 	}
@@ -181,7 +180,7 @@ func (q *query) bool(name string, digits bool) (bool, error) {
 		}
 	}
 	if digits {
-		return false, fmt.Errorf("%s=%q is not true, false, 1 or 0", name, clip(v))
+		return false, fmt.Errorf("%s=%q is not true, false, 1 or 0", name, kinko.Clip(v))
 	}
-	return false, fmt.Errorf("%s=%q is not true or false", name, clip(v))
+	return false, fmt.Errorf("%s=%q is not true or false", name, kinko.Clip(v))
 }

@@ -1,10 +1,8 @@
-package upstream
+package kinko
 
 import (
 	"strings"
 	"sync/atomic"
-
-	"github.com/kinko-dev/kinko/extension/internal/config"
 )
 
 // Home is the account and region kinko runs in: what makes an ARN local, so that its bare name
@@ -21,16 +19,17 @@ func NewHome(region string) *Home { return &Home{region: region} }
 // SetAccount records the account id. Until it is set, no ARN is aliased to a bare name.
 func (h *Home) SetAccount(id string) { h.account.Store(&id) }
 
-// Aliases are the other requests value v answers, beside r: only where the identity is certain,
-// in exact forms a request could use, of the same kind, version and stage.
+// Aliases are the other requests that the answer to r, whose ARN and Name AWS gave as arn and
+// name, also answers: only where the identity is certain, in exact forms a request could use,
+// of the same kind, version and stage.
 //   - The answer's full ARN, always: it names exactly this secret or parameter. (An SSM ARN
 //     names the latest version, so a request with a selector in its name, `/p:1`, has none.)
 //   - The bare name, only for a request by ARN whose account and region are this sandbox's: a
 //     name resolves in the local account, and another account's `prod/db` is not ours.
 //   - Nothing for an SSM request with a selector in its name: its answer's Name is the base
 //     name, which asks for the latest version.
-func (h *Home) Aliases(r Request, v Value) []Request {
-	if r.Kind == config.SSM && hasSelector(r.ID) {
+func (h *Home) Aliases(r Request, arn, name string) []Request {
+	if r.Kind == SSM && hasSelector(r.ID) {
 		return nil
 	}
 	var out []Request
@@ -41,13 +40,13 @@ func (h *Home) Aliases(r Request, v Value) []Request {
 			out = append(out, a)
 		}
 	}
-	arn, ok := parseARN(v.ARN)
-	if !ok || arn.service != service(r.Kind) {
+	parts, ok := parseARN(arn)
+	if !ok || parts.service != r.Kind.String() {
 		return nil
 	}
-	add(v.ARN)
-	if strings.HasPrefix(r.ID, "arn:") && h.local(arn) {
-		add(v.Name)
+	add(arn)
+	if strings.HasPrefix(r.ID, "arn:") && h.local(parts) {
+		add(name)
 	}
 	return out
 }
@@ -66,13 +65,6 @@ func parseARN(s string) (arnParts, bool) {
 		return arnParts{}, false
 	}
 	return arnParts{service: f[2], region: f[3], account: f[4], resource: f[5]}, true
-}
-
-func service(k config.Kind) string {
-	if k == config.SSM {
-		return "ssm"
-	}
-	return "secretsmanager"
 }
 
 // hasSelector reports whether an SSM name or ARN carries a version or label (`/p:1`, `/p:Dev`).

@@ -1,4 +1,4 @@
-package upstream
+package awsconfig
 
 import (
 	"fmt"
@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestAWSConfigFromEnvironmentCredentials(t *testing.T) {
-	cfg, err := AWSConfig(envOf(map[string]string{
+	cfg, err := Load(envOf(map[string]string{
 		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_SESSION_TOKEN": "TOKEN",
 	}))
 	if err != nil {
@@ -45,7 +45,7 @@ func containerEndpoint(t *testing.T, token string) *httptest.Server {
 
 func TestAWSConfigFromContainerCredentials(t *testing.T) {
 	srv := containerEndpoint(t, "container-token")
-	cfg, err := AWSConfig(envOf(map[string]string{
+	cfg, err := Load(envOf(map[string]string{
 		"AWS_DEFAULT_REGION": "us-west-2", "AWS_CONTAINER_CREDENTIALS_FULL_URI": srv.URL + "/creds",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-token",
 	}))
@@ -64,7 +64,7 @@ func TestAWSConfigReadsTheTokenFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := AWSConfig(envOf(map[string]string{
+	cfg, _ := Load(envOf(map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": srv.URL,
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN": "stale", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": file,
 	}))
@@ -74,17 +74,17 @@ func TestAWSConfigReadsTheTokenFile(t *testing.T) {
 }
 
 func TestAWSConfigSaysWhatIsMissing(t *testing.T) {
-	if _, err := AWSConfig(envOf(map[string]string{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
+	if _, err := Load(envOf(map[string]string{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Errorf("no region: %v", err)
 	}
-	if _, err := AWSConfig(envOf(map[string]string{"AWS_REGION": "us-east-1"})); err == nil || !strings.Contains(err.Error(), "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+	if _, err := Load(envOf(map[string]string{"AWS_REGION": "us-east-1"})); err == nil || !strings.Contains(err.Error(), "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
 		t.Errorf("no credentials: %v", err)
 	}
 }
 
 func TestEndpointsPreferTheServiceVariable(t *testing.T) {
 	e := Endpoints(envOf(map[string]string{"AWS_ENDPOINT_URL": "http://all", "AWS_ENDPOINT_URL_SSM": "http://ssm"}))
-	if e[config.SecretsManager] != "http://all" || e[config.SSM] != "http://ssm" {
+	if e[kinko.SecretsManager] != "http://all" || e[kinko.SSM] != "http://ssm" {
 		t.Fatalf("endpoints %v", e)
 	}
 }

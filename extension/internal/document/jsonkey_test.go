@@ -1,4 +1,4 @@
-package upstream
+package document
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package upstream
+package document
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
-	"github.com/kinko-dev/kinko/extension/internal/config"
+	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
 // secretOf is a GetSecretValue answer for name holding text.
@@ -46,20 +46,17 @@ func TestCachedValueCostsItsSize(t *testing.T) {
 	const n, size = 40, 64 << 10
 	for _, fill := range []string{"a", "<"} {
 		t.Run("fill="+fill, func(t *testing.T) {
-			c := cache.New(cache.Options[Request, Value]{
-				Load: func(_ context.Context, r Request) (Value, error) {
-					return RenderSecret(secretOf(r.ID, strings.Repeat(fill, size-len(r.ID))+r.ID))
-				},
-				Cost:         Cost,
-				TTL:          func(Request) time.Duration { return time.Hour },
-				Transient:    IsTransient,
+			c := cache.New[kinko.Request, Value](costedSource(func(_ context.Context, r kinko.Request) (Value, error) {
+				return RenderSecret(secretOf(r.ID, strings.Repeat(fill, size-len(r.ID))+r.ID))
+			}), cache.Options[kinko.Request]{
+				TTL:          func(kinko.Request) time.Duration { return time.Hour },
 				Size:         1000,
 				RefreshAhead: 1,
 			})
 			defer c.Close()
 			before := liveHeap()
 			for i := range n {
-				if _, _, err := c.Get(t.Context(), Request{Kind: config.SecretsManager, ID: fmt.Sprintf("s%03d", i), Stage: CurrentStage}); err != nil {
+				if _, _, err := c.Get(t.Context(), kinko.Request{Kind: kinko.SecretsManager, ID: fmt.Sprintf("s%03d", i), Stage: kinko.CurrentStage}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -82,6 +79,13 @@ func TestCachedValueCostsItsSize(t *testing.T) {
 		})
 	}
 }
+
+// costedSource loads without aliases, each entry costed as kinko's cache counts it (Cost).
+type costedSource func(context.Context, kinko.Request) (Value, error)
+
+func (f costedSource) Load(ctx context.Context, r kinko.Request) (Value, error) { return f(ctx, r) }
+func (costedSource) Aliases(kinko.Request, Value) []kinko.Request               { return nil }
+func (costedSource) Cost(r kinko.Request, v Value) int                          { return Cost(r, v) }
 
 // liveHeap is the heap still referenced after a collection.
 func liveHeap() uint64 {
