@@ -35,6 +35,7 @@ const (
 	ShuttingDown  // kinko is shutting down: the wait was cut short
 	CallerGone    // the caller went away first: nobody is left to answer
 	SnapStartInit // a read during a SnapStart init, refused so that no value is saved in the snapshot
+	TooManyRoles  // every role kinko holds a cache for (roleArn) is in use: a new one must wait
 )
 
 var codeNames = [...]string{
@@ -56,6 +57,7 @@ var codeNames = [...]string{
 	ShuttingDown:           "ExtensionShuttingDown",
 	CallerGone:             "CallerGone",
 	SnapStartInit:          "SnapStartInitRead",
+	TooManyRoles:           "TooManyRoles",
 }
 
 // String is the error type a caller sees for an Error of this code that AWS did not answer.

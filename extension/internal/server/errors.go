@@ -31,6 +31,7 @@ var statuses = [...]int{
 	kinko.ShuttingDown:           http.StatusServiceUnavailable,
 	kinko.CallerGone:             http.StatusServiceUnavailable,
 	kinko.SnapStartInit:          http.StatusServiceUnavailable,
+	kinko.TooManyRoles:           http.StatusTooManyRequests,
 }
 
 // statusOf is the HTTP status kinko answers e with.
