@@ -66,6 +66,9 @@ func TestNormalize(t *testing.T) {
 		{Request{Kind: SecretsManager, ID: "a", Decrypt: true}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
 		{Request{Kind: SSM, ID: "/p"}, Request{Kind: SSM, ID: "/p"}},
 		{Request{Kind: SSM, ID: "/p", Decrypt: true}, Request{Kind: SSM, ID: "/p", Decrypt: true}},
+		{Request{Kind: SSM, ID: "/p/", ByPath: true, Recursive: true}, Request{Kind: SSM, ID: "/p/", ByPath: true, Recursive: true}},
+		{Request{Kind: SSM, ID: "/p", Recursive: true}, Request{Kind: SSM, ID: "/p"}},
+		{Request{Kind: SecretsManager, ID: "a", ByPath: true, Recursive: true}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
 	} {
 		if got := tc.in.Normalize(); got != tc.want || got.Normalize() != got {
 			t.Errorf("%+v.Normalize() = %+v, want %+v (and stable)", tc.in, got, tc.want)
@@ -89,6 +92,8 @@ func TestDescribe(t *testing.T) {
 		{Kind: SecretsManager, ID: "prod/db", VersionID: "v-1"}:     `secret "prod/db" version "v-1"`,
 		{Kind: SSM, ID: "/app/flag", VersionID: "3", Decrypt: true}: `parameter "/app/flag" version 3`,
 		{Kind: SSM, ID: "/app/flag", Stage: "prod"}:                 `parameter "/app/flag" label "prod"`,
+		{Kind: SSM, ID: "/app/prod/", ByPath: true, Decrypt: true}:  `parameters under path "/app/prod/"`,
+		{Kind: SSM, ID: "/app", ByPath: true, Recursive: true}:      `parameters under path "/app" recursively`,
 	} {
 		if got := r.Describe(); got != want {
 			t.Errorf("%+v: %s, want %s", r, got, want)

@@ -44,6 +44,12 @@ var errMalformed = errors.New("malformed answer")
 // to do. The message never holds response bytes.
 func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 	svc := kind.Service()
+	// Already in kinko's words: said by whoever knew what failed (a role's AssumeRole, a path
+	// read over its bound).
+	var ke *kinko.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
 	var ce *awsconfig.CredentialsError
 	if errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
 		return credentialsUnavailable(kind, ce)

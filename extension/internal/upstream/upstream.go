@@ -114,8 +114,10 @@ func (c *Client) Fetch(ctx context.Context, r kinko.Request) (document.Value, er
 		v   document.Value
 		err error
 	)
-	switch r.Kind {
-	case kinko.SSM:
+	switch {
+	case r.ByPath:
+		v, err = c.fetchByPath(ctx, r)
+	case r.Kind == kinko.SSM:
 		v, err = c.fetchParameter(ctx, r)
 	default:
 		v, err = c.fetchSecret(ctx, r)
