@@ -33,6 +33,7 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
+	"github.com/kinko-dev/kinko/extension/internal/roles"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
@@ -64,6 +65,7 @@ type Core struct {
 	pending  *upstream.Pending
 	home     *kinko.Home
 	cache    *cache.Cache[kinko.Request, document.Value]
+	roles    *roles.Set[roleReads] // roleArn: a cache per role, built on its first use
 
 	// keep is whether values are stored: false from Seal to Restore.
 	keep   atomic.Bool
@@ -89,7 +91,22 @@ func New(cfg config.Config, d Deps) *Core {
 		home: kinko.NewHome(d.AWS.Region)}
 	c.keep.Store(true)
 	c.life, c.endLife = context.WithCancel(context.Background())
-	c.cache = cache.New[kinko.Request, document.Value](upstream.Source{Fetcher: c.pending, Home: c.home}, cache.Options[kinko.Request]{
+	c.cache = c.newCache(upstream.Source{Fetcher: c.pending, Home: c.home}, 1)
+	c.roles = roles.New(roles.Options[roleReads]{AWS: d.AWS, Getenv: d.Getenv, FunctionName: d.FunctionName, Build: c.buildRole})
+	return c
+}
+
+// newCache is a cache reading through src, configured as cfg says, with 1/share of its entries
+// and bytes.
+func (c *Core) newCache(src upstream.Source, share int) *cache.Cache[kinko.Request, document.Value] {
+	cfg := c.cfg
+	part := func(n int) int {
+		if n == 0 {
+			return 0 // no cache stays no cache
+		}
+		return max(1, n/share)
+	}
+	return cache.New[kinko.Request, document.Value](src, cache.Options[kinko.Request]{
 		TTL: func(r kinko.Request) time.Duration {
 			if !c.keep.Load() {
 				return 0
@@ -106,19 +123,70 @@ func New(cfg config.Config, d Deps) *Core {
 			}
 			return cache.DefaultBudget
 		},
-		Size:         cfg.CacheSize,
-		MaxBytes:     cfg.CacheMaxBytes,
+		Size:         part(cfg.CacheSize),
+		MaxBytes:     part(cfg.CacheMaxBytes),
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
 		MaxWait:      cfg.MaxWait,
 		Observer:     c.counters,
-		Logger:       d.Logger,
+		Logger:       c.d.Logger,
 
 		// One sandbox's keys fail together (one account, one network path): they share a pace,
 		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
 		Pacer: cache.NewPacer[kinko.Request](cache.PacerOptions{}),
 	})
-	return c
+}
+
+// upstreamOptions configure the AWS clients, the sandbox's own and each role's.
+func (c *Core) upstreamOptions(logger *slog.Logger) upstream.Options {
+	return upstream.Options{
+		MaxConnections: c.cfg.MaxConnections,
+		Timeout:        c.cfg.Timeout,
+		Endpoints:      awsconfig.Endpoints(c.d.Getenv),
+		Observer:       c.counters,
+		Logger:         logger,
+	}
+}
+
+// roleReads is one role's cache and the AWS clients behind it (roleArn).
+type roleReads struct {
+	*cache.Cache[kinko.Request, document.Value]
+	up *upstream.Client
+}
+
+func (r roleReads) Close() {
+	r.Cache.Close()
+	r.up.DropConnections()
+}
+
+// buildRole is the cache of role, read with cfg (the role's credentials): its own cache and
+// clients, so nothing it reads answers another identity. The roles share one more cache's
+// budget (a 1/roles.DefaultMax share each), so kinko holds at most twice KINKO_CACHE_MAX_BYTES
+// however many roles are read. Its home account is the role's: an ARN there aliases its bare
+// name. Building it makes no call.
+func (c *Core) buildRole(role roles.Role, cfg aws.Config) roleReads {
+	home := kinko.NewHome(cfg.Region)
+	home.SetAccount(role.Account)
+	up := upstream.New(cfg, c.upstreamOptions(c.d.Logger.With("role", role.ARN)))
+	return roleReads{Cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, roles.DefaultMax), up: up}
+}
+
+// roleCaches is the Set as the server reads it: admitted first in a sealed core, as the
+// sandbox's own cache is.
+type roleCaches struct {
+	set   *roles.Set[roleReads]
+	admit func() error
+}
+
+func (r roleCaches) For(arn string) (server.Cache, func(), error) {
+	c, release, err := r.set.For(arn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.admit != nil {
+		return admitted{Cache: c.Cache, admit: r.admit}, release, nil
+	}
+	return c.Cache, release, nil
 }
 
 // SetAccount is the function's AWS account, once the lifecycle knows it: from then on an ARN in
@@ -140,6 +208,7 @@ func (c *Core) Seal(admit func() error) {
 // the prefetch runs again, in the background.
 func (c *Core) Restore() {
 	c.cache.Forget()
+	c.roles.Reset() // their values, sessions and connections alike
 	// The credentials in memory may have expired while the snapshot waited, and its
 	// connections to AWS are dead.
 	awsconfig.InvalidateCredentials(c.d.AWS)
@@ -157,7 +226,8 @@ func (c *Core) Serve(listeners []net.Listener) {
 	if c.admit != nil {
 		reads = admitted{Cache: c.cache, admit: c.admit}
 	}
-	c.srv = server.NewHTTPServer(server.NewHandler(reads, c.cfg.Token, c.d.Logger), c.d.Logger)
+	c.srv = server.NewHTTPServer(server.NewHandler(reads, c.cfg.Token, c.d.Logger,
+		server.WithRoles(roleCaches{set: c.roles, admit: c.admit})), c.d.Logger)
 	if len(listeners) > 0 {
 		if a, ok := listeners[0].Addr().(*net.TCPAddr); ok {
 			c.port = a.Port
@@ -192,13 +262,7 @@ func (c *Core) Warm(ctx context.Context, attrs ...any) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.life, cancel)()
-	c.pending.Resolve(upstream.New(c.d.AWS, upstream.Options{
-		MaxConnections: c.cfg.MaxConnections,
-		Timeout:        c.cfg.Timeout,
-		Endpoints:      awsconfig.Endpoints(c.d.Getenv),
-		Observer:       c.counters,
-		Logger:         c.d.Logger,
-	}))
+	c.pending.Resolve(upstream.New(c.d.AWS, c.upstreamOptions(c.d.Logger)))
 	prefetchStart := time.Now()
 	prefetched, failed := 0, 0
 	// Sealed, a value fetched now would be in the snapshot: Restore prefetches instead.
@@ -271,6 +335,7 @@ func (c *Core) Drain(deadline time.Time) {
 		if err := c.srv.Shutdown(ctx); err != nil {
 			c.d.Logger.Warn("requests still in flight at the deadline; closing them", "error", err)
 			c.cache.Close() // cancels their upstream calls: each answers 503 ExtensionShuttingDown
+			c.roles.Close()
 			grace, cancelGrace := context.WithTimeout(context.Background(), drainGrace)
 			if c.srv.Shutdown(grace) != nil {
 				_ = c.srv.Close()
@@ -280,6 +345,7 @@ func (c *Core) Drain(deadline time.Time) {
 	}
 	c.endLife()
 	c.cache.Close()
+	c.roles.Close()
 	c.mu.Lock()
 	c.drained = true
 	c.mu.Unlock()
