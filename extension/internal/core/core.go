@@ -150,12 +150,12 @@ func (c *Core) upstreamOptions(logger *slog.Logger) upstream.Options {
 
 // roleReads is one role's cache and the AWS clients behind it (roleArn).
 type roleReads struct {
-	*cache.Cache[kinko.Request, document.Value]
-	up *upstream.Client
+	cache *cache.Cache[kinko.Request, document.Value]
+	up    *upstream.Client
 }
 
 func (r roleReads) Close() {
-	r.Cache.Close()
+	r.cache.Close()
 	r.up.DropConnections()
 }
 
@@ -168,7 +168,7 @@ func (c *Core) buildRole(role roles.Role, cfg aws.Config) roleReads {
 	home := kinko.NewHome(cfg.Region)
 	home.SetAccount(role.Account)
 	up := upstream.New(cfg, c.upstreamOptions(c.d.Logger.With("role", role.ARN)))
-	return roleReads{Cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, roles.DefaultMax), up: up}
+	return roleReads{cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, roles.DefaultMax), up: up}
 }
 
 // roleCaches is the Set as the server reads it: admitted first in a sealed core, as the
@@ -184,9 +184,9 @@ func (r roleCaches) For(arn string) (server.Cache, func(), error) {
 		return nil, nil, err
 	}
 	if r.admit != nil {
-		return admitted{Cache: c.Cache, admit: r.admit}, release, nil
+		return admitted{Cache: c.cache, admit: r.admit}, release, nil
 	}
-	return c.Cache, release, nil
+	return c.cache, release, nil
 }
 
 // SetAccount is the function's AWS account, once the lifecycle knows it: from then on an ARN in

@@ -10,7 +10,7 @@
 package roles
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
@@ -34,12 +34,13 @@ const (
 // Parse reads a role ARN. Its error is a *kinko.Error (BadRequest) naming the ARN and saying
 // what is wrong with it.
 func Parse(arn string) (Role, error) {
-	problem := func(format string, args ...any) (Role, error) {
-		return Role{}, &kinko.Error{Code: kinko.BadRequest, Message: fmt.Sprintf("roleArn %q is not a role ARN: %s; write arn:aws:iam::123456789012:role/NAME",
-			kinko.Clip(arn), fmt.Sprintf(format, args...))}
+	problem := func(what string) (Role, error) {
+		return Role{}, &kinko.Error{Code: kinko.BadRequest, Message: "roleArn " + strconv.Quote(kinko.Clip(arn)) +
+			" is not a role ARN: " + what + "; write arn:aws:iam::123456789012:role/NAME"}
 	}
+	quote := func(s string) string { return strconv.Quote(kinko.Clip(s)) }
 	if len(arn) < minARN || len(arn) > maxARN {
-		return problem("it is %d characters long, and STS takes %d to %d", len(arn), minARN, maxARN)
+		return problem("it is " + strconv.Itoa(len(arn)) + " characters long, and STS takes 20 to 2048")
 	}
 	f := strings.SplitN(arn, ":", 6)
 	if len(f) != 6 || f[0] != "arn" {
@@ -47,27 +48,27 @@ func Parse(arn string) (Role, error) {
 	}
 	partition, service, region, account, resource := f[1], f[2], f[3], f[4], f[5]
 	if !isPartition(partition) {
-		return problem("the partition %q is not one of AWS's (aws, aws-cn, aws-us-gov, ...)", kinko.Clip(partition))
+		return problem("the partition " + quote(partition) + " is not one of AWS's (aws, aws-cn, aws-us-gov, ...)")
 	}
 	if service != "iam" {
-		return problem("the service is %q; a role's is iam", kinko.Clip(service))
+		return problem("the service is " + quote(service) + "; a role's is iam")
 	}
 	if region != "" {
-		return problem("the region field holds %q; a role's is empty (iam::)", kinko.Clip(region))
+		return problem("the region field holds " + quote(region) + "; a role's is empty (iam::)")
 	}
 	if len(account) != 12 || strings.Trim(account, "0123456789") != "" {
-		return problem("the account %q is not 12 digits", kinko.Clip(account))
+		return problem("the account " + quote(account) + " is not 12 digits")
 	}
 	rest, ok := strings.CutPrefix(resource, "role/")
 	if !ok {
-		return problem("the resource %q is not role/NAME", kinko.Clip(resource))
+		return problem("the resource " + quote(resource) + " is not role/NAME")
 	}
 	// IAM paths are / or /segments/ of printable ASCII; names are letters, digits and +=,.@_-.
 	slash := strings.LastIndexByte(rest, '/')
 	path, name := rest[:slash+1], rest[slash+1:]
 	for i := 0; i < len(path); i++ {
 		if c := path[i]; c <= ' ' || c > '~' {
-			return problem("the role's path has the character %q, which IAM paths do not", rune(c))
+			return problem("the role's path has the character " + strconv.QuoteRune(rune(c)) + ", which IAM paths do not")
 		}
 	}
 	if strings.Contains(path, "//") {
@@ -77,11 +78,11 @@ func Parse(arn string) (Role, error) {
 	case name == "":
 		return problem("the role name is empty")
 	case len(name) > maxName:
-		return problem("the role name is %d characters long, over IAM's %d", len(name), maxName)
+		return problem("the role name is " + strconv.Itoa(len(name)) + " characters long, over IAM's 64")
 	}
 	for i := 0; i < len(name); i++ {
 		if !nameChar(name[i]) {
-			return problem("the role name has the character %q; IAM allows letters, digits and +=,.@_-", rune(name[i]))
+			return problem("the role name has the character " + strconv.QuoteRune(rune(name[i])) + "; IAM allows letters, digits and +=,.@_-")
 		}
 	}
 	return Role{ARN: arn, Partition: partition, Account: account, Name: name}, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -85,37 +84,33 @@ func (s *stsClient) assumeRole(ctx context.Context, role Role, session string) (
 	if resp.StatusCode != http.StatusOK {
 		return aws.Credentials{}, refusal(role, resp.StatusCode, raw)
 	}
-	var out struct {
-		Credentials struct {
-			AccessKeyID     string    `xml:"AccessKeyId"`
-			SecretAccessKey string    `xml:"SecretAccessKey"`
-			SessionToken    string    `xml:"SessionToken"`
-			Expiration      time.Time `xml:"Expiration"`
-		} `xml:"AssumeRoleResult>Credentials"`
-	}
-	c := &out.Credentials
-	if err := xml.Unmarshal(raw, &out); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" || c.Expiration.IsZero() {
+	// AssumeRoleResponse > AssumeRoleResult > Credentials: each field's element is unique.
+	key, okKey := xmlText(raw, "AccessKeyId")
+	secret, okSecret := xmlText(raw, "SecretAccessKey")
+	token, _ := xmlText(raw, "SessionToken")
+	expiration, okExp := xmlText(raw, "Expiration")
+	expires, err := time.Parse(time.RFC3339, expiration)
+	if !okKey || !okSecret || !okExp || key == "" || secret == "" || err != nil {
 		return aws.Credentials{}, &kinko.Error{Code: kinko.Malformed,
 			Message: fmt.Sprintf("STS answered AssumeRole for role %s with no credentials (%d bytes); try again", role.ARN, len(raw))}
 	}
-	return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
-		CanExpire: true, Expires: c.Expiration, Source: "kinko AssumeRole " + role.ARN}, nil
+	return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: token,
+		CanExpire: true, Expires: expires, Source: "kinko AssumeRole " + role.ARN}, nil
 }
 
 // refusal is STS's error answer in kinko's words: AWS's code and status, naming the role.
 func refusal(role Role, status int, raw []byte) *kinko.Error {
-	var e struct {
-		Code    string `xml:"Error>Code"`
-		Message string `xml:"Error>Message"`
+	// ErrorResponse > Error > Code, Message.
+	code, _ := xmlText(raw, "Code")
+	message, _ := xmlText(raw, "Message")
+	if code == "" {
+		code = "UnknownError" // AWS answered, but said no code: still AWS's answer, with its status
 	}
-	if xml.Unmarshal(raw, &e) != nil || e.Code == "" {
-		e.Code = "UnknownError" // AWS answered, but said no code: still AWS's answer, with its status
+	msg := "could not assume role " + role.ARN + " with STS AssumeRole (" + kinko.Clip(code) + ")"
+	if message != "" {
+		msg += ": " + kinko.Clip(message)
 	}
-	msg := "could not assume role " + role.ARN + " with STS AssumeRole (" + e.Code + ")"
-	if e.Message != "" {
-		msg += ": " + kinko.Clip(e.Message)
-	}
-	return &kinko.Error{Code: upstream.AWSCode(e.Code, status), AWSCode: e.Code, AWSStatus: status, Message: msg}
+	return &kinko.Error{Code: upstream.AWSCode(code, status), AWSCode: kinko.Clip(code), AWSStatus: status, Message: msg}
 }
 
 // transportError is a failure on the way to STS: a timeout (504) or no connection (502).
