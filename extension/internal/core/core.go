@@ -11,6 +11,9 @@
 //	k.Restore()                // the memory was restored from a snapshot
 //	k.WriteMetrics()           // whenever the lifecycle wants a metrics line
 //	k.Drain(deadline)          // stop accepting, finish, close, wait, last metrics line
+//
+// Beside the sandbox's own cache it holds one per role read with roleArn (package roles), built
+// on the role's first use, sealed, restored and drained with the rest.
 package core
 
 import (
