@@ -115,6 +115,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"kinko:secretsmanager:s#k", "kinko:ssm:/p:1", "kinko:", "kinko:ssm:/p#k", "kinko:secretsmanager:s#",
 		"kinko:SSM:x", "kinko:secretsmanager:\x00", "kinko:secretsmanager:a#\xff\xfe", "kinko:ssm:é",
+		"kinko:ssm-path:/app/prod/", "kinko:ssm-path:app", "kinko:ssm-path:/a#k", "kinko:ssm-path:",
 	} {
 		f.Add(s)
 	}
@@ -131,6 +132,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if !Is(in) || r.String() != in {
 			t.Fatalf("Parse(%q) = %+v, which writes back as %q", in, r, r.String())
+		}
+		if r.ByPath && (r.Kind != kinko.SSM || r.ID[0] != '/' || r.HasKey) {
+			t.Fatalf("Parse(%q) accepted a path reference %+v that is not a parameter path", in, r)
 		}
 		if r.ID == "" || len(r.ID) > kinko.MaxIDBytes || len(r.JSONKey) > kinko.MaxIDBytes || (r.HasKey && r.JSONKey == "") {
 			t.Fatalf("Parse(%q) accepted out-of-bounds parts %+v", in, r)
