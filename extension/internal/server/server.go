@@ -158,7 +158,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // slashRoute reports whether p is one of the routes that end in a slash.
 func slashRoute(p string) bool {
 	switch p {
-	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix:
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix,
+		"/secretsmanager/", "/parameterstore/": // the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
 	return false

@@ -115,7 +115,7 @@ type authorization struct {
 // Verify checks r, addressed to service ("secretsmanager", "ssm"), whose body kinko read whole
 // into body. It returns nil, or an *Error saying why r is refused.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, service string) error {
-	if presigned(r.URL.RawQuery) {
+	if InQuery(r.URL.RawQuery) {
 		return refuse(Presigned, "a signature in the query string (a presigned URL) is not accepted: sign the request's headers, as the AWS SDKs do")
 	}
 	auth, err := readAuthorization(r.Header.Values("Authorization"))
@@ -160,9 +160,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, ser
 	return v.remember(auth.signature, signedAt.Add(Window))
 }
 
-// presigned reports whether the query string carries any part of a query-string signature.
-// A query kinko cannot parse counts as one: it is refused either way.
-func presigned(rawQuery string) bool {
+// InQuery reports whether the query string carries any part of a query-string signature (a
+// presigned URL). A query kinko cannot parse counts as one: it is refused either way.
+func InQuery(rawQuery string) bool {
 	if rawQuery == "" {
 		return false
 	}
