@@ -46,6 +46,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, c call) {
 		writeError(w, tokenOnly(c, c.op+" is not answered from kinko's cache"))
 		return
 	}
+	// A call that acts with the function's role is forwarded once per signature: a captured
+	// request replayed does nothing. A caller repeating the same call within the second its
+	// signature covers (botocore signs no per-call header) is told to retry, which signs anew.
+	if err := h.d.Verify.Once(c.sig); err != nil {
+		e := refusal(err)
+		h.d.Logger.Warn("SDK endpoint request refused", "target", c.target, "code", e.Type(), "message", e.Message)
+		writeError(w, e)
+		return
+	}
 	hdr := make(http.Header, 6)
 	for _, k := range forwardedHeaders() {
 		if v := r.Header.Values(k); len(v) > 0 {

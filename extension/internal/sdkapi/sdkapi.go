@@ -61,9 +61,11 @@ type Dropper interface {
 	Drop(match func(kinko.Request) bool) int
 }
 
-// Verifier checks a request's SigV4 signature (sigv4.Verifier).
+// Verifier checks a request's SigV4 signature, and keeps a signature from being forwarded
+// twice (sigv4.Verifier).
 type Verifier interface {
-	Verify(ctx context.Context, r *http.Request, body []byte, service string) error
+	Verify(ctx context.Context, r *http.Request, body []byte, service string) (sigv4.Signature, error)
+	Once(sigv4.Signature) error
 }
 
 // Deps is what the endpoint works with.
@@ -96,6 +98,7 @@ type call struct {
 	target string // as sent, trimmed
 	body   []byte
 	signed bool // a valid signature; false: the token header alone
+	sig    sigv4.Signature
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -163,10 +166,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (call, *kinko.Err
 // enough only for the cached reads, which serve says.
 func (h *Handler) authenticate(r *http.Request, c *call) *kinko.Error {
 	if _, signed := r.Header["Authorization"]; signed || sigv4.InQuery(r.URL.RawQuery) {
-		if err := h.d.Verify.Verify(r.Context(), r, c.body, serviceOf(c.kind)); err != nil {
+		sig, err := h.d.Verify.Verify(r.Context(), r, c.body, serviceOf(c.kind))
+		if err != nil {
 			return refusal(err)
 		}
-		c.signed = true
+		c.signed, c.sig = true, sig
 		return nil
 	}
 	if _, ok := r.Header[server.TokenHeader]; ok {
@@ -190,7 +194,8 @@ func refusal(err error) *kinko.Error {
 	switch se.Reason {
 	case sigv4.Unsigned:
 		code = kinko.AccessDenied
-	case sigv4.Busy:
+	case sigv4.Busy, sigv4.Replayed:
+		// Retried by every SDK, signed anew: botocore repeats a signature within one second.
 		code = kinko.Throttled
 	case sigv4.NoCredentials:
 		if se.Err != nil {

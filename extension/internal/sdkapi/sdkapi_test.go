@@ -3,6 +3,8 @@ package sdkapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -421,4 +424,39 @@ func TestOtherCredentialsAreRefused(t *testing.T) {
 // redact keeps the test's secret values out of failure output.
 func redact(s string) string {
 	return strings.NewReplacer("s3cr3t-sdkapi", "<secret>", "s3cr3t-b", "<secret>").Replace(s)
+}
+
+// A signed call that acts with the function's role is forwarded once: the same signed request
+// again (a replay, or botocore repeating a call within the second its signature covers) is
+// answered 429, which every SDK retries with a new signature. A read may repeat.
+func TestAForwardIsMadeOncePerSignature(t *testing.T) {
+	s := start(t)
+	send := func(target, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("X-Amz-Target", target)
+		sum := sha256.Sum256([]byte(body))
+		if err := v4.NewSigner().SignHTTP(t.Context(), ownCreds, req, hex.EncodeToString(sum[:]), "secretsmanager", region, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var last int
+		var typ string
+		for range 2 {
+			again := req.Clone(t.Context())
+			again.Body = io.NopCloser(strings.NewReader(body))
+			resp, err := http.DefaultClient.Do(again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			last, typ = resp.StatusCode, resp.Header.Get("X-Amzn-Errortype")
+		}
+		return last, typ
+	}
+	if code, typ := send("secretsmanager.DescribeSecret", `{"SecretId":"prod/db"}`); code != 429 || typ != "ThrottlingException" || len(s.aws.seen()) != 1 {
+		t.Fatalf("a signed describe sent twice: second %d %s, %d forwarded; want 429 ThrottlingException and one forward", code, typ, len(s.aws.seen()))
+	}
+	if code, _ := send("secretsmanager.GetSecretValue", `{"SecretId":"prod/db"}`); code != 200 {
+		t.Fatalf("a signed read sent twice: second %d, want 200", code)
+	}
 }

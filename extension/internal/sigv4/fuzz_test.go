@@ -35,7 +35,7 @@ func FuzzVerify(f *testing.F) {
 				r.Header.Set(k, v)
 			}
 		}
-		err := newVerifier(signedAt).Verify(t.Context(), r, b, "secretsmanager")
+		_, err := newVerifier(signedAt).Verify(t.Context(), r, b, "secretsmanager")
 		if err == nil {
 			got, _ := readAuthorization([]string{a})
 			if got != want || d != date || !bytes.Equal(b, []byte(body)) || squeeze(tgt) != target || tok != token ||

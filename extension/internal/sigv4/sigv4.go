@@ -7,8 +7,13 @@
 // session token are kinko's own, the credential scope is kinko's region and the service
 // addressed, the time is within five minutes, host, x-amz-date, x-amz-target and
 // x-amz-security-token are signed, the body is hashed here (no UNSIGNED-PAYLOAD, no
-// aws-chunked), no signature rides in the query string (a presigned URL would let a plain GET
-// through an SSRF), and no accepted signature is accepted twice within the window.
+// aws-chunked), and no signature rides in the query string (a presigned URL would let a plain
+// GET through an SSRF).
+//
+// Once keeps a signature from being used twice within the window. It is the caller's to ask,
+// for what a replay could harm: an SDK that signs only the headers SigV4 requires (botocore:
+// the AWS CLI, boto3) makes the same signature for the same read twice in one second, and a
+// read replayed gives nothing the session token in the captured request would not.
 package sigv4
 
 import (
@@ -112,53 +117,72 @@ type authorization struct {
 	signature                        [32]byte
 }
 
+// Signature is an accepted signature, for Once.
+type Signature struct {
+	sig   [32]byte
+	until time.Time // the end of the window it could be accepted in
+}
+
 // Verify checks r, addressed to service ("secretsmanager", "ssm"), whose body kinko read whole
-// into body. It returns nil, or an *Error saying why r is refused.
-func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, service string) error {
+// into body. It returns r's signature, or an *Error saying why r is refused.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, service string) (Signature, error) {
 	if InQuery(r.URL.RawQuery) {
-		return refuse(Presigned, "a signature in the query string (a presigned URL) is not accepted: sign the request's headers, as the AWS SDKs do")
+		return Signature{}, refuse(Presigned, "a signature in the query string (a presigned URL) is not accepted: sign the request's headers, as the AWS SDKs do")
 	}
 	auth, err := readAuthorization(r.Header.Values("Authorization"))
 	if err != nil {
-		return err
+		return Signature{}, err
 	}
+	signedAt, err := v.check(ctx, r, body, service, auth)
+	if err != nil {
+		return Signature{}, err
+	}
+	return Signature{sig: auth.signature, until: signedAt.Add(Window)}, nil
+}
+
+// check is Verify past reading the Authorization header: it returns the signing time.
+func (v *Verifier) check(ctx context.Context, r *http.Request, body []byte, service string, auth authorization) (time.Time, error) {
 	if auth.service != service || auth.region != v.region {
-		return refuse(Scope, "the signature's credential scope is "+clip(auth.region)+"/"+clip(auth.service)+
+		return time.Time{}, refuse(Scope, "the signature's credential scope is "+clip(auth.region)+"/"+clip(auth.service)+
 			", but this request is a "+service+" call in kinko's region "+v.region+": sign for "+v.region+" (the function's AWS_REGION)")
 	}
 	signedAt, err := v.signingTime(r, auth)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	names, err := checkSignedHeaders(r, auth.signedHeaders)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	hash, err := payloadHash(r, body)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	creds, err := v.creds.Retrieve(ctx)
 	if err != nil {
-		return &Error{Reason: NoCredentials, Message: "kinko could not get its own credentials to check the signature with; try again", Err: err}
+		return time.Time{}, &Error{Reason: NoCredentials, Message: "kinko could not get its own credentials to check the signature with; try again", Err: err}
 	}
 	if err := checkIdentity(r, auth, creds); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	want, err := v.sign(ctx, r, names, hash, creds, service, signedAt)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if want.signedHeaders != auth.signedHeaders {
-		return refuse(Headers, "the signature covers headers kinko's verifier (aws-sdk-go-v2's v4 signer) does not sign ("+
+		return time.Time{}, refuse(Headers, "the signature covers headers kinko's verifier (aws-sdk-go-v2's v4 signer) does not sign ("+
 			clip(auth.signedHeaders)+"); sign with an AWS SDK")
 	}
 	if subtle.ConstantTimeCompare(want.signature[:], auth.signature[:]) != 1 {
-		return refuse(Mismatch, "the signature does not match the request: it was not signed with the function's own credentials, "+
+		return time.Time{}, refuse(Mismatch, "the signature does not match the request: it was not signed with the function's own credentials, "+
 			"or the request changed after signing")
 	}
-	return v.remember(auth.signature, signedAt.Add(Window))
+	return signedAt, nil
 }
+
+// Once records s, accepted by Verify, for as long as it could be accepted, and refuses it if
+// it was recorded before (Replayed), or if the memory is full (Busy).
+func (v *Verifier) Once(s Signature) error { return v.remember(s.sig, s.until) }
 
 // InQuery reports whether the query string carries any part of a query-string signature (a
 // presigned URL). A query kinko cannot parse counts as one: it is refused either way.
@@ -366,7 +390,8 @@ func (v *Verifier) remember(sig [32]byte, until time.Time) error {
 	defer v.mu.Unlock()
 	v.sweep(now)
 	if u, ok := v.seen[k]; ok && now.Before(u) {
-		return refuse(Replayed, "this signature was already used: sign each request anew (the AWS SDKs do, retries included)")
+		return refuse(Replayed, "this exact signed request was already used within the last 5 minutes: sign it anew to repeat it "+
+			"(the SDKs' retries do)")
 	}
 	if len(v.seen) >= MaxRemembered {
 		return refuse(Busy, "kinko is remembering too many signed requests from the last 5 minutes to take another; retry shortly")

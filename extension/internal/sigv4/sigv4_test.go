@@ -42,6 +42,7 @@ func newVerifier(now time.Time) *Verifier {
 type recorder struct {
 	v       *Verifier
 	service string
+	once    bool // also refuse a signature used before (Once)
 	mu      sync.Mutex
 	last    *http.Request
 	body    []byte
@@ -50,7 +51,10 @@ type recorder struct {
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	err := rec.v.Verify(r.Context(), r, body, rec.service)
+	sig, err := rec.v.Verify(r.Context(), r, body, rec.service)
+	if err == nil && rec.once {
+		err = rec.v.Once(sig)
+	}
 	rec.mu.Lock()
 	rec.last, rec.body, rec.errs = r, body, append(rec.errs, err)
 	rec.mu.Unlock()
@@ -126,9 +130,11 @@ func TestRefusesOtherCredentials(t *testing.T) {
 	}
 }
 
-// A request accepted once is refused when sent again as it was.
-func TestRefusesAReplay(t *testing.T) {
+// A request sent again as it was verifies again (botocore repeats a read's signature within a
+// second); Once refuses it the second time, and a fresh signature of the same call passes.
+func TestOnceRefusesAReplay(t *testing.T) {
 	rec, srv := startRecorder(t, "secretsmanager")
+	rec.once = true
 	if _, err := secretsClient(srv.URL, kinkoCreds).GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +148,16 @@ func TestRefusesAReplay(t *testing.T) {
 	var e *Error
 	if resp.StatusCode != http.StatusForbidden || !errors.As(rec.errs[1], &e) || e.Reason != Replayed {
 		t.Fatalf("the same request again: %d %v, want Replayed", resp.StatusCode, rec.errs[1])
+	}
+	r, b := request(t, kinkoCreds, signedAt, `{}`, nil)
+	v := newVerifier(signedAt)
+	for i := range 2 {
+		if _, err := v.Verify(t.Context(), r, b, "secretsmanager"); err != nil {
+			t.Fatalf("verify %d of the same request: %v; a repeat is for Once to refuse", i+1, err)
+		}
+	}
+	if _, err := secretsClient(srv.URL, kinkoCreds).GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}); err != nil {
+		t.Fatalf("the same call signed anew: %v", err)
 	}
 }
 
@@ -207,7 +223,7 @@ func TestRefusals(t *testing.T) {
 			if service == "" {
 				service = "secretsmanager"
 			}
-			err := newVerifier(signedAt).Verify(t.Context(), r, b, service)
+			_, err := newVerifier(signedAt).Verify(t.Context(), r, b, service)
 			var e *Error
 			if !errors.As(err, &e) || e.Reason != tc.want || e.Message == "" {
 				t.Fatalf("got %v, want reason %d", err, tc.want)
@@ -220,7 +236,7 @@ func TestRefusals(t *testing.T) {
 	// The unchanged request passes, at the edge of the window either way.
 	for _, at := range []time.Time{signedAt.Add(-Window), signedAt.Add(Window)} {
 		r, b := request(t, kinkoCreds, at, body, nil)
-		if err := newVerifier(signedAt).Verify(t.Context(), r, b, "secretsmanager"); err != nil {
+		if _, err := newVerifier(signedAt).Verify(t.Context(), r, b, "secretsmanager"); err != nil {
 			t.Fatalf("signed %s from now: %v", at.Sub(signedAt), err)
 		}
 	}
@@ -234,7 +250,7 @@ func TestRefusesWithoutAnOwnSessionToken(t *testing.T) {
 	v := New(region, credentials.StaticCredentialsProvider{Value: noToken}, func() time.Time { return signedAt })
 	r, b := request(t, kinkoCreds, signedAt, `{}`, nil)
 	var e *Error
-	if err := v.Verify(t.Context(), r, b, "secretsmanager"); !errors.As(err, &e) || e.Reason != NoCredentials {
+	if _, err := v.Verify(t.Context(), r, b, "secretsmanager"); !errors.As(err, &e) || e.Reason != NoCredentials {
 		t.Fatalf("got %v, want NoCredentials", err)
 	}
 }

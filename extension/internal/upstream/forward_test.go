@@ -34,7 +34,7 @@ func TestForwardSignsWithKinkosCredentials(t *testing.T) {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM.") {
 			service = "ssm"
 		}
-		verr := v.Verify(r.Context(), r, body, service)
+		_, verr := v.Verify(r.Context(), r, body, service)
 		mu.Lock()
 		got = append(got, fmt.Sprintf("%s %s %s hop=%s verify=%v", r.URL.Path, r.Header.Get("X-Amz-Target"), body, r.Header.Get(HopHeader), verr))
 		mu.Unlock()
