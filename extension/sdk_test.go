@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kinko-dev/kinko/internal/faultproxy"
 )
 
 const (
@@ -225,5 +227,32 @@ print("ok")
 	}
 	if n := a.proxy.Calls("GetSecretValue"); n != 1 {
 		t.Fatalf("two boto3 reads made %d GetSecretValue calls to AWS, want 1", n)
+	}
+}
+
+// A loop that slips past the endpoint check (AWS_ENDPOINT_URL at a proxy in front of kinko: not
+// kinko's address, yet it leads there) is refused where it comes back: kinko's own call carries
+// the hop header, the SDK endpoint answers 508 LoopDetectedException, and the caller gets that
+// at once, not after kinko waited on itself.
+func TestALoopIsRefusedWhereItComesBack(t *testing.T) {
+	api := startLambda(t)
+	port := freePort(t)
+	loop, err := faultproxy.Start("http://127.0.0.1:" + strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(loop.Close)
+	x := startExtensionOn(t, api, nil, map[string]string{
+		"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": strconv.Itoa(port),
+		"AWS_ENDPOINT_URL":                       loop.URL,
+	}, &syncBuffer{})
+	x.port = port
+	x.waitLog(`"msg":"ready"`)
+	r := x.get("/secretsmanager/get?secretId=any")
+	if r.status != 508 || !strings.Contains(r.body, `"__type":"LoopDetectedException"`) || !strings.Contains(r.body, "came through kinko") {
+		t.Fatalf("a read whose AWS endpoint leads back to kinko: %d %s, want 508 LoopDetectedException", r.status, r.body)
+	}
+	if n := loop.Calls("GetSecretValue"); n != 1 {
+		t.Fatalf("%d calls went round the loop, want 1: a loop is not retried", n)
 	}
 }

@@ -120,12 +120,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // read checks r and reads its operation and body; an error is the answer.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) (call, *kinko.Error) {
 	var c call
-	if _, proxied := r.Header["X-Forwarded-For"]; proxied {
-		return c, bad("X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
-	}
+	// The loop first: one through a proxy carries X-Forwarded-For too, and the loop is the news.
 	if _, looped := r.Header[upstream.HopHeader]; looped {
 		return c, &kinko.Error{Code: kinko.LoopDetected, Message: "this request came through kinko (it carries " + upstream.HopHeader +
 			"): an AWS endpoint variable kinko uses (AWS_ENDPOINT_URL...) leads back to kinko; point it at AWS or unset it"}
+	}
+	if _, proxied := r.Header["X-Forwarded-For"]; proxied {
+		return c, bad("X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
 	}
 	targets := r.Header.Values("X-Amz-Target")
 	if len(targets) != 1 {

@@ -460,3 +460,21 @@ func TestAForwardIsMadeOncePerSignature(t *testing.T) {
 		t.Fatalf("a signed read sent twice: second %d, want 200", code)
 	}
 }
+
+// The endpoint costs nothing until its first request: Lazy builds it then, once.
+func TestLazyBuildsOnFirstRequestOnly(t *testing.T) {
+	built := 0
+	h := Lazy(func() http.Handler {
+		built++
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	})
+	if built != 0 {
+		t.Fatal("built before any request")
+	}
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil))
+	}
+	if built != 1 {
+		t.Fatalf("built %d times for 3 requests, want 1", built)
+	}
+}
