@@ -128,7 +128,7 @@ type stack struct {
 
 // start serves the SDK endpoint through kinko's own server and mux, over a fake cache holding
 // a text secret (by name and ARN), a binary one, and parameters under /app.
-func start(t *testing.T) *stack {
+func start(t testing.TB) *stack {
 	t.Helper()
 	sec, _ := document.RenderSecret(&secretsmanager.GetSecretValueOutput{ARN: aws.String(dbARN), Name: aws.String("prod/db"),
 		SecretString: aws.String(secretText), VersionId: aws.String("v1"), VersionStages: []string{"AWSCURRENT"}, CreatedDate: &created})
