@@ -114,6 +114,11 @@ unit: ## go test -race ./... (includes ./e2e) and in client/; on failure, ends w
 e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
 	$(GO) test -count=1 -v ./e2e/...
 
+# The local stack unpacks the layer at once: Go's flate, not zopfli, which would add half a minute
+# to every make run for a zip that never leaves the machine (same files; make layer and everything
+# that ships rebuild it with zopfli).
+demo up run: ZOPFLI =
+
 demo: $(DIST)/kinko-layer-$(HOST_ARCH).zip ## the whole stack on this machine: a cold and two warm requests, then stop
 	$(GO) build -o $(BUILD)/demo ./e2e/cmd/demo
 	$(BUILD)/demo -layer $<
@@ -264,14 +269,17 @@ $(DIST)/%/kinko-exec: FORCE
 $(DIST)/%/bootstrap: FORCE
 	GOARCH=$(call goarch,$*) $(GOBUILD) -tags lambda.norpc -o $@ ./function
 
-# The contract keeps the layer at most 4 MB zipped per architecture (CONTRACT.md section 8).
+# The contract keeps the layer at most 4 MB zipped per architecture (CONTRACT.md section 8). The
+# limit is the shipped zip's, zopfli's: a Go-flate zip (ZOPFLI=, make run) over it is only said.
+comma := ,
 LAYER_ZIP_LIMIT ?= 4000000
 $(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(DIST)/%/kinko-exec $(MKZIP)
 	@$(need_zopfli)
 	$(MKZIP) $(MKZIP_FLAGS) -o $@ extensions/kinko=$< kinko-exec=$(DIST)/$*/kinko-exec
 	@size=$$(stat -c %s $@); echo "$@: $$size bytes"; \
 	if (( size > $(LAYER_ZIP_LIMIT) )); then \
-	  echo "$@ is $$size bytes, over the contract's $(LAYER_ZIP_LIMIT) (CONTRACT.md section 8): something grew the layer$(if $(ZOPFLI),, (or Go's flate did: ZOPFLI= is about 190 KB bigger))" >&2; exit 1; fi
+	  $(if $(ZOPFLI),echo "$@ is $$size bytes$(comma) over the contract's $(LAYER_ZIP_LIMIT) (CONTRACT.md section 8): something grew the layer" >&2; exit 1; , \
+	  echo "$@ is $$size bytes with Go's flate$(comma) over the contract's $(LAYER_ZIP_LIMIT); zopfli's is about 5% smaller: make layer checks the zip that ships" >&2;) fi
 
 # The zip's size is cold-start time: the contract keeps it under 3 MB.
 FUNCTION_ZIP_LIMIT := 3000000

@@ -58,6 +58,10 @@ func TestMakefileWiring(t *testing.T) {
 	mustContain(t, "make function", dryRun(t, "function", "ARCH=x86_64"), `build/mkzip -zopfli "zopfli" -o dist/function-x86_64.zip bootstrap=`)
 	// ZOPFLI= is Go's flate, for experiments: said, and refused for a release.
 	mustContain(t, "make layer ZOPFLI=", dryRun(t, "layer", "ZOPFLI="), "build/mkzip  -o dist/kinko-layer-arm64.zip", "not the release's bytes")
+	// make demo's layer never leaves the machine: Go's flate, no zopfli needed, no half minute.
+	if demo := dryRun(t, "demo"); !strings.Contains(demo, "build/mkzip  -o dist/kinko-layer-") || strings.Contains(demo, "-zopfli") {
+		t.Errorf("make demo: want its layer zip made with Go's flate:\n%s", demo)
+	}
 	cmd := exec.Command("make", "-n", "-C", "../../..", "release", "ZOPFLI=")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "make release builds the zips with zopfli") {
 		t.Errorf("make release ZOPFLI=: %v, want a refusal saying the zips are zopfli's:\n%s", err, out)
