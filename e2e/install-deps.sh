@@ -5,6 +5,7 @@
 #   - fonts-noto-cjk with it, when missing: without a CJK font the page's Japanese text (the prompt
 #     prefix) renders as boxes in the browser test's screenshot;
 #   - util-linux's unshare (the emulator's private /opt), when missing;
+#   - zopfli, when missing: `make layer` compresses the shipped zips with it (layer/mkzip -zopfli);
 #   - cfn-lint from pip when missing (the layer tests lint the templates);
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
@@ -13,22 +14,28 @@
 # a machine with no route to PyPI still runs. pip checks no hashes here: a hash-checked install
 # (--require-hashes) needs every transitive dependency pinned, a lock file of moto[server]'s whole
 # tree. The apt packages are not pinned by version: Debian's archive serves only the current one
-# of a release, and apt checks each package against the archive's signed index.
+# of a release, and apt checks each package against the archive's signed index. zopfli's version
+# is recorded below all the same (ZOPFLI_VERSION) and a different one is flagged: its output is
+# the release's bytes, which `make release` records with the version that made them.
 set -euo pipefail
 
 MOTO_VERSION=5.2.1
 CFN_LINT_VERSION=1.51.0
+# Debian's zopfli (bookworm and trixie: 1.0.3-1). The upstream version is compared.
+ZOPFLI_VERSION=1.0.3
 
 have_chromium() { [[ -x /usr/bin/chromium ]]; }
 # The file the package installs: a path check, like chromium's, costs no dpkg call.
 have_cjk_font() { [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]]; }
 have_unshare() { command -v unshare >/dev/null; }
+have_zopfli() { command -v zopfli >/dev/null; }
 have_moto() { command -v moto_server >/dev/null || python3 -c 'import moto.server' 2>/dev/null; }
 
 missing=()
 have_chromium || missing+=(chromium)
 have_cjk_font || missing+=(fonts-noto-cjk)
 have_unshare || missing+=(util-linux)
+have_zopfli || missing+=(zopfli)
 
 if ((${#missing[@]})); then
 	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
@@ -40,7 +47,7 @@ if ((${#missing[@]})); then
 		echo "install-deps: ${missing[*]} missing; install with:" >&2
 		echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
 		echo "  (until then the browser test skips without chromium, its screenshot shows Japanese as boxes" >&2
-		echo "   without fonts-noto-cjk, and the emulator tests skip without unshare)" >&2
+		echo "   without fonts-noto-cjk, the emulator tests skip without unshare, and make layer fails without zopfli)" >&2
 	fi
 fi
 
@@ -67,14 +74,27 @@ fi
 # The versions found, against the pins: a different one is used, but said.
 moto_version() { python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo unknown; }
 cfnlint_version() { cfn-lint --version 2>/dev/null | awk '{print $NF}' || echo unknown; }
+# zopfli prints no version: the package's, without Debian's epoch and revision (1.0.3-1 is 1.0.3).
+zopfli_version() {
+	local v
+	v=$(dpkg-query -W -f='${Version}' zopfli 2>/dev/null) || v=""
+	v=${v#*:}
+	echo "${v%-*}" | awk '{print ($0 == "" ? "unknown" : $0)}'
+}
+pairs=("moto $(moto_version) $MOTO_VERSION" "cfn-lint $(cfnlint_version) $CFN_LINT_VERSION")
 versions=""
-for pair in "moto $(moto_version) $MOTO_VERSION" "cfn-lint $(cfnlint_version) $CFN_LINT_VERSION"; do
+if have_zopfli; then pairs+=("zopfli $(zopfli_version) $ZOPFLI_VERSION"); else versions+=", zopfli no (make layer needs it)"; fi
+for pair in "${pairs[@]}"; do
 	read -r name have want <<<"$pair"
 	if [[ $have == "$want" ]]; then
 		versions+=", $name $have"
 	else
 		versions+=", $name $have (pinned $want)"
-		echo "install-deps: $name $have is installed, the pin is $want; the tests were written against $want" >&2
+		if [[ $name == zopfli ]]; then
+			echo "install-deps: zopfli $have is installed, the pin is $want; the release's zips are made with $want, another version may write other bytes" >&2
+		else
+			echo "install-deps: $name $have is installed, the pin is $want; the tests were written against $want" >&2
+		fi
 	fi
 done
 yn() { if "$@"; then echo yes; else echo no; fi; }

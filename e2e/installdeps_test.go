@@ -100,3 +100,50 @@ func TestInstallDepsKeepsWhatIsInstalledAndSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// make layer compresses with zopfli: make deps asks apt for it when it is missing (or, without
+// root, says how to install it), and the summary says it is still missing.
+func TestInstallDepsAsksAptForZopfli(t *testing.T) {
+	stub := t.TempDir()
+	stubPython(t, stub, "5.2.1", "1.51.0")
+	out := runInstallDeps(t, stub)
+	if os.Getuid() == 0 {
+		log, _ := os.ReadFile(filepath.Join(stub, "apt.log"))
+		if !strings.Contains(string(log), "install") || !strings.Contains(string(log), "zopfli") {
+			t.Errorf("apt-get was not asked for zopfli; apt.log:\n%s\noutput:\n%s", log, out)
+		}
+	} else if !strings.Contains(out, "apt-get install -y") || !strings.Contains(out, "zopfli") {
+		t.Errorf("without root, the output does not say how to install zopfli:\n%s", out)
+	}
+	if !strings.Contains(out, "zopfli no (make layer needs it)") { // the apt-get stub installs nothing
+		t.Errorf("the summary does not say zopfli is missing:\n%s", out)
+	}
+}
+
+// zopfli's version is the release's bytes: the one installed is named, and one other than the pin
+// is flagged.
+func TestInstallDepsNamesZopflisVersion(t *testing.T) {
+	for _, c := range []struct{ dpkg, want string }{
+		{"1.0.3-1", "zopfli 1.0.3"},
+		{"1:1.0.2-3+b1", "zopfli 1.0.2 is installed, the pin is 1.0.3"},
+	} {
+		stub := t.TempDir()
+		stubPython(t, stub, "5.2.1", "1.51.0")
+		for name, body := range map[string]string{
+			"zopfli":         "#!/bin/sh\nexit 0\n",
+			"dpkg-query":     "#!/bin/sh\n[ \"$1 $3\" = '-W zopfli' ] && printf '%s' '" + c.dpkg + "'\n",
+			"moto-installed": "",
+		} {
+			if err := os.WriteFile(filepath.Join(stub, name), []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := runInstallDeps(t, stub)
+		if !strings.Contains(out, c.want) || strings.Contains(out, "zopfli no") {
+			t.Errorf("dpkg says zopfli %s: output lacks %q:\n%s", c.dpkg, c.want, out)
+		}
+		if log, _ := os.ReadFile(filepath.Join(stub, "apt.log")); strings.Contains(string(log), "zopfli") {
+			t.Errorf("apt-get asked for zopfli although it is installed:\n%s", log)
+		}
+	}
+}

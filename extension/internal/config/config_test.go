@@ -173,7 +173,7 @@ func TestAddReferences(t *testing.T) {
 	want := []kinko.Request{
 		secret("prod/db"), parameter("/app/key"),
 		secret("openai"), parameter("/app/token"), parameter("/aws/reference/secretsmanager/openai"), parameter("/nameless"),
-		{Kind: kinko.SSM, ID: "/app/prod/", Decrypt: true, ByPath: true},
+		{Kind: kinko.SSM, ID: "/app/prod/", Decrypt: true, Path: kinko.PathChildren},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("AddReferences = %v\nwant %v", got, want)

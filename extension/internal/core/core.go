@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,9 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
 	"github.com/kinko-dev/kinko/extension/internal/roles"
+	"github.com/kinko-dev/kinko/extension/internal/sdkapi"
 	"github.com/kinko-dev/kinko/extension/internal/server"
+	"github.com/kinko-dev/kinko/extension/internal/sigv4"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -76,6 +79,7 @@ type Core struct {
 	admit  func() error // Seal's; nil: every read is admitted
 
 	srv  *http.Server // set by Serve
+	own  []net.Addr   // the listeners' addresses, set by Serve: an endpoint there is kinko itself
 	port int
 	ipv6 bool
 
@@ -95,7 +99,7 @@ func New(cfg config.Config, d Deps) *Core {
 	c.keep.Store(true)
 	c.life, c.endLife = context.WithCancel(context.Background())
 	c.cache = c.newCache(upstream.Source{Fetcher: c.pending, Home: c.home}, 1)
-	c.roles = roles.New(roles.Options[roleReads]{AWS: d.AWS, Getenv: d.Getenv, FunctionName: d.FunctionName, Build: c.buildRole})
+	c.roles = roles.New(roles.Options[roleReads]{AWS: d.AWS, Getenv: c.getenvAvoidingSelf, FunctionName: d.FunctionName, Build: c.buildRole})
 	return c
 }
 
@@ -140,15 +144,27 @@ func (c *Core) newCache(src upstream.Source, share int) *cache.Cache[kinko.Reque
 	})
 }
 
-// upstreamOptions configure the AWS clients, the sandbox's own and each role's.
-func (c *Core) upstreamOptions(logger *slog.Logger) upstream.Options {
+// upstreamOptions configure the AWS clients, the sandbox's own and each role's, with endpoints
+// (awsconfig.EndpointsAvoiding: never kinko itself).
+func (c *Core) upstreamOptions(endpoints map[kinko.Kind]string, logger *slog.Logger) upstream.Options {
 	return upstream.Options{
 		MaxConnections: c.cfg.MaxConnections,
 		Timeout:        c.cfg.Timeout,
-		Endpoints:      awsconfig.Endpoints(c.d.Getenv),
+		Endpoints:      endpoints,
 		Observer:       c.counters,
 		Logger:         logger,
 	}
+}
+
+// getenvAvoidingSelf is the environment with every endpoint URL that points at kinko's own
+// listeners unset, for STS's endpoint (roles): the function's AWS_ENDPOINT_URL may be kinko.
+// Read only once serving (after Serve set c.own).
+func (c *Core) getenvAvoidingSelf(name string) string {
+	v := c.d.Getenv(name)
+	if strings.HasPrefix(name, "AWS_ENDPOINT_URL") && v != "" && awsconfig.PointsAt(v, c.own, net.InterfaceAddrs) {
+		return ""
+	}
+	return v
 }
 
 // roleReads is one role's cache and the AWS clients behind it (roleArn).
@@ -170,7 +186,8 @@ func (r roleReads) Close() {
 func (c *Core) buildRole(role roles.Role, cfg aws.Config) roleReads {
 	home := kinko.NewHome(cfg.Region)
 	home.SetAccount(role.Account)
-	up := upstream.New(cfg, c.upstreamOptions(c.d.Logger.With("role", role.ARN)))
+	endpoints, _ := awsconfig.EndpointsAvoiding(c.d.Getenv, c.own) // Warm logged what it skips
+	up := upstream.New(cfg, c.upstreamOptions(endpoints, c.d.Logger.With("role", role.ARN)))
 	return roleReads{cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, roles.DefaultMax), up: up}
 }
 
@@ -229,8 +246,12 @@ func (c *Core) Serve(listeners []net.Listener) {
 	if c.admit != nil {
 		reads = admitted{Cache: c.cache, admit: c.admit}
 	}
-	c.srv = server.NewHTTPServer(server.NewHandler(reads, c.cfg.Token, c.d.Logger,
-		server.WithRoles(roleCaches{set: c.roles, admit: c.admit})), c.d.Logger)
+	h := server.NewHandler(reads, c.cfg.Token, c.d.Logger, server.WithRoles(roleCaches{set: c.roles, admit: c.admit}))
+	h.HandleSDK(sdkapi.Lazy(func() http.Handler { return c.sdk(reads) }))
+	c.srv = server.NewHTTPServer(h, c.d.Logger)
+	for _, l := range listeners {
+		c.own = append(c.own, l.Addr())
+	}
 	if len(listeners) > 0 {
 		if a, ok := listeners[0].Addr().(*net.TCPAddr); ok {
 			c.port = a.Port
@@ -265,7 +286,12 @@ func (c *Core) Warm(ctx context.Context, attrs ...any) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.life, cancel)()
-	c.pending.Resolve(upstream.New(c.d.AWS, c.upstreamOptions(c.d.Logger)))
+	endpoints, ignored := awsconfig.EndpointsAvoiding(c.d.Getenv, c.own)
+	for _, v := range ignored {
+		c.d.Logger.Info(v+" points at kinko itself: it is the function's (its SDK reads through kinko); kinko's own calls go to "+
+			"AWS_ENDPOINT_URL if that is not kinko too, else to AWS", "variable", v)
+	}
+	c.pending.Resolve(upstream.New(c.d.AWS, c.upstreamOptions(endpoints, c.d.Logger)))
 	prefetchStart := time.Now()
 	prefetched, failed := 0, 0
 	// Sealed, a value fetched now would be in the snapshot: Restore prefetches instead.
@@ -354,6 +380,20 @@ func (c *Core) Drain(deadline time.Time) {
 	c.mu.Unlock()
 	c.wg.Wait()
 	c.WriteMetrics()
+}
+
+// sdk builds the SDK endpoint (package sdkapi), on its first request: its reads go through
+// reads (admitted, when the core is sealed), its writes drop from the cache, its forwards and
+// signatures use the sandbox's credentials.
+func (c *Core) sdk(reads sdkapi.Reader) http.Handler {
+	return sdkapi.New(sdkapi.Deps{
+		Reads:   reads,
+		Cache:   c.cache,
+		Forward: c.pending,
+		Verify:  sigv4.New(c.d.AWS.Region, c.d.AWS.Credentials, time.Now),
+		Token:   []byte(c.cfg.Token),
+		Logger:  c.d.Logger,
+	})
 }
 
 // admitted is the cache as the server reads it from a sealed core: every read is admitted first.

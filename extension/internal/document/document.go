@@ -147,12 +147,12 @@ func RenderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
 }
 
 type parameterDocument struct {
-	Parameter      parameterFields `json:"Parameter"`
+	Parameter      parameterObject `json:"Parameter"`
 	ResultMetadata resultMetadata  `json:"ResultMetadata"`
 }
 
-// parameterFields is one parameter as AWS's extension writes it.
-type parameterFields struct {
+// parameterObject is one parameter as AWS's extension writes it: GetParameter's Parameter.
+type parameterObject struct {
 	ARN              *string `json:"ARN"`
 	DataType         *string `json:"DataType"`
 	LastModifiedDate *string `json:"LastModifiedDate"`
@@ -164,15 +164,15 @@ type parameterFields struct {
 	Version          int64   `json:"Version"`
 }
 
-func fieldsOf(p *ssmtypes.Parameter) parameterFields {
-	return parameterFields{ARN: p.ARN, DataType: p.DataType, LastModifiedDate: date(p.LastModifiedDate), Name: p.Name,
+func parameterFields(p *ssmtypes.Parameter) parameterObject {
+	return parameterObject{ARN: p.ARN, DataType: p.DataType, LastModifiedDate: date(p.LastModifiedDate), Name: p.Name,
 		Selector: p.Selector, SourceResult: p.SourceResult, Type: string(p.Type), Value: p.Value, Version: p.Version}
 }
 
 // RenderParameter renders GetParameter's output as the document kinko serves.
 func RenderParameter(out *ssm.GetParameterOutput) (Value, error) {
 	p := out.Parameter
-	doc := parameterDocument{Parameter: fieldsOf(p)}
+	doc := parameterDocument{Parameter: parameterFields(p)}
 	hint := 512 + len(aws.ToString(p.Value)) + len(aws.ToString(p.SourceResult))
 	body, text, err := renderDocument(doc, "Value", hint)
 	if err != nil {

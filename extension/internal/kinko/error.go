@@ -35,7 +35,10 @@ const (
 	ShuttingDown  // kinko is shutting down: the wait was cut short
 	CallerGone    // the caller went away first: nobody is left to answer
 	SnapStartInit // a read during a SnapStart init, refused so that no value is saved in the snapshot
-	TooManyRoles  // every role kinko holds a cache for (roleArn) is in use: a new one must wait
+	// The SDK endpoint's own refusals (package sdkapi).
+	Forbidden    // signed, but not in a way kinko accepts: other credentials, a bad or replayed signature
+	LoopDetected // the request came through a kinko: serving it could call kinko again, forever
+	TooManyRoles // every role kinko holds a cache for (roleArn) is in use: a new one must wait
 )
 
 var codeNames = [...]string{
@@ -57,6 +60,8 @@ var codeNames = [...]string{
 	ShuttingDown:           "ExtensionShuttingDown",
 	CallerGone:             "CallerGone",
 	SnapStartInit:          "SnapStartInitRead",
+	Forbidden:              "InvalidSignatureException",
+	LoopDetected:           "LoopDetectedException",
 	TooManyRoles:           "TooManyRoles",
 }
 

@@ -66,9 +66,9 @@ func TestNormalize(t *testing.T) {
 		{Request{Kind: SecretsManager, ID: "a", Decrypt: true}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
 		{Request{Kind: SSM, ID: "/p"}, Request{Kind: SSM, ID: "/p"}},
 		{Request{Kind: SSM, ID: "/p", Decrypt: true}, Request{Kind: SSM, ID: "/p", Decrypt: true}},
-		{Request{Kind: SSM, ID: "/p/", ByPath: true, Recursive: true}, Request{Kind: SSM, ID: "/p/", ByPath: true, Recursive: true}},
-		{Request{Kind: SSM, ID: "/p", Recursive: true}, Request{Kind: SSM, ID: "/p"}},
-		{Request{Kind: SecretsManager, ID: "a", ByPath: true, Recursive: true}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
+		{Request{Kind: SSM, ID: "/p/", Path: PathRecursive}, Request{Kind: SSM, ID: "/p/", Path: PathRecursive}},
+		{Request{Kind: SSM, ID: "/p/", Path: PathChildren, Stage: "x"}, Request{Kind: SSM, ID: "/p/", Path: PathChildren}},
+		{Request{Kind: SecretsManager, ID: "a", Path: PathRecursive}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
 	} {
 		if got := tc.in.Normalize(); got != tc.want || got.Normalize() != got {
 			t.Errorf("%+v.Normalize() = %+v, want %+v (and stable)", tc.in, got, tc.want)
@@ -87,13 +87,13 @@ func TestRequestLogsReadably(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	for r, want := range map[Request]string{
-		{Kind: SecretsManager, ID: "prod/db", Stage: CurrentStage}:  `secret "prod/db"`,
-		{Kind: SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}:  `secret "prod/db" stage "AWSPENDING"`,
-		{Kind: SecretsManager, ID: "prod/db", VersionID: "v-1"}:     `secret "prod/db" version "v-1"`,
-		{Kind: SSM, ID: "/app/flag", VersionID: "3", Decrypt: true}: `parameter "/app/flag" version 3`,
-		{Kind: SSM, ID: "/app/flag", Stage: "prod"}:                 `parameter "/app/flag" label "prod"`,
-		{Kind: SSM, ID: "/app/prod/", ByPath: true, Decrypt: true}:  `parameters under path "/app/prod/"`,
-		{Kind: SSM, ID: "/app", ByPath: true, Recursive: true}:      `parameters under path "/app" recursively`,
+		{Kind: SecretsManager, ID: "prod/db", Stage: CurrentStage}:       `secret "prod/db"`,
+		{Kind: SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}:       `secret "prod/db" stage "AWSPENDING"`,
+		{Kind: SecretsManager, ID: "prod/db", VersionID: "v-1"}:          `secret "prod/db" version "v-1"`,
+		{Kind: SSM, ID: "/app/flag", VersionID: "3", Decrypt: true}:      `parameter "/app/flag" version 3`,
+		{Kind: SSM, ID: "/app/flag", Stage: "prod"}:                      `parameter "/app/flag" label "prod"`,
+		{Kind: SSM, ID: "/app/prod/", Path: PathChildren, Decrypt: true}: `parameters under "/app/prod/"`,
+		{Kind: SSM, ID: "/app", Path: PathRecursive}:                     `parameters under "/app" (recursive)`,
 	} {
 		if got := r.Describe(); got != want {
 			t.Errorf("%+v: %s, want %s", r, got, want)
@@ -127,7 +127,7 @@ func TestCheckID(t *testing.T) {
 func TestErrorVocabulary(t *testing.T) {
 	transient := []Code{Throttled, CredentialsExpired, Unavailable, Timeout, Unreachable, Malformed,
 		CredentialsTimeout, CredentialsUnreachable, CredentialsUnavailable, ShuttingDown, CallerGone}
-	for c := Internal; c <= SnapStartInit; c++ {
+	for c := Internal; c <= LoopDetected; c++ {
 		if got := c.Transient(); got != slices.Contains(transient, c) {
 			t.Errorf("%v.Transient() = %t", c, got)
 		}

@@ -18,25 +18,22 @@ type Request struct {
 	VersionID string `json:"version,omitempty"` // Secrets Manager versionId; SSM version number
 	Stage     string `json:"stage,omitempty"`   // Secrets Manager versionStage; SSM label
 	Decrypt   bool   `json:"decrypt,omitempty"` // SSM withDecryption
-	// ByPath makes ID an SSM hierarchy path and the value every parameter under it
-	// (GetParametersByPath, all pages, as one answer); Recursive takes the whole tree below it,
-	// not only the parameters directly under it.
-	ByPath    bool `json:"by_path,omitempty"`
-	Recursive bool `json:"recursive,omitempty"`
+	// Path makes the request a read of every parameter under the path ID (GetParametersByPath):
+	// its direct children, or the whole tree. Zero for a read of one value.
+	Path PathScope `json:"path,omitempty"`
 }
 
 // Normalize returns r in the one form that names its value: a secret asked for without a
 // version or stage is the one at AWSCURRENT (what Secrets Manager answers then), so both
-// spellings share one cache entry; only a parameter is decrypted or not; and only parameters
-// are read by path.
+// spellings share one cache entry; and only a parameter is decrypted or not.
 func (r Request) Normalize() Request {
 	if r.Kind == SSM {
-		if !r.ByPath {
-			r.Recursive = false
+		if r.Path != 0 {
+			r.VersionID, r.Stage = "", "" // a path has no version or label
 		}
 		return r
 	}
-	r.Decrypt, r.ByPath, r.Recursive = false, false, false
+	r.Decrypt, r.Path = false, 0
 	if r.VersionID == "" && r.Stage == "" {
 		r.Stage = CurrentStage
 	}
@@ -51,14 +48,10 @@ func (r Request) Describe() string {
 	if len(id) > max {
 		id = id[:max] + "..."
 	}
-	s := r.Kind.Noun() + " " + strconv.Quote(id)
-	if r.ByPath {
-		s = "parameters under path " + strconv.Quote(id)
-		if r.Recursive {
-			s += " recursively"
-		}
-		return s
+	if r.Path != 0 {
+		return "parameters under " + strconv.Quote(id) + r.Path.describe()
 	}
+	s := r.Kind.Noun() + " " + strconv.Quote(id)
 	if r.Kind == SSM {
 		switch {
 		case r.VersionID != "":

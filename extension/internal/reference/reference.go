@@ -37,7 +37,11 @@ const PathService = "ssm-path"
 // Request is what r reads, normalised: a secret at AWSCURRENT (its #KEY is read from the whole
 // secret), a parameter decrypted.
 func (r Reference) Request() kinko.Request {
-	return kinko.Request{Kind: r.Kind, ID: r.ID, Decrypt: r.Kind == kinko.SSM, ByPath: r.ByPath}.Normalize()
+	q := kinko.Request{Kind: r.Kind, ID: r.ID, Decrypt: r.Kind == kinko.SSM}
+	if r.ByPath {
+		q.Path = kinko.PathChildren
+	}
+	return q.Normalize()
 }
 
 // Error says what is wrong with a reference and how to write it. It quotes the reference,

@@ -12,7 +12,11 @@ import (
 // path, decrypted or not, recursive or not.
 func TestByPathReachesTheCacheAsOnePathRead(t *testing.T) {
 	path := func(id string, decrypt, recursive bool) kinko.Request {
-		return kinko.Request{Kind: kinko.SSM, ID: id, Decrypt: decrypt, ByPath: true, Recursive: recursive}
+		r := kinko.Request{Kind: kinko.SSM, ID: id, Decrypt: decrypt, Path: kinko.PathChildren}
+		if recursive {
+			r.Path = kinko.PathRecursive
+		}
+		return r
 	}
 	for target, want := range map[string]kinko.Request{
 		ByPathRoute + "?path=/app/prod/&withDecryption=true":                 path("/app/prod/", true, false),
@@ -22,12 +26,24 @@ func TestByPathReachesTheCacheAsOnePathRead(t *testing.T) {
 		ByPathRoute + "?withDecryption=TRUE&recursive=false&path=/app/prod/": path("/app/prod/", true, false),
 	} {
 		f := newFake()
-		f.values[want.ID] = document.Value{Body: []byte(`{"Parameters":[],"ResultMetadata":{}}`)}
+		f.values[want.ID] = document.Value{Body: []byte(`[]`)}
 		h, _ := newTestHandler(t, f, token)
 		a := do(t, h, "GET", target, withToken())
 		if a.status != 200 || len(f.requests) != 1 || f.requests[0] != want {
 			t.Errorf("%s: %d, reached the cache as %+v, want %+v", target, a.status, f.requests, want)
 		}
+	}
+}
+
+// The answer is GetParametersByPath's output around the cached list of parameters.
+func TestByPathAnswersGetParametersByPathOutput(t *testing.T) {
+	f := newFake()
+	f.values["/app/"] = document.Value{Body: []byte(`[{"Name":"/app/A","Value":"s3cr3t"},{"Name":"/app/B","Value":"x"}]`)}
+	h, _ := newTestHandler(t, f, token)
+	a := do(t, h, "GET", ByPathRoute+"?path=/app/&withDecryption=true", withToken())
+	want := `{"NextToken":null,"Parameters":[{"Name":"/app/A","Value":"s3cr3t"},{"Name":"/app/B","Value":"x"}],"ResultMetadata":{}}`
+	if a.status != 200 || a.body != want || a.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q (%d bytes), want 200 application/json, the parameters inside GetParametersByPath's output", a.status, a.header.Get("Content-Type"), len(a.body))
 	}
 }
 

@@ -36,6 +36,8 @@ func TestErrorStatuses(t *testing.T) {
 		{"credentials failed", &kinko.Error{Code: kinko.CredentialsUnavailable, Message: "c"}, 500, "CredentialsUnavailable", "c"},
 		{"shutting down", kinko.ShuttingDownError(nil), 503, "ExtensionShuttingDown", "shutting down"},
 		{"snapstart", &kinko.Error{Code: kinko.SnapStartInit, Message: "s"}, 503, "SnapStartInitRead", "s"},
+		{"forbidden", &kinko.Error{Code: kinko.Forbidden, Message: "f"}, 403, "InvalidSignatureException", "f"},
+		{"loop", &kinko.Error{Code: kinko.LoopDetected, Message: "l"}, 508, "LoopDetectedException", "l"},
 		{"too many roles", &kinko.Error{Code: kinko.TooManyRoles, Message: "r"}, 429, "TooManyRoles", "r"},
 		{"internal", &kinko.Error{Code: kinko.Internal, Message: "odd"}, 500, "InternalFailure", "odd"},
 		{"wrapped", fmt.Errorf("load: %w", &kinko.Error{Code: kinko.Timeout, Message: "late"}), 504, "UpstreamTimeout", "late"},

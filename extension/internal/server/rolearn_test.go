@@ -36,7 +36,7 @@ func (f *fakeRoles) For(arn string) (Cache, func(), error) {
 		c = newFake()
 		// The role's own value of "app": another account's secret of the same name.
 		c.values["app"] = textValue("app", `{"OPENAI_API_KEY":"sk-role-`+strings.ReplaceAll(arn, "/", "-")+`"}`)
-		c.values["/app/"] = document.Value{Body: []byte(`{"Parameters":[],"ResultMetadata":{}}`)}
+		c.values["/app/"] = document.Value{Body: []byte(`[]`)}
 		f.caches[arn] = c
 	}
 	return c, func() { f.mu.Lock(); f.released++; f.mu.Unlock() }, nil
@@ -64,7 +64,7 @@ var roleRoutes = []string{
 func TestRoleArnReadsThroughTheRolesOwnCache(t *testing.T) {
 	for _, route := range roleRoutes {
 		own, roles := newFake(), newFakeRoles()
-		own.values["/app/"] = document.Value{Body: []byte(`{"Parameters":[],"ResultMetadata":{}}`)}
+		own.values["/app/"] = document.Value{Body: []byte(`[]`)}
 		h := NewHandler(own, token, quietLogger(), WithRoles(roles))
 		for _, role := range []string{readerRole, otherRole, readerRole} {
 			a := do(t, h, "GET", route+"roleArn="+url.QueryEscape(role), withToken())

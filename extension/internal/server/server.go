@@ -199,7 +199,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // slashRoute reports whether p is one of the routes that end in a slash.
 func slashRoute(p string) bool {
 	switch p {
-	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix, SecretPrefix:
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix,
+		SecretPrefix, "/parameterstore/": // the path route's bare prefix; the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
 	return false
@@ -226,8 +227,13 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (h *Handler) checkToken(r *http.Request) string {
-	if len(h.token) == 0 {
+func (h *Handler) checkToken(r *http.Request) string { return CheckToken(r, h.token) }
+
+// CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
+// when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
+// checks it too, for its cached reads.
+func CheckToken(r *http.Request, token []byte) string {
+	if len(token) == 0 {
 		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
 	}
 	got := r.Header.Values(TokenHeader)
@@ -240,11 +246,11 @@ func (h *Handler) checkToken(r *http.Request) string {
 	// A guess of another length is compared with itself, so the time depends on the guess's
 	// length only, never on the token's content or length; hashing the guess did the same for
 	// ~1 KiB session tokens at several times the cost, on every request.
-	guess, want := []byte(got[0]), h.token
+	guess, want := []byte(got[0]), token
 	if len(guess) != len(want) {
 		want = guess
 	}
-	if subtle.ConstantTimeCompare(guess, want)&subtle.ConstantTimeEq(int32(len(guess)), int32(len(h.token))) != 1 {
+	if subtle.ConstantTimeCompare(guess, want)&subtle.ConstantTimeEq(int32(len(guess)), int32(len(token))) != 1 {
 		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
 	}
 	return ""
@@ -369,6 +375,11 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, r, q, req.Normalize())
 }
 
+// pathHead and pathTail wrap a path read's parameters as GetParametersByPath's output, as AWS's
+// extension writes an SDK output: its keys in order, NextToken null (every page is in it), an
+// empty ResultMetadata.
+var pathHead, pathTail = []byte(`{"NextToken":null,"Parameters":`), []byte(`,"ResultMetadata":{}}`)
+
 // parametersByPath answers GET /systemsmanager/parameters/getbypath?path=P: every parameter
 // under P as one GetParametersByPath output, all pages joined, cached as one entry per path
 // (and withDecryption, recursive).
@@ -378,13 +389,17 @@ func (h *Handler) parametersByPath(w http.ResponseWriter, r *http.Request) {
 		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
-	req := kinko.Request{Kind: kinko.SSM, ByPath: true}
+	req := kinko.Request{Kind: kinko.SSM, Path: kinko.PathChildren}
+	var recursive bool
 	if req.ID, err = q.ID("path", ByPathRoute+"?path=/app/prod/"); err == nil {
 		if !strings.HasPrefix(req.ID, "/") {
 			err = fmt.Errorf("path %q does not start with /: a parameter hierarchy does (/app/prod/)", kinko.Clip(req.ID))
 		} else if req.Decrypt, err = q.Bool("withDecryption", false); err == nil {
-			req.Recursive, err = q.Bool("recursive", false)
+			recursive, err = q.Bool("recursive", false)
 		}
+	}
+	if recursive {
+		req.Path = kinko.PathRecursive
 	}
 	if err != nil {
 		fail(w, kinko.BadRequest, err.Error())
@@ -456,6 +471,15 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, 
 	}
 	if err != nil {
 		h.upstreamError(w, req, role, err)
+		return
+	}
+	if req.Path != 0 {
+		// A path read is cached as the list of its parameters (document.RenderPath); this route
+		// answers it as GetParametersByPath's output, its pages joined.
+		w.Header()["Content-Type"] = h.hv.json
+		_, _ = w.Write(pathHead)
+		_, _ = w.Write(v.Body)
+		_, _ = w.Write(pathTail)
 		return
 	}
 	if !hasKey {

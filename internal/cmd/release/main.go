@@ -2,16 +2,17 @@
 //
 //   - SHA256SUMS: the SHA-256 of each file, in the format `sha256sum -c` reads;
 //   - kinko.intoto.json: an in-toto Statement (v1) carrying SLSA Provenance (v1): the files as
-//     subjects, the source commit, the build command and toolchain, the builder, and the digests
-//     of the build's inputs (go.mod, go.sum, the compiler flags, the Makefile, and every Go module
-//     linked into the binaries, with the go.sum hash, read from the SBOMs);
+//     subjects, the source commit, the build command and toolchain, the other tools the bytes
+//     depend on (zopfli, which compresses the zips), the builder, and the digests of the build's
+//     inputs (go.mod, go.sum, the compiler flags, the Makefile, and every Go module linked into
+//     the binaries, with the go.sum hash, read from the SBOMs);
 //   - RELEASE.md: the release notes: the files with their digests and SBOMs, the Go modules, and
 //     how to rebuild the same bytes and compare.
 //
 // `make release` runs it after `make layer`:
 //
 //	go run ./internal/cmd/release -dist dist -version v1.2.3 -commit $(git rev-parse HEAD) \
-//	    -input go.mod -input go.sum ... kinko-layer-arm64.zip kinko-layer-arm64.kinko.cdx.json ...
+//	    -tool zopfli=1.0.3-1 -input go.mod -input go.sum ... kinko-layer-arm64.zip kinko-layer-arm64.kinko.cdx.json ...
 //
 // The statement is not signed: it says how the files were made, and anyone can check it by
 // rebuilding. Nothing in the output depends on the clock or the machine, so a rebuild from the
@@ -46,20 +47,28 @@ type options struct {
 	dist, version, commit, repo, builder, command, toolchain string
 	dirty                                                    bool
 	inputs, files                                            []string
+	tools                                                    []tool // sorted by name
 }
+
+// tool is a program other than Go whose version the release's bytes depend on.
+type tool struct{ name, version string }
 
 type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, " ") }
 func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
 
-var commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var (
+	commitRe   = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	toolNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._+-]*$`)
+	versionRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.:~+_-]*$`)
+)
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var inputs multi
+	var inputs, tools multi
 	fs.StringVar(&o.dist, "dist", "dist", "the directory that holds the release's files; the outputs are written there")
 	fs.StringVar(&o.version, "version", "", "the release's version (VERSION, stamped into the binaries)")
 	fs.StringVar(&o.commit, "commit", "", "the source commit (git rev-parse HEAD), 40 hex digits")
@@ -69,6 +78,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.command, "command", "", "the build command (default: make release VERSION=...)")
 	fs.StringVar(&o.toolchain, "toolchain", "", "the Go toolchain the build used (GOTOOLCHAIN); default: the SBOMs' Go version")
 	fs.Var(&inputs, "input", "a source file whose digest the provenance records (repeat)")
+	fs.Var(&tools, "tool", "a build tool beside Go that the bytes depend on, as NAME=VERSION, e.g. zopfli=1.0.3-1 (repeat)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -86,6 +96,18 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if len(o.files) == 0 {
 		problems = append(problems, "name the release's files (in -dist), e.g. kinko-layer-arm64.zip")
 	}
+	for _, t := range tools {
+		name, version, ok := strings.Cut(t, "=")
+		switch {
+		case !ok || !toolNameRe.MatchString(name) || !versionRe.MatchString(version):
+			problems = append(problems, fmt.Sprintf("-tool %q: want NAME=VERSION, e.g. zopfli=1.0.3-1 (a lower-case name, a version without spaces)", t))
+		case slices.ContainsFunc(o.tools, func(x tool) bool { return x.name == name }):
+			problems = append(problems, fmt.Sprintf("-tool %s given twice", name))
+		default:
+			o.tools = append(o.tools, tool{name, version})
+		}
+	}
+	slices.SortFunc(o.tools, func(a, b tool) int { return strings.Compare(a.name, b.name) })
 	for _, f := range o.files {
 		if f != filepath.Base(f) {
 			problems = append(problems, fmt.Sprintf("%q: name files by their base name in -dist", f))
@@ -277,6 +299,11 @@ func statement(o options, subjects, inputs []file, sboms []sbomInfo) ([]byte, er
 			Name: "Go toolchain", URI: "pkg:golang/stdlib@" + strings.TrimPrefix(o.toolchain, "go"),
 		})
 	}
+	for _, t := range o.tools {
+		bd.ResolvedDependencies = append(bd.ResolvedDependencies, resource{
+			Name: t.name, URI: "pkg:generic/" + t.name + "@" + strings.ReplaceAll(t.version, "+", "%2B"),
+		})
+	}
 	mods, err := modulesOf(sboms)
 	if err != nil {
 		return nil, err
@@ -343,7 +370,9 @@ func releaseNotes(o options, subjects []file, sboms []sbomInfo) []byte {
 	var b bytes.Buffer
 	short := o.commit[:12]
 	fmt.Fprintf(&b, "# kinko %s\n\n", o.version)
-	fmt.Fprintf(&b, "Built from commit [`%s`](%s/commit/%s) with %s by `%s`.\n\n", short, o.repo, o.commit, o.toolchain, o.command)
+	tools := toolNames(o.tools)
+	fmt.Fprintf(&b, "Built from commit [`%s`](%s/commit/%s) with %s by `%s`.\n\n", short, o.repo, o.commit,
+		strings.Join(append([]string{o.toolchain}, tools...), " and "), o.command)
 	b.WriteString("## Files\n\n| file | SHA-256 |\n|---|---|\n")
 	for _, s := range subjects {
 		fmt.Fprintf(&b, "| `%s` | `%s` |\n", s.name, s.sha256)
@@ -365,6 +394,19 @@ func releaseNotes(o options, subjects []file, sboms []sbomInfo) []byte {
 	}
 	fmt.Fprintf(&b, "## Rebuild and compare\n\n```sh\ngit clone %s kinko && cd kinko\ngit checkout %s\n%s\ncd dist && sha256sum -c /path/to/the/downloaded/SHA256SUMS\n```\n\n", o.repo, o.commit, o.command)
 	b.WriteString("The Makefile pins the Go toolchain (`GO_TOOLCHAIN`) and builds without cgo, paths, build ids or timestamps,\n" +
-		"so the same commit gives the same bytes on any machine. A published layer version's description carries its zip's SHA-256.\n")
+		"so the same commit gives the same bytes on any machine")
+	if len(tools) > 0 {
+		fmt.Fprintf(&b, " with the same %s (`make deps` installs it)", strings.Join(tools, ", "))
+	}
+	b.WriteString(". A published layer version's description carries its zip's SHA-256.\n")
 	return b.Bytes()
+}
+
+// toolNames is "zopfli 1.0.3-1" for each tool.
+func toolNames(tools []tool) []string {
+	var names []string
+	for _, t := range tools {
+		names = append(names, t.name+" "+t.version)
+	}
+	return names
 }

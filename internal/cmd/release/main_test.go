@@ -61,7 +61,7 @@ func fixture(t *testing.T) (dist string, args []string) {
 	if err := os.WriteFile(input, []byte("go.sum content\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dist, []string{"-dist", dist, "-version", "v1.2.3", "-commit", commit, "-input", input,
+	return dist, []string{"-dist", dist, "-version", "v1.2.3", "-commit", commit, "-input", input, "-tool", "zopfli=1.0.3-1+b1",
 		"kinko-layer-x86_64.zip", "kinko-layer-arm64.zip", "kinko-layer-arm64.kinko.cdx.json",
 		"kinko-layer-x86_64.kinko.cdx.json", "kinko-layer-arm64.kinko-exec.cdx.json"}
 }
@@ -141,13 +141,18 @@ func TestReleaseWritesSumsProvenanceAndNotes(t *testing.T) {
 	if sdk.Digest["dirHash"] != want {
 		t.Errorf("module digest %+v, want dirHash %s", sdk, want)
 	}
+	// zopfli compressed the zips: its version is an input of the bytes.
+	if r := deps["pkg:generic/zopfli@1.0.3-1%2Bb1"]; r.Name != "zopfli" {
+		t.Errorf("zopfli's version is not among the inputs: %+v", bd.ResolvedDependencies)
+	}
 	if n := strings.Count(string(b), "pkg:golang/golang.org/x/sync@v0.25.0"); n != 1 {
 		t.Errorf("golang.org/x/sync listed %d times; a module in two binaries is one input", n)
 	}
 
 	notes, _ := os.ReadFile(filepath.Join(dist, "RELEASE.md"))
 	for _, w := range []string{"# kinko v1.2.3", "`kinko-layer-arm64.kinko.cdx.json`", "`kinko-layer-x86_64.kinko.cdx.json`", "`kinko-layer-arm64.kinko-exec.cdx.json`",
-		sumOf(t, filepath.Join(dist, "kinko-layer-arm64.zip")), "git checkout " + commit, "sha256sum -c", "`github.com/aws/aws-sdk-go-v2` v1.48.0"} {
+		sumOf(t, filepath.Join(dist, "kinko-layer-arm64.zip")), "git checkout " + commit, "sha256sum -c", "`github.com/aws/aws-sdk-go-v2` v1.48.0",
+		"with go1.26.11 and zopfli 1.0.3-1+b1 by", "with the same zopfli 1.0.3-1+b1"} {
 		if !strings.Contains(string(notes), w) {
 			t.Errorf("RELEASE.md lacks %q:\n%s", w, notes)
 		}
@@ -162,7 +167,7 @@ func TestReleaseWritesSumsProvenanceAndNotes(t *testing.T) {
 	for _, n := range []string{"SHA256SUMS", "kinko.intoto.json", "RELEASE.md"} {
 		before[n], _ = os.ReadFile(filepath.Join(dist, n))
 	}
-	shuffled := append(append([]string{}, args[:8]...), args[len(args)-1], args[9], args[8], args[11], args[10])
+	shuffled := append(append([]string{}, args[:10]...), args[len(args)-1], args[11], args[10], args[13], args[12])
 	if err := run(shuffled, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +184,15 @@ func TestReleaseRefuses(t *testing.T) {
 		args []string
 		want string
 	}{
-		"dirty tree":   {append([]string{"-dirty"}, args...), "changes that are not committed"},
-		"short commit": {[]string{"-dist", dist, "-version", "v1", "-commit", "abc123", "kinko-layer-arm64.zip"}, "40-digit"},
-		"no files":     {[]string{"-dist", dist, "-version", "v1", "-commit", commit}, "name the release's files"},
-		"missing file": {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "kinko-layer-mips.zip"}, "make layer"},
-		"a path":       {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "dist/kinko-layer-arm64.zip"}, "base name"},
-		"not an SBOM":  {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "kinko-layer-arm64.zip", "bad.cdx.json"}, "not a CycloneDX SBOM"},
+		"dirty tree":          {append([]string{"-dirty"}, args...), "changes that are not committed"},
+		"short commit":        {[]string{"-dist", dist, "-version", "v1", "-commit", "abc123", "kinko-layer-arm64.zip"}, "40-digit"},
+		"no files":            {[]string{"-dist", dist, "-version", "v1", "-commit", commit}, "name the release's files"},
+		"missing file":        {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "kinko-layer-mips.zip"}, "make layer"},
+		"a path":              {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "dist/kinko-layer-arm64.zip"}, "base name"},
+		"not an SBOM":         {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "kinko-layer-arm64.zip", "bad.cdx.json"}, "not a CycloneDX SBOM"},
+		"tool, no version":    {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "-tool", "zopfli", "kinko-layer-arm64.zip"}, "NAME=VERSION"},
+		"tool, empty version": {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "-tool", "zopfli=", "kinko-layer-arm64.zip"}, "NAME=VERSION"},
+		"tool twice":          {[]string{"-dist", dist, "-version", "v1", "-commit", commit, "-tool", "zopfli=1.0.3", "-tool", "zopfli=1.0.2", "kinko-layer-arm64.zip"}, "given twice"},
 	}
 	if err := os.WriteFile(filepath.Join(dist, "bad.cdx.json"), []byte(`{"hello":1}`), 0o644); err != nil {
 		t.Fatal(err)

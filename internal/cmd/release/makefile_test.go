@@ -13,7 +13,7 @@ func dryRun(t *testing.T, target string, vars ...string) string {
 	cmd := exec.Command("make", append([]string{"-n", "-C", "../../..", target}, vars...)...)
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MAKE") && !strings.HasPrefix(kv, "SIGNING_") && !strings.HasPrefix(kv, "VULNDB_") {
+		if !strings.HasPrefix(kv, "MAKE") && !strings.HasPrefix(kv, "SIGNING_") && !strings.HasPrefix(kv, "VULNDB_") && !strings.HasPrefix(kv, "ZOPFLI") {
 			env = append(env, kv)
 		}
 	}
@@ -50,7 +50,21 @@ func TestMakefileWiring(t *testing.T) {
 		mustContain(t, "make layer", layer,
 			"SOURCE_DATE_EPOCH="+strings.TrimSpace(string(epoch))+" build/sbom -o dist/kinko-layer-"+arch+".kinko.cdx.json -name kinko",
 			"-o dist/kinko-layer-"+arch+".kinko-exec.cdx.json -name kinko-exec",
-			"dist/"+arch+"/extensions/kinko", "dist/kinko-layer-"+arch+".zip")
+			"dist/"+arch+"/extensions/kinko", "dist/kinko-layer-"+arch+".zip",
+			// The shipped zips are zopfli's (layer/mkzip -zopfli), after a check that says how to get it.
+			`command -v "zopfli" >/dev/null || { echo "dist/kinko-layer-`+arch+`.zip: zopfli (ZOPFLI=zopfli) not found`,
+			`build/mkzip -zopfli "zopfli" -o dist/kinko-layer-`+arch+`.zip extensions/kinko=`)
+	}
+	mustContain(t, "make function", dryRun(t, "function", "ARCH=x86_64"), `build/mkzip -zopfli "zopfli" -o dist/function-x86_64.zip bootstrap=`)
+	// ZOPFLI= is Go's flate, for experiments: said, and refused for a release.
+	mustContain(t, "make layer ZOPFLI=", dryRun(t, "layer", "ZOPFLI="), "build/mkzip  -o dist/kinko-layer-arm64.zip", "not the release's bytes")
+	// make demo's layer never leaves the machine: Go's flate, no zopfli needed, no half minute.
+	if demo := dryRun(t, "demo"); !strings.Contains(demo, "build/mkzip  -o dist/kinko-layer-") || strings.Contains(demo, "-zopfli") {
+		t.Errorf("make demo: want its layer zip made with Go's flate:\n%s", demo)
+	}
+	cmd := exec.Command("make", "-n", "-C", "../../..", "release", "ZOPFLI=")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "make release builds the zips with zopfli") {
+		t.Errorf("make release ZOPFLI=: %v, want a refusal saying the zips are zopfli's:\n%s", err, out)
 	}
 
 	// make test ends with the vulnerability check, which skips rather than fails without a database,
@@ -70,7 +84,7 @@ func TestMakefileWiring(t *testing.T) {
 	// make release: the check must run, then the sums, provenance and notes over all six files.
 	release := dryRun(t, "release")
 	mustContain(t, "make release", release, "-require ./extension", "go run ./internal/cmd/release -dist dist",
-		"-input go.mod -input go.sum -input layer/kinko.gcflags -input Makefile",
+		"-input go.mod -input go.sum -input layer/kinko.gcflags -input Makefile", `-tool "zopfli=`, "release-zopfli: zopfli (ZOPFLI=zopfli) not found",
 		"kinko-layer-arm64.zip kinko-layer-arm64.kinko.cdx.json kinko-layer-arm64.kinko-exec.cdx.json kinko-layer-x86_64.zip kinko-layer-x86_64.kinko.cdx.json kinko-layer-x86_64.kinko-exec.cdx.json")
 
 	// benchstat: pinned, hash-checked; never @latest.
