@@ -1,23 +1,13 @@
 'use strict';
-// kinko's Node.js client: read secrets and parameters through the kinko Lambda extension (or AWS's
-// Parameters and Secrets Lambda Extension, which shares its HTTP API) without an AWS SDK.
+// kinko's Node.js client (types and API docs: index.d.ts): secrets and parameters through the kinko
+// Lambda extension, or AWS's Parameters and Secrets extension, without an AWS SDK. An answer is kept
+// for at most half of kinko's Cache-Status ttl from when its request was sent, so a rotated secret
+// still arrives within kinko's TTL; never a stale or ttl-less one.
 //
-//   const { getSecret, getParameter } = require('kinko'); // or: import { getSecret } from 'kinko';
-//   const apiKey = await getSecret('prod/openai', { jsonKey: 'OPENAI_API_KEY' });
-//
-// The kinko layer puts this package at /opt/nodejs/node_modules/kinko. No dependencies.
-//
-// Each answer is kept in memory for at most half of the freshness kinko declared for it (its
-// Cache-Status ttl), counted from when the request was sent: a warm read is a Map lookup, while
-// kinko still sees a read before its own refresh, so a rotated secret arrives within kinko's TTL.
-// A stale or ttl-less answer (AWS's extension sends no ttl) is never kept; `refresh: true`
-// bypasses the memory and kinko's cache.
-//
-// Requests go over node:http to 127.0.0.1, then [::1], never through a proxy (an Agent with
-// proxyEnv: null, for Node's NODE_USE_ENV_PROXY) and never following a redirect: the session token
-// goes to the extension's loopback address only. node:http rather than fetch: fetch cannot opt
-// out of NODE_USE_ENV_PROXY without undici's own Agent, and its first call loads undici, tens of
-// milliseconds of a cold start.
+// node:http, not fetch: fetch follows NODE_USE_ENV_PROXY with no way out short of undici's own
+// Agent, and its first call loads undici (tens of ms of a cold start). Requests go to 127.0.0.1,
+// then [::1], through an Agent with proxyEnv: null, and never follow a redirect: the session token
+// goes to the extension's loopback address only.
 const http = require('node:http');
 const { Memo, keepFor } = require('./memo.cjs');
 
@@ -36,9 +26,7 @@ const MAX_MESSAGE = 300;
 // Errors of a host that is not there at all (no IPv6 loopback in the sandbox): try the next.
 const NEXT_HOST = new Set(['ECONNREFUSED', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENETUNREACH', 'EHOSTUNREACH']);
 
-// A failed read. status is the HTTP status of kinko's answer (undefined when there was none), code
-// kinko's error code ('ResourceNotFoundException', 'AccessDeniedException', ...). The message never
-// holds a secret value.
+// A failed read: status and code are kinko's; the message never holds a secret value.
 class KinkoError extends Error {
   constructor(message, { status, code, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
@@ -48,8 +36,6 @@ class KinkoError extends Error {
   }
 }
 
-// Nothing accepted a connection at the extension's port, even after a few retries: usually the
-// layer is not attached.
 class KinkoUnreachableError extends KinkoError {
   constructor(message, options) {
     super(message, options);
@@ -57,7 +43,6 @@ class KinkoUnreachableError extends KinkoError {
   }
 }
 
-// No complete answer within the client's timeout.
 class KinkoTimeoutError extends KinkoError {
   constructor(message, options) {
     super(message, options);
@@ -68,10 +53,7 @@ class KinkoTimeoutError extends KinkoError {
 const monotonicAndWall = () => [performance.now(), Date.now()];
 
 class KinkoClient {
-  // options: port (default PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, else 2773); token (default
-  // AWS_SESSION_TOKEN, else AWS_CONTAINER_AUTHORIZATION_TOKEN, read at every request: SnapStart
-  // restores a sandbox with new credentials); timeout (ms, a whole call); cacheSize (answers kept,
-  // 0 turns the memory off); env (default process.env); hosts; clock (for tests).
+  // The token is read at every request: SnapStart restores a sandbox with new credentials.
   constructor(options = {}) {
     const { port, token, timeout = DEFAULT_TIMEOUT_MS, cacheSize = DEFAULT_CACHE_SIZE, env = process.env,
       hosts = DEFAULT_HOSTS, clock = monotonicAndWall } = options;
@@ -105,8 +87,6 @@ class KinkoClient {
     this.agent = new http.Agent({ keepAlive: false, proxyEnv: null });
   }
 
-  // The secret's SecretString, or with jsonKey the string value of that top-level key of a JSON
-  // SecretString (kinko answers 404 when the key is absent, 400 when the secret is not a JSON object).
   async getSecret(secretId, options = {}) {
     const { jsonKey } = options;
     if (jsonKey === undefined || jsonKey === null) {
@@ -122,32 +102,25 @@ class KinkoClient {
     return (await this.read('secretKey', secretId, options)).value;
   }
 
-  // The whole GetSecretValue answer as kinko sends it, SecretBinary decoded to a Uint8Array. A new
-  // object at every call.
   async getSecretValue(secretId, options = {}) {
     return copySecret((await this.read('secret', secretId, options)).value);
   }
 
-  // The parameter's value; decrypt (default true) decrypts a SecureString. A name may carry a
-  // version or label selector, as SSM takes it ('/app/db:3', '/app/db:prod').
   async getParameter(name, options = {}) {
     return (await this.read('parameter', name, options)).value.Parameter.Value;
   }
 
-  // The whole GetParameter answer as kinko sends it ({ Parameter: {...} }). A new object at every call.
   async getParameterValue(name, options = {}) {
     const doc = (await this.read('parameter', name, options)).value;
     return { ...doc, Parameter: { ...doc.Parameter } };
   }
 
-  // Forget every answer kept in memory.
   clearCache() {
     if (this.memo) this.memo.clear();
   }
 
-  // read answers one request: { value, left }, left the ms the answer may still be kept (0: not
-  // at all), no more than maxAge (seconds) after its request was sent, when given. The
-  // Powertools providers cap their own cache with it.
+  // read answers one request: { value, left }, left the ms it may still be kept (capped by maxAge
+  // seconds from when its request was sent): the Powertools providers cap their cache with it.
   async read(kind, id, options = {}) {
     const req = request(kind, id, options);
     const maxAgeMs = options.maxAge === undefined ? undefined : Math.max(0, Number(options.maxAge) * 1000);
@@ -187,8 +160,7 @@ class KinkoClient {
     return this.token || this.env.AWS_SESSION_TOKEN || this.env.AWS_CONTAINER_AUTHORIZATION_TOKEN || '';
   }
 
-  // One logical GET: refused connections retried, all within the timeout. Resolves to a 200
-  // answer; rejects with a KinkoError for anything else.
+  // One logical GET: refused connections retried, all within the timeout; a 200 answer or a KinkoError.
   async get(path, query, what) {
     const token = this.sessionToken();
     if (!token) {

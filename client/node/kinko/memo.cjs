@@ -1,22 +1,17 @@
 'use strict';
-// The client's memory of kinko's answers, as the Go client keeps it (client/internal/memo): an
-// answer lives for half of the freshness kinko declared for it (its Cache-Status ttl), counted
-// from when its request was sent; a stale, ttl-less or unreadable answer not at all. A small LRU.
+// The client's memory of kinko's answers: the Go client's (client/internal/memo), whose comments
+// say why. Times are [monotonic ms, wall ms]: an answer's age is the older of the two readings.
 
 // A ttl longer than this is no real freshness lifetime: such an answer is not kept.
 const MAX_TTL = 2 ** 31;
 
-// Times are [monotonic ms, wall ms] pairs from the client's clock: an answer's age is the older
-// of the two readings, so a clock that stood still (a frozen or restored sandbox) never makes an
-// old answer fresh.
 class Memo {
   constructor(size) {
     this.size = size;
     this.items = new Map(); // key -> {sent, keep (ms), value}; value undefined: dropped. Oldest first.
   }
 
-  // The kept value for key and the ms it stays fresh (at most maxAgeMs after its request was
-  // sent, when given), or undefined.
+  // {value, left ms}, left capped by maxAgeMs from when the request was sent; or undefined.
   get(key, now, maxAgeMs) {
     const e = this.items.get(key);
     if (e === undefined || e.value === undefined) return undefined;
@@ -33,9 +28,8 @@ class Memo {
     return { value: e.value, left: allowed };
   }
 
-  // Record the answer to a request for key sent at sent. An answer with a ttl is kept for half of
-  // it; any other replaces what was kept with nothing. An answer to a request older than what is
-  // kept for key (a request a refresh overtook) changes nothing.
+  // An answer without a fresh ttl replaces what was kept with nothing; one to a request older than
+  // what is kept (a refresh overtook it) changes nothing.
   put(key, sent, statusLines, value) {
     const keep = keepFor(statusLines);
     const e = this.items.get(key);
@@ -71,11 +65,8 @@ function ageOf(e, now) {
   return Math.max(now[0] - e.sent[0], now[1] - e.sent[1]);
 }
 
-// How long (ms) an answer with these Cache-Status field lines may be kept: half the ttl of the
-// cache nearest the client (the list's last member), 0 for none. RFC 9211: the field is a
-// Structured Fields list of caches, each a token or a string with parameters; ttl is an integer,
-// the seconds of freshness left. Anything malformed, or a member calling itself stale, keeps
-// nothing.
+// keepFor is the ms an answer with these Cache-Status lines may be kept: half the ttl of the list's
+// last member (RFC 9211), 0 for none, a stale member or anything malformed.
 function keepFor(lines) {
   if (!lines || lines.length === 0) return 0;
   let member = lastMember(lines.join(','));

@@ -2,24 +2,17 @@
 Secrets Lambda Extension, which shares its HTTP API) without importing an AWS SDK.
 
     import kinko
+    api_key = kinko.get_secret("prod/openai", json_key="OPENAI_API_KEY")
+    db_url = kinko.get_parameter("/prod/db-url")
 
-    def handler(event, context):
-        api_key = kinko.get_secret("prod/openai", json_key="OPENAI_API_KEY")
-        db_url = kinko.get_parameter("/prod/db-url")
+The kinko layer puts this package at /opt/python/kinko. Standard library only, Python 3.9+.
 
-The kinko layer puts this package at /opt/python/kinko, on the path of Lambda's Python
-runtimes. Standard library only, Python 3.9 or later.
-
-Each answer is kept in memory for at most half of the freshness kinko declared for it (its
-Cache-Status ttl), counted from when the request was sent: a warm read is a dictionary
-lookup, while kinko still sees a read before its own refresh, so a rotated secret arrives
-within kinko's TTL. A stale or ttl-less answer (AWS's extension sends no ttl) is never kept.
-refresh=True bypasses the memory and kinko's cache (kinko fetches from AWS).
-
-Errors are KinkoError exceptions carrying kinko's error code (e.code, e.g.
-"ResourceNotFoundException") and HTTP status (e.status); they never hold a secret value.
-The session token goes to the extension's loopback address only: no redirect is followed
-and no proxy is used.
+An answer is kept in memory for at most half of the freshness kinko declared for it (its
+Cache-Status ttl), counted from when the request was sent, so a rotated secret still arrives
+within kinko's TTL; a stale or ttl-less answer (AWS's extension sends no ttl) is never kept;
+refresh=True bypasses the memory and kinko's cache. Errors are KinkoError, with kinko's error
+code (e.code) and HTTP status (e.status), never a secret value. The session token goes to the
+extension's loopback address only: no redirect is followed, no proxy used.
 """
 import binascii
 import json
@@ -160,21 +153,10 @@ class Client:
     # What the reads share.
 
     def _secret(self, secret_id, stage, version_id, refresh):
-        _check_id("secret id", secret_id)
-        if stage and version_id:
-            raise ValueError("kinko: secret %r: version_stage and version_id exclude each other; pass one" % (secret_id,))
-        key = ("secret", secret_id, stage or "", version_id or "")
+        key, query, what = _secret_request(secret_id, stage, version_id, refresh, None)
         hit, sent = self._cached(key, refresh)
         if hit is not None:
             return hit
-        query = [("secretId", secret_id)]
-        if stage:
-            query.append(("versionStage", stage))
-        if version_id:
-            query.append(("versionId", version_id))
-        if refresh:
-            query.append(("refreshNow", "true"))
-        what = "secret %r" % (secret_id,)
         resp = self._get("/secretsmanager/get", query, what)
         doc = _json_doc(resp, what, "GetSecretValue")
         if not isinstance(doc, dict):
@@ -189,27 +171,16 @@ class Client:
         return doc
 
     def _secret_key(self, secret_id, json_key, stage, version_id, refresh):
-        _check_id("secret id", secret_id)
-        if stage and version_id:
-            raise ValueError("kinko: secret %r: version_stage and version_id exclude each other; pass one" % (secret_id,))
-        key = ("secret-key", secret_id, stage or "", version_id or "", json_key)
+        key, query, what = _secret_request(secret_id, stage, version_id, refresh, json_key)
         hit, sent = self._cached(key, refresh)
         if hit is not None:
             return hit
-        query = [("secretId", secret_id), ("jsonKey", json_key)]
-        if stage:
-            query.append(("versionStage", stage))
-        if version_id:
-            query.append(("versionId", version_id))
-        if refresh:
-            query.append(("refreshNow", "true"))
-        what = "secret %r key %r" % (secret_id, json_key)
         resp = self._get("/secretsmanager/get", query, what)
         if not resp.header("content-type").startswith("application/json"):
             value = _text(resp, what)  # kinko's text/plain answer
         else:
-            # An extension without jsonKey (AWS's) ignores it and sends the whole document:
-            # pick the key here, with the errors kinko would have answered.
+            # An extension without jsonKey (AWS's) sends the whole document: pick the key here,
+            # with the errors kinko would have answered.
             doc = _json_doc(resp, what, "GetSecretValue")
             try:
                 obj = json.loads(doc.get("SecretString") or "null") if isinstance(doc, dict) else None
@@ -318,6 +289,26 @@ class Client:
         return KinkoTimeoutError("kinko: %s: no complete answer from port %d within %gs" % (what, self.port, self._timeout))
 
 
+def _secret_request(secret_id, stage, version_id, refresh, json_key):
+    """The memory key (the whole request), the query and the name of a secret read."""
+    _check_id("secret id", secret_id)
+    if stage and version_id:
+        raise ValueError("kinko: secret %r: version_stage and version_id exclude each other; pass one" % (secret_id,))
+    query = [("secretId", secret_id)]
+    what = "secret %r" % (secret_id,)
+    if json_key:
+        query.append(("jsonKey", json_key))
+        what += " key %r" % (json_key,)
+    if stage:
+        query.append(("versionStage", stage))
+    if version_id:
+        query.append(("versionId", version_id))
+    if refresh:
+        query.append(("refreshNow", "true"))
+    kind = "secret-key" if json_key else "secret"
+    return (kind, secret_id, stage or "", version_id or "", json_key or ""), query, what
+
+
 def _check_id(what, value):
     if not isinstance(value, str) or not value:
         raise ValueError("kinko: empty or non-string %s: pass a name or ARN" % what)
@@ -366,15 +357,10 @@ def _error(resp, what):
     code = code.rsplit("#", 1)[-1]  # "com.amazonaws...#ResourceNotFoundException"
     if len(message) > _MAX_MESSAGE:
         message = message[:_MAX_MESSAGE] + "..."
-    text = "kinko: %s: %d %s" % (what, resp.status, code or _reason(resp.status))
+    text = "kinko: %s: %d %s" % (what, resp.status, code or "error")
     if message:
         text += ": " + message
     return KinkoError(text, status=resp.status, code=code or None)
-
-
-def _reason(status):
-    return {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}.get(status, "error")
 
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

@@ -1,9 +1,8 @@
-// Powertools' BaseProvider, ES module build, for secrets.mjs and ssm.mjs (see peer.cjs).
+// Powertools' BaseProvider, ES module build, for secrets.mjs and ssm.mjs (see provider.cjs).
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { PEER, MISSING, esmPeerURL, notFound } = require('./peer.cjs');
-const { providersFor } = require('./provider.cjs');
+const { PEER, MISSING, esmPeerURL, notFound, providersFor } = require('./provider.cjs');
 
 const spec = `${PEER}/base`;
 let base;

@@ -1,13 +1,69 @@
 'use strict';
-// kinko's Powertools providers, built on Powertools' own BaseProvider (whichever build the entry
-// point loaded: secrets.cjs and ssm.cjs the CommonJS one, secrets.mjs and ssm.mjs the ES module
-// one, so the GetParameterError a caller catches is the one it imported). BaseProvider keeps the
-// options, transforms, forceFetch, throwOnMissing and its errors; kinko's client does the reads.
-//
-// maxAge stays Powertools' (default 5 s, POWERTOOLS_PARAMETERS_MAX_AGE) but is an upper bound
-// under kinko's ttl: a value is served from memory only while it is younger than both maxAge and
-// half of the ttl kinko gave with it, counted from when its request was sent.
+// kinko's Powertools providers on Powertools' own BaseProvider, the build the entry point loaded
+// (CommonJS for .cjs, ES module for .mjs: the GetParameterError a caller catches is the one it
+// imported). BaseProvider keeps the options, transforms and errors; kinko's client reads. maxAge
+// (Powertools' default 5 s) is an upper bound under kinko's ttl: a value is served only while
+// younger than both maxAge and half of kinko's ttl, from when its request was sent.
+const fs = require('node:fs');
+const path = require('node:path');
+const { createRequire } = require('node:module');
+const { pathToFileURL } = require('node:url');
 const kinko = require('../index.cjs');
+
+// The peer dependency: beside kinko (Powertools' layer), else in the function's node_modules
+// (LAMBDA_TASK_ROOT, then the working directory), which resolution from a layer never reaches.
+const PEER = '@aws-lambda-powertools/parameters';
+const MISSING = `kinko/powertools needs ${PEER} (a peer dependency): attach Powertools' layer, or install it ` +
+  `in your function (npm install ${PEER}); kinko looked beside itself and in the function's node_modules`;
+
+function roots() {
+  const out = [];
+  for (const d of [process.env.LAMBDA_TASK_ROOT, process.cwd()]) {
+    if (d && !out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+// Whether e says PEER itself was not found (not something PEER imports).
+const notFound = (e) => e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND') &&
+  (String(e.message).includes(`'${PEER}'`) || String(e.message).includes(`'${PEER}/`));
+
+// requirePeer loads PEER/sub's CommonJS build.
+function requirePeer(sub) {
+  const spec = `${PEER}/${sub}`;
+  try {
+    return require(spec);
+  } catch (e) {
+    if (!notFound(e)) throw e;
+  }
+  for (const root of roots()) {
+    try {
+      return createRequire(path.join(root, 'index.js'))(spec);
+    } catch (e) {
+      if (!notFound(e)) throw e;
+    }
+  }
+  throw new Error(MISSING);
+}
+
+// esmPeerURL is the file PEER's exports map gives for `import PEER/sub`, found in the function's
+// node_modules, or null.
+function esmPeerURL(sub) {
+  for (const root of roots()) {
+    const dir = path.join(root, 'node_modules', ...PEER.split('/'));
+    let pkg;
+    try {
+      pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    } catch {
+      continue;
+    }
+    let target = pkg.exports && pkg.exports[`./${sub}`];
+    if (target && typeof target === 'object') target = target.import ?? target.default;
+    if (target && typeof target === 'object') target = target.default;
+    if (typeof target === 'string') return pathToFileURL(path.join(dir, target)).href;
+  }
+  return null;
+}
 
 function define(base) {
   const { BaseProvider, GetOptions, DEFAULT_PROVIDERS } = base;
@@ -114,4 +170,4 @@ function providersFor(base) {
   return p;
 }
 
-module.exports = { providersFor };
+module.exports = { providersFor, requirePeer, esmPeerURL, notFound, PEER, MISSING };

@@ -3,8 +3,7 @@
 // import, keep the calls. Options as Powertools': decrypt (default false, or
 // POWERTOOLS_PARAMETERS_SSM_DECRYPT), transform, forceFetch, maxAge (an upper bound under kinko's
 // ttl), throwOnMissing, sdkOptions.WithDecryption.
-const { requirePeer } = require('./peer.cjs');
-const { providersFor } = require('./provider.cjs');
+const { providersFor, requirePeer } = require('./provider.cjs');
 
 const { SSMProvider, getParameter } = providersFor(requirePeer('base'));
 module.exports = { SSMProvider, getParameter };

@@ -1,7 +1,7 @@
 // Types of kinko/powertools/ssm: Powertools' own signatures, so a switched import type-checks as
 // before.
 import type { getParameter as powertoolsGetParameter, SSMProvider as PowertoolsSSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import type { KinkoClient } from '../index.cjs';
+import type { KinkoClient } from '../index.js';
 
 /** Powertools' getParameter, read through kinko (maxAge an upper bound under kinko's ttl). */
 export declare const getParameter: typeof powertoolsGetParameter;

@@ -1,4 +1,4 @@
-// Types of kinko's Node.js client (index.cjs; index.mjs is the same module).
+// Types of kinko's Node.js client: index.cjs, and index.mjs, which re-exports it.
 
 /** A failed read. Its message never holds a secret value. */
 export declare class KinkoError extends Error {

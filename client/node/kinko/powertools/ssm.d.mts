@@ -1,2 +1,0 @@
-// Types of kinko/powertools/ssm as an ES module: the same as ssm.d.cts.
-export * from './ssm.cjs';
