@@ -122,22 +122,24 @@ class KinkoClient {
   // read answers one request: { value, left }, left the ms it may still be kept (capped by maxAge
   // seconds from when its request was sent): the Powertools providers cap their cache with it.
   async read(kind, id, options = {}) {
-    const req = request(kind, id, options);
+    const key = keyOf(kind, id, options); // the whole request, checked; the request itself only on a miss
+    const refresh = options.refresh === true;
     const maxAgeMs = options.maxAge === undefined ? undefined : Math.max(0, Number(options.maxAge) * 1000);
     if (this.memo) {
       const now = this.clock();
-      if (req.refresh) {
-        this.memo.drop(req.key, now);
+      if (refresh) {
+        this.memo.drop(key, now);
       } else {
-        const hit = this.memo.get(req.key, now, maxAgeMs);
+        const hit = this.memo.get(key, now, maxAgeMs);
         if (hit) return hit;
       }
     }
-    if (req.refresh || !this.memo) return this.fetchAnswer(req, maxAgeMs);
-    let flight = this.flights.get(req.key);
+    const req = request(kind, id, options, key, refresh);
+    if (refresh || !this.memo) return this.fetchAnswer(req, maxAgeMs);
+    let flight = this.flights.get(key);
     if (!flight) {
-      flight = this.fetchAnswer(req, undefined).finally(() => this.flights.delete(req.key));
-      this.flights.set(req.key, flight);
+      flight = this.fetchAnswer(req, undefined).finally(() => this.flights.delete(key));
+      this.flights.set(key, flight);
     }
     const answer = await flight;
     if (maxAgeMs === undefined) return answer;
@@ -319,17 +321,12 @@ function checkId(what, id) {
   if (typeof id !== 'string' || id === '') throw new TypeError(`kinko: empty or non-string ${what}: pass a name or ARN`);
 }
 
-// request describes one read: its memory key (the whole request), its query and how to decode the answer.
-function request(kind, id, options) {
-  const refresh = options.refresh === true;
+// keyOf names one read for the memory: every part of the request, each length-prefixed so no two
+// requests share a key. It checks the arguments too.
+function keyOf(kind, id, options) {
   if (kind === 'parameter') {
     checkId('parameter name', id);
-    const decrypt = options.decrypt !== false;
-    const query = [['name', id]];
-    if (decrypt) query.push(['withDecryption', 'true']);
-    if (refresh) query.push(['refreshNow', 'true']);
-    const what = `parameter ${JSON.stringify(id)}`;
-    return { key: JSON.stringify([kind, id, decrypt]), path: '/systemsmanager/parameters/get', query, refresh, what, decode: decodeParameter };
+    return `p${options.decrypt !== false ? 1 : 0}${id}`;
   }
   checkId('secret id', id);
   const stage = options.versionStage || '';
@@ -337,15 +334,27 @@ function request(kind, id, options) {
   if (stage && versionId) {
     throw new TypeError(`kinko: secret ${JSON.stringify(id)}: versionStage and versionId exclude each other; pass one`);
   }
+  const jsonKey = kind === 'secretKey' ? options.jsonKey : '';
+  return `s${id.length}:${id}${stage.length}:${stage}${versionId.length}:${versionId}${jsonKey}`;
+}
+
+// request describes one read's GET: its path and query, how to decode the answer, and its name in messages.
+function request(kind, id, options, key, refresh) {
+  if (kind === 'parameter') {
+    const query = [['name', id]];
+    if (options.decrypt !== false) query.push(['withDecryption', 'true']);
+    if (refresh) query.push(['refreshNow', 'true']);
+    return { key, path: '/systemsmanager/parameters/get', query, what: `parameter ${JSON.stringify(id)}`, decode: decodeParameter };
+  }
   const query = [['secretId', id]];
   const jsonKey = kind === 'secretKey' ? options.jsonKey : '';
   if (jsonKey) query.push(['jsonKey', jsonKey]);
-  if (stage) query.push(['versionStage', stage]);
-  if (versionId) query.push(['versionId', versionId]);
+  if (options.versionStage) query.push(['versionStage', options.versionStage]);
+  if (options.versionId) query.push(['versionId', options.versionId]);
   if (refresh) query.push(['refreshNow', 'true']);
   const what = jsonKey ? `secret ${JSON.stringify(id)} key ${JSON.stringify(jsonKey)}` : `secret ${JSON.stringify(id)}`;
   return {
-    key: JSON.stringify([kind, id, stage, versionId, jsonKey]), path: '/secretsmanager/get', query, refresh, what,
+    key, path: '/secretsmanager/get', query, what,
     decode: jsonKey ? (resp, w) => decodeSecretKey(resp, w, jsonKey) : decodeSecret,
   };
 }

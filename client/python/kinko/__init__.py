@@ -153,10 +153,11 @@ class Client:
     # What the reads share.
 
     def _secret(self, secret_id, stage, version_id, refresh):
-        key, query, what = _secret_request(secret_id, stage, version_id, refresh, None)
+        key = _secret_key_of(secret_id, stage, version_id, "")
         hit, sent = self._cached(key, refresh)
         if hit is not None:
             return hit
+        query, what = _secret_query(secret_id, stage, version_id, refresh, None)
         resp = self._get("/secretsmanager/get", query, what)
         doc = _json_doc(resp, what, "GetSecretValue")
         if not isinstance(doc, dict):
@@ -171,10 +172,11 @@ class Client:
         return doc
 
     def _secret_key(self, secret_id, json_key, stage, version_id, refresh):
-        key, query, what = _secret_request(secret_id, stage, version_id, refresh, json_key)
+        key = _secret_key_of(secret_id, stage, version_id, json_key)
         hit, sent = self._cached(key, refresh)
         if hit is not None:
             return hit
+        query, what = _secret_query(secret_id, stage, version_id, refresh, json_key)
         resp = self._get("/secretsmanager/get", query, what)
         if not resp.header("content-type").startswith("application/json"):
             value = _text(resp, what)  # kinko's text/plain answer
@@ -289,11 +291,16 @@ class Client:
         return KinkoTimeoutError("kinko: %s: no complete answer from port %d within %gs" % (what, self.port, self._timeout))
 
 
-def _secret_request(secret_id, stage, version_id, refresh, json_key):
-    """The memory key (the whole request), the query and the name of a secret read."""
+def _secret_key_of(secret_id, stage, version_id, json_key):
+    """The memory key of a secret read: the whole request."""
     _check_id("secret id", secret_id)
     if stage and version_id:
         raise ValueError("kinko: secret %r: version_stage and version_id exclude each other; pass one" % (secret_id,))
+    return ("secret-key" if json_key else "secret", secret_id, stage or "", version_id or "", json_key)
+
+
+def _secret_query(secret_id, stage, version_id, refresh, json_key):
+    """The query and the name of a secret read."""
     query = [("secretId", secret_id)]
     what = "secret %r" % (secret_id,)
     if json_key:
@@ -305,8 +312,7 @@ def _secret_request(secret_id, stage, version_id, refresh, json_key):
         query.append(("versionId", version_id))
     if refresh:
         query.append(("refreshNow", "true"))
-    kind = "secret-key" if json_key else "secret"
-    return (kind, secret_id, stage or "", version_id or "", json_key or ""), query, what
+    return query, what
 
 
 def _check_id(what, value):
