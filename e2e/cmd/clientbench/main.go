@@ -1,9 +1,9 @@
 // Command clientbench measures the layer's Python and Node.js clients (issue 26): a Python
 // function's cold start reading one secret with boto3 against the same with `import kinko`, and
-// warm reads in both languages against a global, under AWS's emulator against moto. About two
-// minutes on two cores; prints Markdown tables and writes DIR/results.json.
+// warm reads in both languages against a global, under AWS's emulator against moto. About a
+// minute on two cores; prints Markdown tables and writes DIR/results.json.
 //
-//	go run ./e2e/cmd/clientbench [-dir build/clientbench] [-python python3] [-rounds 7]
+//	go run ./e2e/cmd/clientbench [-dir build/clientbench] [-python python3] [-rounds 15]
 package main
 
 import (
@@ -26,7 +26,7 @@ import (
 func main() {
 	dir := flag.String("dir", filepath.Join("build", "clientbench"), "where to build and write results.json")
 	python := flag.String("python", "python3", "a Python with boto3, used by every Python variant")
-	rounds := flag.Int("rounds", 0, "rounds (default 7)")
+	rounds := flag.Int("rounds", 0, "rounds (default 15)")
 	flag.Parse()
 	if err := run(*dir, *python, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "clientbench:", err)
