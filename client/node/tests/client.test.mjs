@@ -1,5 +1,5 @@
 // Tests of the Node.js client against a fake extension (fake.mjs). Run from client/node with
-// `node --test test/` (make test runs them through layer/clients_test.go).
+// `node --test tests/*.test.mjs` (make test runs them through layer/clients_test.go).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
