@@ -275,9 +275,13 @@ $(DIST)/%/bootstrap: FORCE
 # limit is the shipped zip's, zopfli's: a Go-flate zip (ZOPFLI=, make run) over it is only said.
 comma := ,
 LAYER_ZIP_LIMIT ?= 4000000
-$(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(DIST)/%/kinko-exec $(MKZIP)
+# The Python and Node.js clients (CONTRACT.md section 12), where Lambda's runtimes look: /opt/python
+# and /opt/nodejs/node_modules. The packages only, not their tests (e2e/stack.LayerFiles: the same list).
+LAYER_CLIENT_SRCS := $(sort $(wildcard client/python/kinko/*.py client/node/kinko/*.* client/node/kinko/powertools/*.*))
+LAYER_CLIENTS := $(foreach f,$(LAYER_CLIENT_SRCS),$(patsubst client/node/kinko/%,nodejs/node_modules/kinko/%,$(patsubst client/python/%,python/%,$(f)))=$(f))
+$(DIST)/kinko-layer-%.zip: $(DIST)/%/extensions/kinko $(DIST)/%/kinko-exec $(MKZIP) $(LAYER_CLIENT_SRCS)
 	@$(need_zopfli)
-	$(MKZIP) $(MKZIP_FLAGS) -o $@ extensions/kinko=$< kinko-exec=$(DIST)/$*/kinko-exec
+	$(MKZIP) $(MKZIP_FLAGS) -o $@ extensions/kinko=$< kinko-exec=$(DIST)/$*/kinko-exec $(LAYER_CLIENTS)
 	@size=$$(stat -c %s $@); echo "$@: $$size bytes"; \
 	if (( size > $(LAYER_ZIP_LIMIT) )); then \
 	  $(if $(ZOPFLI),echo "$@ is $$size bytes$(comma) over the contract's $(LAYER_ZIP_LIMIT) (CONTRACT.md section 8): something grew the layer" >&2; exit 1; , \
@@ -314,6 +318,12 @@ $(DIST)/kinko-layer-%.kinko-exec.cdx.json: $(DIST)/%/kinko-exec $(SBOM)
 # are off: osls needs none (esbuild's only fetches a binary for bundling JS).
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
+
+# The Node.js client's tests (client/node/tests, run by layer/clients_test.go) need the real
+# Powertools parameters package and TypeScript, pinned in their own lockfile.
+deps: client/node/node_modules/.package-lock.json
+client/node/node_modules/.package-lock.json: client/node/package-lock.json
+	cd client/node && npm ci --no-audit --no-fund --ignore-scripts
 
 # osls calls AWS (STS, CloudFormation) even to package: moto answers on loopback instead.
 # cfn-lint's exit code is a bit mask (2 error, 4 warning, 8 info): only errors fail.

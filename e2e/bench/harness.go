@@ -274,8 +274,20 @@ func Build(ctx context.Context, root, dir string, log io.Writer) (Built, error) 
 			return b, fmt.Errorf("building %s (go %s): %w\n%s", j.what, strings.Join(args, " "), err, out)
 		}
 	}
+	clients, err := stack.LayerFiles(root)
+	if err != nil {
+		return b, err
+	}
 	for _, arch := range arches() {
-		if err := runMkzip(ctx, mkzip, b.Layer[arch], "extensions/kinko", b.Kinko[arch], "kinko-exec", filepath.Join(dir, arch, "layer", "kinko-exec")); err != nil {
+		// The layer as make builds it: the binaries and the Python and Node.js clients.
+		pairs := []string{"extensions/kinko", b.Kinko[arch], "kinko-exec", filepath.Join(dir, arch, "layer", "kinko-exec")}
+		for _, f := range clients {
+			pairs = append(pairs, f.Path, filepath.Join(root, filepath.FromSlash(f.Src)))
+		}
+		if err := runMkzip(ctx, mkzip, b.Layer[arch], pairs...); err != nil {
+			return b, err
+		}
+		if err := stack.CopyLayerFiles(root, filepath.Join(dir, arch, "layer")); err != nil {
 			return b, err
 		}
 		for n, bin := range b.Functions[arch] {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -44,6 +45,67 @@ func LayerBuilds(root string) ([]LayerBuild, error) {
 		// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER).
 		{"the exec wrapper", "kinko-exec", "./extension/kinko-exec", []string{"-gcflags=all=-l"}},
 	}, nil
+}
+
+// LayerFile is a file the layer carries as it is: a client (CONTRACT.md section 12).
+type LayerFile struct {
+	Path string // inside the layer, as Lambda finds it under /opt
+	Src  string // in the repository, relative to its root
+}
+
+// layerClientGlobs are the clients' files, as the Makefile's LAYER_CLIENT_SRCS names them: the
+// packages only, not their tests or test dependencies. The prefix maps the repository's
+// directory to where Lambda's runtimes look: /opt/python and /opt/nodejs/node_modules.
+var layerClientGlobs = []struct{ glob, from, to string }{
+	{"client/python/kinko/*.py", "client/python/", "python/"},
+	{"client/node/kinko/*.*", "client/node/kinko/", "nodejs/node_modules/kinko/"},
+	{"client/node/kinko/powertools/*.*", "client/node/kinko/", "nodejs/node_modules/kinko/"},
+}
+
+// LayerFiles are the Python and Node.js clients' files, sorted by Path.
+func LayerFiles(root string) ([]LayerFile, error) {
+	var files []LayerFile
+	for _, g := range layerClientGlobs {
+		matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(g.glob)))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			rel, err := filepath.Rel(root, m)
+			if err != nil {
+				return nil, err
+			}
+			rel = filepath.ToSlash(rel)
+			files = append(files, LayerFile{Path: g.to + strings.TrimPrefix(rel, g.from), Src: rel})
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no client files under %s/client: is this the kinko repository?", root)
+	}
+	slices.SortFunc(files, func(a, b LayerFile) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
+}
+
+// CopyLayerFiles lays the clients out in opt (an unpacked /opt) as the layer zip does.
+func CopyLayerFiles(root, opt string) error {
+	files, err := LayerFiles(root)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Src)))
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(opt, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FindRoot returns the repository root: the nearest directory at or above the working
@@ -133,6 +195,9 @@ func build(ctx context.Context, root, dir, layerZip string, log io.Writer, funct
 	if layerZip != "" {
 		fmt.Fprintf(log, "unpacking the layer %s\n", layerZip)
 		return b, UnpackLayer(layerZip, b.Opt)
+	}
+	if err := CopyLayerFiles(root, b.Opt); err != nil {
+		return Binaries{}, fmt.Errorf("the clients of the layer: %w", err)
 	}
 	// go build keeps the mode it creates; say it anyway: Lambda runs only executable extensions.
 	return b, os.Chmod(filepath.Join(b.Opt, "extensions", "kinko"), 0o755)

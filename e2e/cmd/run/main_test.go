@@ -92,6 +92,36 @@ func TestRunsYourOwnFunction(t *testing.T) {
 		})
 	}
 
+	// The layer's clients (issue 26), with the handlers the README shows for them: kinko answers the
+	// cold invoke's reads, and the warm invoke is answered from the client's memory, so kinko sees
+	// no request in it. The Node.js handler imports kinko as an ES module from /opt/nodejs/node_modules.
+	for _, tc := range []struct{ name, fn, handler, answer string }{
+		{"python", "e2e/examples/python-client", "app.handler", `{"api_key_chars": 23, "db_password_chars": 23}`},
+		{"node", "e2e/examples/node-client", "", `{"apiKeyChars":23,"dbPasswordChars":23}`},
+	} {
+		t.Run("the layer's "+tc.name+" client", func(t *testing.T) {
+			args := []string{"-fn", filepath.Join(root, tc.fn), "-secrets", secrets, "-n", "2"}
+			if tc.handler != "" {
+				args = append(args, "-handler", tc.handler)
+			}
+			code, out := runIt(t, args...)
+			if code != 0 || !strings.Contains(out, "run: OK (2 invoke(s))") {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			if n := strings.Count(out, "answer   | "+tc.answer); n != 2 {
+				t.Errorf("%d answers %s, want 2:\n%s", n, tc.answer, out)
+			}
+			cold, warm, ok := strings.Cut(out, "==> invoke 2 of 2")
+			if !ok || !strings.Contains(cold, `kinko    | secret "OPENAI_API_KEY": Cache-Status: kinko;`) ||
+				!strings.Contains(cold, `kinko    | parameter "/app/db/password": Cache-Status: kinko;`) {
+				t.Errorf("the cold invoke's reads are not kinko's:\n%s", out)
+			}
+			if strings.Contains(warm, "kinko    | ") {
+				t.Errorf("the warm invoke asked kinko; the client's memory should have answered:\n%s", out)
+			}
+		})
+	}
+
 	// No SECRETS: the README's handler raises with kinko's body, which names the secret.
 	t.Run("a missing secret fails the invoke, named", func(t *testing.T) {
 		code, out := runIt(t, "-fn", filepath.Join(root, "e2e/examples/python"), "-handler", "app.handler")

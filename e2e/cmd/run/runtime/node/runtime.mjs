@@ -8,8 +8,13 @@
 // header timeout.
 import fs from "node:fs";
 import http from "node:http";
+import * as nodeModule from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+
+// Lambda's Node.js runtimes also resolve an ES module's bare imports (import ... from "kinko") from
+// the layers' /opt/nodejs/node_modules; Node alone does not (NODE_PATH is for require only).
+if (typeof nodeModule.register === "function") nodeModule.register("./layer-hooks.mjs", import.meta.url);
 
 const [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
