@@ -101,14 +101,18 @@ vet: ## go vet
 	$(GO) vet -C client ./...
 
 # The whole output is kept in build/unit.log; on failure the last lines name what failed (a CI
-# log is read from its end). The Go client is a module of its own: its tests run there too.
+# log is read from its end). -timeout 20m: ./extension alone took 487 s with four CPU-bound
+# processes beside it, close to go test's default of 10 minutes per package. The Go client is a
+# module of its own: its tests run there too.
 unit: ## go test -race ./... (includes ./e2e) and in client/; on failure, ends with the list of what failed
 	@mkdir -p $(BUILD)
-	@echo "$(GO) test -race -count=1 ./... && $(GO) test -C client -race -count=1 ./...  (output also in $(BUILD)/unit.log)"
-	@status=0; { $(GO) test -race -count=1 ./... && $(GO) test -C client -race -count=1 ./...; } 2>&1 | tee $(BUILD)/unit.log || status=$$?; \
+	@echo "$(GO) test -race -count=1 -timeout 20m ./... && $(GO) test -C client -race -count=1 ./...  (output also in $(BUILD)/unit.log)"
+	@status=0; { $(GO) test -race -count=1 -timeout 20m ./... && $(GO) test -C client -race -count=1 ./...; } 2>&1 | tee $(BUILD)/unit.log || status=$$?; \
 	if [[ $$status -ne 0 ]]; then \
 	  echo; echo "==> make unit: FAILED (exit $$status). What failed ($(BUILD)/unit.log has it all):"; \
-	  grep -E '^[[:space:]]*--- FAIL|^FAIL[[:space:]]|^panic: |\[(build|setup) failed\]' $(BUILD)/unit.log || echo "  no FAIL line: read $(BUILD)/unit.log"; \
+	  failed=$$( { grep -E '^[[:space:]]*--- FAIL|^FAIL[[:space:]]|\[(build|setup) failed\]' $(BUILD)/unit.log; \
+	    grep -E -A2 '^panic: ' $(BUILD)/unit.log; } || true ); \
+	  echo "$${failed:-  no FAIL line: read $(BUILD)/unit.log}"; \
 	fi; exit $$status
 
 e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
