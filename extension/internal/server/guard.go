@@ -1,21 +1,16 @@
 package server
 
 import (
-	"context"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 )
 
-// The guards in front of the API: what a browser sends is refused (everywhere, Lambda
-// included), and outside Lambda the open connections are bounded and a caller that keeps
-// failing the token check is refused for a while.
+// The guards in front of the API: what a browser sends is refused, everywhere, Lambda included.
+// Outside Lambda the open connections are bounded and a caller that keeps failing the token
+// check is refused for a while (limits.go).
 
 // browserRequest says why r is refused as a browser's request, or "" if it is not one.
 //
@@ -92,164 +87,4 @@ func clipHost(h string) string {
 // refuse answers a refusal of the guards, which is about the request, not about a value.
 func refuse(w http.ResponseWriter, status int, message string) {
 	writeError(w, status, "RequestRefused", message)
-}
-
-// connection bound
-
-type overLimitKey struct{}
-
-// limitConns makes srv count its open connections: a connection opened while max are open is
-// marked, and its request answered 429 (limited, overLimit) and the connection closed.
-// Counting connections, not requests, bounds what idle kept-alive connections hold too.
-func limitConns(srv *http.Server, bound int) {
-	var open atomic.Int64
-	var counted sync.Map // net.Conn -> struct{}: each connection is counted down once
-	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		counted.Store(c, struct{}{})
-		if open.Add(1) > int64(bound) {
-			return context.WithValue(ctx, overLimitKey{}, bound)
-		}
-		return ctx
-	}
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateClosed || s == http.StateHijacked {
-			if _, ok := counted.LoadAndDelete(c); ok {
-				open.Add(-1)
-			}
-		}
-	}
-}
-
-// limited reports whether r came on a connection opened beyond the bound.
-func limited(r *http.Request) bool {
-	_, over := r.Context().Value(overLimitKey{}).(int)
-	return over
-}
-
-// overLimit answers a request on a connection beyond the bound and closes the connection. /ping
-// is answered anyway, so a health check does not fail a kinko that is busy, not sick.
-func (h *Handler) overLimit(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Connection", "close")
-	if r.URL.Path == "/ping" {
-		h.mux.ServeHTTP(w, r)
-		return
-	}
-	bound, _ := r.Context().Value(overLimitKey{}).(int)
-	w.Header().Set("Retry-After", "1")
-	refuse(w, http.StatusTooManyRequests, "more than "+strconv.Itoa(bound)+
-		" client connections are open (max_conn, KINKO_MAX_CLIENT_CONNECTIONS); this one is closed: reuse connections, or raise the bound")
-}
-
-// failed token checks
-
-// Throttle counts failed token checks per remote address: after Failures of them without a
-// success, the address is refused (429, Retry-After) for Window, doubling with each refusal in
-// a row up to MaxWindow. A correct token guessed while refused is never checked, so guessing is
-// slowed to Failures tries per window; a success ends the count.
-type Throttle struct {
-	failures       int
-	window, maxWin time.Duration
-	now            func() time.Time
-	mu             sync.Mutex
-	addrs          map[string]*strikes
-	// any is whether addrs holds anything: a success costs no lock while nobody failed.
-	any atomic.Bool
-}
-
-type strikes struct {
-	failed  int
-	until   time.Time // refused until then
-	refusal int       // refusals in a row: the window doubles with each
-}
-
-// maxThrottled bounds the addresses remembered; past it, those not refused are forgotten first.
-const maxThrottled = 10_000
-
-// NewThrottle returns a throttle that refuses an address for window after failures failed
-// checks, doubling up to maxWindow; now is the clock (time.Now in use).
-func NewThrottle(failures int, window, maxWindow time.Duration, now func() time.Time) *Throttle {
-	return &Throttle{failures: failures, window: window, maxWin: maxWindow, now: now, addrs: map[string]*strikes{}}
-}
-
-// refused returns how long addr is still refused, 0 if it is not.
-func (t *Throttle) refused(addr string) time.Duration {
-	if !t.any.Load() {
-		return 0
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, ok := t.addrs[addr]
-	if !ok {
-		return 0
-	}
-	return max(0, s.until.Sub(t.now()))
-}
-
-// failed counts a failed check from addr, refusing it when that makes Failures.
-func (t *Throttle) failed(addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, ok := t.addrs[addr]
-	if !ok {
-		if len(t.addrs) >= maxThrottled {
-			t.forget()
-		}
-		s = &strikes{}
-		t.addrs[addr] = s
-		t.any.Store(true)
-	}
-	s.failed++
-	if s.failed < t.failures {
-		return
-	}
-	win := t.window << min(s.refusal, 30)
-	if win > t.maxWin || win <= 0 {
-		win = t.maxWin
-	}
-	s.until, s.failed = t.now().Add(win), 0
-	s.refusal++
-}
-
-// succeeded ends r's address's count.
-func (t *Throttle) succeeded(r *http.Request) {
-	if !t.any.Load() {
-		return
-	}
-	addr := remoteKey(r)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.addrs, addr)
-	t.any.Store(len(t.addrs) > 0)
-}
-
-// forget drops the addresses not refused now, or if all are, all of them: the bound holds
-// against a caller with endless addresses, at the cost of forgetting some counts.
-func (t *Throttle) forget() {
-	now := t.now()
-	for a, s := range t.addrs {
-		if !s.until.After(now) {
-			delete(t.addrs, a)
-		}
-	}
-	if len(t.addrs) >= maxThrottled {
-		clear(t.addrs)
-	}
-}
-
-// remoteKey is the address a throttle counts r under: its IP (every port of one host is one
-// caller), or "local" for a Unix socket's callers.
-func remoteKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil || host == "" {
-		return "local"
-	}
-	return host
-}
-
-// tooManyFailures answers a caller refused by the throttle.
-func tooManyFailures(w http.ResponseWriter, wait time.Duration) {
-	secs := int(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	refuse(w, http.StatusTooManyRequests, "too many requests with a missing or wrong token from this address; kinko refuses it for "+
-		strconv.Itoa(secs)+" s: send the right token in "+TokenHeader)
 }

@@ -186,7 +186,7 @@ func TestPathPrefixOption(t *testing.T) {
 func TestThrottleRefusesAnAddressAfterFailedChecks(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
-	h := NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), Options{Throttle: NewThrottle(3, time.Second, 4*time.Second, clock)})
+	h := NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), Options{Gate: NewThrottle(3, time.Second, 4*time.Second, clock)})
 	get := func(remote, tok string) *httptest.ResponseRecorder {
 		req := httptest.NewRequestWithContext(t.Context(), "GET", "/secretsmanager/get?secretId=app", nil)
 		req.RemoteAddr = remote
@@ -227,7 +227,7 @@ func TestThrottleRefusesAnAddressAfterFailedChecks(t *testing.T) {
 // At most MaxConns connections are served; a request on one more is answered 429 and its
 // connection closed (a ping is answered), and once a connection closes, a new one is served.
 func TestConnectionBound(t *testing.T) {
-	srv := New(newFake(), token, slog.New(slog.DiscardHandler), Options{MaxConns: 2})
+	srv := New(newFake(), token, slog.New(slog.DiscardHandler), Options{Conns: NewConnLimit(2)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

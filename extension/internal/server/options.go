@@ -17,12 +17,11 @@ type Options struct {
 	// PathPrefix is the agent's path style, GET <prefix><secret id> (its path_prefix); it
 	// starts and ends with a slash. Empty: AgentPrefix.
 	PathPrefix string
-	// MaxConns bounds the open client connections (the agent's max_conn): a request on a
-	// connection beyond it is answered 429 and its connection closed, /ping excepted. 0: no bound.
-	MaxConns int
-	// Throttle refuses a remote address for a while after repeated failed token checks (NewThrottle);
-	// nil: none.
-	Throttle *Throttle
+	// Conns bounds the open client connections (NewConnLimit: the agent's max_conn); nil: no bound.
+	Conns ConnLimit
+	// Gate refuses a remote address for a while after repeated failed token checks
+	// (NewThrottle); nil: none.
+	Gate TokenGate
 }
 
 func (o Options) withDefaults() Options {
@@ -45,12 +44,11 @@ func (o Options) withDefaults() Options {
 }
 
 // New returns the HTTP server of the API over c with options o: NewHandlerWith in
-// NewHTTPServer, with the connection bound of o.MaxConns.
+// NewHTTPServer, with o's connection bound.
 func New(c Cache, token string, logger *slog.Logger, o Options) *http.Server {
-	h := NewHandlerWith(c, token, logger, o)
-	srv := NewHTTPServer(h, logger)
-	if o.MaxConns > 0 {
-		limitConns(srv, o.MaxConns)
+	srv := NewHTTPServer(NewHandlerWith(c, token, logger, o), logger)
+	if o.Conns != nil {
+		o.Conns.install(srv)
 	}
 	return srv
 }

@@ -142,8 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusForbidden, problem)
 		return
 	}
-	if h.opts.MaxConns > 0 && limited(r) {
-		h.overLimit(w, r)
+	if h.opts.Conns != nil && h.opts.Conns.over(w, r, h.mux) {
 		return
 	}
 	// A GET of one of these paths, spelled exactly so, is what the mux would route to the same
@@ -199,22 +198,22 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
 			return
 		}
-		t := h.opts.Throttle
-		if t != nil {
-			if wait := t.refused(remoteKey(r)); wait > 0 {
+		g := h.opts.Gate
+		if g != nil {
+			if wait := g.refused(r); wait > 0 {
 				tooManyFailures(w, wait)
 				return
 			}
 		}
 		if problem := h.checkToken(r); problem != "" {
-			if t != nil {
-				t.failed(remoteKey(r))
+			if g != nil {
+				g.failed(r)
 			}
 			fail(w, kinko.AccessDenied, problem)
 			return
 		}
-		if t != nil {
-			t.succeeded(r)
+		if g != nil {
+			g.succeeded(r)
 		}
 		next(w, r)
 	}
