@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,15 +79,14 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b := make([]byte, maxTokenFile+1)
-	n, err := f.Read(b)
-	if err != nil && n == 0 {
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
 		return nil, err
 	}
-	if n > maxTokenFile {
+	if len(b) > maxTokenFile {
 		return nil, fmt.Errorf("%s is over %d bytes: it does not hold a token", path, maxTokenFile)
 	}
-	return b[:n], nil
+	return b, nil
 }
 
 // tokenBits estimates how many random bits s holds: its length times the bits per character of
