@@ -26,7 +26,8 @@ type ConnLimit interface {
 // TokenGate watches the token checks of each remote address and may refuse one for a while
 // (NewThrottle).
 type TokenGate interface {
-	refused(r *http.Request) time.Duration // > 0: refused for that long
+	// admit reports whether r's address may have its token checked; if not, it has answered r.
+	admit(w http.ResponseWriter, r *http.Request) bool
 	failed(r *http.Request)
 	succeeded(r *http.Request)
 }
@@ -109,6 +110,19 @@ func NewThrottle(failures int, window, maxWindow time.Duration, now func() time.
 	return &Throttle{failures: failures, window: window, maxWin: maxWindow, now: now, addrs: map[string]*strikes{}}
 }
 
+// admit answers 429 with Retry-After, and reports false, while r's address is refused.
+func (t *Throttle) admit(w http.ResponseWriter, r *http.Request) bool {
+	wait := t.refused(r)
+	if wait <= 0 {
+		return true
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	refuse(w, http.StatusTooManyRequests, "too many requests with a missing or wrong token from this address; kinko refuses it for "+
+		strconv.Itoa(secs)+" s: send the right token in "+TokenHeader)
+	return false
+}
+
 // refused returns how long r's address is still refused, 0 if it is not.
 func (t *Throttle) refused(r *http.Request) time.Duration {
 	if !t.any.Load() {
@@ -184,12 +198,4 @@ func remoteKey(r *http.Request) string {
 		return "local"
 	}
 	return host
-}
-
-// tooManyFailures answers a caller refused by the gate.
-func tooManyFailures(w http.ResponseWriter, wait time.Duration) {
-	secs := int(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	refuse(w, http.StatusTooManyRequests, "too many requests with a missing or wrong token from this address; kinko refuses it for "+
-		strconv.Itoa(secs)+" s: send the right token in "+TokenHeader)
 }

@@ -199,11 +199,8 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		g := h.opts.Gate
-		if g != nil {
-			if wait := g.refused(r); wait > 0 {
-				tooManyFailures(w, wait)
-				return
-			}
+		if g != nil && !g.admit(w, r) {
+			return
 		}
 		if problem := h.checkToken(r); problem != "" {
 			if g != nil {
