@@ -63,6 +63,9 @@ func loopbackHost(host string) bool {
 		return true
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if h == "" || (h[0] < '0' || h[0] > '9') && !strings.Contains(h, ":") {
+		return false // a name: not parsed as an address (a failed parse allocates its error)
+	}
 	a, err := netip.ParseAddr(h)
 	if err != nil {
 		return false
