@@ -227,7 +227,8 @@ func TestThrottleRefusesAnAddressAfterFailedChecks(t *testing.T) {
 // At most MaxConns connections are served; a request on one more is answered 429 and its
 // connection closed (a ping is answered), and once a connection closes, a new one is served.
 func TestConnectionBound(t *testing.T) {
-	srv := New(newFake(), token, slog.New(slog.DiscardHandler), Options{Conns: NewConnLimit(2)})
+	o := Options{Conns: NewConnLimit(2)}
+	srv := NewHTTPServerWith(NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), o), slog.New(slog.DiscardHandler), o)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -43,10 +43,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// New returns the HTTP server of the API over c with options o: NewHandlerWith in
-// NewHTTPServer, with o's connection bound.
-func New(c Cache, token string, logger *slog.Logger, o Options) *http.Server {
-	srv := NewHTTPServer(NewHandlerWith(c, token, logger, o), logger)
+// NewHTTPServerWith is NewHTTPServer with o's connection bound.
+func NewHTTPServerWith(h http.Handler, logger *slog.Logger, o Options) *http.Server {
+	srv := NewHTTPServer(h, logger)
 	if o.Conns != nil {
 		o.Conns.install(srv)
 	}

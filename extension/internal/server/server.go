@@ -178,7 +178,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // slashRoute reports whether p is one of the routes that end in a slash.
 func (h *Handler) slashRoute(p string) bool {
 	switch p {
-	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", h.opts.PathPrefix:
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", h.opts.PathPrefix,
+		"/secretsmanager/", "/parameterstore/": // the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
 	return false
@@ -233,7 +234,7 @@ func (h *Handler) checkToken(r *http.Request) string {
 			return "header " + name + " given more than once; send it once"
 		}
 		present++
-		if h.matches(got[0]) { // every header present is compared: no early exit
+		if equalToken(got[0], h.token) { // every header present is compared: no early exit
 			ok = true
 		}
 	}
@@ -246,16 +247,35 @@ func (h *Handler) checkToken(r *http.Request) string {
 	return ""
 }
 
-// matches compares guess with the token in constant time.
-func (h *Handler) matches(guess string) bool {
+// CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
+// when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
+// checks it too, for its cached reads.
+func CheckToken(r *http.Request, token []byte) string {
+	if len(token) == 0 {
+		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
+	}
+	got := r.Header.Values(TokenHeader)
+	switch {
+	case len(got) == 0:
+		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
+	case len(got) > 1:
+		return "header " + TokenHeader + " given more than once; send it once"
+	case !equalToken(got[0], token):
+		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
+	}
+	return ""
+}
+
+// equalToken compares guess with token in constant time.
+func equalToken(guess string, token []byte) bool {
 	// A guess of another length is compared with itself, so the time depends on the guess's
 	// length only, never on the token's content or length; hashing the guess did the same for
 	// ~1 KiB session tokens at several times the cost, on every request.
-	g, want := []byte(guess), h.token
+	g, want := []byte(guess), token
 	if len(g) != len(want) {
 		want = g
 	}
-	return subtle.ConstantTimeCompare(g, want)&subtle.ConstantTimeEq(int32(len(g)), int32(len(h.token))) == 1
+	return subtle.ConstantTimeCompare(g, want)&subtle.ConstantTimeEq(int32(len(g)), int32(len(token))) == 1
 }
 
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
