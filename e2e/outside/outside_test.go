@@ -566,6 +566,9 @@ func TestAgentReadmeExamples(t *testing.T) {
 		return strings.ReplaceAll(s, "localhost:2773", "localhost:"+strconv.Itoa(port))
 	}
 	want := secretDocument(t, u)
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatalf("the agent's curl examples need curl (apt-get install curl): %v", err)
+	}
 	for _, ex := range []struct{ name, lang, code string }{
 		{"curl", "bash", readmeCurl},
 		{"curl refreshNow", "bash", readmeCurlRefresh},
