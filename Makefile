@@ -263,9 +263,10 @@ function: $(DIST)/function-$(ARCH).zip ## dist/function-ARCH.zip
 # The Go build cache decides what is stale, so the binaries are always "rebuilt"
 # (FORCE): make's timestamps cannot see a change in go.mod or a dependency.
 # Code that runs on a few AWS calls per TTL is compiled without inlining (KINKO_GCFLAGS): it buys
-# those paths nothing and costs the layer bytes.
+# those paths nothing and costs the layer bytes. -tags lambda leaves out what only kinko outside
+# Lambda needs (the SDK's default credential chain, the agent's TOML reader: about 2 MB).
 $(DIST)/%/extensions/kinko: FORCE
-	GOARCH=$(call goarch,$*) $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
+	GOARCH=$(call goarch,$*) $(GOBUILD) -tags lambda $(KINKO_GCFLAGS) -o $@ ./extension
 
 # The exec wrapper (/opt/kinko-exec, README "Secrets as environment variables").
 $(DIST)/%/kinko-exec: FORCE

@@ -64,6 +64,9 @@ type Handler struct {
 	token  []byte // the expected token; empty: refuse every guarded request
 	logger *slog.Logger
 	mux    *http.ServeMux
+	opts   Options // filled in: TokenHeaders, PathPrefix and the messages are never empty
+	// The token check's messages, built once: a check costs the same whatever its verdict.
+	noToken, missingToken, badToken string
 	// The two routes a hit takes, guarded, for ServeHTTP's fast path.
 	secretRoute, parameterRoute http.HandlerFunc
 	unknown                     unknownNames
@@ -76,10 +79,19 @@ type unknownNames struct {
 	full bool // the cap was reached and said so once
 }
 
-// NewHandler returns the API handler. token is the expected X-Aws-Parameters-Secrets-Token;
-// when it is empty every guarded request is refused.
+// NewHandler returns the API handler as it runs in Lambda. token is the expected
+// X-Aws-Parameters-Secrets-Token; when it is empty every guarded request is refused.
 func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
-	h := &Handler{cache: c, logger: logger, token: []byte(token), hv: newHeaderValues()}
+	return NewHandlerWith(c, token, logger, Options{})
+}
+
+// NewHandlerWith is NewHandler with the options of a lifecycle outside Lambda (options.go).
+func NewHandlerWith(c Cache, token string, logger *slog.Logger, o Options) *Handler {
+	h := &Handler{cache: c, logger: logger, token: []byte(token), hv: newHeaderValues(), opts: o.withDefaults()}
+	names := h.opts.TokenHeaders
+	h.noToken = "kinko has no token to check against: " + h.opts.NoToken
+	h.missingToken = "missing header " + strings.Join(names, " or ") + "; send " + h.opts.TokenName + " in it"
+	h.badToken = "bad session token or header key: " + names[0] + " must equal " + h.opts.TokenName
 	h.secretRoute, h.parameterRoute = h.guard(h.secret), h.guard(h.parameter)
 	mux := http.NewServeMux()
 	route := func(p string, handler http.HandlerFunc) {
@@ -97,10 +109,10 @@ func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
 	for _, p := range []string{"/systemsmanager/parameters/get", "/systemsmanager/parameters/get/{$}"} {
 		route(p, h.parameterRoute)
 	}
-	route(AgentPrefix+"{id...}", h.guard(h.agentSecret))
+	route(h.opts.PathPrefix+"{id...}", h.guard(h.agentSecret))
 	// Without this, ServeMux would redirect /v1 to /v1/; a local API has no reason to.
-	mux.HandleFunc(strings.TrimSuffix(AgentPrefix, "/"), notFound)
-	mux.HandleFunc("/", notFound)
+	mux.HandleFunc(strings.TrimSuffix(h.opts.PathPrefix, "/"), h.notFound)
+	mux.HandleFunc("/", h.notFound)
 	h.mux = mux
 	return h
 }
@@ -125,6 +137,14 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr["Cache-Control"], hdr["Cache-Status"] = h.hv.noStore, h.hv.bypass
+	// What a browser sends is refused before anything else, /ping included (guard.go).
+	if problem := browserRequest(r); problem != "" {
+		refuse(w, http.StatusForbidden, problem)
+		return
+	}
+	if h.opts.Conns != nil && h.opts.Conns.over(w, r, h.mux) {
+		return
+	}
 	// A GET of one of these paths, spelled exactly so, is what the mux would route to the same
 	// handler (it matches the path's unescaped segments); skipping its pattern match and
 	// read lock (shared by every connection) saves a hit a few percent of its handler time.
@@ -146,19 +166,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// of the routes are the exceptions.
 	switch p := r.URL.EscapedPath(); {
 	case !strings.HasPrefix(p, "/"):
-		notFound(w, r)
+		h.notFound(w, r)
 		return
-	case p != path.Clean(p) && !slashRoute(p):
-		notClean(w, r)
+	case p != path.Clean(p) && !h.slashRoute(p):
+		h.notClean(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
 }
 
 // slashRoute reports whether p is one of the routes that end in a slash.
-func slashRoute(p string) bool {
+func (h *Handler) slashRoute(p string) bool {
 	switch p {
-	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix,
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", h.opts.PathPrefix,
 		"/secretsmanager/", "/parameterstore/": // the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
@@ -170,7 +190,8 @@ func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("healthy"))
 }
 
-// guard refuses proxied requests and requests without the right token.
+// guard refuses proxied requests and requests without the right token; with a throttle
+// (outside Lambda), also a caller that failed the token check too often lately.
 func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, proxied := r.Header["X-Forwarded-For"]; proxied {
@@ -178,15 +199,53 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
 			return
 		}
+		g := h.opts.Gate
+		if g != nil && !g.admit(w, r) {
+			return
+		}
 		if problem := h.checkToken(r); problem != "" {
+			if g != nil {
+				g.failed(r)
+			}
 			fail(w, kinko.AccessDenied, problem)
 			return
+		}
+		if g != nil {
+			g.succeeded(r)
 		}
 		next(w, r)
 	}
 }
 
-func (h *Handler) checkToken(r *http.Request) string { return CheckToken(r, h.token) }
+// checkToken says what is wrong with r's token, or "". The token may come in any of the token
+// headers (one, outside Lambda, unless configured: options.go); each one present must be given
+// once, and one of them must hold the token.
+func (h *Handler) checkToken(r *http.Request) string {
+	if len(h.token) == 0 {
+		return h.noToken
+	}
+	present, ok := 0, false
+	for _, name := range h.opts.TokenHeaders {
+		got := r.Header.Values(name)
+		switch {
+		case len(got) == 0:
+			continue
+		case len(got) > 1:
+			return "header " + name + " given more than once; send it once"
+		}
+		present++
+		if equalToken(got[0], h.token) { // every header present is compared: no early exit
+			ok = true
+		}
+	}
+	switch {
+	case present == 0:
+		return h.missingToken
+	case !ok:
+		return h.badToken
+	}
+	return ""
+}
 
 // CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
 // when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
@@ -201,18 +260,22 @@ func CheckToken(r *http.Request, token []byte) string {
 		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
 	case len(got) > 1:
 		return "header " + TokenHeader + " given more than once; send it once"
-	}
-	// A guess of another length is compared with itself, so the time depends on the guess's
-	// length only, never on the token's content or length; hashing the guess did the same for
-	// ~1 KiB session tokens at several times the cost, on every request.
-	guess, want := []byte(got[0]), token
-	if len(guess) != len(want) {
-		want = guess
-	}
-	if subtle.ConstantTimeCompare(guess, want)&subtle.ConstantTimeEq(int32(len(guess)), int32(len(token))) != 1 {
+	case !equalToken(got[0], token):
 		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
 	}
 	return ""
+}
+
+// equalToken compares guess with token in constant time.
+func equalToken(guess string, token []byte) bool {
+	// A guess of another length is compared with itself, so the time depends on the guess's
+	// length only, never on the token's content or length; hashing the guess did the same for
+	// ~1 KiB session tokens at several times the cost, on every request.
+	g, want := []byte(guess), token
+	if len(g) != len(want) {
+		want = g
+	}
+	return subtle.ConstantTimeCompare(g, want)&subtle.ConstantTimeEq(int32(len(g)), int32(len(token))) == 1
 }
 
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
@@ -235,13 +298,13 @@ func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, given := q.Get("secretId"); given {
 		fail(w, kinko.BadRequest,
-			"secretId is not taken by "+AgentPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
+			"secretId is not taken by "+h.opts.PathPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
 		return
 	}
 	id := r.PathValue("id")
 	switch err := kinko.CheckID(id); {
 	case id == "":
-		h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+AgentPrefix+"NAME-or-ARN"))
+		h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+h.opts.PathPrefix+"NAME-or-ARN"))
 	case err != nil:
 		h.secretVersion(w, r, q, "", fmt.Errorf("the secret id %w", err))
 	default:
@@ -454,12 +517,12 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not allowed; use GET")
 }
 
-func notFound(w http.ResponseWriter, r *http.Request) {
-	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", kinko.Clip(r.URL.Path), AgentPrefix))
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", kinko.Clip(r.URL.Path), h.opts.PathPrefix))
 }
 
 // notClean refuses a path with an empty segment, a dot segment or a trailing slash.
-func notClean(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) notClean(w http.ResponseWriter, r *http.Request) {
 	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
-		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), AgentPrefix))
+		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), h.opts.PathPrefix))
 }
