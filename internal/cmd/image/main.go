@@ -1,8 +1,9 @@
 // Command image writes kinko's container image as an OCI image layout (OCI Image Layout
 // Specification 1.0: oci-layout, index.json and blobs/sha256/...) with no container daemon and
 // no registry. The layout holds one image index for every platform given; each image is one
-// layer with the static kinko binary at /kinko and nothing else (no shell, no libc, no package
-// manager), run as a numeric non-root user, port 2773 exposed. `make image` runs it:
+// layer with the static kinko binary at /kinko and the CA certificates it needs to reach AWS
+// over TLS, and nothing else (no shell, no libc, no package manager), run as a numeric non-root
+// user, port 2773 exposed. `make image` runs it:
 //
 //	go run ./internal/cmd/image -o dist/image -version v1.2.3 -revision $(git rev-parse HEAD) \
 //	    linux/amd64=dist/kinko-linux-amd64 linux/arm64=dist/kinko-linux-arm64
@@ -15,6 +16,12 @@
 // as the files' mtime and the config's "created"; unset, the mtime is 1970 and "created" is left
 // out. Tar entries are sorted, owned by 0:0, with no user or group names; the gzip header has no
 // name and no time; the JSON field order is the structs'.
+//
+// The CA certificates are Mozilla's (NSS) roots as golang.org/x/crypto/x509roots/fallback pins
+// them in go.mod, written as the PEM file Go reads first on Linux: the binary stays the one the
+// release ships (importing the fallback package instead would cost every start 1.3 ms and 650 KB
+// of heap on hosts that have their own roots). Roots that NSS distrusts after a date are left
+// out: a PEM file cannot carry the date.
 //
 // Written with archive/tar, compress/gzip and crypto/sha256 rather than go-containerregistry: the
 // layout is a handful of small JSON documents and content-addressed blobs, and here every byte
@@ -31,16 +38,21 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
 func main() {
@@ -59,6 +71,10 @@ const (
 	User = "65532:65532"
 	// Port is kinko's (and AWS's agent's) default port.
 	Port = "2773/tcp"
+	// CAFile is where Go's crypto/x509 looks first for the system's roots on Linux.
+	CAFile = "/etc/ssl/certs/ca-certificates.crt"
+	// caModule is the module the roots come from; its version is in a label.
+	caModule = "golang.org/x/crypto/x509roots/fallback"
 )
 
 // The OCI media types (image-spec v1.1).
@@ -180,7 +196,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	for i, p := range o.platforms {
 		names[i] = p.String()
 	}
-	fmt.Fprintf(stdout, "%s: %s:%s %s (%s)\n", o.out, filepath.Base(o.out), o.version, digest, strings.Join(names, ", "))
+	fmt.Fprintf(stdout, "%s: %s, tagged %s (%s)\n", o.out, digest, o.version, strings.Join(names, ", "))
 	return nil
 }
 
@@ -287,7 +303,10 @@ func image(dir string, o options, p platform) (Descriptor, error) {
 		mtime = *o.epoch
 		created = o.epoch.Format(time.RFC3339)
 	}
-	tarball, err := layerTar([]file{{name: strings.TrimPrefix(BinaryPath, "/"), mode: 0o555, data: bin}}, mtime)
+	tarball, err := layerTar([]file{
+		{name: strings.TrimPrefix(BinaryPath, "/"), mode: 0o555, data: bin},
+		{name: strings.TrimPrefix(CAFile, "/"), mode: 0o444, data: caBundle()},
+	}, mtime)
 	if err != nil {
 		return Descriptor{}, err
 	}
@@ -311,6 +330,7 @@ func image(dir string, o options, p platform) (Descriptor, error) {
 		"org.opencontainers.image.title":   "kinko",
 		"org.opencontainers.image.version": o.version,
 		"org.opencontainers.image.source":  o.source,
+		"dev.kinko.ca-certificates":        caVersion() + " (Mozilla NSS roots, less those distrusted after a date)",
 	}
 	if o.revision != "" {
 		c.Config.Labels["org.opencontainers.image.revision"] = o.revision
@@ -355,14 +375,32 @@ type file struct {
 	data []byte
 }
 
-// layerTar is a tar of files, sorted by name, owned by 0:0 with no names, all dated mtime.
+// layerTar is a tar of files and their parent directories (0755), sorted by name, owned by
+// 0:0 with no names, all dated mtime.
 func layerTar(files []file, mtime time.Time) ([]byte, error) {
-	files = slices.Clone(files)
-	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(a.name, b.name) })
+	type entry struct {
+		file
+		dir bool
+	}
+	var entries []entry
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for d := path.Dir(f.name); d != "."; d = path.Dir(d) {
+			if !dirs[d] {
+				dirs[d] = true
+				entries = append(entries, entry{file: file{name: d + "/", mode: 0o755}, dir: true})
+			}
+		}
+		entries = append(entries, entry{file: f})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.name, b.name) })
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
-	for _, f := range files {
+	for _, f := range entries {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: mtime, Format: tar.FormatUSTAR}
+		if f.dir {
+			h.Typeflag = tar.TypeDir
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, fmt.Errorf("tar %s: %w", f.name, err)
 		}
@@ -391,6 +429,30 @@ func gzipped(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// caBundle is the PEM of the pinned NSS roots that carry no constraint.
+func caBundle() []byte {
+	var b bytes.Buffer
+	for r := range bundle.Roots() {
+		if r.Constraint != nil {
+			continue
+		}
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: r.Certificate}) // a bytes.Buffer does not fail
+	}
+	return b.Bytes()
+}
+
+// caVersion is the roots' module and version, as this program was built with them.
+func caVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == caModule {
+				return m.Path + "@" + m.Version
+			}
+		}
+	}
+	return caModule + " (version unknown)"
 }
 
 func digestOf(b []byte) string {

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"crypto/x509"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -224,6 +227,38 @@ func TestImageReplacesOldLayout(t *testing.T) {
 	validate(t, out)
 }
 
+// caProblem says what is wrong with the image's CA file: kinko reaches AWS over TLS, and AWS's
+// endpoints chain to Amazon's roots (Starfield's for older clients); "" when nothing is.
+func caProblem(pemData []byte) string {
+	var subjects []string
+	for rest := pemData; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			if len(bytes.TrimSpace(rest)) > 0 {
+				return "trailing bytes that are not PEM"
+			}
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return "a block that is not a certificate: " + err.Error()
+		}
+		if !c.IsCA {
+			return c.Subject.CommonName + " is not a CA certificate"
+		}
+		subjects = append(subjects, c.Subject.CommonName)
+	}
+	if len(subjects) < 100 {
+		return fmt.Sprintf("%d certificates; a system's roots are well over a hundred", len(subjects))
+	}
+	for _, want := range []string{"Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4", "Starfield Services Root Certificate Authority - G2"} {
+		if !slices.Contains(subjects, want) {
+			return "no " + want + ", which AWS's endpoints chain to"
+		}
+	}
+	return ""
+}
+
 // layout is what validate read: the image's digest and tag, and each platform's image.
 type layout struct {
 	digest, tag string
@@ -234,6 +269,7 @@ type layout struct {
 type imageInfo struct {
 	config Config
 	files  map[string]tarFile // by absolute path in the image
+	dirs   []string
 }
 
 type tarFile struct {
@@ -342,6 +378,13 @@ func validate(t *testing.T, dir string) layout {
 			t.Errorf("%s: rootfs %+v for %d layers", p, c.RootFS, len(m.Layers))
 		}
 		img.files = map[string]tarFile{}
+		dated := time.Unix(0, 0)
+		if c.Created != "" {
+			var err error
+			if dated, err = time.Parse(time.RFC3339, c.Created); err != nil {
+				t.Errorf("%s: created %q is not RFC 3339", p, c.Created)
+			}
+		}
 		for i, ld := range m.Layers {
 			used[strings.TrimPrefix(ld.Digest, "sha256:")] = true
 			zr, err := gzip.NewReader(bytes.NewReader(blob(ld, MediaLayer)))
@@ -371,10 +414,20 @@ func validate(t *testing.T, dir string) layout {
 					base == "sh" || base == "bash" || base == "ash" || base == "dash" || base == "busybox":
 					t.Errorf("%s: the layer holds %s: the image must have no shell", p, abs)
 				}
-				if h.Typeflag != tar.TypeReg {
-					t.Errorf("%s: %s is tar type %q, want a regular file (no links, no devices)", p, h.Name, h.Typeflag)
+				switch h.Typeflag {
+				case tar.TypeReg:
+					img.files[abs] = tarFile{data: data, mode: h.Mode, mtime: h.ModTime.UTC()}
+				case tar.TypeDir:
+					if h.Mode != 0o755 {
+						t.Errorf("%s: directory %s has mode %o, want 755", p, h.Name, h.Mode)
+					}
+					img.dirs = append(img.dirs, abs)
+				default:
+					t.Errorf("%s: %s is tar type %q, want a file or a directory (no links, no devices)", p, h.Name, h.Typeflag)
 				}
-				img.files[abs] = tarFile{data: data, mode: h.Mode, mtime: h.ModTime.UTC()}
+				if !h.ModTime.Equal(dated) {
+					t.Errorf("%s: %s dated %v, want %v (the config's created, else 1970)", p, h.Name, h.ModTime.UTC(), dated)
+				}
 			}
 			if !slices.IsSorted(names) {
 				t.Errorf("%s: tar entries not sorted: %v", p, names)
@@ -385,6 +438,9 @@ func validate(t *testing.T, dir string) layout {
 			t.Errorf("%s: the entrypoint %s is not in the layer", p, BinaryPath)
 		} else if bin.mode&0o111 == 0 || bin.mode&0o022 != 0 {
 			t.Errorf("%s: %s has mode %o, want executable and writable by nobody but root", p, BinaryPath, bin.mode)
+		}
+		if missing := caProblem(img.files[CAFile].data); missing != "" {
+			t.Errorf("%s: %s: %s", p, CAFile, missing)
 		}
 		l.images[p] = img
 	}
