@@ -19,10 +19,6 @@ import (
 var version = "dev"
 
 func main() {
-	// `kinko health`: the image's health check (no shell, no curl in it).
-	if len(os.Args) > 1 && os.Args[1] == healthCommand {
-		os.Exit(health(context.Background(), os.Args[2:], os.Getenv, os.Stderr))
-	}
 	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	err := run(ctx, os.Args, os.Getenv, os.Environ(), os.Stdout, earlystart.Take())
