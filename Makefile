@@ -236,15 +236,16 @@ image: $(IMAGE_BINS) $(IMAGE_BINS:=.cdx.json) ## dist/image: kinko's OCI image (
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./internal/cmd/image -o $(DIST)/image -version $(VERSION) \
 	  -revision "$$(git rev-parse HEAD 2>/dev/null)" $(foreach a,$(IMAGE_ARCHES),linux/$(a)=$(DIST)/kinko-linux-$(a))
 
+# As the layer's extension is built (KINKO_GCFLAGS included), without the layer's build tags.
+$(IMAGE_BINS): $(DIST)/kinko-linux-%: FORCE
+	GOARCH=$* $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
+
 # The Go build cache decides what is stale, so the binaries are always "rebuilt"
 # (FORCE): make's timestamps cannot see a change in go.mod or a dependency.
 # Code that runs on a few AWS calls per TTL is compiled without inlining (KINKO_GCFLAGS): it buys
 # those paths nothing and costs the layer bytes.
 $(DIST)/%/extensions/kinko: FORCE
 	GOARCH=$(call goarch,$*) $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
-
-$(IMAGE_BINS): $(DIST)/kinko-linux-%: FORCE
-	GOARCH=$* $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
 
 # The exec wrapper (/opt/kinko-exec, README "Secrets as environment variables").
 $(DIST)/%/kinko-exec: FORCE
