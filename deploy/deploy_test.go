@@ -12,14 +12,17 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -490,4 +493,84 @@ func verifyUnit(t *testing.T, analyze string, raw []byte) (string, error) {
 	cmd := exec.CommandContext(t.Context(), analyze, "verify", "--man=no", writeUnit(t, raw))
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// The health command the ECS and Kubernetes manifests run, /kinko --ping, exists in the binary
+// and tells a serving kinko (exit 0) from a stopped one (exit 1). Skipped, saying so, on a build
+// without the plain-process lifecycle.
+func TestHealthCommandWorks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kinko")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH to build kinko")
+	}
+	bin := filepath.Join(t.TempDir(), "kinko")
+	if out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, "../extension").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	env := []string{"PATH=/usr/bin:/bin", "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
+		"AWS_ENDPOINT_URL=http://127.0.0.1:1", "AWS_TOKEN=kinko-deploy-test-token", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT=" + strconv.Itoa(port)}
+	ping := func() (int, string) {
+		cmd := exec.CommandContext(t.Context(), bin, pingFlag)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return 0, string(out)
+		case errors.As(err, &exit):
+			return exit.ExitCode(), string(out)
+		}
+		t.Fatalf("kinko %s: %v", pingFlag, err)
+		return 0, ""
+	}
+	code, out := ping()
+	if strings.Contains(out, "AWS_LAMBDA_RUNTIME_API is not set") {
+		t.Skip("this build of kinko runs only as a Lambda extension; the manifests need its plain-process lifecycle")
+	}
+	if code != 1 {
+		t.Errorf("kinko %s with no kinko serving: exit %d, want 1\n%s", pingFlag, code, out)
+	}
+
+	server := exec.Command(bin)
+	server.Env = env
+	var logs bytes.Buffer
+	server.Stdout, server.Stderr = &logs, &logs
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- server.Wait() }()
+	defer func() {
+		_ = server.Process.Kill()
+		<-exited
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, out = ping(); code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kinko %s never passed against a started kinko (last exit %d: %s)\nkinko: %s", pingFlag, code, out, logs.String())
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("kinko exited (%v): %s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
