@@ -161,3 +161,30 @@ func TestForgetForgetsNotFound(t *testing.T) {
 		}
 	})
 }
+
+// A caller whose budget is shorter than the floor's wait (a timeout under a second) is not left
+// to time out on a call never made: the key's newest attempt answers it.
+func TestRefreshNowWithAShortBudgetTakesTheNewestAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		u := newUpstream()
+		u.set("a", "v1", nil)
+		c := newCache(u, func(o *options) {
+			o.Budget = func(key) time.Duration { return 500 * time.Millisecond }
+		})
+		defer c.Close()
+		if v, _, err := c.Refresh(t.Context(), "a"); err != nil || v != "v1" {
+			t.Fatalf("first refresh: %q %v", v, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		asked := time.Now()
+		v, st, err := c.Refresh(t.Context(), "a")
+		if err != nil || v != "v1" || st.TTL <= 0 || u.count("a") != 1 || time.Since(asked) != 0 {
+			t.Fatalf("refresh 100 ms later with a 500 ms budget: %q %+v %v after %d calls and %s, want the newest attempt's v1 at once",
+				v, st, err, u.count("a"), time.Since(asked))
+		}
+		time.Sleep(refreshInterval)
+		if v, st, err := c.Refresh(t.Context(), "a"); err != nil || st.Outcome != Refreshed || u.count("a") != 2 {
+			t.Fatalf("past the interval: %q %+v %v after %d calls, want a new call", v, st, err, u.count("a"))
+		}
+	})
+}

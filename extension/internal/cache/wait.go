@@ -170,7 +170,18 @@ func (c *Cache[K, V]) await(ctx context.Context, k K, refresh bool) (V, Status, 
 				// The per-key floor: a refresh never starts an attempt within refreshInterval
 				// of the key's previous one; it waits for that point, and every refresh that
 				// arrives meanwhile joins the one attempt started then.
-				notBefore = later(notBefore, s.lastStart.Add(refreshInterval))
+				due := s.lastStart.Add(refreshInterval)
+				if due.After(giveUpAt) {
+					// A budget shorter than the floor's wait (a timeout under a second): the
+					// key's newest attempt answers, the freshest the floor allows, rather than
+					// a timeout for a call never made.
+					if v, st, err, ok := c.remembered(k, s, true, s.lastSeq-1, now); ok {
+						c.mu.Unlock()
+						c.o.Observer.Hit()
+						return v, st, err
+					}
+				}
+				notBefore = later(notBefore, due)
 			}
 			if wait := notBefore.Sub(now); wait > 0 {
 				if lastErr == nil {
