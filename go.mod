@@ -22,9 +22,15 @@ require (
 )
 
 require (
-	github.com/aws/aws-sdk-go-v2/service/ecs v1.106.0
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.116.0
 	github.com/aws/aws-sdk-go-v2/service/signer v1.33.2
+)
+
+// Outside Lambda: the image's CA roots (internal/cmd/image writes them into the image as a file)
+// and what deploy/'s tests decode the manifests with. None ships in a binary
+// (extension/tooldeps_test.go).
+require (
+	github.com/aws/aws-sdk-go-v2/service/ecs v1.106.0
 	golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d
 	k8s.io/api v0.37.2
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730
