@@ -249,7 +249,11 @@ func TestRefreshesOfSecretsFetchedTogetherSpread(t *testing.T) {
 	for _, id := range ids {
 		wg.Go(func() {
 			for time.Since(start) < ttl+500*time.Millisecond {
-				if c := x.ask(client, "/secretsmanager/get?secretId="+id); c.err != nil || c.status != 200 || !strings.HasPrefix(c.cacheStatus, "kinko; hit; ttl=") {
+				// A hit, fresh or (on a loaded machine, when the background refresh lands after the
+				// value's expiry) the value at hand while it finishes: never an answer this caller
+				// waited for AWS to give.
+				if c := x.ask(client, "/secretsmanager/get?secretId="+id); c.err != nil || c.status != 200 ||
+					!(strings.HasPrefix(c.cacheStatus, "kinko; hit; ttl=") || c.cacheStatus == "kinko; hit; detail=stale-while-revalidate") {
 					t.Errorf("%s: %d %q %v, want a hit: the refresh runs in the background", id, c.status, c.cacheStatus, c.err)
 					return
 				}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -181,7 +182,10 @@ func readSDKModes(getenv func(string) string) (sdkModes, error) {
 		m.retryMode = mode
 	}
 	// AWS's endpoint rules refuse FIPS or dual-stack with a custom endpoint on every call; say so once, at init.
-	if custom := firstSet(getenv, kinko.SecretsManager.EndpointVariable(), kinko.SSM.EndpointVariable(), "AWS_ENDPOINT_URL"); custom != "" {
+	// A variable pointing at kinko's own port on the loopback is the function's (its SDK reads
+	// through kinko) and kinko does not use it (EndpointsAvoiding).
+	if custom := firstSet(getenv, kinko.SecretsManager.EndpointVariable(), kinko.SSM.EndpointVariable(), "AWS_ENDPOINT_URL"); custom != "" &&
+		!allKinko(getenv, kinko.SecretsManager.EndpointVariable(), kinko.SSM.EndpointVariable(), "AWS_ENDPOINT_URL") {
 		if m.fips == aws.FIPSEndpointStateEnabled {
 			errs = append(errs, errors.New("AWS_USE_FIPS_ENDPOINT=true with a custom endpoint (AWS_ENDPOINT_URL*): AWS's SDK cannot combine them; unset one (a FIPS endpoint URL can be given as the custom endpoint itself)"))
 		}
@@ -240,6 +244,24 @@ func Endpoints(getenv func(string) string) map[kinko.Kind]string {
 		out[k] = firstSet(getenv, k.EndpointVariable(), "AWS_ENDPOINT_URL")
 	}
 	return out
+}
+
+// allKinko reports whether every one of the variables names that is set points at kinko's port
+// (PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, default 2773) on the loopback. Load runs before kinko
+// listens, so the port is read from the environment; EndpointsAvoiding decides on the
+// listeners themselves.
+func allKinko(getenv func(string) string, names ...string) bool {
+	port, err := strconv.Atoi(strings.TrimSpace(getenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")))
+	if err != nil {
+		port = 2773
+	}
+	own := []net.Addr{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, &net.TCPAddr{IP: net.IPv6loopback, Port: port}}
+	for _, n := range names {
+		if e := getenv(n); e != "" && !PointsAt(e, own, nil) {
+			return false
+		}
+	}
+	return true
 }
 
 func firstSet(getenv func(string) string, names ...string) string {

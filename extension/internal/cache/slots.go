@@ -108,8 +108,9 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	defer close(cl.done)
 	v, err := c.src.Load(c.bg, k)
 	var aliases []K
+	var fed []fedAnswer[K, V]
 	if err == nil {
-		aliases = c.src.Aliases(k, v)
+		aliases, fed = c.src.Aliases(k, v), c.fed(k, v)
 	}
 	now, wall := c.clocks()
 	c.mu.Lock()
@@ -121,6 +122,7 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 	case err == nil:
 		s.failures, s.notBefore, s.lastErr = 0, time.Time{}, nil
 		c.o.Pacer.recovered(k)
+		c.storeFed(k, cl.seq, fed, now, wall) // first: the key's own answer wins where they meet
 		c.keep(k, v, aliases, cl, now, wall)
 	case transient(err):
 		// Closing, or an attempt from before a Forget (after a SnapStart restore its connection

@@ -109,12 +109,26 @@ func (s *store[K, V]) unlink(e *entry[K, V], k K) {
 // new answer does not name leaves), unless a newer attempt already stored or dropped k, or a
 // Forget came since cl started. Called with c.mu held.
 func (c *Cache[K, V]) keep(k K, v V, aliases []K, cl *call[V], now, wall time.Time) {
-	if cl.seq <= c.floor || c.slots[k] != nil && c.slots[k].dropped > cl.seq {
-		return
+	if e := c.store(k, v, aliases, cl.seq, now, wall); e != nil {
+		cl.life, cl.storedAt = e.life, now
+	}
+}
+
+// fenced reports whether what attempt seq learned of k must not be stored: a Forget came since
+// it started, or a newer attempt (or a Drop) found k's value gone. Called with c.mu held.
+func (c *Cache[K, V]) fenced(k K, seq uint64) bool {
+	return seq <= c.floor || c.slots[k] != nil && c.slots[k].dropped > seq
+}
+
+// store is keep for an answer of attempt seq, which may be another key's (Feeder): it returns
+// the entry stored, or nil. Called with c.mu held.
+func (c *Cache[K, V]) store(k K, v V, aliases []K, seq uint64, now, wall time.Time) *entry[K, V] {
+	if c.fenced(k, seq) {
+		return nil
 	}
 	if old := c.entries.get(k); old != nil {
-		if old.seq > cl.seq {
-			return
+		if old.seq > seq {
+			return nil
 		}
 		c.entries.remove(old) // even when v is not stored below: old is older than the answer just given
 	}
@@ -123,18 +137,17 @@ func (c *Cache[K, V]) keep(k K, v V, aliases []K, cl *call[V], now, wall time.Ti
 		// Answered, not kept. Each request for it goes to AWS; the line says why, never what.
 		c.o.Logger.Warn("value larger than the cache's byte budget; answered, not cached",
 			"key", k, "bytes", cost, "max_bytes", c.o.MaxBytes)
-		return
+		return nil
 	}
-	e := &entry[K, V]{val: v, stored: now, wall: wall, seq: cl.seq, cost: cost}
+	e := &entry[K, V]{val: v, stored: now, wall: wall, seq: seq, cost: cost}
 	e.life, e.refreshAt = c.lifetimes(c.o.TTL(k))
 	c.entries.add(e)
-	cl.life, cl.storedAt = e.life, now
 	for _, ak := range append([]K{k}, aliases...) {
-		if s := c.slots[ak]; s != nil && s.dropped > cl.seq {
+		if s := c.slots[ak]; s != nil && s.dropped > seq {
 			continue
 		}
 		if old := c.entries.get(ak); old != nil && old != e {
-			if old.seq > cl.seq {
+			if old.seq > seq {
 				continue // a newer answer holds that name
 			}
 			c.entries.unlink(old, ak)
@@ -142,6 +155,7 @@ func (c *Cache[K, V]) keep(k K, v V, aliases []K, cl *call[V], now, wall time.Ti
 		c.entries.link(e, ak)
 	}
 	c.entries.evict()
+	return e
 }
 
 // drop forgets k's entry and all its aliases, as learned by attempt seq; attempts for those

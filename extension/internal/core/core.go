@@ -33,7 +33,9 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
+	"github.com/kinko-dev/kinko/extension/internal/sdkapi"
 	"github.com/kinko-dev/kinko/extension/internal/server"
+	"github.com/kinko-dev/kinko/extension/internal/sigv4"
 	"github.com/kinko-dev/kinko/extension/internal/upstream"
 )
 
@@ -71,6 +73,7 @@ type Core struct {
 	admit  func() error // Seal's; nil: every read is admitted
 
 	srv  *http.Server // set by Serve
+	own  []net.Addr   // the listeners' addresses, set by Serve: an endpoint there is kinko itself
 	port int
 	ipv6 bool
 
@@ -157,7 +160,12 @@ func (c *Core) Serve(listeners []net.Listener) {
 	if c.admit != nil {
 		reads = admitted{Cache: c.cache, admit: c.admit}
 	}
-	c.srv = server.NewHTTPServer(server.NewHandler(reads, c.cfg.Token, c.d.Logger), c.d.Logger)
+	h := server.NewHandler(reads, c.cfg.Token, c.d.Logger)
+	h.HandleSDK(sdkapi.Lazy(func() http.Handler { return c.sdk(reads) }))
+	c.srv = server.NewHTTPServer(h, c.d.Logger)
+	for _, l := range listeners {
+		c.own = append(c.own, l.Addr())
+	}
 	if len(listeners) > 0 {
 		if a, ok := listeners[0].Addr().(*net.TCPAddr); ok {
 			c.port = a.Port
@@ -192,10 +200,15 @@ func (c *Core) Warm(ctx context.Context, attrs ...any) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.life, cancel)()
+	endpoints, ignored := awsconfig.EndpointsAvoiding(c.d.Getenv, c.own)
+	for _, v := range ignored {
+		c.d.Logger.Info(v+" points at kinko itself: it is the function's (its SDK reads through kinko); kinko's own calls go to "+
+			"AWS_ENDPOINT_URL if that is not kinko too, else to AWS", "variable", v)
+	}
 	c.pending.Resolve(upstream.New(c.d.AWS, upstream.Options{
 		MaxConnections: c.cfg.MaxConnections,
 		Timeout:        c.cfg.Timeout,
-		Endpoints:      awsconfig.Endpoints(c.d.Getenv),
+		Endpoints:      endpoints,
 		Observer:       c.counters,
 		Logger:         c.d.Logger,
 	}))
@@ -285,6 +298,20 @@ func (c *Core) Drain(deadline time.Time) {
 	c.mu.Unlock()
 	c.wg.Wait()
 	c.WriteMetrics()
+}
+
+// sdk builds the SDK endpoint (package sdkapi), on its first request: its reads go through
+// reads (admitted, when the core is sealed), its writes drop from the cache, its forwards and
+// signatures use the sandbox's credentials.
+func (c *Core) sdk(reads sdkapi.Reader) http.Handler {
+	return sdkapi.New(sdkapi.Deps{
+		Reads:   reads,
+		Cache:   c.cache,
+		Forward: c.pending,
+		Verify:  sigv4.New(c.d.AWS.Region, c.d.AWS.Credentials, time.Now),
+		Token:   []byte(c.cfg.Token),
+		Logger:  c.d.Logger,
+	})
 }
 
 // admitted is the cache as the server reads it from a sealed core: every read is admitted first.

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/kinko-dev/kinko/extension/internal/jsonindex"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
@@ -146,27 +147,32 @@ func RenderSecret(out *secretsmanager.GetSecretValueOutput) (Value, error) {
 }
 
 type parameterDocument struct {
-	Parameter struct {
-		ARN              *string `json:"ARN"`
-		DataType         *string `json:"DataType"`
-		LastModifiedDate *string `json:"LastModifiedDate"`
-		Name             *string `json:"Name"`
-		Selector         *string `json:"Selector"`
-		SourceResult     *string `json:"SourceResult"`
-		Type             string  `json:"Type"`
-		Value            *string `json:"Value"`
-		Version          int64   `json:"Version"`
-	} `json:"Parameter"`
-	ResultMetadata resultMetadata `json:"ResultMetadata"`
+	Parameter      parameterObject `json:"Parameter"`
+	ResultMetadata resultMetadata  `json:"ResultMetadata"`
+}
+
+// parameterObject is one parameter as AWS's extension writes it: GetParameter's Parameter.
+type parameterObject struct {
+	ARN              *string `json:"ARN"`
+	DataType         *string `json:"DataType"`
+	LastModifiedDate *string `json:"LastModifiedDate"`
+	Name             *string `json:"Name"`
+	Selector         *string `json:"Selector"`
+	SourceResult     *string `json:"SourceResult"`
+	Type             string  `json:"Type"`
+	Value            *string `json:"Value"`
+	Version          int64   `json:"Version"`
+}
+
+func parameterFields(p *ssmtypes.Parameter) parameterObject {
+	return parameterObject{ARN: p.ARN, DataType: p.DataType, LastModifiedDate: date(p.LastModifiedDate), Name: p.Name,
+		Selector: p.Selector, SourceResult: p.SourceResult, Type: string(p.Type), Value: p.Value, Version: p.Version}
 }
 
 // RenderParameter renders GetParameter's output as the document kinko serves.
 func RenderParameter(out *ssm.GetParameterOutput) (Value, error) {
 	p := out.Parameter
-	var doc parameterDocument
-	d := &doc.Parameter
-	d.ARN, d.DataType, d.LastModifiedDate, d.Name = p.ARN, p.DataType, date(p.LastModifiedDate), p.Name
-	d.Selector, d.SourceResult, d.Type, d.Value, d.Version = p.Selector, p.SourceResult, string(p.Type), p.Value, p.Version
+	doc := parameterDocument{Parameter: parameterFields(p)}
 	hint := 512 + len(aws.ToString(p.Value)) + len(aws.ToString(p.SourceResult))
 	body, text, err := renderDocument(doc, "Value", hint)
 	if err != nil {

@@ -35,6 +35,9 @@ const (
 	ShuttingDown  // kinko is shutting down: the wait was cut short
 	CallerGone    // the caller went away first: nobody is left to answer
 	SnapStartInit // a read during a SnapStart init, refused so that no value is saved in the snapshot
+	// The SDK endpoint's own refusals (package sdkapi).
+	Forbidden    // signed, but not in a way kinko accepts: other credentials, a bad or replayed signature
+	LoopDetected // the request came through a kinko: serving it could call kinko again, forever
 )
 
 var codeNames = [...]string{
@@ -56,6 +59,8 @@ var codeNames = [...]string{
 	ShuttingDown:           "ExtensionShuttingDown",
 	CallerGone:             "CallerGone",
 	SnapStartInit:          "SnapStartInitRead",
+	Forbidden:              "InvalidSignatureException",
+	LoopDetected:           "LoopDetectedException",
 }
 
 // String is the error type a caller sees for an Error of this code that AWS did not answer.

@@ -122,7 +122,7 @@ func TestCheckID(t *testing.T) {
 func TestErrorVocabulary(t *testing.T) {
 	transient := []Code{Throttled, CredentialsExpired, Unavailable, Timeout, Unreachable, Malformed,
 		CredentialsTimeout, CredentialsUnreachable, CredentialsUnavailable, ShuttingDown, CallerGone}
-	for c := Internal; c <= SnapStartInit; c++ {
+	for c := Internal; c <= LoopDetected; c++ {
 		if got := c.Transient(); got != slices.Contains(transient, c) {
 			t.Errorf("%v.Transient() = %t", c, got)
 		}

@@ -18,6 +18,9 @@ type Request struct {
 	VersionID string `json:"version,omitempty"` // Secrets Manager versionId; SSM version number
 	Stage     string `json:"stage,omitempty"`   // Secrets Manager versionStage; SSM label
 	Decrypt   bool   `json:"decrypt,omitempty"` // SSM withDecryption
+	// Path makes the request a read of every parameter under the path ID (GetParametersByPath):
+	// its direct children, or the whole tree. Zero for a read of one value.
+	Path PathScope `json:"path,omitempty"`
 }
 
 // Normalize returns r in the one form that names its value: a secret asked for without a
@@ -25,9 +28,12 @@ type Request struct {
 // spellings share one cache entry; and only a parameter is decrypted or not.
 func (r Request) Normalize() Request {
 	if r.Kind == SSM {
+		if r.Path != 0 {
+			r.VersionID, r.Stage = "", "" // a path has no version or label
+		}
 		return r
 	}
-	r.Decrypt = false
+	r.Decrypt, r.Path = false, 0
 	if r.VersionID == "" && r.Stage == "" {
 		r.Stage = CurrentStage
 	}
@@ -41,6 +47,9 @@ func (r Request) Describe() string {
 	id := r.ID
 	if len(id) > max {
 		id = id[:max] + "..."
+	}
+	if r.Path != 0 {
+		return "parameters under " + strconv.Quote(id) + r.Path.describe()
 	}
 	s := r.Kind.Noun() + " " + strconv.Quote(id)
 	if r.Kind == SSM {

@@ -31,6 +31,8 @@ var statuses = [...]int{
 	kinko.ShuttingDown:           http.StatusServiceUnavailable,
 	kinko.CallerGone:             http.StatusServiceUnavailable,
 	kinko.SnapStartInit:          http.StatusServiceUnavailable,
+	kinko.Forbidden:              http.StatusForbidden,
+	kinko.LoopDetected:           http.StatusLoopDetected, // 508, as AWS Cloud Extensions' LoopDetectedException
 }
 
 // statusOf is the HTTP status kinko answers e with.
@@ -43,6 +45,13 @@ func statusOf(e *kinko.Error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// Status is the HTTP status kinko answers e with, for the SDK endpoint (package sdkapi), which
+// writes its answers in the services' own wire format but takes its statuses from here.
+func Status(e *kinko.Error) int { return statusOf(e) }
+
+// Failure is failure, for the SDK endpoint.
+func Failure(req kinko.Request, err error) (*kinko.Error, bool) { return failure(req, err) }
 
 // failure is err, as the cache returned it for req, in kinko's words: the domain's errors as
 // they are, the cache's own (a caller's budget run out, a cache closed at SHUTDOWN) as what they

@@ -158,7 +158,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // slashRoute reports whether p is one of the routes that end in a slash.
 func slashRoute(p string) bool {
 	switch p {
-	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix:
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix,
+		"/secretsmanager/", "/parameterstore/": // the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
 	return false
@@ -185,8 +186,13 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (h *Handler) checkToken(r *http.Request) string {
-	if len(h.token) == 0 {
+func (h *Handler) checkToken(r *http.Request) string { return CheckToken(r, h.token) }
+
+// CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
+// when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
+// checks it too, for its cached reads.
+func CheckToken(r *http.Request, token []byte) string {
+	if len(token) == 0 {
 		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
 	}
 	got := r.Header.Values(TokenHeader)
@@ -199,11 +205,11 @@ func (h *Handler) checkToken(r *http.Request) string {
 	// A guess of another length is compared with itself, so the time depends on the guess's
 	// length only, never on the token's content or length; hashing the guess did the same for
 	// ~1 KiB session tokens at several times the cost, on every request.
-	guess, want := []byte(got[0]), h.token
+	guess, want := []byte(got[0]), token
 	if len(guess) != len(want) {
 		want = guess
 	}
-	if subtle.ConstantTimeCompare(guess, want)&subtle.ConstantTimeEq(int32(len(guess)), int32(len(h.token))) != 1 {
+	if subtle.ConstantTimeCompare(guess, want)&subtle.ConstantTimeEq(int32(len(guess)), int32(len(token))) != 1 {
 		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
 	}
 	return ""

@@ -20,7 +20,18 @@ func httpClient(maxConns int, conns *openConns) *http.Client {
 	conns.mu.Lock()
 	conns.idle = append(conns.idle, t.CloseIdleConnections)
 	conns.mu.Unlock()
-	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Transport: hop{t}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// hop marks kinko's own calls with HopHeader, after the SDK signed them: if an endpoint leads
+// back to kinko, kinko sees the mark and refuses the call instead of serving it from a cache
+// that is waiting for that very call.
+type hop struct{ rt http.RoundTripper }
+
+func (h hop) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context()) // a RoundTripper must not change the request it was given
+	r.Header.Set(HopHeader, "1")
+	return h.rt.RoundTrip(r)
 }
 
 // DropConnections closes every connection to AWS. After a SnapStart restore the pooled ones

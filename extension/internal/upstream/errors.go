@@ -89,6 +89,9 @@ func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 func awsCode(code string, status int) kinko.Code {
 	_, throttled := retry.DefaultThrottleErrorCodes[code]
 	switch {
+	case code == "LoopDetectedException":
+		// The endpoint led back to a kinko (its answer, 508): retrying goes round the loop again.
+		return kinko.LoopDetected
 	case throttled:
 		return kinko.Throttled
 	case expiredCredentialCodes[code]:

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"net/http"
 	"sync"
 
 	"github.com/kinko-dev/kinko/extension/internal/document"
@@ -71,3 +72,23 @@ func (s Source) Aliases(r kinko.Request, v document.Value) []kinko.Request {
 }
 
 func (s Source) Cost(r kinko.Request, v document.Value) int { return document.Cost(r, v) }
+
+// Forwarder sends a caller's call to AWS as it came, signed with kinko's credentials
+// (Client.Forward).
+type Forwarder interface {
+	Forward(ctx context.Context, kind kinko.Kind, hdr http.Header, body []byte) (*http.Response, error)
+}
+
+// Forward waits for the Fetcher, then forwards through it.
+func (p *Pending) Forward(ctx context.Context, kind kinko.Kind, hdr http.Header, body []byte) (*http.Response, error) {
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+		return nil, classify(kind, ctx.Err(), 0)
+	}
+	f, ok := p.f.(Forwarder)
+	if !ok {
+		return nil, &kinko.Error{Code: kinko.Internal, Message: "kinko's AWS client cannot forward calls"}
+	}
+	return f.Forward(ctx, kind, hdr, body)
+}

@@ -46,6 +46,13 @@ type Client struct {
 	// invalidate drops the cached credentials, so the next call fetches fresh ones.
 	invalidate func()
 	conns      *openConns // nil in tests that build a Client by hand
+
+	// For Forward: the credentials and region kinko signs with, each service's HTTP client
+	// and where its calls go (built on the first forward).
+	creds    aws.CredentialsProvider
+	region   string
+	http     [3]func() aws.HTTPClient
+	endpoint [3]func(context.Context) (string, error)
 }
 
 // Options configure a Client.
@@ -70,27 +77,37 @@ func New(cfg aws.Config, o Options) *Client {
 		}
 		return httpClient(o.MaxConnections, conns)
 	}
-	return &Client{
-		conns: conns,
-		secrets: secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) {
-			so.HTTPClient = client()
-			if e := o.Endpoints[kinko.SecretsManager]; e != "" {
+	secretsHTTP, parametersHTTP := client(), sync.OnceValue(client)
+	secrets := secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) {
+		so.HTTPClient = secretsHTTP
+		if e := o.Endpoints[kinko.SecretsManager]; e != "" {
+			so.BaseEndpoint = aws.String(e)
+		}
+	})
+	parameters := sync.OnceValue(func() *ssm.Client {
+		return ssm.NewFromConfig(cfg, func(so *ssm.Options) {
+			so.HTTPClient = parametersHTTP()
+			if e := o.Endpoints[kinko.SSM]; e != "" {
 				so.BaseEndpoint = aws.String(e)
 			}
-		}),
-		parameters: sync.OnceValue(func() parametersAPI {
-			return ssm.NewFromConfig(cfg, func(so *ssm.Options) {
-				so.HTTPClient = client()
-				if e := o.Endpoints[kinko.SSM]; e != "" {
-					so.BaseEndpoint = aws.String(e)
-				}
-			})
-		}),
+		})
+	})
+	c := &Client{
+		conns:      conns,
+		secrets:    secrets,
+		parameters: func() parametersAPI { return parameters() },
 		timeout:    o.Timeout,
 		observer:   o.Observer,
 		logger:     o.Logger,
 		invalidate: func() { awsconfig.InvalidateCredentials(cfg) },
+		creds:      cfg.Credentials,
+		region:     cfg.Region,
 	}
+	c.http[kinko.SecretsManager] = func() aws.HTTPClient { return secretsHTTP }
+	c.http[kinko.SSM] = parametersHTTP
+	c.endpoint[kinko.SecretsManager] = func(ctx context.Context) (string, error) { return secretsEndpoint(ctx, secrets.Options()) }
+	c.endpoint[kinko.SSM] = func(ctx context.Context) (string, error) { return parametersEndpoint(ctx, parameters().Options()) }
+	return c
 }
 
 // DefaultAttemptTimeout bounds one upstream attempt when *_TIMEOUT_MILLIS is unset or 0: AWS's
@@ -107,22 +124,32 @@ func (c *Client) Fetch(ctx context.Context, r kinko.Request) (document.Value, er
 	if timeout <= 0 {
 		timeout = DefaultAttemptTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// A path read gives each of its pages the timeout (fetchPath).
+	if r.Path == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	var (
 		v   document.Value
 		err error
 	)
-	switch r.Kind {
-	case kinko.SSM:
+	switch {
+	case r.Kind == kinko.SSM && r.Path != 0:
+		v, err = c.fetchPath(ctx, r, timeout)
+	case r.Kind == kinko.SSM:
 		v, err = c.fetchParameter(ctx, r)
 	default:
 		v, err = c.fetchSecret(ctx, r)
 	}
 	took := time.Since(start)
 	if err != nil {
-		err = about(classify(r.Kind, err, timeout), r)
+		ke, own := err.(*kinko.Error) // kinko's own refusal (a path too large) is already worded
+		if !own {
+			ke = classify(r.Kind, err, timeout)
+		}
+		err = about(ke, r)
 		// Cancelled with a cause of its own (the caller hung up): say that, not "shutting down".
 		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = &kinko.Error{Code: kinko.CallerGone, Message: cause.Error(), Err: cause}

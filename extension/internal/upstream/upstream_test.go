@@ -52,6 +52,7 @@ func TestClassify(t *testing.T) {
 		{"throttled", apiError(400, "ThrottlingException"), 400, "ThrottlingException", kinko.Throttled, true},
 		{"internal", apiError(500, "InternalServiceError"), 500, "InternalServiceError", kinko.Unavailable, true},
 		{"unavailable", apiError(503, "ServiceUnavailable"), 503, "ServiceUnavailable", kinko.Unavailable, true},
+		{"loop", apiError(508, "LoopDetectedException"), 508, "LoopDetectedException", kinko.LoopDetected, false},
 		{"deadline", fmt.Errorf("op: %w", context.DeadlineExceeded), 0, "UpstreamTimeout", kinko.Timeout, true},
 		{"cancelled", fmt.Errorf("op: %w", context.Canceled), 0, "ExtensionShuttingDown", kinko.ShuttingDown, true},
 		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, 0, "UpstreamUnreachable", kinko.Unreachable, true},
