@@ -78,7 +78,7 @@ CFN_TEMPLATE := .serverless/cloudformation-template-update-stack.json
 # The end-to-end stack runs binaries for this machine, whatever ARCH says.
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: help test deps vet unit e2e demo up run lint vulncheck release bench soak faulttable faulttable-before fuzz build layer function package deploy remove publish-layer clean FORCE
+.PHONY: help test deps vet unit e2e demo up run lint vulncheck release bench soak faulttable faulttable-before fuzz build layer image function package deploy remove publish-layer clean FORCE
 .DEFAULT_GOAL := test
 # Keep the binaries that the zips are made from (make would delete them as intermediates).
 .SECONDARY:
@@ -101,14 +101,18 @@ vet: ## go vet
 	$(GO) vet -C client ./...
 
 # The whole output is kept in build/unit.log; on failure the last lines name what failed (a CI
-# log is read from its end). The Go client is a module of its own: its tests run there too.
+# log is read from its end). -timeout 20m: ./extension alone took 487 s with four CPU-bound
+# processes beside it, close to go test's default of 10 minutes per package. The Go client is a
+# module of its own: its tests run there too.
 unit: ## go test -race ./... (includes ./e2e) and in client/; on failure, ends with the list of what failed
 	@mkdir -p $(BUILD)
-	@echo "$(GO) test -race -count=1 ./... && $(GO) test -C client -race -count=1 ./...  (output also in $(BUILD)/unit.log)"
-	@status=0; { $(GO) test -race -count=1 ./... && $(GO) test -C client -race -count=1 ./...; } 2>&1 | tee $(BUILD)/unit.log || status=$$?; \
+	@echo "$(GO) test -race -count=1 -timeout 20m ./... && $(GO) test -C client -race -count=1 ./...  (output also in $(BUILD)/unit.log)"
+	@status=0; { $(GO) test -race -count=1 -timeout 20m ./... && $(GO) test -C client -race -count=1 ./...; } 2>&1 | tee $(BUILD)/unit.log || status=$$?; \
 	if [[ $$status -ne 0 ]]; then \
 	  echo; echo "==> make unit: FAILED (exit $$status). What failed ($(BUILD)/unit.log has it all):"; \
-	  grep -E '^[[:space:]]*--- FAIL|^FAIL[[:space:]]|^panic: |\[(build|setup) failed\]' $(BUILD)/unit.log || echo "  no FAIL line: read $(BUILD)/unit.log"; \
+	  failed=$$( { grep -E '^[[:space:]]*--- FAIL|^FAIL[[:space:]]|\[(build|setup) failed\]' $(BUILD)/unit.log; \
+	    grep -E -A2 '^panic: ' $(BUILD)/unit.log; } || true ); \
+	  echo "$${failed:-  no FAIL line: read $(BUILD)/unit.log}"; \
 	fi; exit $$status
 
 e2e: deps ## the end-to-end suite alone: emulator, layer, function, moto, browser
@@ -166,13 +170,14 @@ vulncheck: ## govulncheck over the shipped binaries' packages (skips, saying so,
 # toolchain, builder, input digests) and RELEASE.md, all in dist/. Only from a committed tree (a
 # release must be rebuildable from its commit), and only when govulncheck, with a database at
 # hand, finds nothing reachable. README "Verifying a release" says how to rebuild and compare.
-RELEASE_FILES = $(foreach a,$(ARCHES),kinko-layer-$(a).zip kinko-layer-$(a).kinko.cdx.json kinko-layer-$(a).kinko-exec.cdx.json)
+RELEASE_FILES = $(foreach a,$(ARCHES),kinko-layer-$(a).zip kinko-layer-$(a).kinko.cdx.json kinko-layer-$(a).kinko-exec.cdx.json) \
+	$(foreach a,$(IMAGE_ARCHES),kinko-linux-$(a) kinko-linux-$(a).cdx.json)
 RELEASE_INPUTS := go.mod go.sum layer/kinko.gcflags Makefile
 # The zips' bytes are zopfli's too: the release records its version, the Debian package's that
 # holds the command (make deps installs it), or ZOPFLI_VERSION=... for a zopfli from elsewhere.
 ZOPFLI_VERSION ?= $(shell p=$$(command -v "$(ZOPFLI)" 2>/dev/null) && \
   dpkg-query -W -f='$${Version}' "$$(dpkg-query -S "$$(readlink -f "$$p")" 2>/dev/null | cut -d: -f1)" 2>/dev/null)
-release: release-tree-clean release-zopfli layer ## dist/: the layer zips, SHA256SUMS, SBOMs, provenance and RELEASE.md (from a clean commit)
+release: release-tree-clean release-zopfli layer image ## dist/: the layer zips, the binaries for outside Lambda, SHA256SUMS, SBOMs, provenance and RELEASE.md (from a clean commit)
 	$(VULNCHECK) -require $(VULNCHECK_PKGS)
 	$(GO) run ./internal/cmd/release -dist $(DIST) -version $(VERSION) -commit "$$(git rev-parse HEAD)" \
 	  -toolchain "$$($(GO) env GOVERSION)" -tool "zopfli=$(ZOPFLI_VERSION)" $(foreach f,$(RELEASE_INPUTS),-input $(f)) \
@@ -257,12 +262,30 @@ layer: $(foreach a,$(ARCHES),$(DIST)/kinko-layer-$(a).zip $(DIST)/kinko-layer-$(
 
 function: $(DIST)/function-$(ARCH).zip ## dist/function-ARCH.zip
 
+# kinko outside Lambda (CONTRACT.md section 11): the binary as the layer's is built but without
+# the layer's build tags, static; for ECS, Kubernetes and EC2 (deploy/). dist/image is an OCI
+# image layout (linux/amd64 and linux/arm64; /kinko alone with CA certificates, user 65532, no
+# shell), written without a Docker daemon and dated by the commit: the same commit gives the same
+# digest. Push it with `skopeo copy --all oci:dist/image:$(VERSION) docker://REGISTRY/kinko:$(VERSION)`
+# or `crane push dist/image REGISTRY/kinko:$(VERSION)`. The binaries and their SBOMs are release
+# files too (deploy/kinko.service runs one on EC2).
+IMAGE_ARCHES := amd64 arm64
+IMAGE_BINS := $(foreach a,$(IMAGE_ARCHES),$(DIST)/kinko-linux-$(a))
+image: $(IMAGE_BINS) $(IMAGE_BINS:=.cdx.json) ## dist/image: kinko's OCI image (linux/amd64, linux/arm64; reproducible, no Docker daemon) and dist/kinko-linux-*
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./internal/cmd/image -o $(DIST)/image -version $(VERSION) \
+	  -revision "$$(git rev-parse HEAD 2>/dev/null)" $(foreach a,$(IMAGE_ARCHES),linux/$(a)=$(DIST)/kinko-linux-$(a))
+
+# As the layer's extension is built (KINKO_GCFLAGS included), without the layer's build tags.
+$(IMAGE_BINS): $(DIST)/kinko-linux-%: FORCE
+	GOARCH=$* $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
+
 # The Go build cache decides what is stale, so the binaries are always "rebuilt"
 # (FORCE): make's timestamps cannot see a change in go.mod or a dependency.
 # Code that runs on a few AWS calls per TTL is compiled without inlining (KINKO_GCFLAGS): it buys
-# those paths nothing and costs the layer bytes.
+# those paths nothing and costs the layer bytes. -tags lambda leaves out what only kinko outside
+# Lambda needs (the SDK's default credential chain, the agent's TOML reader: about 2 MB).
 $(DIST)/%/extensions/kinko: FORCE
-	GOARCH=$(call goarch,$*) $(GOBUILD) $(KINKO_GCFLAGS) -o $@ ./extension
+	GOARCH=$(call goarch,$*) $(GOBUILD) -tags lambda $(KINKO_GCFLAGS) -o $@ ./extension
 
 # The exec wrapper (/opt/kinko-exec, README "Secrets as environment variables").
 $(DIST)/%/kinko-exec: FORCE
@@ -313,6 +336,9 @@ $(DIST)/kinko-layer-%.kinko.cdx.json: $(DIST)/%/extensions/kinko $(SBOM)
 
 $(DIST)/kinko-layer-%.kinko-exec.cdx.json: $(DIST)/%/kinko-exec $(SBOM)
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SBOM) -o $@ -name kinko-exec -version $(VERSION) -file kinko-exec $<
+
+$(IMAGE_BINS:=.cdx.json): $(DIST)/kinko-linux-%.cdx.json: $(DIST)/kinko-linux-% $(SBOM)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SBOM) -o $@ -name kinko -version $(VERSION) -file kinko-linux-$* $<
 
 # npm ci only when node_modules is missing or older than the lockfile. Install scripts
 # are off: osls needs none (esbuild's only fetches a binary for bundling JS).

@@ -6,6 +6,7 @@
 #     prefix) renders as boxes in the browser test's screenshot;
 #   - util-linux's unshare (the emulator's private /opt), when missing;
 #   - zopfli, when missing: `make layer` compresses the shipped zips with it (layer/mkzip -zopfli);
+#   - systemd's systemd-analyze (deploy/'s test verifies the systemd unit with it), when missing;
 #   - cfn-lint from pip when missing (the layer tests lint the templates);
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
@@ -29,6 +30,7 @@ have_chromium() { [[ -x /usr/bin/chromium ]]; }
 have_cjk_font() { [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]]; }
 have_unshare() { command -v unshare >/dev/null; }
 have_zopfli() { command -v zopfli >/dev/null; }
+have_systemd_analyze() { command -v systemd-analyze >/dev/null; }
 have_moto() { command -v moto_server >/dev/null || python3 -c 'import moto.server' 2>/dev/null; }
 
 missing=()
@@ -36,6 +38,7 @@ have_chromium || missing+=(chromium)
 have_cjk_font || missing+=(fonts-noto-cjk)
 have_unshare || missing+=(util-linux)
 have_zopfli || missing+=(zopfli)
+have_systemd_analyze || missing+=(systemd)
 
 if ((${#missing[@]})); then
 	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
@@ -47,7 +50,8 @@ if ((${#missing[@]})); then
 		echo "install-deps: ${missing[*]} missing; install with:" >&2
 		echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
 		echo "  (until then the browser test skips without chromium, its screenshot shows Japanese as boxes" >&2
-		echo "   without fonts-noto-cjk, the emulator tests skip without unshare, and make layer fails without zopfli)" >&2
+		echo "   without fonts-noto-cjk, the emulator tests skip without unshare, make layer fails without zopfli," >&2
+		echo "   and the systemd unit's check skips without systemd-analyze)" >&2
 	fi
 fi
 
@@ -98,4 +102,4 @@ for pair in "${pairs[@]}"; do
 	fi
 done
 yn() { if "$@"; then echo yes; else echo no; fi; }
-echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare)$versions"
+echo "install-deps: chromium $(yn have_chromium), CJK font $(yn have_cjk_font), unshare $(yn have_unshare), systemd-analyze $(yn have_systemd_analyze)$versions"

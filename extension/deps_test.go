@@ -12,13 +12,15 @@ import (
 // every shape of the whole service API at package init: 1.8-2.4 ms and 1.4 MB (ssm) at every
 // cold start of every function with the layer, for two operations kinko calls. go.mod pins the
 // releases before that switch; an upgrade that brings them back must be a decision
-// (BENCHMARKS.md, section 8), not an accident.
+// (BENCHMARKS.md, section 8), not an accident. The layer's build (-tags lambda) is checked: the
+// build for outside Lambda links the default credential chain's STS, SSO and sign-in clients,
+// whose schemas cost about 0.4 ms at the start of a process that starts once.
 func TestNoSchemaTables(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH to list the extension's packages")
 	}
-	out, err := exec.CommandContext(t.Context(), goTool, "list", "-deps", "-f", "{{.ImportPath}}", ".").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), goTool, "list", "-deps", "-tags", "lambda", "-f", "{{.ImportPath}}", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
@@ -46,12 +48,13 @@ func TestEarlyStartInitialisesFirst(t *testing.T) {
 		t.Skip("no go command on PATH to build the extension")
 	}
 	bin := filepath.Join(t.TempDir(), "kinko")
-	if out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	// Built as the layer is: that build is the one Lambda starts.
+	if out, err := exec.CommandContext(t.Context(), goTool, "build", "-tags", "lambda", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and main stops at once. The
-	// variable that once carried the early start's result to main (before earlystart.Take) is
-	// not taken for one.
+	// Without AWS_LAMBDA_RUNTIME_API the early start does nothing and the layer's build stops at
+	// once. The variable that once carried the early start's result to main (before
+	// earlystart.Take) is not taken for one.
 	const oldHandoff = "_KINKO_EARLY_START"
 	cmd := exec.CommandContext(t.Context(), bin)
 	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=/usr/bin:/bin", oldHandoff + "=not-a-handoff"}
@@ -96,6 +99,47 @@ func TestEarlyStartLinksLittle(t *testing.T) {
 		case strings.Contains(p, "aws-sdk-go-v2"), strings.Contains(p, "smithy-go"),
 			p == "net", p == "net/http", p == "crypto/tls", p == "fmt", p == "reflect", p == "encoding/json", p == "log/slog":
 			t.Errorf("earlystart links %s, which would then initialise before kinko registers", p)
+		}
+	}
+}
+
+// TestLayerBuildLeavesOutTheProcess keeps what only kinko outside Lambda needs out of the layer's
+// build (-tags lambda): the SDK's default credential chain (config, IMDS, STS, SSO: about 2 MB),
+// the agent's TOML reader and the process's lifecycle. The build without the tag has them, so
+// the check looks at the right names.
+func TestLayerBuildLeavesOutTheProcess(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH to list the extension's packages")
+	}
+	outside := []string{
+		"github.com/kinko-dev/kinko/extension/internal/daemon",
+		"github.com/kinko-dev/kinko/extension/internal/agentconfig",
+		"github.com/BurntSushi/toml",
+		"github.com/aws/aws-sdk-go-v2/config",
+		"github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+		"github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/sso",
+	}
+	deps := func(tags ...string) map[string]bool {
+		args := append(append([]string{"list", "-deps"}, tags...), ".")
+		out, err := exec.CommandContext(t.Context(), goTool, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		set := map[string]bool{}
+		for _, p := range strings.Fields(string(out)) {
+			set[p] = true
+		}
+		return set
+	}
+	layer, full := deps("-tags", "lambda"), deps()
+	for _, p := range outside {
+		if layer[p] {
+			t.Errorf("the layer's build (-tags lambda) links %s, which only kinko outside Lambda needs", p)
+		}
+		if !full[p] {
+			t.Errorf("the build without -tags lambda does not link %s: this check names the wrong package", p)
 		}
 	}
 }

@@ -447,9 +447,22 @@ func leavesMidFetch(t *testing.T, x *extension, a *awsStack) {
 	a.proxy.Release()
 	released = true
 	waitFor(t, "the fetch to finish", 10*time.Second, func() bool { return a.proxy.InFlight() == 0 })
-	r := x.get("/secretsmanager/get?secretId=hostile/held")
-	if r.status != 200 || !strings.HasPrefix(r.cacheStatus, "kinko; hit") {
-		t.Errorf("after the caller left: %d %q, want the fetch it started cached", r.status, r.cacheStatus)
+	// kinko stores the answer a moment after the proxy has passed it on: on a loaded machine a
+	// request in between joins that fetch (collapsed). Ask until the value is cached; what
+	// matters is that the fetch the departed caller started was the only one.
+	var r response
+	waitFor(t, "the fetched value to be cached", 10*time.Second, func() bool {
+		r = x.get("/secretsmanager/get?secretId=hostile/held")
+		return r.status != 200 || strings.HasPrefix(r.cacheStatus, "kinko; hit")
+	})
+	fetches := 0
+	for _, ar := range a.proxy.Arrivals("GetSecretValue") {
+		if ar.ID == "hostile/held" {
+			fetches++
+		}
+	}
+	if r.status != 200 || !strings.HasPrefix(r.cacheStatus, "kinko; hit") || fetches != 1 {
+		t.Errorf("after the caller left: %d %q after %d fetches, want the one fetch it started cached", r.status, r.cacheStatus, fetches)
 	}
 	t.Logf("hostile-row | client resets the connection while its fetch is in flight | the fetch completes and is cached; next request `%s` | kinko | 1 |", r.cacheStatus)
 }

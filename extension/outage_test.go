@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -240,28 +241,54 @@ func TestRefreshesOfSecretsFetchedTogetherSpread(t *testing.T) {
 		ids = append(ids, id)
 	}
 	x := startExtension(t, a, map[string]string{"SECRETS_MANAGER_TTL": "10", "KINKO_PREFETCH": strings.Join(ids, ",")})
-	x.waitLog(`"msg":"ready"`)
+	ready := x.waitLog(`"msg":"ready"`)
+	// The baseline: how long the 40 fetches of the prefetch took through kinko's connections on
+	// this machine, now. A refresh waits in the same queue before it reaches AWS.
+	var init struct {
+		PrefetchMs float64 `json:"prefetch_ms"`
+	}
+	if err := json.Unmarshal([]byte(ready), &init); err != nil {
+		t.Fatalf("ready line %q: %v", ready, err)
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	lateness := timerLateness()
+	defer lateness()
 	start := time.Now()
 	// One caller per secret, each every 100 ms: a refresh starts within 100 ms of its point,
 	// whatever the order of the secrets.
+	var mu sync.Mutex
+	var notHits []string // answers given while a refresh had not landed
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
 			for time.Since(start) < ttl+500*time.Millisecond {
-				// A hit, fresh or (on a loaded machine, when the background refresh lands after the
-				// value's expiry) the value at hand while it finishes: never an answer this caller
-				// waited for AWS to give.
-				if c := x.ask(client, "/secretsmanager/get?secretId="+id); c.err != nil || c.status != 200 ||
-					!(strings.HasPrefix(c.cacheStatus, "kinko; hit; ttl=") || c.cacheStatus == "kinko; hit; detail=stale-while-revalidate") {
-					t.Errorf("%s: %d %q %v, want a hit: the refresh runs in the background", id, c.status, c.cacheStatus, c.err)
+				c := x.ask(client, "/secretsmanager/get?secretId="+id)
+				if c.err != nil || c.status != 200 {
+					t.Errorf("%s: %d %q %v, want the value", id, c.status, c.cacheStatus, c.err)
 					return
+				}
+				if !strings.HasPrefix(c.cacheStatus, "kinko; hit; ttl=") {
+					mu.Lock()
+					notHits = append(notHits, id+": "+c.cacheStatus)
+					mu.Unlock()
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
 	}
 	wg.Wait()
+	// How late a refresh may reach AWS here, past its point: the prefetch's queue, and twice the
+	// worst timer lateness of this process meanwhile (the hit that starts it, then the fetch).
+	queue, late := time.Duration(init.PrefetchMs*float64(time.Millisecond)), lateness()
+	slack := queue + 2*late
+	// The lead a refresh keeps before its value expires is at least a quarter of the window from
+	// TTL/1.2 to the shortest lifetime (90% of the TTL): 167 ms. Within it, on a machine that
+	// fetches in time, the refresh lands before the value expires and every answer is a hit.
+	minLead := (ttl*9/10 - time.Duration(float64(ttl)/1.2)) / 4
+	if slack < minLead && len(notHits) > 0 {
+		t.Errorf("%d answers were not hits (%s), want every answer a hit: the refresh runs in the background and lands before expiry (slack here %s)",
+			len(notHits), strings.Join(notHits[:min(len(notHits), 5)], "; "), slack.Round(time.Millisecond))
+	}
 	first, second := map[string]time.Time{}, map[string]time.Duration{}
 	for _, ar := range a.proxy.Arrivals("GetSecretValue") {
 		if t0, ok := first[ar.ID]; !ok {
@@ -279,10 +306,12 @@ func TestRefreshesOfSecretsFetchedTogetherSpread(t *testing.T) {
 		lo, hi = min(lo, d), max(hi, d)
 	}
 	// The earliest refresh point is TTL/1.2 (the cost bound), the latest the value's lifetime.
-	if lo < time.Duration(float64(ttl)/1.2)-100*time.Millisecond || hi > ttl || hi-lo < ttl/20 { // 500 ms
-		t.Errorf("refreshes %s to %s after the prefetch, want spread (at least %s apart) within [TTL/1.2, TTL]", lo, hi, ttl/20)
+	// A loaded machine delays a refresh's arrival by up to the slack; never its start.
+	if lo < time.Duration(float64(ttl)/1.2)-100*time.Millisecond || hi > ttl+slack || hi-lo < ttl/20 { // 500 ms
+		t.Errorf("refreshes %s to %s after the prefetch, want spread (at least %s apart) within [TTL/1.2, TTL + %s of slack]", lo, hi, ttl/20, slack.Round(time.Millisecond))
 	}
-	t.Logf("spread-row | %d secrets prefetched together, TTL %s | refreshed %s to %s after their fetch (spread %s) |", n, ttl, lo.Round(time.Millisecond), hi.Round(time.Millisecond), (hi - lo).Round(time.Millisecond))
+	t.Logf("spread-row | %d secrets prefetched together, TTL %s | refreshed %s to %s after their fetch (spread %s) | prefetch %s, timers up to %s late, %d answers not hits |",
+		n, ttl, lo.Round(time.Millisecond), hi.Round(time.Millisecond), (hi - lo).Round(time.Millisecond), queue.Round(time.Millisecond), late.Round(time.Millisecond), len(notHits))
 	stopClean(t, x, a)
 }
 

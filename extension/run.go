@@ -17,16 +17,21 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/lambda"
 )
 
-// run is the extension's whole life: load the configuration, build the serving core, and hand
-// both to the Lambda lifecycle, which binds, registers, serves, waits for SHUTDOWN (or SIGTERM,
-// which cancels ctx) and drains. It returns nil on a clean shutdown. environ is the whole
-// environment (getenv's), searched for kinko: references to prefetch; early is what the early
-// start settled (earlystart.Take), nil if nothing.
+// run is kinko's whole life: load the configuration, build the serving core, and hand both to
+// a lifecycle. In Lambda (AWS_LAMBDA_RUNTIME_API set) that is the Lambda lifecycle, which binds,
+// registers, serves, waits for SHUTDOWN (or SIGTERM, which cancels ctx) and drains; elsewhere
+// the plain process's (runProcess: package daemon, in every build but the layer's). It returns
+// nil on a clean shutdown. environ is the whole environment (getenv's), searched for kinko:
+// references to prefetch; early is what the early start settled (earlystart.Take), nil if
+// nothing.
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer, early *earlystart.State) error {
+	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		return runProcess(ctx, args, getenv, environ, stdout)
+	}
 	return runWith(ctx, args, getenv, environ, stdout, early, lambda.SystemClocks())
 }
 
-// runWith is run with the clocks a SnapStart restore is seen in (tests move them).
+// runWith is run in Lambda, with the clocks a SnapStart restore is seen in (tests move them).
 func runWith(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout io.Writer,
 	early *earlystart.State, clk lambda.Clocks) error {
 	start := time.Now()

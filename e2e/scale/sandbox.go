@@ -221,7 +221,7 @@ func (f *Fleet) Stop() error {
 // -trimpath, stripped) for this machine, and returns the binary's path.
 func BuildKinko(ctx context.Context, root, dir string) (string, error) {
 	out := filepath.Join(dir, "kinko")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -buildid= -X main.version=scale", "-o", out, "./extension")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda", "-ldflags", "-s -w -buildid= -X main.version=scale", "-o", out, "./extension")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {

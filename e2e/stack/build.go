@@ -33,15 +33,16 @@ type LayerBuild struct {
 	Flags []string // besides -trimpath and -ldflags
 }
 
-// LayerBuilds are the layer's binaries: extensions/kinko, with the compiler flags of
-// layer/kinko.gcflags, and kinko-exec, the exec wrapper.
+// LayerBuilds are the layer's binaries: extensions/kinko, with -tags lambda and the compiler
+// flags of layer/kinko.gcflags, and kinko-exec, the exec wrapper.
 func LayerBuilds(root string) ([]LayerBuild, error) {
 	b, err := os.ReadFile(filepath.Join(root, "layer", "kinko.gcflags"))
 	if err != nil {
 		return nil, fmt.Errorf("the extension's compiler flags: %w", err)
 	}
 	return []LayerBuild{
-		{"the kinko extension", "extensions/kinko", "./extension", strings.Fields(string(b))},
+		// -tags lambda as the Makefile builds the layer: without the process's code (package daemon).
+		{"the kinko extension", "extensions/kinko", "./extension", append([]string{"-tags", "lambda"}, strings.Fields(string(b))...)},
 		// At the layer's root, as /opt/kinko-exec (AWS_LAMBDA_EXEC_WRAPPER).
 		{"the exec wrapper", "kinko-exec", "./extension/kinko-exec", []string{"-gcflags=all=-l"}},
 	}, nil

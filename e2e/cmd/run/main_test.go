@@ -15,15 +15,16 @@ import (
 	"github.com/kinko-dev/kinko/e2e/stack"
 )
 
-// The README quotes e2e/examples/{python/app.py,node/index.mjs} whole: a test that runs them and
-// a README that shows something else would let the two drift (issue 28).
+// The README quotes e2e/examples/{python,node,python-client,node-client}'s handlers whole: a test
+// that runs them and a README that shows something else would let the two drift (issue 28).
 func TestREADMEQuotesTheExamples(t *testing.T) {
 	root := repoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"e2e/examples/python/app.py", "e2e/examples/node/index.mjs"} {
+	for _, f := range []string{"e2e/examples/python/app.py", "e2e/examples/node/index.mjs",
+		"e2e/examples/python-client/app.py", "e2e/examples/node-client/index.mjs"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)

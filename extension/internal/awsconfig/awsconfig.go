@@ -229,11 +229,21 @@ func (c containerCache) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return creds, err
 }
 
-// CredentialsError is a failure at the container credentials endpoint: kinko got no
-// credentials to sign a call with, and AWS was never asked.
-type CredentialsError struct{ Err error }
+// CredentialsError is a failure to get credentials: kinko got none to sign a call with, and
+// AWS was never asked.
+type CredentialsError struct {
+	Err error
+	// Source says where the credentials were to come from, for messages: "" is the container
+	// credentials endpoint of a Lambda sandbox (SnapStart, Managed Instances).
+	Source string
+}
 
-func (e *CredentialsError) Error() string { return "container credentials: " + e.Err.Error() }
+func (e *CredentialsError) Error() string {
+	if e.Source == "" {
+		return "container credentials: " + e.Err.Error()
+	}
+	return e.Source + ": " + e.Err.Error()
+}
 func (e *CredentialsError) Unwrap() error { return e.Err }
 
 // Endpoints reads the SDK-standard endpoint overrides: the service's own variable first, then

@@ -158,7 +158,8 @@ func (c *Cache[K, V]) attempt(k K, s *slot[V], cl *call[V]) {
 // row: exponential (BackoffBase, doubling, capped at BackoffCap) with full jitter. The envelope
 // is also capped by how long the failures have lasted (at least BackoffBase), so once the
 // upstream recovers, a key never stays stale for longer than its outage had lasted. A Pacer
-// may widen the envelope and the draw when other keys fail too, or when err is throttling.
+// may widen the envelope (to at most its Recovery) and the draw when other keys fail too, or
+// when err is throttling.
 func (c *Cache[K, V]) backoff(k K, s *slot[V], err error, now time.Time) time.Duration {
 	env := c.o.BackoffCap
 	if n := s.failures - 1; n < 30 {

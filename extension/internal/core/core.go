@@ -1,8 +1,8 @@
 // Package core is kinko's serving core: the cache, the HTTP API in front of it and the AWS
 // clients behind it, wired once. It knows nothing of how the process was started or is told to
 // stop. A lifecycle (package lambda: the Extensions API, the early start, SnapStart; a plain
-// process's signals next) binds the listeners and decides when to serve, warm, restore and
-// drain:
+// process's signals: package daemon) binds the listeners and decides when to serve, warm,
+// restore and drain:
 //
 //	k := core.New(cfg, deps)   // builds; starts nothing, holds nothing to release
 //	k.Seal(admit)              // only for a memory snapshot to come: nothing stored until Restore
@@ -60,6 +60,9 @@ type Deps struct {
 	FunctionName string
 	Version      string    // for the ready line
 	Start        time.Time // the process's start, for the ready line
+	// HTTP tunes the API for a lifecycle outside Lambda (token headers, path prefix, connection
+	// bound, throttle); the zero value is Lambda's API.
+	HTTP server.Options
 }
 
 // Core is kinko's serving core. Its methods are for one lifecycle to call in the order of the
@@ -246,9 +249,11 @@ func (c *Core) Serve(listeners []net.Listener) {
 	if c.admit != nil {
 		reads = admitted{Cache: c.cache, admit: c.admit}
 	}
-	h := server.NewHandler(reads, c.cfg.Token, c.d.Logger, server.WithRoles(roleCaches{set: c.roles, admit: c.admit}))
+	o := c.d.HTTP
+	o.Roles = roleCaches{set: c.roles, admit: c.admit}
+	h := server.NewHandlerWith(reads, c.cfg.Token, c.d.Logger, o)
 	h.HandleSDK(sdkapi.Lazy(func() http.Handler { return c.sdk(reads) }))
-	c.srv = server.NewHTTPServer(h, c.d.Logger)
+	c.srv = server.NewHTTPServerWith(h, c.d.Logger, o)
 	for _, l := range listeners {
 		c.own = append(c.own, l.Addr())
 	}

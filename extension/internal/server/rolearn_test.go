@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -65,7 +66,7 @@ func TestRoleArnReadsThroughTheRolesOwnCache(t *testing.T) {
 	for _, route := range roleRoutes {
 		own, roles := newFake(), newFakeRoles()
 		own.values["/app/"] = document.Value{Body: []byte(`[]`)}
-		h := NewHandler(own, token, quietLogger(), WithRoles(roles))
+		h := NewHandlerWith(own, token, quietLogger(), Options{Roles: roles})
 		for _, role := range []string{readerRole, otherRole, readerRole} {
 			a := do(t, h, "GET", route+"roleArn="+url.QueryEscape(role), withToken())
 			if a.status != 200 {
@@ -93,7 +94,7 @@ func TestRoleArnReadsThroughTheRolesOwnCache(t *testing.T) {
 // index built for it is counted in the role's cache.
 func TestRoleArnAnswersTheRolesValue(t *testing.T) {
 	own, roles := newFake(), newFakeRoles()
-	h := NewHandler(own, token, quietLogger(), WithRoles(roles))
+	h := NewHandlerWith(own, token, quietLogger(), Options{Roles: roles})
 	mine := do(t, h, "GET", "/secretsmanager/get?secretId=app&jsonKey=OPENAI_API_KEY", withToken())
 	theirs := do(t, h, "GET", "/secretsmanager/app?jsonKey=OPENAI_API_KEY&roleArn="+url.QueryEscape(readerRole), withToken())
 	if mine.status != 200 || theirs.status != 200 || mine.body == theirs.body || !strings.HasPrefix(theirs.body, "sk-role-") {
@@ -123,8 +124,8 @@ func TestRoleArnMistakesAreRefused(t *testing.T) {
 		} {
 			own, roles := newFake(), newFakeRoles()
 			roles.refuse["arn:aws:iam::1:role/x"], roles.refuse["arn:aws:iam::111111111111:role/busy"] = malformed, full
-			h, logs := newTestHandler(t, own, token)
-			h.roles = roles
+			var logs bytes.Buffer
+			h := NewHandlerWith(own, token, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Options{Roles: roles})
 			a := do(t, h, "GET", route+q, withToken())
 			if a.status != want.status || !strings.Contains(a.body, want.says) {
 				t.Errorf("%s: %d %s, want %d saying %q", route+q, a.status, shown(a.body), want.status, want.says)
@@ -160,7 +161,7 @@ func TestRoleArnWithoutRolesIsRefused(t *testing.T) {
 // with AWS's status and code.
 func TestRoleArnUpstreamRefusalPassesThrough(t *testing.T) {
 	own, roles := newFake(), newFakeRoles()
-	h := NewHandler(own, token, quietLogger(), WithRoles(roles))
+	h := NewHandlerWith(own, token, quietLogger(), Options{Roles: roles})
 	if _, _, err := roles.For(readerRole); err != nil {
 		t.Fatal(err)
 	}

@@ -77,20 +77,16 @@ type Roles interface {
 	For(roleArn string) (c Cache, release func(), err error)
 }
 
-// Option configures a Handler.
-type Option func(*Handler)
-
-// WithRoles serves roleArn through r. Without it a request naming roleArn is refused with a 400.
-func WithRoles(r Roles) Option { return func(h *Handler) { h.roles = r } }
-
 // Handler answers kinko's HTTP API.
 type Handler struct {
 	hv     *headerValues // rendered header values, shared by every answer
 	cache  Cache
-	roles  Roles  // nil: roleArn is refused
 	token  []byte // the expected token; empty: refuse every guarded request
 	logger *slog.Logger
 	mux    *http.ServeMux
+	opts   Options // filled in: TokenHeaders, PathPrefix and the messages are never empty
+	// The token check's messages, built once: a check costs the same whatever its verdict.
+	noToken, missingToken, badToken string
 	// The two routes a hit takes, guarded, for ServeHTTP's fast path.
 	secretRoute, parameterRoute http.HandlerFunc
 	unknown                     unknownNames
@@ -103,13 +99,19 @@ type unknownNames struct {
 	full bool // the cap was reached and said so once
 }
 
-// NewHandler returns the API handler. token is the expected X-Aws-Parameters-Secrets-Token;
-// when it is empty every guarded request is refused.
-func NewHandler(c Cache, token string, logger *slog.Logger, opts ...Option) *Handler {
-	h := &Handler{cache: c, logger: logger, token: []byte(token), hv: newHeaderValues()}
-	for _, o := range opts {
-		o(h)
-	}
+// NewHandler returns the API handler as it runs in Lambda. token is the expected
+// X-Aws-Parameters-Secrets-Token; when it is empty every guarded request is refused.
+func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
+	return NewHandlerWith(c, token, logger, Options{})
+}
+
+// NewHandlerWith is NewHandler with the options of a lifecycle outside Lambda (options.go).
+func NewHandlerWith(c Cache, token string, logger *slog.Logger, o Options) *Handler {
+	h := &Handler{cache: c, logger: logger, token: []byte(token), hv: newHeaderValues(), opts: o.withDefaults()}
+	names := h.opts.TokenHeaders
+	h.noToken = "kinko has no token to check against: " + h.opts.NoToken
+	h.missingToken = "missing header " + strings.Join(names, " or ") + "; send " + h.opts.TokenName + " in it"
+	h.badToken = "bad session token or header key: " + names[0] + " must equal " + h.opts.TokenName
 	h.secretRoute, h.parameterRoute = h.guard(h.secret), h.guard(h.parameter)
 	mux := http.NewServeMux()
 	route := func(p string, handler http.HandlerFunc) {
@@ -128,15 +130,19 @@ func NewHandler(c Cache, token string, logger *slog.Logger, opts ...Option) *Han
 		route(p, h.parameterRoute)
 	}
 	route(ByPathRoute, h.guard(h.parametersByPath))
-	route(AgentPrefix+"{id...}", h.guard(h.pathSecret(AgentPrefix)))
-	// The path route takes every method, so that /secretsmanager/get's patterns (above), each
-	// more specific in path, stay the query route's; it answers GET only.
-	mux.HandleFunc(SecretPrefix+"{id...}", getOnly(h.guard(h.pathSecret(SecretPrefix))))
-	// Without these, ServeMux would redirect /v1 to /v1/; a local API has no reason to.
-	for _, prefix := range []string{AgentPrefix, SecretPrefix} {
-		mux.HandleFunc(strings.TrimSuffix(prefix, "/"), notFound)
+	route(h.opts.PathPrefix+"{id...}", h.guard(h.pathSecret(h.opts.PathPrefix)))
+	prefixes := []string{h.opts.PathPrefix}
+	if h.opts.PathPrefix != SecretPrefix {
+		// The path route takes every method, so that /secretsmanager/get's patterns (above), each
+		// more specific in path, stay the query route's; it answers GET only.
+		mux.HandleFunc(SecretPrefix+"{id...}", getOnly(h.guard(h.pathSecret(SecretPrefix))))
+		prefixes = append(prefixes, SecretPrefix)
 	}
-	mux.HandleFunc("/", notFound)
+	// Without these, ServeMux would redirect /v1 to /v1/; a local API has no reason to.
+	for _, prefix := range prefixes {
+		mux.HandleFunc(strings.TrimSuffix(prefix, "/"), h.notFound)
+	}
+	mux.HandleFunc("/", h.notFound)
 	h.mux = mux
 	return h
 }
@@ -161,6 +167,14 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr["Cache-Control"], hdr["Cache-Status"] = h.hv.noStore, h.hv.bypass
+	// What a browser sends is refused before anything else, /ping included (guard.go).
+	if problem := browserRequest(r); problem != "" {
+		refuse(w, http.StatusForbidden, problem)
+		return
+	}
+	if h.opts.Conns != nil && h.opts.Conns.over(w, r, h.mux) {
+		return
+	}
 	// A GET of one of these paths, spelled exactly so, is what the mux would route to the same
 	// handler (it matches the path's unescaped segments); skipping its pattern match and
 	// read lock (shared by every connection) saves a hit a few percent of its handler time.
@@ -182,25 +196,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// of the routes are the exceptions.
 	switch p := r.URL.EscapedPath(); {
 	case !strings.HasPrefix(p, "/"):
-		notFound(w, r)
+		h.notFound(w, r)
 		return
-	case p != path.Clean(p) && !slashRoute(p):
+	case p != path.Clean(p) && !h.slashRoute(p):
 		if strings.HasPrefix(p, SecretPrefix) && r.Method == http.MethodGet {
 			// The path route's id: a request the caller meant, refused as a bad id is.
 			h.guard(badSecretPath)(w, r)
 			return
 		}
-		notClean(w, r)
+		h.notClean(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
 }
 
 // slashRoute reports whether p is one of the routes that end in a slash.
-func slashRoute(p string) bool {
+func (h *Handler) slashRoute(p string) bool {
 	switch p {
-	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", AgentPrefix,
-		SecretPrefix, "/parameterstore/": // the path route's bare prefix; the SDK endpoint's base paths (HandleSDK)
+	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", h.opts.PathPrefix,
+		SecretPrefix, "/parameterstore/": // the path route's bare prefix, also the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
 	return false
@@ -211,7 +225,8 @@ func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("healthy"))
 }
 
-// guard refuses proxied requests and requests without the right token.
+// guard refuses proxied requests and requests without the right token; with a throttle
+// (outside Lambda), also a caller that failed the token check too often lately.
 func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, proxied := r.Header["X-Forwarded-For"]; proxied {
@@ -219,15 +234,53 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
 			return
 		}
+		g := h.opts.Gate
+		if g != nil && !g.admit(w, r) {
+			return
+		}
 		if problem := h.checkToken(r); problem != "" {
+			if g != nil {
+				g.failed(r)
+			}
 			fail(w, kinko.AccessDenied, problem)
 			return
+		}
+		if g != nil {
+			g.succeeded(r)
 		}
 		next(w, r)
 	}
 }
 
-func (h *Handler) checkToken(r *http.Request) string { return CheckToken(r, h.token) }
+// checkToken says what is wrong with r's token, or "". The token may come in any of the token
+// headers (one, outside Lambda, unless configured: options.go); each one present must be given
+// once, and one of them must hold the token.
+func (h *Handler) checkToken(r *http.Request) string {
+	if len(h.token) == 0 {
+		return h.noToken
+	}
+	present, ok := 0, false
+	for _, name := range h.opts.TokenHeaders {
+		got := r.Header.Values(name)
+		switch {
+		case len(got) == 0:
+			continue
+		case len(got) > 1:
+			return "header " + name + " given more than once; send it once"
+		}
+		present++
+		if equalToken(got[0], h.token) { // every header present is compared: no early exit
+			ok = true
+		}
+	}
+	switch {
+	case present == 0:
+		return h.missingToken
+	case !ok:
+		return h.badToken
+	}
+	return ""
+}
 
 // CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
 // when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
@@ -242,18 +295,22 @@ func CheckToken(r *http.Request, token []byte) string {
 		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
 	case len(got) > 1:
 		return "header " + TokenHeader + " given more than once; send it once"
-	}
-	// A guess of another length is compared with itself, so the time depends on the guess's
-	// length only, never on the token's content or length; hashing the guess did the same for
-	// ~1 KiB session tokens at several times the cost, on every request.
-	guess, want := []byte(got[0]), token
-	if len(guess) != len(want) {
-		want = guess
-	}
-	if subtle.ConstantTimeCompare(guess, want)&subtle.ConstantTimeEq(int32(len(guess)), int32(len(token))) != 1 {
+	case !equalToken(got[0], token):
 		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
 	}
 	return ""
+}
+
+// equalToken compares guess with token in constant time.
+func equalToken(guess string, token []byte) bool {
+	// A guess of another length is compared with itself, so the time depends on the guess's
+	// length only, never on the token's content or length; hashing the guess did the same for
+	// ~1 KiB session tokens at several times the cost, on every request.
+	g, want := []byte(guess), token
+	if len(g) != len(want) {
+		want = g
+	}
+	return subtle.ConstantTimeCompare(g, want)&subtle.ConstantTimeEq(int32(len(g)), int32(len(token))) == 1
 }
 
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
@@ -503,11 +560,11 @@ func (h *Handler) roleCache(arn string) (Cache, func(), error) {
 	case arn == "":
 		return nil, nil, &kinko.Error{Code: kinko.BadRequest,
 			Message: "roleArn is empty; give the ARN of the role to read with (arn:aws:iam::123456789012:role/NAME), or drop the parameter"}
-	case h.roles == nil:
+	case h.opts.Roles == nil:
 		return nil, nil, &kinko.Error{Code: kinko.BadRequest,
 			Message: "roleArn is not served here: this server reads with the sandbox's own role only; drop the parameter"}
 	}
-	return h.roles.For(arn)
+	return h.opts.Roles.For(arn)
 }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, role string, err error) {
@@ -566,13 +623,13 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not allowed; use GET")
 }
 
-func notFound(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, %s<secret id>, %s<secret id>, "+
-		"/systemsmanager/parameters/get, %s or /ping", kinko.Clip(r.URL.Path), SecretPrefix, AgentPrefix, ByPathRoute))
+		"/systemsmanager/parameters/get, %s or /ping", kinko.Clip(r.URL.Path), SecretPrefix, h.opts.PathPrefix, ByPathRoute))
 }
 
 // notClean refuses a path with an empty segment, a dot segment or a trailing slash.
-func notClean(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) notClean(w http.ResponseWriter, r *http.Request) {
 	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q: the path has an empty, . or .. segment, or a trailing slash; "+
-		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), AgentPrefix))
+		"a secret id holding those goes percent-encoded (%sa%%2F%%2Fb) or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), h.opts.PathPrefix))
 }

@@ -137,6 +137,15 @@ func credentialsUnavailable(kind kinko.Kind, ce *awsconfig.CredentialsError) *ki
 	case isMalformed(err):
 		problem = "its answer was not credentials"
 	}
+	if ce.Source != "" { // outside Lambda: the SDK's default chain, whichever source it tried
+		if pathErr != nil {
+			problem = "a file it needs could not be read (" + pathErr.Op + " " + pathErr.Path + ")"
+		}
+		return &kinko.Error{Code: code,
+			Message: fmt.Sprintf("could not get AWS credentials to call %s from %s: %s; kinko asks again on the next call",
+				kind.Service(), ce.Source, problem),
+			Err: err}
+	}
 	return &kinko.Error{Code: code,
 		Message: fmt.Sprintf("could not get AWS credentials to call %s from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI): %s; "+
 			"check that the sandbox sets AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN as Lambda does; kinko asks again on the next call",

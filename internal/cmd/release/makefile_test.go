@@ -34,6 +34,21 @@ func mustContain(t *testing.T, what, out string, wants ...string) {
 	}
 }
 
+// lineWith is the one line of out that holds want (a make -n recipe line, its continuations joined).
+func lineWith(t *testing.T, out, want string) string {
+	t.Helper()
+	var found []string
+	for l := range strings.Lines(strings.ReplaceAll(out, "\\\n", "")) {
+		if strings.Contains(l, want) {
+			found = append(found, l)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one line with %q, got %d in\n%s", want, len(found), out)
+	}
+	return found[0]
+}
+
 // The Makefile wires the tools together as the README and SECURITY.md say.
 func TestMakefileWiring(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
@@ -67,6 +82,22 @@ func TestMakefileWiring(t *testing.T) {
 		t.Errorf("make release ZOPFLI=: %v, want a refusal saying the zips are zopfli's:\n%s", err, out)
 	}
 
+	// make image: kinko for outside Lambda, built as the layer's is (static, no paths, no build
+	// id, the same compiler flags) but without the layer's build tags, for both architectures;
+	// an SBOM of each, dated by the commit; the OCI layout from both, dated by the commit too.
+	image := dryRun(t, "image")
+	for _, arch := range []string{"amd64", "arm64"} {
+		build := lineWith(t, image, "-o dist/kinko-linux-"+arch+" ./extension")
+		mustContain(t, "make image", build, "GOARCH="+arch, "CGO_ENABLED=0", "GOOS=linux", "-trimpath", `-ldflags "-s -w -buildid= -X main.version=`, "-gcflags=all=-l")
+		if strings.Contains(build, "-tags") {
+			t.Errorf("make image builds kinko with build tags; the image's binary is the build without the layer's tags:\n%s", build)
+		}
+		mustContain(t, "make image", image,
+			"SOURCE_DATE_EPOCH="+strings.TrimSpace(string(epoch))+" build/sbom -o dist/kinko-linux-"+arch+".cdx.json -name kinko",
+			"linux/"+arch+"=dist/kinko-linux-"+arch)
+	}
+	mustContain(t, "make image", lineWith(t, image, "./internal/cmd/image"), "SOURCE_DATE_EPOCH="+strings.TrimSpace(string(epoch)), "-o dist/image", "-version ")
+
 	// make test ends with the vulnerability check, which skips rather than fails without a database,
 	// against a fixed copy of the database (CI's verdict must not change with the day); make
 	// vulncheck alone asks for the newest.
@@ -85,7 +116,8 @@ func TestMakefileWiring(t *testing.T) {
 	release := dryRun(t, "release")
 	mustContain(t, "make release", release, "-require ./extension", "go run ./internal/cmd/release -dist dist",
 		"-input go.mod -input go.sum -input layer/kinko.gcflags -input Makefile", `-tool "zopfli=`, "release-zopfli: zopfli (ZOPFLI=zopfli) not found",
-		"kinko-layer-arm64.zip kinko-layer-arm64.kinko.cdx.json kinko-layer-arm64.kinko-exec.cdx.json kinko-layer-x86_64.zip kinko-layer-x86_64.kinko.cdx.json kinko-layer-x86_64.kinko-exec.cdx.json")
+		"kinko-layer-arm64.zip kinko-layer-arm64.kinko.cdx.json kinko-layer-arm64.kinko-exec.cdx.json kinko-layer-x86_64.zip kinko-layer-x86_64.kinko.cdx.json kinko-layer-x86_64.kinko-exec.cdx.json",
+		"kinko-linux-amd64 kinko-linux-amd64.cdx.json kinko-linux-arm64 kinko-linux-arm64.cdx.json")
 
 	// benchstat: pinned, hash-checked; never @latest.
 	bench := dryRun(t, "bench")

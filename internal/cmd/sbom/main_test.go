@@ -22,7 +22,7 @@ func buildLike(t *testing.T, pkg, out string, flags ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flags = append(flags, strings.Fields(string(gc))...)
+		flags = append(append(flags, "-tags", "lambda"), strings.Fields(string(gc))...)
 	}
 	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w -buildid= -X main.version=v0.0.0-test"}, flags...)
 	cmd := exec.Command("go", append(args, "-o", out, pkg)...)

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+)
+
+// Options tune the HTTP API for a lifecycle outside Lambda (package daemon); the zero value is
+// the API as it runs in Lambda, where the function is the only caller, on loopback.
+type Options struct {
+	// TokenHeaders are the request headers the token may come in (canonical names); empty:
+	// TokenHeader only. AWS Secrets Manager Agent takes X-Vault-Token too (its ssrf_headers).
+	TokenHeaders []string
+	// TokenName says, in the token check's messages, what callers must send ("the function's
+	// AWS_SESSION_TOKEN" in Lambda); NoToken says why there is no token to check against.
+	TokenName, NoToken string
+	// PathPrefix is the agent's path style, GET <prefix><secret id> (its path_prefix); it
+	// starts and ends with a slash. Empty: AgentPrefix.
+	PathPrefix string
+	// Conns bounds the open client connections (NewConnLimit: the agent's max_conn); nil: no bound.
+	Conns ConnLimit
+	// Gate refuses a remote address for a while after repeated failed token checks
+	// (NewThrottle); nil: none.
+	Gate TokenGate
+	// Roles serves roleArn (a cache per role, package roles); nil: a request naming roleArn is
+	// refused with a 400, never read with the sandbox's own role.
+	Roles Roles
+}
+
+func (o Options) withDefaults() Options {
+	if len(o.TokenHeaders) == 0 {
+		o.TokenHeaders = []string{TokenHeader}
+	}
+	for i, n := range o.TokenHeaders {
+		o.TokenHeaders[i] = http.CanonicalHeaderKey(n)
+	}
+	if o.TokenName == "" {
+		o.TokenName = "the function's AWS_SESSION_TOKEN"
+	}
+	if o.NoToken == "" {
+		o.NoToken = "neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
+	}
+	if o.PathPrefix == "" {
+		o.PathPrefix = AgentPrefix
+	}
+	return o
+}
+
+// NewHTTPServerWith is NewHTTPServer with o's connection bound.
+func NewHTTPServerWith(h http.Handler, logger *slog.Logger, o Options) *http.Server {
+	srv := NewHTTPServer(h, logger)
+	if o.Conns != nil {
+		o.Conns.install(srv)
+	}
+	return srv
+}
