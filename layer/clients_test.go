@@ -128,7 +128,8 @@ func TestLayerCarriesTheClients(t *testing.T) {
 		out := makeDryRun(t, "dist/kinko-layer-"+arch+".zip", nil)
 		var got []string
 		for line := range strings.Lines(out) {
-			if !strings.Contains(line, "mkzip -o dist/kinko-layer-"+arch+".zip") {
+			// mkzip's flags (the compressor) come before -o.
+			if !strings.Contains(line, "mkzip ") || !strings.Contains(line, " -o dist/kinko-layer-"+arch+".zip") {
 				continue
 			}
 			for _, arg := range strings.Fields(line) {
