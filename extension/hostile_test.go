@@ -193,20 +193,31 @@ func hostileCases(x *extension) []hostileCase {
 		{"X-Forwarded-For empty", rawGET(secret, tok, "X-Forwarded-For: \r\n"), 400, "InvalidRequest", true, 0},
 		{"x-forwarded-for in lower case", rawGET(secret, tok, "x-forwarded-for: 127.0.0.1\r\n"), 400, "InvalidRequest", true, 0},
 		{"X-Forwarded-For without the token", rawGET(secret, "X-Forwarded-For: 10.0.0.1\r\n"), 400, "InvalidRequest", true, 0},
-		{"path with ..", rawGET("/secretsmanager/../secretsmanager/get?secretId=hostile", tok), 404, "NotFound", true, 0},
-		{"path with encoded ..", rawGET("/secretsmanager/%2e%2e/secretsmanager/get?secretId=hostile", tok), 404, "NotFound", true, 0},
+		// Under /secretsmanager/ a path is AWS Cloud Extensions' path route: an unclean one is a bad
+		// secret id (400), and the path route takes no secretId (400); neither reaches AWS.
+		{"path with ..", rawGET("/secretsmanager/../secretsmanager/get?secretId=hostile", tok), 400, "InvalidRequest", true, 0},
+		{"path with encoded ..", rawGET("/secretsmanager/%2e%2e/secretsmanager/get?secretId=hostile", tok), 400, "InvalidRequest", true, 0},
 		{"path with //", rawGET("//secretsmanager/get?secretId=hostile", tok), 404, "NotFound", true, 0},
-		{"path with /./", rawGET("/secretsmanager/./get?secretId=hostile", tok), 404, "NotFound", true, 0},
+		{"path with /./", rawGET("/secretsmanager/./get?secretId=hostile", tok), 400, "InvalidRequest", true, 0},
 		{"path with an encoded slash", rawGET("/secretsmanager%2Fget?secretId=hostile", tok), 404, "NotFound", true, 0},
 		// AWS's Parameter Store documentation builds its URLs with this slash (CONTRACT.md section 3).
 		{"path with a trailing slash", rawGET("/secretsmanager/get/?secretId=hostile", tok), 200, "", true, 1},
-		{"path with two trailing slashes", rawGET("/secretsmanager/get//?secretId=hostile", tok), 404, "NotFound", true, 0},
+		{"path with two trailing slashes", rawGET("/secretsmanager/get//?secretId=hostile", tok), 400, "InvalidRequest", true, 0},
+		{"path route", rawGET("/secretsmanager/hostile", tok), 200, "", true, 1},
+		{"path route with ..", rawGET("/secretsmanager/x/../hostile", tok), 400, "InvalidRequest", true, 0},
+		{"path route with //", rawGET("/secretsmanager/hos//tile", tok), 400, "InvalidRequest", true, 0},
+		{"path route with a trailing slash", rawGET("/secretsmanager/hostile/", tok), 400, "InvalidRequest", true, 0},
+		{"path route with LF", rawGET("/secretsmanager/hos%0Atile", tok), 400, "InvalidRequest", true, 0},
+		{"path route, id of 2049 bytes", rawGET("/secretsmanager/"+long, tok), 400, "InvalidRequest", true, 0},
+		{"path route without the token", rawGET("/secretsmanager/hostile"), 401, "AccessDeniedException", true, 0},
+		{"roleArn malformed", id("hostile&roleArn=arn:aws:iam::1:role/x"), 400, "InvalidRequest", true, 0},
+		{"roleArn in another case", id("hostile&rolearn=arn:aws:iam::210987654321:role/x"), 400, "InvalidRequest", true, 0},
 		{"agent path with //", rawGET("/v1/hos//tile", tok), 404, "NotFound", true, 0},
 		{"agent path with ..", rawGET("/v1/x/../hostile", tok), 404, "NotFound", true, 0},
 		{"agent path without an id", rawGET("/v1/", tok), 400, "InvalidRequest", true, 0},
 		{"ping with a trailing slash", rawGET("/ping/"), 404, "NotFound", true, 0},
 		{"path in upper case", rawGET("/SECRETSMANAGER/GET?secretId=hostile", tok), 404, "NotFound", true, 0},
-		{"path with a ;parameter", rawGET("/secretsmanager/get;x=1?secretId=hostile", tok), 404, "NotFound", true, 0},
+		{"path with a ;parameter", rawGET("/secretsmanager/get;x=1?secretId=hostile", tok), 400, "InvalidRequest", true, 0},
 		{"absolute-form target", rawGET(fmt.Sprintf("http://127.0.0.1:%d%s", x.port, secret), tok), 200, "", true, 0},
 		{"OPTIONS *", rawRequest("OPTIONS", "*"), 404, "NotFound", true, 0},
 		{"CONNECT host:port", rawRequest("CONNECT", fmt.Sprintf("127.0.0.1:%d", x.port)), 404, "NotFound", true, 0},
@@ -272,7 +283,9 @@ func TestHostileInputOverLoopback(t *testing.T) {
 			if got.status == 405 && got.header.Get("Allow") != "GET" {
 				t.Errorf("405 without Allow: GET")
 			}
-			if strings.Contains(got.body, hostileValue) != (got.status == 200 && strings.Contains(tc.request, "secretId=")) {
+			// A secret request: the query route's secretId, or the path route's id.
+			secretRequest := strings.Contains(tc.request, "secretId=") || strings.HasPrefix(tc.request, "GET /secretsmanager/hostile ")
+			if strings.Contains(got.body, hostileValue) != (got.status == 200 && secretRequest) {
 				t.Errorf("secret appears in the answer: %t, want it exactly in a 200 to a secret request", strings.Contains(got.body, hostileValue))
 			}
 			t.Logf("hostile-row | %s | %d %s | %s | %d |", tc.name, got.status, got.code(), map[bool]string{true: "kinko", false: "net/http"}[got.ours()], calls)

@@ -105,6 +105,37 @@ func (c *client) resolve(r reference.Reference) (string, error) {
 	return v, nil // a number, boolean, object or array, as JSON text (as kinko answers it)
 }
 
+// resolvePath reads a path reference's parameters through kinko, one GetParametersByPath read
+// (kinko's GET /systemsmanager/parameters/getbypath: every page, one cache entry).
+func (c *client) resolvePath(r reference.Reference) ([]variable, error) {
+	a, err := c.get("/systemsmanager/parameters/getbypath?path=" + escape(r.ID) + "&withDecryption=true")
+	if err != nil {
+		return nil, err
+	}
+	if a.status != 200 {
+		return nil, a.problem()
+	}
+	notDocument := errorString("kinko's answer is not a GetParametersByPath document (" + strconv.Itoa(len(a.body)) + " bytes)")
+	list, isString, found, err := jsonfield.Field(a.body, "Parameters")
+	if err != nil || !found || isString {
+		return nil, notDocument
+	}
+	params, err := jsonfield.Elements([]byte(list))
+	if err != nil {
+		return nil, notDocument
+	}
+	vars := make([]variable, 0, len(params))
+	for _, p := range params {
+		name, nameIsString, _, err1 := jsonfield.Field([]byte(p), "Name")
+		value, valueIsString, _, err2 := jsonfield.Field([]byte(p), "Value")
+		if err1 != nil || err2 != nil || !nameIsString || !valueIsString {
+			return nil, notDocument
+		}
+		vars = append(vars, variable{parameter: name, value: value})
+	}
+	return vars, nil
+}
+
 type answer struct {
 	status      int
 	contentType string

@@ -37,6 +37,13 @@ const maxParallel = 8
 
 type execFunc func(path string, argv, env []string) error
 
+// use is one variable whose value is a reference.
+type use struct {
+	index int // into env
+	name  string
+	ref   reference.Reference
+}
+
 // run resolves the references in environ and execs args[1:] with the result. It returns only
 // when it did not exec: the exit code, after one line per problem on stderr.
 func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) int {
@@ -46,11 +53,6 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 		return exitUsage
 	}
 	env := append([]string(nil), environ...)
-	type use struct {
-		index int // into env
-		name  string
-		ref   reference.Reference
-	}
 	var uses []use
 	var problems []string
 	for i, kv := range env {
@@ -77,6 +79,10 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 			err = errorString("SnapStart would save the value in the snapshot: read it over HTTP after the restore instead of from the environment " +
 				"(KINKO_SNAPSTART_INIT_READS=allow does not apply to references: the environment is never read again after the restore)")
 		}
+		// replace is what each resolved reference's variable becomes: one entry, or a path's
+		// parameters, one variable each, in its place.
+		replace := map[int][]string{}
+		taken := names(env, uses)
 		results := map[reference.Reference]result{}
 		if err == nil {
 			unique := make([]reference.Reference, 0, len(uses))
@@ -101,11 +107,17 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 				// this line names it first.
 				msg := strings.Replace(res.err.Error(), u.ref.Request().Describe()+": ", "", 1)
 				problems = append(problems, u.name+": "+describe(u.ref)+": "+msg)
+			case u.ref.ByPath:
+				entries, probs := expand(u.name, u.ref, res.vars, taken)
+				replace[u.index], problems = entries, append(problems, probs...)
 			case strings.IndexByte(res.value, 0) >= 0:
 				problems = append(problems, u.name+": "+describe(u.ref)+": the value holds a NUL byte, which an environment variable cannot carry")
 			default:
-				env[u.index] = u.name + "=" + res.value
+				replace[u.index] = []string{u.name + "=" + res.value}
 			}
+		}
+		if len(problems) == 0 {
+			env = replaced(env, replace)
 		}
 	}
 	if len(problems) > 0 {
@@ -127,6 +139,9 @@ func run(args, environ []string, stderr io.Writer, exec execFunc, lim limits) in
 }
 
 func describe(r reference.Reference) string {
+	if r.ByPath {
+		return "the parameters under " + strconv.Quote(r.ID)
+	}
 	if r.Kind == kinko.SSM {
 		return "parameter " + strconv.Quote(r.ID)
 	}
@@ -190,8 +205,13 @@ func (c *client) resolveAll(refs []reference.Reference) []result {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if r.ByPath {
+				vars, err := c.resolvePath(r)
+				out[i] = result{vars: vars, err: err}
+				return
+			}
 			v, err := c.resolve(r)
-			out[i] = result{v, err}
+			out[i] = result{value: v, err: err}
 		})
 	}
 	wg.Wait()
@@ -200,5 +220,82 @@ func (c *client) resolveAll(refs []reference.Reference) []result {
 
 type result struct {
 	value string
+	vars  []variable // of a path reference
 	err   error
+}
+
+// variable is one parameter of a path reference: the variable it sets.
+type variable struct {
+	parameter, value string
+}
+
+// names is every variable name environ sets, except those of the path references in uses: they
+// give way to the parameters they expand into.
+func names(environ []string, uses []use) map[string]string {
+	holders := map[int]bool{}
+	for _, u := range uses {
+		if u.ref.ByPath {
+			holders[u.index] = true
+		}
+	}
+	out := make(map[string]string, len(environ))
+	for i, kv := range environ {
+		if name, _, _ := strings.Cut(kv, "="); !holders[i] {
+			out[name] = "the function's environment"
+		}
+	}
+	return out
+}
+
+// expand is the variables path reference ref (of variable holder) sets: one per parameter,
+// named after its last segment, or what is wrong (a name that is not a variable name, a name
+// already set, a NUL byte, no parameter at all), naming the parameter, never its value. taken
+// gains the names set.
+func expand(holder string, ref reference.Reference, vars []variable, taken map[string]string) ([]string, []string) {
+	var entries, problems []string
+	if len(vars) == 0 {
+		return nil, []string{holder + ": no parameter directly under " + strconv.Quote(ref.ID) +
+			" (kinko:ssm-path: reads one level, not the tree below it): check the path"}
+	}
+	for _, v := range vars {
+		name := v.parameter[strings.LastIndexByte(v.parameter, '/')+1:]
+		what := holder + ": parameter " + strconv.Quote(v.parameter) + " under " + reference.Prefix + reference.PathService + ":" + ref.ID
+		switch by, set := taken[name]; {
+		case !validName(name):
+			problems = append(problems, what+" would set "+strconv.Quote(name)+", which is not a variable name "+
+				"(letters, digits and _, not starting with a digit): rename the parameter, or read it alone with kinko:ssm:")
+		case set:
+			problems = append(problems, what+" would set "+name+", which "+by+" sets already: rename one, or drop one")
+		case strings.IndexByte(v.value, 0) >= 0:
+			problems = append(problems, what+": the value holds a NUL byte, which an environment variable cannot carry")
+		default:
+			taken[name] = holder + " (parameter " + strconv.Quote(v.parameter) + ")"
+			entries = append(entries, name+"="+v.value)
+		}
+	}
+	return entries, problems
+}
+
+// validName is a POSIX shell's variable name: letters, digits and _, not starting with a digit.
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// replaced is env with each entry at an index of replace replaced by its entries.
+func replaced(env []string, replace map[int][]string) []string {
+	out := make([]string, 0, len(env)+len(replace))
+	for i, kv := range env {
+		if r, ok := replace[i]; ok {
+			out = append(out, r...)
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

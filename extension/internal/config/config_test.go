@@ -166,11 +166,14 @@ func TestAddReferences(t *testing.T) {
 		"NOT=see kinko:ssm:/x",
 		"NOEQUALS",
 		"=kinko:ssm:/nameless",
+		"APP=kinko:ssm-path:/app/prod/", // the path read, one entry, as the wrapper asks for it
+		"APP2=kinko:ssm-path:/app/prod/",
 	}
 	got := AddReferences(list, environ)
 	want := []kinko.Request{
 		secret("prod/db"), parameter("/app/key"),
 		secret("openai"), parameter("/app/token"), parameter("/aws/reference/secretsmanager/openai"), parameter("/nameless"),
+		{Kind: kinko.SSM, ID: "/app/prod/", Decrypt: true, Path: kinko.PathChildren},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("AddReferences = %v\nwant %v", got, want)

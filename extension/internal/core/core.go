@@ -11,6 +11,9 @@
 //	k.Restore()                // the memory was restored from a snapshot
 //	k.WriteMetrics()           // whenever the lifecycle wants a metrics line
 //	k.Drain(deadline)          // stop accepting, finish, close, wait, last metrics line
+//
+// Beside the sandbox's own cache it holds one per role read with roleArn (package roles), built
+// on the role's first use, sealed, restored and drained with the rest.
 package core
 
 import (
@@ -20,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +37,7 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 	"github.com/kinko-dev/kinko/extension/internal/metrics"
+	"github.com/kinko-dev/kinko/extension/internal/roles"
 	"github.com/kinko-dev/kinko/extension/internal/sdkapi"
 	"github.com/kinko-dev/kinko/extension/internal/server"
 	"github.com/kinko-dev/kinko/extension/internal/sigv4"
@@ -69,6 +74,7 @@ type Core struct {
 	pending  *upstream.Pending
 	home     *kinko.Home
 	cache    *cache.Cache[kinko.Request, document.Value]
+	roles    *roles.Set[roleReads] // roleArn: a cache per role, built on its first use
 
 	// keep is whether values are stored: false from Seal to Restore.
 	keep   atomic.Bool
@@ -95,7 +101,22 @@ func New(cfg config.Config, d Deps) *Core {
 		home: kinko.NewHome(d.AWS.Region)}
 	c.keep.Store(true)
 	c.life, c.endLife = context.WithCancel(context.Background())
-	c.cache = cache.New[kinko.Request, document.Value](upstream.Source{Fetcher: c.pending, Home: c.home}, cache.Options[kinko.Request]{
+	c.cache = c.newCache(upstream.Source{Fetcher: c.pending, Home: c.home}, 1)
+	c.roles = roles.New(roles.Options[roleReads]{AWS: d.AWS, Getenv: c.getenvAvoidingSelf, FunctionName: d.FunctionName, Build: c.buildRole})
+	return c
+}
+
+// newCache is a cache reading through src, configured as cfg says, with 1/share of its entries
+// and bytes.
+func (c *Core) newCache(src upstream.Source, share int) *cache.Cache[kinko.Request, document.Value] {
+	cfg := c.cfg
+	part := func(n int) int {
+		if n == 0 {
+			return 0 // no cache stays no cache
+		}
+		return max(1, n/share)
+	}
+	return cache.New[kinko.Request, document.Value](src, cache.Options[kinko.Request]{
 		TTL: func(r kinko.Request) time.Duration {
 			if !c.keep.Load() {
 				return 0
@@ -112,19 +133,83 @@ func New(cfg config.Config, d Deps) *Core {
 			}
 			return cache.DefaultBudget
 		},
-		Size:         cfg.CacheSize,
-		MaxBytes:     cfg.CacheMaxBytes,
+		Size:         part(cfg.CacheSize),
+		MaxBytes:     part(cfg.CacheMaxBytes),
 		RefreshAhead: cfg.RefreshAhead,
 		StaleIfError: cfg.StaleIfError,
 		MaxWait:      cfg.MaxWait,
 		Observer:     c.counters,
-		Logger:       d.Logger,
+		Logger:       c.d.Logger,
 
 		// One sandbox's keys fail together (one account, one network path): they share a pace,
 		// and a throttled key waits longer (cache.Pacer; SCALE.md's storm and brownout).
 		Pacer: cache.NewPacer[kinko.Request](cache.PacerOptions{}),
 	})
-	return c
+}
+
+// upstreamOptions configure the AWS clients, the sandbox's own and each role's, with endpoints
+// (awsconfig.EndpointsAvoiding: never kinko itself).
+func (c *Core) upstreamOptions(endpoints map[kinko.Kind]string, logger *slog.Logger) upstream.Options {
+	return upstream.Options{
+		MaxConnections: c.cfg.MaxConnections,
+		Timeout:        c.cfg.Timeout,
+		Endpoints:      endpoints,
+		Observer:       c.counters,
+		Logger:         logger,
+	}
+}
+
+// getenvAvoidingSelf is the environment with every endpoint URL that points at kinko's own
+// listeners unset, for STS's endpoint (roles): the function's AWS_ENDPOINT_URL may be kinko.
+// Read only once serving (after Serve set c.own).
+func (c *Core) getenvAvoidingSelf(name string) string {
+	v := c.d.Getenv(name)
+	if strings.HasPrefix(name, "AWS_ENDPOINT_URL") && v != "" && awsconfig.PointsAt(v, c.own, net.InterfaceAddrs) {
+		return ""
+	}
+	return v
+}
+
+// roleReads is one role's cache and the AWS clients behind it (roleArn).
+type roleReads struct {
+	cache *cache.Cache[kinko.Request, document.Value]
+	up    *upstream.Client
+}
+
+func (r roleReads) Close() {
+	r.cache.Close()
+	r.up.DropConnections()
+}
+
+// buildRole is the cache of role, read with cfg (the role's credentials): its own cache and
+// clients, so nothing it reads answers another identity. The roles share one more cache's
+// budget (a 1/roles.DefaultMax share each), so kinko holds at most twice KINKO_CACHE_MAX_BYTES
+// however many roles are read. Its home account is the role's: an ARN there aliases its bare
+// name. Building it makes no call.
+func (c *Core) buildRole(role roles.Role, cfg aws.Config) roleReads {
+	home := kinko.NewHome(cfg.Region)
+	home.SetAccount(role.Account)
+	endpoints, _ := awsconfig.EndpointsAvoiding(c.d.Getenv, c.own) // Warm logged what it skips
+	up := upstream.New(cfg, c.upstreamOptions(endpoints, c.d.Logger.With("role", role.ARN)))
+	return roleReads{cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, roles.DefaultMax), up: up}
+}
+
+// roleCaches is the Set as the server reads it: admitted first in a sealed core, as the
+// sandbox's own cache is.
+type roleCaches struct {
+	set   *roles.Set[roleReads]
+	admit func() error
+}
+
+func (r roleCaches) For(arn string) (server.Cache, func(), error) {
+	c, release, err := r.set.For(arn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.admit != nil {
+		return admitted{Cache: c.cache, admit: r.admit}, release, nil
+	}
+	return c.cache, release, nil
 }
 
 // SetAccount is the function's AWS account, once the lifecycle knows it: from then on an ARN in
@@ -146,6 +231,7 @@ func (c *Core) Seal(admit func() error) {
 // the prefetch runs again, in the background.
 func (c *Core) Restore() {
 	c.cache.Forget()
+	c.roles.Reset() // their values, sessions and connections alike
 	// The credentials in memory may have expired while the snapshot waited, and its
 	// connections to AWS are dead.
 	awsconfig.InvalidateCredentials(c.d.AWS)
@@ -163,9 +249,11 @@ func (c *Core) Serve(listeners []net.Listener) {
 	if c.admit != nil {
 		reads = admitted{Cache: c.cache, admit: c.admit}
 	}
-	h := server.NewHandlerWith(reads, c.cfg.Token, c.d.Logger, c.d.HTTP)
+	o := c.d.HTTP
+	o.Roles = roleCaches{set: c.roles, admit: c.admit}
+	h := server.NewHandlerWith(reads, c.cfg.Token, c.d.Logger, o)
 	h.HandleSDK(sdkapi.Lazy(func() http.Handler { return c.sdk(reads) }))
-	c.srv = server.NewHTTPServerWith(h, c.d.Logger, c.d.HTTP)
+	c.srv = server.NewHTTPServerWith(h, c.d.Logger, o)
 	for _, l := range listeners {
 		c.own = append(c.own, l.Addr())
 	}
@@ -208,13 +296,7 @@ func (c *Core) Warm(ctx context.Context, attrs ...any) {
 		c.d.Logger.Info(v+" points at kinko itself: it is the function's (its SDK reads through kinko); kinko's own calls go to "+
 			"AWS_ENDPOINT_URL if that is not kinko too, else to AWS", "variable", v)
 	}
-	c.pending.Resolve(upstream.New(c.d.AWS, upstream.Options{
-		MaxConnections: c.cfg.MaxConnections,
-		Timeout:        c.cfg.Timeout,
-		Endpoints:      endpoints,
-		Observer:       c.counters,
-		Logger:         c.d.Logger,
-	}))
+	c.pending.Resolve(upstream.New(c.d.AWS, c.upstreamOptions(endpoints, c.d.Logger)))
 	prefetchStart := time.Now()
 	prefetched, failed := 0, 0
 	// Sealed, a value fetched now would be in the snapshot: Restore prefetches instead.
@@ -287,6 +369,7 @@ func (c *Core) Drain(deadline time.Time) {
 		if err := c.srv.Shutdown(ctx); err != nil {
 			c.d.Logger.Warn("requests still in flight at the deadline; closing them", "error", err)
 			c.cache.Close() // cancels their upstream calls: each answers 503 ExtensionShuttingDown
+			c.roles.Close()
 			grace, cancelGrace := context.WithTimeout(context.Background(), drainGrace)
 			if c.srv.Shutdown(grace) != nil {
 				_ = c.srv.Close()
@@ -296,6 +379,7 @@ func (c *Core) Drain(deadline time.Time) {
 	}
 	c.endLife()
 	c.cache.Close()
+	c.roles.Close()
 	c.mu.Lock()
 	c.drained = true
 	c.mu.Unlock()

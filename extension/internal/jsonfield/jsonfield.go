@@ -64,6 +64,7 @@ func Field(doc []byte, k string) (value string, isString, found bool, err error)
 
 var (
 	errNotObject = errors.New("not a JSON object")
+	errNotArray  = errors.New("not a JSON array")
 	errSyntax    = errors.New("not valid JSON")
 )
 

@@ -38,6 +38,7 @@ const (
 	// The SDK endpoint's own refusals (package sdkapi).
 	Forbidden    // signed, but not in a way kinko accepts: other credentials, a bad or replayed signature
 	LoopDetected // the request came through a kinko: serving it could call kinko again, forever
+	TooManyRoles // every role kinko holds a cache for (roleArn) is in use: a new one must wait
 )
 
 var codeNames = [...]string{
@@ -61,6 +62,7 @@ var codeNames = [...]string{
 	SnapStartInit:          "SnapStartInitRead",
 	Forbidden:              "InvalidSignatureException",
 	LoopDetected:           "LoopDetectedException",
+	TooManyRoles:           "TooManyRoles",
 }
 
 // String is the error type a caller sees for an Error of this code that AWS did not answer.

@@ -66,6 +66,9 @@ func TestNormalize(t *testing.T) {
 		{Request{Kind: SecretsManager, ID: "a", Decrypt: true}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
 		{Request{Kind: SSM, ID: "/p"}, Request{Kind: SSM, ID: "/p"}},
 		{Request{Kind: SSM, ID: "/p", Decrypt: true}, Request{Kind: SSM, ID: "/p", Decrypt: true}},
+		{Request{Kind: SSM, ID: "/p/", Path: PathRecursive}, Request{Kind: SSM, ID: "/p/", Path: PathRecursive}},
+		{Request{Kind: SSM, ID: "/p/", Path: PathChildren, Stage: "x"}, Request{Kind: SSM, ID: "/p/", Path: PathChildren}},
+		{Request{Kind: SecretsManager, ID: "a", Path: PathRecursive}, Request{Kind: SecretsManager, ID: "a", Stage: CurrentStage}},
 	} {
 		if got := tc.in.Normalize(); got != tc.want || got.Normalize() != got {
 			t.Errorf("%+v.Normalize() = %+v, want %+v (and stable)", tc.in, got, tc.want)
@@ -84,11 +87,13 @@ func TestRequestLogsReadably(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	for r, want := range map[Request]string{
-		{Kind: SecretsManager, ID: "prod/db", Stage: CurrentStage}:  `secret "prod/db"`,
-		{Kind: SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}:  `secret "prod/db" stage "AWSPENDING"`,
-		{Kind: SecretsManager, ID: "prod/db", VersionID: "v-1"}:     `secret "prod/db" version "v-1"`,
-		{Kind: SSM, ID: "/app/flag", VersionID: "3", Decrypt: true}: `parameter "/app/flag" version 3`,
-		{Kind: SSM, ID: "/app/flag", Stage: "prod"}:                 `parameter "/app/flag" label "prod"`,
+		{Kind: SecretsManager, ID: "prod/db", Stage: CurrentStage}:       `secret "prod/db"`,
+		{Kind: SecretsManager, ID: "prod/db", Stage: "AWSPENDING"}:       `secret "prod/db" stage "AWSPENDING"`,
+		{Kind: SecretsManager, ID: "prod/db", VersionID: "v-1"}:          `secret "prod/db" version "v-1"`,
+		{Kind: SSM, ID: "/app/flag", VersionID: "3", Decrypt: true}:      `parameter "/app/flag" version 3`,
+		{Kind: SSM, ID: "/app/flag", Stage: "prod"}:                      `parameter "/app/flag" label "prod"`,
+		{Kind: SSM, ID: "/app/prod/", Path: PathChildren, Decrypt: true}: `parameters under "/app/prod/"`,
+		{Kind: SSM, ID: "/app", Path: PathRecursive}:                     `parameters under "/app" (recursive)`,
 	} {
 		if got := r.Describe(); got != want {
 			t.Errorf("%+v: %s, want %s", r, got, want)

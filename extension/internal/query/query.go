@@ -15,8 +15,8 @@ import (
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
 )
 
-// MaxParams is the most parameters an endpoint takes.
-const MaxParams = 6
+// MaxParams is the most parameters an endpoint takes (the parameter route: six, and roleArn).
+const MaxParams = 7
 
 // MaxQueryParams bounds the parameters of one query string, known or not: real code sends a
 // handful, and every name is checked against the endpoint's and logged once if unknown, so a

@@ -3,6 +3,8 @@
 //
 //	kinko:secretsmanager:<name or ARN>[#<top-level JSON key>]
 //	kinko:ssm:<parameter name or ARN>            (SecureString decrypted)
+//	kinko:ssm-path:<path>                        (every parameter directly under it, decrypted:
+//	                                              one variable each, named after its last segment)
 //
 // It imports only strings, strconv, unicode/utf8 and package kinko (as small), so the wrapper
 // that links it stays small and starts fast; kinko applies the same grammar, so what one
@@ -26,12 +28,20 @@ type Reference struct {
 	ID      string // secret name or ARN; parameter name or ARN (with :version or :label)
 	JSONKey string // top-level key of a JSON secret; empty for the whole SecretString
 	HasKey  bool   // the reference had #KEY
+	ByPath  bool   // kinko:ssm-path: ID is a path, and the reference names every parameter directly under it
 }
+
+// PathService is the service name of a path reference, kinko:ssm-path:/app/prod/.
+const PathService = "ssm-path"
 
 // Request is what r reads, normalised: a secret at AWSCURRENT (its #KEY is read from the whole
 // secret), a parameter decrypted.
 func (r Reference) Request() kinko.Request {
-	return kinko.Request{Kind: r.Kind, ID: r.ID, Decrypt: r.Kind == kinko.SSM}.Normalize()
+	q := kinko.Request{Kind: r.Kind, ID: r.ID, Decrypt: r.Kind == kinko.SSM}
+	if r.ByPath {
+		q.Path = kinko.PathChildren
+	}
+	return q.Normalize()
 }
 
 // Error says what is wrong with a reference and how to write it. It quotes the reference,
@@ -40,7 +50,7 @@ type Error struct{ Problem string }
 
 func (e *Error) Error() string { return "malformed reference: " + e.Problem }
 
-const forms = "write kinko:secretsmanager:NAME-or-ARN[#JSON-KEY] or kinko:ssm:NAME-or-ARN"
+const forms = "write kinko:secretsmanager:NAME-or-ARN[#JSON-KEY], kinko:ssm:NAME-or-ARN or kinko:ssm-path:/PATH/"
 
 // Is reports whether value is meant as a reference: it starts with Prefix. Such a value
 // either parses or is an error; it is never passed on as it is.
@@ -58,6 +68,9 @@ func Parse(value string) (Reference, error) {
 	}
 	var r Reference
 	kind, _ := kinko.ParseKind(service)
+	if service == PathService {
+		kind, r.ByPath = kinko.SSM, true
+	}
 	switch kind {
 	case kinko.SecretsManager:
 		r.Kind = kind
@@ -67,10 +80,15 @@ func Parse(value string) (Reference, error) {
 		if strings.Contains(id, "#") {
 			return Reference{}, &Error{"a parameter reference takes no #KEY (JSON keys are for kinko:secretsmanager: references)"}
 		}
+		if r.ByPath && id != "" && (id[0] != '/' || strings.HasPrefix(id, "arn:")) {
+			return Reference{}, &Error{"the path " + quote(id) + " does not start with /: a path reference names a parameter hierarchy, kinko:ssm-path:/app/prod/"}
+		}
 	default:
 		switch strings.ToLower(service) {
-		case "secretsmanager", "ssm":
+		case "secretsmanager", "ssm", PathService:
 			return Reference{}, &Error{"service " + quote(service) + " must be written in lower case: " + strings.ToLower(service)}
+		case "ssm_path", "ssmpath", "ssm-paths", "ssm-bypath", "path":
+			return Reference{}, &Error{"unknown service " + quote(service) + "; did you mean ssm-path? " + forms}
 		case "secretmanager", "secrets-manager", "secretsmgr", "sm":
 			return Reference{}, &Error{"unknown service " + quote(service) + "; did you mean secretsmanager? " + forms}
 		case "parameterstore", "parameter-store", "systemsmanager", "param", "parameter":
@@ -100,6 +118,9 @@ func (r Reference) String() string {
 		}
 		return s
 	case kinko.SSM:
+		if r.ByPath {
+			return Prefix + PathService + ":" + r.ID
+		}
 		return Prefix + r.Kind.String() + ":" + r.ID
 	}
 	return Prefix + "?"

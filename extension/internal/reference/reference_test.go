@@ -14,17 +14,20 @@ func TestParseGood(t *testing.T) {
 		want Reference
 	}{
 		{"kinko:secretsmanager:OPENAI_API_KEY", Reference{Kind: kinko.SecretsManager, ID: "OPENAI_API_KEY"}},
-		{"kinko:secretsmanager:prod/db#password", Reference{kinko.SecretsManager, "prod/db", "password", true}},
-		{"kinko:secretsmanager:" + arn + "#user", Reference{kinko.SecretsManager, arn, "user", true}},
+		{"kinko:secretsmanager:prod/db#password", Reference{kinko.SecretsManager, "prod/db", "password", true, false}},
+		{"kinko:secretsmanager:" + arn + "#user", Reference{kinko.SecretsManager, arn, "user", true, false}},
 		{"kinko:secretsmanager:a+b=c.d@e-f_g", Reference{Kind: kinko.SecretsManager, ID: "a+b=c.d@e-f_g"}},
 		// The key is everything after the first '#' (names never hold one); keys may be any text.
-		{"kinko:secretsmanager:s#a#b", Reference{kinko.SecretsManager, "s", "a#b", true}},
-		{"kinko:secretsmanager:s#キー with space", Reference{kinko.SecretsManager, "s", "キー with space", true}},
+		{"kinko:secretsmanager:s#a#b", Reference{kinko.SecretsManager, "s", "a#b", true, false}},
+		{"kinko:secretsmanager:s#キー with space", Reference{kinko.SecretsManager, "s", "キー with space", true, false}},
 		{"kinko:ssm:/app/db/password", Reference{Kind: kinko.SSM, ID: "/app/db/password"}},
 		{"kinko:ssm:/app/key:3", Reference{Kind: kinko.SSM, ID: "/app/key:3"}},
 		{"kinko:ssm:arn:aws:ssm:us-east-1:123456789012:parameter/app/key", Reference{Kind: kinko.SSM, ID: "arn:aws:ssm:us-east-1:123456789012:parameter/app/key"}},
 		{"kinko:ssm:/aws/reference/secretsmanager/prod/db", Reference{Kind: kinko.SSM, ID: "/aws/reference/secretsmanager/prod/db"}},
 		{"kinko:ssm:" + strings.Repeat("a", kinko.MaxIDBytes), Reference{Kind: kinko.SSM, ID: strings.Repeat("a", kinko.MaxIDBytes)}},
+		{"kinko:ssm-path:/app/prod/", Reference{Kind: kinko.SSM, ID: "/app/prod/", ByPath: true}},
+		{"kinko:ssm-path:/app/prod", Reference{Kind: kinko.SSM, ID: "/app/prod", ByPath: true}},
+		{"kinko:ssm-path:/", Reference{Kind: kinko.SSM, ID: "/", ByPath: true}},
 	} {
 		if !Is(tc.in) {
 			t.Errorf("Is(%q) = false", tc.in)
@@ -46,6 +49,13 @@ func TestParseBad(t *testing.T) {
 		{"kinko:secretsmanager", "no service"},
 		{"kinko:secretsmanager:", "empty secret name"},
 		{"kinko:ssm:", "empty parameter name"},
+		{"kinko:ssm-path:", "empty parameter name"},
+		{"kinko:ssm-path:app/prod", "does not start with /"},
+		{"kinko:ssm-path:arn:aws:ssm:us-east-1:123456789012:parameter/app", "does not start with /"},
+		{"kinko:ssm-path:/app#k", "takes no #KEY"},
+		{"kinko:ssm-path:/app prod/", "whitespace at offset 4"},
+		{"kinko:SSM-PATH:/app/", "must be written in lower case: ssm-path"},
+		{"kinko:ssm_path:/app/", "did you mean ssm-path?"},
 		{"kinko:secretsmanager:#key", "empty secret name"},
 		{"kinko:secretsmanager:s#", "empty JSON key"},
 		{"kinko:ssm:/p#key", "takes no #KEY"},
@@ -105,6 +115,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"kinko:secretsmanager:s#k", "kinko:ssm:/p:1", "kinko:", "kinko:ssm:/p#k", "kinko:secretsmanager:s#",
 		"kinko:SSM:x", "kinko:secretsmanager:\x00", "kinko:secretsmanager:a#\xff\xfe", "kinko:ssm:é",
+		"kinko:ssm-path:/app/prod/", "kinko:ssm-path:app", "kinko:ssm-path:/a#k", "kinko:ssm-path:",
 	} {
 		f.Add(s)
 	}
@@ -121,6 +132,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if !Is(in) || r.String() != in {
 			t.Fatalf("Parse(%q) = %+v, which writes back as %q", in, r, r.String())
+		}
+		if r.ByPath && (r.Kind != kinko.SSM || r.ID[0] != '/' || r.HasKey) {
+			t.Fatalf("Parse(%q) accepted a path reference %+v that is not a parameter path", in, r)
 		}
 		if r.ID == "" || len(r.ID) > kinko.MaxIDBytes || len(r.JSONKey) > kinko.MaxIDBytes || (r.HasKey && r.JSONKey == "") {
 			t.Fatalf("Parse(%q) accepted out-of-bounds parts %+v", in, r)

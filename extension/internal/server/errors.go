@@ -33,6 +33,7 @@ var statuses = [...]int{
 	kinko.SnapStartInit:          http.StatusServiceUnavailable,
 	kinko.Forbidden:              http.StatusForbidden,
 	kinko.LoopDetected:           http.StatusLoopDetected, // 508, as AWS Cloud Extensions' LoopDetectedException
+	kinko.TooManyRoles:           http.StatusTooManyRequests,
 }
 
 // statusOf is the HTTP status kinko answers e with.

@@ -38,6 +38,7 @@ func TestErrorStatuses(t *testing.T) {
 		{"snapstart", &kinko.Error{Code: kinko.SnapStartInit, Message: "s"}, 503, "SnapStartInitRead", "s"},
 		{"forbidden", &kinko.Error{Code: kinko.Forbidden, Message: "f"}, 403, "InvalidSignatureException", "f"},
 		{"loop", &kinko.Error{Code: kinko.LoopDetected, Message: "l"}, 508, "LoopDetectedException", "l"},
+		{"too many roles", &kinko.Error{Code: kinko.TooManyRoles, Message: "r"}, 429, "TooManyRoles", "r"},
 		{"internal", &kinko.Error{Code: kinko.Internal, Message: "odd"}, 500, "InternalFailure", "odd"},
 		{"wrapped", fmt.Errorf("load: %w", &kinko.Error{Code: kinko.Timeout, Message: "late"}), 504, "UpstreamTimeout", "late"},
 		{"cache gave up", &cache.GaveUpError{Waited: 4 * time.Second}, 504, "UpstreamTimeout", "within 4s (SSM_PARAMETER_STORE_TIMEOUT_MILLIS)"},
@@ -65,7 +66,7 @@ func TestErrorStatuses(t *testing.T) {
 	if e, ok := failure(ssm, &cache.GaveUpError{Waited: time.Second}); !ok || e.Code != kinko.Timeout || !errors.As(e, new(*cache.GaveUpError)) {
 		t.Errorf("gave up: %v %t, want a timeout keeping the cache's error as its cause", e, ok)
 	}
-	for c := kinko.Internal; c <= kinko.LoopDetected; c++ {
+	for c := kinko.Internal; c <= kinko.TooManyRoles; c++ {
 		if statusOf(&kinko.Error{Code: c}) == 0 || int(c) >= len(statuses) || statuses[c] == 0 {
 			t.Errorf("%v has no status", c)
 		}

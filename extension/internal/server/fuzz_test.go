@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -90,12 +91,13 @@ func FuzzHandler(f *testing.F) {
 		if err != nil {
 			return // net/http answers 400 itself; the handler never sees it
 		}
-		fc := &fuzzCache{}
+		fc, roles := &fuzzCache{}, &fuzzRoles{}
 		var logs bytes.Buffer
-		h := NewHandler(fc, fuzzToken, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		h := NewHandlerWith(fc, fuzzToken, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Options{Roles: roles})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		checkAnswer(t, req, rec, fc, logs.String())
+		checkRoles(t, req, fc, roles)
 	})
 }
 
@@ -165,10 +167,54 @@ func checkAnswer(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder
 	if len(fc.ids) > 0 && strings.HasPrefix(req.URL.Path, AgentPrefix) && fc.ids[0] != strings.TrimPrefix(req.URL.Path, AgentPrefix) {
 		t.Fatal("the agent path's id is not the rest of the decoded path")
 	}
+	// The path route's id is the rest of the decoded path, unless the path is the query
+	// route's (/secretsmanager/get, in any spelling ServeMux decodes to it).
+	if p := req.URL.Path; len(fc.ids) > 0 && strings.HasPrefix(p, SecretPrefix) && p != "/secretsmanager/get" && p != "/secretsmanager/get/" &&
+		fc.ids[0] != strings.TrimPrefix(p, SecretPrefix) {
+		t.Fatal("the path route's id is not the rest of the decoded path")
+	}
 	for _, id := range fc.ids {
 		if err := kinko.CheckID(id); err != nil {
 			t.Fatalf("an invalid id reached the cache: %v", err)
 		}
+	}
+}
+
+// fuzzRoles answers every role with a cache of its own, recording what reached it.
+type fuzzRoles struct {
+	mu    sync.Mutex
+	arns  []string
+	cache fuzzCache
+}
+
+func (f *fuzzRoles) For(arn string) (Cache, func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.arns = append(f.arns, arn)
+	return &f.cache, func() {}, nil
+}
+
+// checkRoles holds roleArn's promise: a request naming it is read through that role's cache
+// only, never the sandbox's, and a request without it never reaches a role.
+func checkRoles(t *testing.T, req *http.Request, own *fuzzCache, roles *fuzzRoles) {
+	t.Helper()
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	named := err == nil && q.Has(roleArn)
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	roles.mu.Lock()
+	defer roles.mu.Unlock()
+	roles.cache.mu.Lock()
+	defer roles.cache.mu.Unlock()
+	switch {
+	case named && len(own.ids) > 0:
+		t.Fatal("a request naming roleArn reached the sandbox's own cache")
+	case !named && (len(roles.arns) > 0 || len(roles.cache.ids) > 0):
+		t.Fatal("a request without roleArn reached a role's cache")
+	case len(roles.arns) > 0 && (len(q[roleArn]) != 1 || roles.arns[0] != q.Get(roleArn) || roles.arns[0] == ""):
+		t.Fatal("a role was asked for by another ARN than the one roleArn gave")
+	case len(roles.cache.ids) > 0 && !authorized(req):
+		t.Fatal("an unauthorized request reached a role's cache")
 	}
 }
 

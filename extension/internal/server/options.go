@@ -22,6 +22,9 @@ type Options struct {
 	// Gate refuses a remote address for a while after repeated failed token checks
 	// (NewThrottle); nil: none.
 	Gate TokenGate
+	// Roles serves roleArn (a cache per role, package roles); nil: a request naming roleArn is
+	// refused with a 400, never read with the sandbox's own role.
+	Roles Roles
 }
 
 func (o Options) withDefaults() Options {

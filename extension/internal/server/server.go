@@ -33,6 +33,14 @@ const MaxHeaderBytes = 16 << 10
 // AgentPrefix is AWS Secrets Manager Agent's path style: GET /v1/<secret id>.
 const AgentPrefix = "/v1/"
 
+// SecretPrefix is AWS Cloud Extensions' path route: GET /secretsmanager/<secret id>. Its
+// /secretsmanager/get is the query route, so a secret named get is read through that.
+const SecretPrefix = "/secretsmanager/"
+
+// ByPathRoute reads every parameter under an SSM path (GetParametersByPath, all pages, one
+// answer): a kinko extra, which kinko-exec's kinko:ssm-path: references read through.
+const ByPathRoute = "/systemsmanager/parameters/getbypath"
+
 // maxUnknownNames bounds the unknown query parameter names remembered for logging once each,
 // so a caller sending endless new names cannot grow kinko's memory or its log.
 const maxUnknownNames = 64
@@ -41,12 +49,17 @@ const maxUnknownNames = 64
 // withDecryption=true to /secretsmanager/get, and AWS's extension answers it), except one of
 // these in another case: ignoring versionstage would silently answer another version.
 var (
-	secretParams    = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
-	parameterParams = []string{"name", "withDecryption", "version", "label", "refreshNow", "jsonKey"}
-	// The agent's path style takes the id from the path; secretId is named so that giving it
-	// too is an error rather than a second id quietly ignored.
-	agentParams = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey"}
+	secretParams    = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey", roleArn}
+	parameterParams = []string{"name", "withDecryption", "version", "label", "refreshNow", "jsonKey", roleArn}
+	// The path routes take the id from the path; secretId is named so that giving it too is an
+	// error rather than a second id quietly ignored.
+	pathParams   = []string{"secretId", "versionId", "versionStage", "refreshNow", "jsonKey", roleArn}
+	byPathParams = []string{"path", "withDecryption", "recursive", "refreshNow", roleArn}
 )
+
+// roleArn reads with another role's credentials (CONTRACT.md section 3): through that role's
+// own cache (Roles), never the sandbox's, so a value read under one identity never answers another.
+const roleArn = "roleArn"
 
 // Cache is what the server reads through.
 type Cache interface {
@@ -55,6 +68,13 @@ type Cache interface {
 	// Recount tells the cache that r's value grew (its jsonKey index was built), so its byte
 	// budget counts what it holds.
 	Recount(r kinko.Request)
+}
+
+// Roles gives the caches that read with a role's credentials (roleArn): one per role.
+type Roles interface {
+	// For returns the cache of the role roleArn names, and release, to call once the read is
+	// done. Its error is a *kinko.Error saying what is wrong (a malformed ARN, every role in use).
+	For(roleArn string) (c Cache, release func(), err error)
 }
 
 // Handler answers kinko's HTTP API.
@@ -109,9 +129,19 @@ func NewHandlerWith(c Cache, token string, logger *slog.Logger, o Options) *Hand
 	for _, p := range []string{"/systemsmanager/parameters/get", "/systemsmanager/parameters/get/{$}"} {
 		route(p, h.parameterRoute)
 	}
-	route(h.opts.PathPrefix+"{id...}", h.guard(h.agentSecret))
-	// Without this, ServeMux would redirect /v1 to /v1/; a local API has no reason to.
-	mux.HandleFunc(strings.TrimSuffix(h.opts.PathPrefix, "/"), h.notFound)
+	route(ByPathRoute, h.guard(h.parametersByPath))
+	route(h.opts.PathPrefix+"{id...}", h.guard(h.pathSecret(h.opts.PathPrefix)))
+	prefixes := []string{h.opts.PathPrefix}
+	if h.opts.PathPrefix != SecretPrefix {
+		// The path route takes every method, so that /secretsmanager/get's patterns (above), each
+		// more specific in path, stay the query route's; it answers GET only.
+		mux.HandleFunc(SecretPrefix+"{id...}", getOnly(h.guard(h.pathSecret(SecretPrefix))))
+		prefixes = append(prefixes, SecretPrefix)
+	}
+	// Without these, ServeMux would redirect /v1 to /v1/; a local API has no reason to.
+	for _, prefix := range prefixes {
+		mux.HandleFunc(strings.TrimSuffix(prefix, "/"), h.notFound)
+	}
 	mux.HandleFunc("/", h.notFound)
 	h.mux = mux
 	return h
@@ -169,6 +199,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r)
 		return
 	case p != path.Clean(p) && !h.slashRoute(p):
+		if strings.HasPrefix(p, SecretPrefix) && r.Method == http.MethodGet {
+			// The path route's id: a request the caller meant, refused as a bad id is.
+			h.guard(badSecretPath)(w, r)
+			return
+		}
 		h.notClean(w, r)
 		return
 	}
@@ -179,7 +214,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) slashRoute(p string) bool {
 	switch p {
 	case "/secretsmanager/get/", "/systemsmanager/parameters/get/", h.opts.PathPrefix,
-		"/secretsmanager/", "/parameterstore/": // the SDK endpoint's base paths (HandleSDK)
+		SecretPrefix, "/parameterstore/": // the path route's bare prefix, also the SDK endpoint's base paths (HandleSDK)
 		return true
 	}
 	return false
@@ -288,28 +323,39 @@ func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
 	h.secretVersion(w, r, q, id, err)
 }
 
-// agentSecret answers AWS Secrets Manager Agent's GET /v1/<secret id>: the id is the rest of
-// the path, slashes included, percent-decoded (ServeMux decodes the wildcard).
-func (h *Handler) agentSecret(w http.ResponseWriter, r *http.Request) {
-	q, err := h.readQuery(r, agentParams)
-	if err != nil {
-		fail(w, kinko.BadRequest, err.Error())
-		return
+// pathSecret answers a path route, prefix<secret id> (AWS Secrets Manager Agent's GET /v1/<id>,
+// AWS Cloud Extensions' GET /secretsmanager/<id>): the id is the rest of the path, slashes
+// included, percent-decoded (ServeMux decodes the wildcard), and the request is the query
+// route's.
+func (h *Handler) pathSecret(prefix string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := h.readQuery(r, pathParams)
+		if err != nil {
+			fail(w, kinko.BadRequest, err.Error())
+			return
+		}
+		if _, given := q.Get("secretId"); given {
+			fail(w, kinko.BadRequest,
+				"secretId is not taken by "+prefix+"<secret id>: the id is the rest of the path; drop one of the two")
+			return
+		}
+		id := r.PathValue("id")
+		switch err := kinko.CheckID(id); {
+		case id == "":
+			h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+prefix+"NAME-or-ARN"))
+		case err != nil:
+			h.secretVersion(w, r, q, "", fmt.Errorf("the secret id %w", err))
+		default:
+			h.secretVersion(w, r, q, id, nil)
+		}
 	}
-	if _, given := q.Get("secretId"); given {
-		fail(w, kinko.BadRequest,
-			"secretId is not taken by "+h.opts.PathPrefix+"<secret id>: the id is the rest of the path; drop one of the two")
-		return
-	}
-	id := r.PathValue("id")
-	switch err := kinko.CheckID(id); {
-	case id == "":
-		h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+h.opts.PathPrefix+"NAME-or-ARN"))
-	case err != nil:
-		h.secretVersion(w, r, q, "", fmt.Errorf("the secret id %w", err))
-	default:
-		h.secretVersion(w, r, q, id, nil)
-	}
+}
+
+// badSecretPath refuses a path route whose path is not clean: an empty or dot segment, or a
+// trailing slash. ServeMux would redirect it to another path, another secret's name.
+func badSecretPath(w http.ResponseWriter, r *http.Request) {
+	fail(w, kinko.BadRequest, fmt.Sprintf("the secret id in %q has an empty, . or .. segment, or a trailing slash; "+
+		"send such an id percent-encoded (%sa%%2F%%2Fb), or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), SecretPrefix))
 }
 
 // secretVersion finishes a secret request for id (or its problem, idErr) with its version.
@@ -326,40 +372,13 @@ func (h *Handler) secretVersion(w http.ResponseWriter, r *http.Request, q query.
 	h.answer(w, r, q, req.Normalize()) // one entry with ?versionStage=AWSCURRENT
 }
 
-// readQuery parses r's query for an endpoint that takes allowed, refuses roleArn, and logs the
-// ignored names.
+// readQuery parses r's query for an endpoint that takes allowed, and logs the ignored names.
 func (h *Handler) readQuery(r *http.Request, allowed []string) (query.Query, error) {
 	q, err := query.Parse(r.URL.RawQuery, allowed...)
-	if err == nil {
-		err = refuseRoleArn(q.Unknown())
-	}
 	if err == nil && len(q.Unknown()) > 0 {
 		h.logUnknown(r, q.Unknown())
 	}
 	return q, err
-}
-
-// roleArn asks for a read with another role's credentials (CONTRACT.md section 3), which kinko
-// does not do yet. Unlike an unknown parameter it cannot be ignored: the answer would be the
-// sandbox's own value of the same name, maybe not the one of the account the caller meant.
-const roleArn = "roleArn"
-
-// refuseRoleArn says why a request naming roleArn, in any case spelling, is refused; nil if none
-// of the ignored names is roleArn.
-func refuseRoleArn(unknown []string) error {
-	for _, n := range unknown {
-		if !strings.EqualFold(n, roleArn) {
-			continue
-		}
-		spelled := ""
-		if n != roleArn {
-			spelled = fmt.Sprintf(" (spelled %q here; parameter names are case-sensitive)", kinko.Clip(n))
-		}
-		return fmt.Errorf("query parameter %s%s is not supported yet: kinko reads with the function's own role only, "+
-			"and ignoring %s would answer with this account's value of the same name; drop it, or read the other "+
-			"account's value with an AWS SDK under that role", roleArn, spelled, roleArn)
-	}
-	return nil
 }
 
 // logUnknown writes one WARN line per ignored query parameter name, the first time it is seen:
@@ -413,7 +432,41 @@ func (h *Handler) parameter(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, r, q, req.Normalize())
 }
 
-// answer reads req through the cache and writes the document, the jsonKey value or the error.
+// pathHead and pathTail wrap a path read's parameters as GetParametersByPath's output, as AWS's
+// extension writes an SDK output: its keys in order, NextToken null (every page is in it), an
+// empty ResultMetadata.
+var pathHead, pathTail = []byte(`{"NextToken":null,"Parameters":`), []byte(`,"ResultMetadata":{}}`)
+
+// parametersByPath answers GET /systemsmanager/parameters/getbypath?path=P: every parameter
+// under P as one GetParametersByPath output, all pages joined, cached as one entry per path
+// (and withDecryption, recursive).
+func (h *Handler) parametersByPath(w http.ResponseWriter, r *http.Request) {
+	q, err := h.readQuery(r, byPathParams)
+	if err != nil {
+		fail(w, kinko.BadRequest, err.Error())
+		return
+	}
+	req := kinko.Request{Kind: kinko.SSM, Path: kinko.PathChildren}
+	var recursive bool
+	if req.ID, err = q.ID("path", ByPathRoute+"?path=/app/prod/"); err == nil {
+		if !strings.HasPrefix(req.ID, "/") {
+			err = fmt.Errorf("path %q does not start with /: a parameter hierarchy does (/app/prod/)", kinko.Clip(req.ID))
+		} else if req.Decrypt, err = q.Bool("withDecryption", false); err == nil {
+			recursive, err = q.Bool("recursive", false)
+		}
+	}
+	if recursive {
+		req.Path = kinko.PathRecursive
+	}
+	if err != nil {
+		fail(w, kinko.BadRequest, err.Error())
+		return
+	}
+	h.answer(w, r, q, req.Normalize())
+}
+
+// answer reads req through the cache (the role's, for roleArn) and writes the document, the
+// jsonKey value or the error.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, req kinko.Request) {
 	refresh, err := q.Bool("refreshNow", true)
 	jsonKey, hasKey := q.Get("jsonKey")
@@ -424,15 +477,30 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, 
 		fail(w, kinko.BadRequest, err.Error())
 		return
 	}
+	c := h.cache
+	role, hasRole := q.Get(roleArn)
+	if hasRole {
+		var release func()
+		if c, release, err = h.roleCache(role); err != nil {
+			var e *kinko.Error
+			if !errors.As(err, &e) {
+				e = &kinko.Error{Code: kinko.Internal, Message: "unexpected failure; see kinko's log"}
+				h.logger.Error("unexpected error", "role", kinko.Clip(role), "error", fmt.Sprintf("%T", err))
+			}
+			writeFailure(w, e)
+			return
+		}
+		defer release()
+	}
 	// The clock is read only for the debug lines that report the time taken.
 	debug := h.logger.Enabled(r.Context(), slog.LevelDebug)
 	var start time.Time
 	if debug {
 		start = time.Now()
 	}
-	get := h.cache.Get
+	get := c.Get
 	if refresh {
-		get = h.cache.Refresh
+		get = c.Refresh
 	}
 	v, st, err := get(r.Context(), req)
 	if errors.Is(err, cache.ErrCallerGone) {
@@ -459,7 +527,16 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, 
 		h.logger.Debug("request", attrs...)
 	}
 	if err != nil {
-		h.upstreamError(w, req, err)
+		h.upstreamError(w, req, role, err)
+		return
+	}
+	if req.Path != 0 {
+		// A path read is cached as the list of its parameters (document.RenderPath); this route
+		// answers it as GetParametersByPath's output, its pages joined.
+		w.Header()["Content-Type"] = h.hv.json
+		_, _ = w.Write(pathHead)
+		_, _ = w.Write(v.Body)
+		_, _ = w.Write(pathTail)
 		return
 	}
 	if !hasKey {
@@ -467,7 +544,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, 
 		_, _ = w.Write(v.Body)
 		return
 	}
-	value, code, problem := lookupJSONKey(v, jsonKey, func() { h.cache.Recount(req) })
+	value, code, problem := lookupJSONKey(v, jsonKey, func() { c.Recount(req) })
 	if problem != "" {
 		fail(w, code, fmt.Sprintf("%s %q %s", req.Kind.Noun(), kinko.Clip(req.ID), problem))
 		return
@@ -476,14 +553,32 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, q query.Query, 
 	_, _ = w.Write([]byte(value))
 }
 
-func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, err error) {
+// roleCache is the cache of the role roleArn names: the caller asked for that role's
+// identity, so an empty or malformed ARN is refused, never read with the sandbox's own role.
+func (h *Handler) roleCache(arn string) (Cache, func(), error) {
+	switch {
+	case arn == "":
+		return nil, nil, &kinko.Error{Code: kinko.BadRequest,
+			Message: "roleArn is empty; give the ARN of the role to read with (arn:aws:iam::123456789012:role/NAME), or drop the parameter"}
+	case h.opts.Roles == nil:
+		return nil, nil, &kinko.Error{Code: kinko.BadRequest,
+			Message: "roleArn is not served here: this server reads with the sandbox's own role only; drop the parameter"}
+	}
+	return h.opts.Roles.For(arn)
+}
+
+func (h *Handler) upstreamError(w http.ResponseWriter, req kinko.Request, role string, err error) {
 	e, ok := failure(req, err)
 	if !ok {
-		h.logger.Error("unexpected error", "service", req.Kind.String(), "id", req.ID, "error", fmt.Sprintf("%T", err))
+		h.logger.Error("unexpected error", "service", req.Kind.String(), "id", req.ID, "role", role, "error", fmt.Sprintf("%T", err))
 		fail(w, kinko.Internal, "unexpected failure; see kinko's log")
 		return
 	}
-	h.logger.Warn("upstream error", "service", req.Kind.String(), "id", req.ID, "status", statusOf(e), "code", e.Type(), "message", e.Message)
+	attrs := []any{"service", req.Kind.String(), "id", req.ID, "status", statusOf(e), "code", e.Type(), "message", e.Message}
+	if role != "" {
+		attrs = append(attrs, "role", role)
+	}
+	h.logger.Warn("upstream error", attrs...)
 	writeFailure(w, e)
 }
 
@@ -510,6 +605,17 @@ func lookupJSONKey(v document.Value, k string, recount func()) (value string, co
 	return "", kinko.BadRequest, "is not a JSON object; drop jsonKey to read the whole string"
 }
 
+// getOnly answers any method but GET with 405, as the routes' own patterns do.
+func getOnly(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, r)
+			return
+		}
+		next(w, r)
+	}
+}
+
 // methodNotAllowed is HTTP's own answer, not one of kinko's failures: 405, naming the method
 // that is allowed.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
@@ -518,7 +624,8 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, /systemsmanager/parameters/get, %s<secret id> or /ping", kinko.Clip(r.URL.Path), h.opts.PathPrefix))
+	fail(w, kinko.NotFound, fmt.Sprintf("no such endpoint %q; use /secretsmanager/get, %s<secret id>, %s<secret id>, "+
+		"/systemsmanager/parameters/get, %s or /ping", kinko.Clip(r.URL.Path), SecretPrefix, h.opts.PathPrefix, ByPathRoute))
 }
 
 // notClean refuses a path with an empty segment, a dot segment or a trailing slash.

@@ -44,6 +44,12 @@ var errMalformed = errors.New("malformed answer")
 // to do. The message never holds response bytes.
 func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 	svc := kind.Service()
+	// Already in kinko's words: said by whoever knew what failed (a role's AssumeRole, a path
+	// read over its bound).
+	var ke *kinko.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
 	var ce *awsconfig.CredentialsError
 	if errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
 		return credentialsUnavailable(kind, ce)
@@ -83,6 +89,10 @@ func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 		Message: fmt.Sprintf("unexpected failure calling %s (%T); see kinko's log and try again", svc, errors.Unwrap(err)), Err: err}
 }
 
+// AWSCode is what an answer of AWS's, code with status, means to kinko: for AWS calls made
+// outside this package (package roles' AssumeRole), so they read as these do.
+func AWSCode(code string, status int) kinko.Code { return awsCode(code, status) }
+
 // awsCode is what AWS's answer code with status means to kinko. Throttling and lapsed
 // credentials first, whatever the status: they pass; then any 5xx: AWS failed, which passes
 // too; then what the 4xx says of the value.
@@ -100,7 +110,7 @@ func awsCode(code string, status int) kinko.Code {
 		return kinko.Unavailable
 	case notFoundCodes[code]:
 		return kinko.NotFound
-	case code == "AccessDeniedException":
+	case code == "AccessDeniedException", code == "AccessDenied": // STS says the latter
 		return kinko.AccessDenied
 	}
 	return kinko.Rejected
