@@ -350,6 +350,10 @@ node_modules/.package-lock.json: package-lock.json
 deps: client/node/node_modules/.package-lock.json
 client/node/node_modules/.package-lock.json: client/node/package-lock.json
 	cd client/node && npm ci --no-audit --no-fund --ignore-scripts
+# The AWS SDK for JavaScript v3, pinned: e2e/sdk_test.go's Node function reads through kinko with it.
+deps: e2e/runtimes/sdk-node/node_modules/.package-lock.json
+e2e/runtimes/sdk-node/node_modules/.package-lock.json: e2e/runtimes/sdk-node/package-lock.json
+	cd e2e/runtimes/sdk-node && npm ci --no-audit --no-fund --ignore-scripts
 
 # osls calls AWS (STS, CloudFormation) even to package: moto answers on loopback instead.
 # cfn-lint's exit code is a bit mask (2 error, 4 warning, 8 info): only errors fail.
