@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,13 +22,31 @@ import (
 	"github.com/kinko-dev/kinko/e2e/stack"
 )
 
-// sdkAnswer is what the SDK functions (e2e/runtimes/sdk-*) answer: a digest of the key they read.
+// sdkAnswer is what the SDK functions answer: e2e/runtimes/sdk-* a digest of the key they read,
+// the Go function (e2e/bench/functions/sdk) its length in bytes.
 type sdkAnswer struct {
 	Runtime      string
 	KeySHA256    string `json:"key_sha256"`
 	KeyChars     int    `json:"key_chars"`
+	OK           bool   `json:"ok"`
+	Bytes        int    `json:"bytes"`
 	ErrorType    string `json:"errorType"`
 	ErrorMessage string `json:"errorMessage"`
+}
+
+// buildGoSDKFunction builds e2e/bench/functions/sdk, a Go function on aws-sdk-go-v2 that builds
+// its client with config.LoadDefaultConfig and calls GetSecretValue per invoke, as the stack
+// builds the sample function.
+func buildGoSDKFunction(t *testing.T, root string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-trimpath", "-tags", "lambda.norpc", "-o", out, "./e2e/bench/functions/sdk")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the Go SDK function: %v\n%s", err, b)
+	}
+	return out
 }
 
 // pythonWithBoto3 is the directory of a python3 that imports boto3 (Lambda's Python runtimes
@@ -54,7 +73,7 @@ func loopbackPort(t *testing.T) int {
 }
 
 // Issue 24 item 5: the seed's own boto3 handler and the same handler on the AWS SDK for
-// JavaScript v3, unchanged, under AWS's emulator with kinko's layer, with only
+// JavaScript v3, and a Go function on aws-sdk-go-v2 (e2e/bench/functions/sdk), unchanged, under AWS's emulator with kinko's layer, with only
 // AWS_ENDPOINT_URL_SECRETS_MANAGER=http://localhost:PORT added to the function's configuration
 // (and no prefetch, so every call is the function's): the first invoke makes one GetSecretValue
 // at Secrets Manager (moto behind the counting proxy), the second none; a PutSecretValue sent
@@ -65,10 +84,13 @@ func TestSDKFunctionsReadThroughKinko(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rt := range []string{"python", "node"} {
+	for _, rt := range []string{"python", "node", "go"} {
 		t.Run(rt, func(t *testing.T) {
 			path := "/usr/local/bin:/usr/bin:/bin"
-			if rt == "python" {
+			bootstrap := filepath.Join(root, "e2e", "runtimes", "sdk-"+rt, "bootstrap")
+			if rt == "go" {
+				bootstrap = buildGoSDKFunction(t, root)
+			} else if rt == "python" {
 				path = pythonWithBoto3(t) + ":" + path
 			} else if _, err := os.Stat(filepath.Join(root, "e2e", "runtimes", "sdk-node", "node_modules", "@aws-sdk", "client-secrets-manager")); err != nil {
 				t.Fatalf("the AWS SDK for JavaScript is not installed: run make deps (%v)", err)
@@ -80,7 +102,7 @@ func TestSDKFunctionsReadThroughKinko(t *testing.T) {
 				OwnFunction: true,
 				NoSecret:    true,
 				KinkoPort:   port,
-				Bootstrap:   filepath.Join(root, "e2e", "runtimes", "sdk-"+rt, "bootstrap"),
+				Bootstrap:   bootstrap,
 				Env: map[string]string{
 					"PATH":                             path,
 					"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://localhost:" + strconv.Itoa(port),
@@ -116,6 +138,13 @@ func TestSDKFunctionsReadThroughKinko(t *testing.T) {
 				var a sdkAnswer
 				if err := json.Unmarshal(body, &a); err != nil {
 					t.Fatalf("the function answered %d bytes that are not JSON: %v", len(body), err)
+				}
+				if rt == "go" {
+					// The Go function answers the length only: key1 and key2 differ in length.
+					if a.ErrorType != "" || !a.OK || a.Bytes != len(want) {
+						t.Fatalf("the go function: ok=%v, %d bytes (want %d) %s: %s", a.OK, a.Bytes, len(want), a.ErrorType, a.ErrorMessage)
+					}
+					return
 				}
 				if a.ErrorType != "" || a.Runtime != rt {
 					t.Fatalf("the %s function failed: %q %s: %s", rt, a.Runtime, a.ErrorType, a.ErrorMessage)
