@@ -12,13 +12,15 @@ const credentialsRawBody = "raw-credentials-endpoint-body-9d2e internal detail"
 
 // A failure at the container credentials endpoint is kinko's to report (CredentialsUnavailable,
 // what failed and what to check), never AWS's answer: no fwd-status, no raw body. It is
-// transient, so a cached value stands in for it. Credentials lasting 5 minutes and 1 second are
-// kept for 1 second (the SDK default chain's 5-minute window), so the endpoint is asked again
-// soon after the first fetch.
+// transient, so a cached value stands in for it. Credentials lasting exactly the SDK default
+// chain's 5-minute window are never kept (the endpoint writes their expiry in whole seconds, so
+// it falls at or before the fetch), so every signed call asks the endpoint again. With a second
+// more they were kept for up to a second, and a refetch that the TTL's jitter brought forward
+// went out signed with them: the test then counted two calls at AWS.
 func TestCredentialsEndpointFailureThroughTheWholeProcess(t *testing.T) {
 	a := startAWS(t)
 	a.createSecret(t, "mi/db", secretJSON())
-	creds := startContainerCreds(t, 5*time.Minute+time.Second)
+	creds := startContainerCreds(t, 5*time.Minute)
 	x := startExtension(t, a, creds.env("lambda-managed-instances",
 		"SECRETS_MANAGER_TTL", "1", "KINKO_REFRESH_AHEAD", "1", "KINKO_STALE_IF_ERROR", "60"))
 	x.waitLog(`"msg":"ready"`)
