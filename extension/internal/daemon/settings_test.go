@@ -128,6 +128,8 @@ func TestTokenSources(t *testing.T) {
 		{map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN": "c"}, nil, Token{Value: "c", Variable: "AWS_CONTAINER_AUTHORIZATION_TOKEN"}},
 		{map[string]string{"AWS_TOKEN": "file://" + file}, nil, Token{Value: "from-the-file", Variable: "AWS_TOKEN", File: file}},
 		{map[string]string{"AWS_TOKEN": "a", "MY_TOKEN": "m"}, []string{"MY_TOKEN"}, Token{Value: "m", Variable: "MY_TOKEN"}},
+		// As a shell's export of a file's contents leaves it: the newline would never arrive in a header.
+		{map[string]string{"AWS_TOKEN": " direct-token\n"}, nil, Token{Value: "direct-token", Variable: "AWS_TOKEN"}},
 		{map[string]string{}, nil, Token{}},
 	} {
 		var f *agentconfig.File
@@ -143,6 +145,7 @@ func TestTokenSources(t *testing.T) {
 		"file://relative/token":    "want an absolute path after file://",
 		"file://" + dir + "/none":  "the token file",
 		"file://" + dir + "/empty": "is empty",
+		" \n\t":                    "whitespace only",
 	} {
 		_ = os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600)
 		_, err := load(t, map[string]string{"AWS_TOKEN": env}, nil)

@@ -45,12 +45,18 @@ func (t Token) Source() string {
 }
 
 // readToken reads the token from the first of variables that is set; a value file:///path is
-// read from that file (trimmed), at start.
+// read from that file, at start. Either is trimmed of surrounding whitespace: a caller's header
+// loses it on the way (HTTP trims a field value), so a token kept with a trailing newline would
+// refuse every request.
 func readToken(getenv func(string) string, variables []string) (Token, error) {
 	for _, name := range variables {
 		v := getenv(name)
 		if v == "" {
 			continue
+		}
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return Token{}, fmt.Errorf("%s is set to whitespace only: set it to the token callers send, or unset it", name)
 		}
 		t := Token{Variable: name, Value: v}
 		rest, isFile := strings.CutPrefix(v, "file://")
