@@ -125,7 +125,7 @@ func runProcess(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	k := core.New(cfg, core.Deps{AWS: awsCfg, Getenv: getenv, Logger: logger, Metrics: out,
-		Version: version, Start: start, HTTP: settings.HTTP(time.Now)})
+		Version: version, Start: start, HTTP: settings.HTTP(time.Now), MaxRoles: settings.MaxRoles})
 	p := &daemon.Process{Settings: settings, Logger: logger, Credentials: awsCfg.Credentials, Start: start}
 	return p.Run(ctx, k)
 }

@@ -43,7 +43,7 @@ type File struct {
 	SSRFEnvVariables []string
 	PathPrefix       string // starts and ends with a slash
 	MaxConn          int    // client connections at most
-	MaxRoles         int    // assumed roles at most (roleArn); kept for when kinko assumes roles
+	MaxRoles         int    // roles (roleArn) held at once; 0 if not set
 	Region           string
 	// IgnoreTransientErrors false turns stale-if-error off (KINKO_STALE_IF_ERROR=0).
 	IgnoreTransientErrors *bool

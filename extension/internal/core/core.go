@@ -58,8 +58,11 @@ type Deps struct {
 	Metrics io.Writer
 	// FunctionName is the metrics lines' FunctionName.
 	FunctionName string
-	Version      string    // for the ready line
-	Start        time.Time // the process's start, for the ready line
+	// MaxRoles is how many roles (roleArn) are held at once; 0: roles.DefaultMax. The agent
+	// file's max_roles.
+	MaxRoles int
+	Version  string    // for the ready line
+	Start    time.Time // the process's start, for the ready line
 	// HTTP tunes the API for a lifecycle outside Lambda (token headers, path prefix, connection
 	// bound, throttle); the zero value is Lambda's API.
 	HTTP server.Options
@@ -102,7 +105,11 @@ func New(cfg config.Config, d Deps) *Core {
 	c.keep.Store(true)
 	c.life, c.endLife = context.WithCancel(context.Background())
 	c.cache = c.newCache(upstream.Source{Fetcher: c.pending, Home: c.home}, 1)
-	c.roles = roles.New(roles.Options[roleReads]{AWS: d.AWS, Getenv: c.getenvAvoidingSelf, FunctionName: d.FunctionName, Build: c.buildRole})
+	if c.d.MaxRoles <= 0 {
+		c.d.MaxRoles = roles.DefaultMax
+	}
+	c.roles = roles.New(roles.Options[roleReads]{AWS: d.AWS, Getenv: c.getenvAvoidingSelf, FunctionName: d.FunctionName,
+		Max: c.d.MaxRoles, Build: c.buildRole})
 	return c
 }
 
@@ -183,7 +190,7 @@ func (r roleReads) Close() {
 
 // buildRole is the cache of role, read with cfg (the role's credentials): its own cache and
 // clients, so nothing it reads answers another identity. The roles share one more cache's
-// budget (a 1/roles.DefaultMax share each), so kinko holds at most twice KINKO_CACHE_MAX_BYTES
+// budget (a 1/MaxRoles share each), so kinko holds at most twice KINKO_CACHE_MAX_BYTES
 // however many roles are read. Its home account is the role's: an ARN there aliases its bare
 // name. Building it makes no call.
 func (c *Core) buildRole(role roles.Role, cfg aws.Config) roleReads {
@@ -191,7 +198,7 @@ func (c *Core) buildRole(role roles.Role, cfg aws.Config) roleReads {
 	home.SetAccount(role.Account)
 	endpoints, _ := awsconfig.EndpointsAvoiding(c.d.Getenv, c.own) // Warm logged what it skips
 	up := upstream.New(cfg, c.upstreamOptions(endpoints, c.d.Logger.With("role", role.ARN)))
-	return roleReads{cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, roles.DefaultMax), up: up}
+	return roleReads{cache: c.newCache(upstream.Source{Fetcher: up, Home: home}, c.d.MaxRoles), up: up}
 }
 
 // roleCaches is the Set as the server reads it: admitted first in a sealed core, as the

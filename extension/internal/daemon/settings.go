@@ -56,6 +56,8 @@ type Settings struct {
 	// ValidateCredentials is the file's validate_credentials (default true): get credentials at
 	// start and log where they came from.
 	ValidateCredentials bool
+	// MaxRoles is the file's max_roles: roles (roleArn) held at once; 0: kinko's default.
+	MaxRoles int
 	// Warnings are what the process logs at start: settings that are allowed but unsafe or
 	// ignored.
 	Warnings []string
@@ -88,7 +90,7 @@ func Load(getenv func(string) string, file *agentconfig.File, cfg config.Config)
 		if len(file.SSRFHeaders) > 0 {
 			s.TokenHeaders = file.SSRFHeaders
 		}
-		s.PathPrefix, s.Region = file.PathPrefix, file.Region
+		s.PathPrefix, s.Region, s.MaxRoles = file.PathPrefix, file.Region, file.MaxRoles
 		if file.ValidateCredentials != nil {
 			s.ValidateCredentials = *file.ValidateCredentials
 		}

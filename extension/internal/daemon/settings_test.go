@@ -188,10 +188,10 @@ func TestOtherSettings(t *testing.T) {
 		}
 	}
 	f := &agentconfig.File{Path: "agent.toml", SSRFHeaders: []string{"X-Custom-Token"}, PathPrefix: "/secrets/", Region: "eu-west-1",
-		ValidateCredentials: new(bool), LogToFile: ptrTrue(), HTTPAddress: "127.0.0.1", MaxConn: 9}
+		ValidateCredentials: new(bool), LogToFile: ptrTrue(), HTTPAddress: "127.0.0.1", MaxConn: 9, MaxRoles: 3}
 	s, err = load(t, map[string]string{}, f)
 	if err != nil || !reflect.DeepEqual(s.TokenHeaders, []string{"X-Custom-Token"}) || s.PathPrefix != "/secrets/" ||
-		s.Region != "eu-west-1" || s.ValidateCredentials || s.MaxConns != 9 || len(s.Bind) != 1 || len(s.Warnings) != 1 {
+		s.Region != "eu-west-1" || s.ValidateCredentials || s.MaxConns != 9 || s.MaxRoles != 3 || len(s.Bind) != 1 || len(s.Warnings) != 1 {
 		t.Errorf("from the file: %+v, %v", s, err)
 	}
 }
