@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -198,12 +199,43 @@ func (s *Set[C]) Len() int {
 }
 
 // credentials is role's session, assumed on the first signed call and again ExpiryWindow
-// before it expires.
+// before it expires. STS's refusal is remembered for RefusalMemory: every read of a role the
+// function may not assume would otherwise be one more AssumeRole call.
 func (s *Set[C]) credentials(role Role) aws.CredentialsProvider {
+	var mu sync.Mutex
+	var refused *kinko.Error
+	var refusedAt time.Time
 	assume := aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
-		return s.sts().assumeRole(ctx, role, s.session)
+		mu.Lock()
+		if refused != nil && time.Since(refusedAt) < RefusalMemory {
+			err := refused
+			mu.Unlock()
+			return aws.Credentials{}, err
+		}
+		mu.Unlock()
+		creds, err := s.sts().assumeRole(ctx, role, s.session)
+		var e *kinko.Error
+		if errors.As(err, &e) && isRefusal(e) {
+			mu.Lock()
+			refused, refusedAt = e, time.Now()
+			mu.Unlock()
+		}
+		return creds, err
 	})
 	return roleCredentials{aws.NewCredentialsCache(assume, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = ExpiryWindow }), role}
+}
+
+// RefusalMemory is how long STS's refusal to let the function assume a role is answered again
+// without asking STS: as long as a not-found is remembered (KINKO_NOT_FOUND_TTL's default), and
+// short beside the seconds a corrected trust policy takes to be seen (IAM is eventually
+// consistent).
+const RefusalMemory = 5 * time.Second
+
+// isRefusal reports whether STS refused the role itself (AccessDenied, a malformed policy, a
+// region not enabled): a 4xx that is neither throttling nor the sandbox's own credentials
+// lapsing, each of which the next attempt may get past.
+func isRefusal(e *kinko.Error) bool {
+	return e.AWSStatus >= 400 && e.AWSStatus < 500 && e.Code != kinko.Throttled && e.Code != kinko.CredentialsExpired
 }
 
 // roleCredentials is a role's credentials cache. A caller whose deadline passes while it waits

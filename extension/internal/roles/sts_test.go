@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -244,4 +245,60 @@ func (m fakeModes) GetUseDualStackEndpoint(context.Context) (aws.DualStackEndpoi
 		return aws.DualStackEndpointStateEnabled, true, nil
 	}
 	return aws.DualStackEndpointStateUnset, false, nil
+}
+
+// STS's refusal of a role is answered again for RefusalMemory without asking STS, so a loop of
+// reads of a role the function may not assume is not a loop of AssumeRole calls; then STS is
+// asked again (the trust policy may have been fixed). Throttling and a lapsed sandbox token are
+// not remembered: the next attempt may get past them.
+func TestRefusedRoleIsRememberedBriefly(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answer   *http.Response
+		remember bool
+	}{
+		{"refused", stsError(403, "AccessDenied", "not authorized to perform: sts:AssumeRole"), true},
+		{"throttled", stsError(400, "Throttling", "Rate exceeded"), false},
+		{"sandbox token expired", stsError(400, "ExpiredToken", "expired"), false},
+		{"failing", stsError(503, "ServiceUnavailable", "down"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				raw, _ := io.ReadAll(tc.answer.Body)
+				f := &fakeSTS{answer: func(int) (*http.Response, error) { return xmlAnswer(tc.answer.StatusCode, string(raw)), nil }}
+				s := newSet(t, f, 0)
+				r, release, err := s.For(reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer release()
+				retrieve := func() *kinko.Error {
+					_, err := r.cfg.Credentials.Retrieve(t.Context())
+					var e *kinko.Error
+					if !errors.As(err, &e) || !strings.Contains(e.Message, reader) {
+						t.Fatalf("%v, want STS's error naming the role", err)
+					}
+					return e
+				}
+				first := retrieve()
+				for range 3 {
+					if again := retrieve(); again.Code != first.Code || again.Message != first.Message {
+						t.Fatalf("again: %v, want the same error as first (%v)", again, first)
+					}
+				}
+				want := 4
+				if tc.remember {
+					want = 1
+				}
+				if n := f.count(); n != want {
+					t.Fatalf("%d AssumeRole calls for 4 reads, want %d", n, want)
+				}
+				time.Sleep(RefusalMemory)
+				retrieve()
+				if n := f.count(); n != want+1 {
+					t.Fatalf("%d AssumeRole calls after RefusalMemory, want %d: STS is asked again", n, want+1)
+				}
+			})
+		})
+	}
 }
