@@ -124,7 +124,7 @@ func transportError(role Role, err error) *kinko.Error {
 		return kinko.ShuttingDownError(err)
 	}
 	return &kinko.Error{Code: kinko.Unreachable,
-		Message: fmt.Sprintf("could not reach STS to assume role %s (%T); check the function's network path to STS (VPC endpoint or NAT) or AWS_ENDPOINT_URL_STS",
+		Message: fmt.Sprintf("could not reach STS to assume role %s (%T); check the network path from kinko to STS (a VPC endpoint or NAT) or AWS_ENDPOINT_URL_STS",
 			role.ARN, errors.Unwrap(err)), Err: err}
 }
 

@@ -79,7 +79,7 @@ func classify(kind kinko.Kind, err error, timeout time.Duration) *kinko.Error {
 		return kinko.ShuttingDownError(err)
 	case isConnectionFailure(err):
 		return &kinko.Error{Code: kinko.Unreachable,
-			Message: fmt.Sprintf("could not reach %s (%s); check the function's network path to AWS (VPC endpoint or NAT) or %s",
+			Message: fmt.Sprintf("could not reach %s (%s); check the network path from kinko to AWS (a VPC endpoint or NAT) or %s",
 				svc, connectionProblem(err), kind.EndpointVariable()),
 			Err: err}
 	case isMalformed(err):
