@@ -2,7 +2,10 @@
 // Secrets extension: the routes, the token check, request validation (the query string through
 // package query), the answer's headers (Cache-Control; Cache-Status through package
 // cachestatus) and AWS-shaped JSON errors, whose HTTP statuses are mapped from kinko's error
-// codes here only, in one table (errors.go). It reads through a cache and knows no AWS SDK.
+// codes here only, in one table (errors.go). Who is let in at all (a browser's request, a
+// connection beyond the bound, an address that keeps failing the token check) package admission
+// decides, before any route; server answers its refusals. It reads through a cache and knows no
+// AWS SDK.
 package server
 
 import (
@@ -18,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/admission"
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
@@ -167,13 +171,16 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr["Cache-Control"], hdr["Cache-Status"] = h.hv.noStore, h.hv.bypass
-	// What a browser sends is refused before anything else, /ping included (guard.go).
-	if problem := browserRequest(r); problem != "" {
-		refuse(w, http.StatusForbidden, problem)
+	// What a browser sends is refused before anything else, /ping included.
+	if problem := admission.BrowserRequest(r); problem != "" {
+		refuseBrowser(w, problem)
 		return
 	}
-	if h.opts.Conns != nil && h.opts.Conns.over(w, r, h.mux) {
-		return
+	if h.opts.Conns != nil {
+		if problem := h.opts.Conns.Over(r); problem != "" {
+			h.overBound(w, r, problem)
+			return
+		}
 	}
 	// A GET of one of these paths, spelled exactly so, is what the mux would route to the same
 	// handler (it matches the path's unescaped segments); skipping its pattern match and
@@ -210,6 +217,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
+// overBound answers a request on a connection beyond the bound (Options.Conns) and closes the
+// connection. /ping is answered anyway, so a health check does not fail a kinko that is busy,
+// not sick.
+func (h *Handler) overBound(w http.ResponseWriter, r *http.Request, problem string) {
+	w.Header().Set("Connection", "close")
+	if r.URL.Path == "/ping" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	refuseBusy(w, 1, problem)
+}
+
 // slashRoute reports whether p is one of the routes that end in a slash.
 func (h *Handler) slashRoute(p string) bool {
 	switch p {
@@ -235,18 +254,21 @@ func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		g := h.opts.Gate
-		if g != nil && !g.admit(w, r) {
-			return
+		if g != nil {
+			if why, retryAfter := g.Refused(r); why != "" {
+				refuseBusy(w, retryAfter, why)
+				return
+			}
 		}
 		if problem := h.checkToken(r); problem != "" {
 			if g != nil {
-				g.failed(r)
+				g.Failed(r)
 			}
 			fail(w, kinko.AccessDenied, problem)
 			return
 		}
 		if g != nil {
-			g.succeeded(r)
+			g.Succeeded(r)
 		}
 		next(w, r)
 	}
