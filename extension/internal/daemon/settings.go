@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/admission"
 	"github.com/kinko-dev/kinko/extension/internal/agentconfig"
 	"github.com/kinko-dev/kinko/extension/internal/config"
 	"github.com/kinko-dev/kinko/extension/internal/server"
@@ -320,7 +321,7 @@ func (s Settings) HTTP(now func() time.Time) server.Options {
 		TokenName:    "the token kinko reads from " + s.Token.Source(),
 		NoToken:      noToken,
 		PathPrefix:   s.PathPrefix,
-		Conns:        server.NewConnLimit(s.MaxConns),
-		Gate:         server.NewThrottle(throttleFailures, throttleWindow, throttleMaxWindow, now),
+		Conns:        admission.NewConnLimit(s.MaxConns),
+		Gate:         admission.NewThrottle(server.TokenHeader, throttleFailures, throttleWindow, throttleMaxWindow, now),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
@@ -79,6 +80,23 @@ func fail(w http.ResponseWriter, code kinko.Code, message string) {
 // its message, in AWS's error shape.
 func writeFailure(w http.ResponseWriter, e *kinko.Error) {
 	writeError(w, statusOf(e), e.Type(), e.Message)
+}
+
+// refuseBrowser answers a request package admission finds a browser's: 403.
+func refuseBrowser(w http.ResponseWriter, problem string) {
+	refuse(w, http.StatusForbidden, problem)
+}
+
+// refuseBusy answers a request refused for a while (the connection bound, the throttle on failed
+// token checks): 429, and when to come back in Retry-After (seconds).
+func refuseBusy(w http.ResponseWriter, retryAfter int, problem string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	refuse(w, http.StatusTooManyRequests, problem)
+}
+
+// refuse answers a refusal of admission, which is about the request, not about a value.
+func refuse(w http.ResponseWriter, status int, message string) {
+	writeError(w, status, "RequestRefused", message)
 }
 
 type errorBody struct {

@@ -17,14 +17,34 @@ type Options struct {
 	// PathPrefix is the agent's path style, GET <prefix><secret id> (its path_prefix); it
 	// starts and ends with a slash. Empty: AgentPrefix.
 	PathPrefix string
-	// Conns bounds the open client connections (NewConnLimit: the agent's max_conn); nil: no bound.
+	// Conns bounds the open client connections (admission.NewConnLimit: the agent's max_conn);
+	// nil: no bound.
 	Conns ConnLimit
 	// Gate refuses a remote address for a while after repeated failed token checks
-	// (NewThrottle); nil: none.
+	// (admission.NewThrottle); nil: none.
 	Gate TokenGate
 	// Roles serves roleArn (a cache per role, package roles); nil: a request naming roleArn is
 	// refused with a 400, never read with the sandbox's own role.
 	Roles Roles
+}
+
+// ConnLimit bounds the open client connections of a server (admission.ConnLimit).
+type ConnLimit interface {
+	// Install makes srv count its open connections.
+	Install(srv *http.Server)
+	// Over says why r is refused, its connection having been opened beyond the bound, or "" if
+	// it was not.
+	Over(r *http.Request) string
+}
+
+// TokenGate watches the token checks of each remote address and may refuse one for a while
+// (admission.Throttle).
+type TokenGate interface {
+	// Refused says why r's address may not have its token checked now, and in how many
+	// seconds to come back (Retry-After); "" while it may.
+	Refused(r *http.Request) (why string, retryAfter int)
+	Failed(r *http.Request)
+	Succeeded(r *http.Request)
 }
 
 func (o Options) withDefaults() Options {
@@ -50,7 +70,7 @@ func (o Options) withDefaults() Options {
 func NewHTTPServerWith(h http.Handler, logger *slog.Logger, o Options) *http.Server {
 	srv := NewHTTPServer(h, logger)
 	if o.Conns != nil {
-		o.Conns.install(srv)
+		o.Conns.Install(srv)
 	}
 	return srv
 }

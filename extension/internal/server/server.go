@@ -2,12 +2,14 @@
 // Secrets extension: the routes, the token check, request validation (the query string through
 // package query), the answer's headers (Cache-Control; Cache-Status through package
 // cachestatus) and AWS-shaped JSON errors, whose HTTP statuses are mapped from kinko's error
-// codes here only, in one table (errors.go). It reads through a cache and knows no AWS SDK.
+// codes here only, in one table (errors.go). Who is let in at all (a browser's request, a
+// connection beyond the bound, an address that keeps failing the token check) package admission
+// decides, before any route; server answers its refusals. It reads through a cache and knows no
+// AWS SDK.
 package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kinko-dev/kinko/extension/internal/admission"
 	"github.com/kinko-dev/kinko/extension/internal/cache"
 	"github.com/kinko-dev/kinko/extension/internal/document"
 	"github.com/kinko-dev/kinko/extension/internal/kinko"
@@ -167,13 +170,16 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr["Cache-Control"], hdr["Cache-Status"] = h.hv.noStore, h.hv.bypass
-	// What a browser sends is refused before anything else, /ping included (guard.go).
-	if problem := browserRequest(r); problem != "" {
-		refuse(w, http.StatusForbidden, problem)
+	// What a browser sends is refused before anything else, /ping included.
+	if problem := admission.BrowserRequest(r); problem != "" {
+		refuseBrowser(w, problem)
 		return
 	}
-	if h.opts.Conns != nil && h.opts.Conns.over(w, r, h.mux) {
-		return
+	if h.opts.Conns != nil {
+		if problem := h.opts.Conns.Over(r); problem != "" {
+			h.overBound(w, r, problem)
+			return
+		}
 	}
 	// A GET of one of these paths, spelled exactly so, is what the mux would route to the same
 	// handler (it matches the path's unescaped segments); skipping its pattern match and
@@ -210,6 +216,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
+// overBound answers a request on a connection beyond the bound (Options.Conns) and closes the
+// connection. /ping is answered anyway, so a health check does not fail a kinko that is busy,
+// not sick.
+func (h *Handler) overBound(w http.ResponseWriter, r *http.Request, problem string) {
+	w.Header().Set("Connection", "close")
+	if r.URL.Path == "/ping" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	refuseBusy(w, 1, problem)
+}
+
 // slashRoute reports whether p is one of the routes that end in a slash.
 func (h *Handler) slashRoute(p string) bool {
 	switch p {
@@ -225,94 +243,6 @@ func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("healthy"))
 }
 
-// guard refuses proxied requests and requests without the right token; with a throttle
-// (outside Lambda), also a caller that failed the token check too often lately.
-func (h *Handler) guard(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if _, proxied := r.Header["X-Forwarded-For"]; proxied {
-			fail(w, kinko.BadRequest,
-				"X-Forwarded-For is not accepted: kinko answers only callers inside the sandbox, never through a proxy")
-			return
-		}
-		g := h.opts.Gate
-		if g != nil && !g.admit(w, r) {
-			return
-		}
-		if problem := h.checkToken(r); problem != "" {
-			if g != nil {
-				g.failed(r)
-			}
-			fail(w, kinko.AccessDenied, problem)
-			return
-		}
-		if g != nil {
-			g.succeeded(r)
-		}
-		next(w, r)
-	}
-}
-
-// checkToken says what is wrong with r's token, or "". The token may come in any of the token
-// headers (one, outside Lambda, unless configured: options.go); each one present must be given
-// once, and one of them must hold the token.
-func (h *Handler) checkToken(r *http.Request) string {
-	if len(h.token) == 0 {
-		return h.noToken
-	}
-	present, ok := 0, false
-	for _, name := range h.opts.TokenHeaders {
-		got := r.Header.Values(name)
-		switch {
-		case len(got) == 0:
-			continue
-		case len(got) > 1:
-			return "header " + name + " given more than once; send it once"
-		}
-		present++
-		if equalToken(got[0], h.token) { // every header present is compared: no early exit
-			ok = true
-		}
-	}
-	switch {
-	case present == 0:
-		return h.missingToken
-	case !ok:
-		return h.badToken
-	}
-	return ""
-}
-
-// CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
-// when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
-// checks it too, for its cached reads.
-func CheckToken(r *http.Request, token []byte) string {
-	if len(token) == 0 {
-		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
-	}
-	got := r.Header.Values(TokenHeader)
-	switch {
-	case len(got) == 0:
-		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
-	case len(got) > 1:
-		return "header " + TokenHeader + " given more than once; send it once"
-	case !equalToken(got[0], token):
-		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
-	}
-	return ""
-}
-
-// equalToken compares guess with token in constant time.
-func equalToken(guess string, token []byte) bool {
-	// A guess of another length is compared with itself, so the time depends on the guess's
-	// length only, never on the token's content or length; hashing the guess did the same for
-	// ~1 KiB session tokens at several times the cost, on every request.
-	g, want := []byte(guess), token
-	if len(g) != len(want) {
-		want = g
-	}
-	return subtle.ConstantTimeCompare(g, want)&subtle.ConstantTimeEq(int32(len(g)), int32(len(token))) == 1
-}
-
 func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
 	q, err := h.readQuery(r, secretParams)
 	if err != nil {
@@ -321,41 +251,6 @@ func (h *Handler) secret(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := q.ID("secretId", "/secretsmanager/get?secretId=NAME-or-ARN")
 	h.secretVersion(w, r, q, id, err)
-}
-
-// pathSecret answers a path route, prefix<secret id> (AWS Secrets Manager Agent's GET /v1/<id>,
-// AWS Cloud Extensions' GET /secretsmanager/<id>): the id is the rest of the path, slashes
-// included, percent-decoded (ServeMux decodes the wildcard), and the request is the query
-// route's.
-func (h *Handler) pathSecret(prefix string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q, err := h.readQuery(r, pathParams)
-		if err != nil {
-			fail(w, kinko.BadRequest, err.Error())
-			return
-		}
-		if _, given := q.Get("secretId"); given {
-			fail(w, kinko.BadRequest,
-				"secretId is not taken by "+prefix+"<secret id>: the id is the rest of the path; drop one of the two")
-			return
-		}
-		id := r.PathValue("id")
-		switch err := kinko.CheckID(id); {
-		case id == "":
-			h.secretVersion(w, r, q, "", errors.New("the secret id is missing; ask "+prefix+"NAME-or-ARN"))
-		case err != nil:
-			h.secretVersion(w, r, q, "", fmt.Errorf("the secret id %w", err))
-		default:
-			h.secretVersion(w, r, q, id, nil)
-		}
-	}
-}
-
-// badSecretPath refuses a path route whose path is not clean: an empty or dot segment, or a
-// trailing slash. ServeMux would redirect it to another path, another secret's name.
-func badSecretPath(w http.ResponseWriter, r *http.Request) {
-	fail(w, kinko.BadRequest, fmt.Sprintf("the secret id in %q has an empty, . or .. segment, or a trailing slash; "+
-		"send such an id percent-encoded (%sa%%2F%%2Fb), or as /secretsmanager/get?secretId=", kinko.Clip(r.URL.EscapedPath()), SecretPrefix))
 }
 
 // secretVersion finishes a secret request for id (or its problem, idErr) with its version.

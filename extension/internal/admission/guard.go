@@ -1,4 +1,11 @@
-package server
+// Package admission decides who kinko lets in, before any route and whatever the request asks:
+// what a browser sends is refused everywhere, Lambda included (guard.go); outside Lambda the open
+// client connections are bounded and an address that keeps failing the token check is refused
+// for a while (limits.go). It only says why, and for how long, a request is refused: package
+// server answers it (the statuses and headers are server's), and reaches the limits through
+// interfaces of its own (server.Options), so a build that never makes one (the Lambda layer's)
+// links none of their code.
+package admission
 
 import (
 	"net"
@@ -8,11 +15,8 @@ import (
 	"strings"
 )
 
-// The guards in front of the API: what a browser sends is refused, everywhere, Lambda included.
-// Outside Lambda the open connections are bounded and a caller that keeps failing the token
-// check is refused for a while (limits.go).
-
-// browserRequest says why r is refused as a browser's request, or "" if it is not one.
+// BrowserRequest says why r is refused as a browser's request, or "" if it is not one. Package
+// server asks it of every request before any route, /ping included.
 //
 // A page in a developer's browser can make the browser call http://localhost:2773 directly, or,
 // by DNS rebinding, through a name of its own that resolves to 127.0.0.1 (a same-origin request
@@ -26,7 +30,7 @@ import (
 //   - a Host that is not a loopback name, on a connection to a loopback address: the rebinding
 //     name. A connection to another address (a deliberate non-loopback bind, which needs a
 //     dedicated token) or to a Unix socket (no browser reaches one) is not held to it.
-func browserRequest(r *http.Request) string {
+func BrowserRequest(r *http.Request) string {
 	hdr := r.Header
 	if _, ok := hdr["Origin"]; ok {
 		return "a request with an Origin header comes from a browser page, which kinko does not answer; call kinko from your code, not from a page"
@@ -85,9 +89,4 @@ func clipHost(h string) string {
 		return h[:100] + "..."
 	}
 	return h
-}
-
-// refuse answers a refusal of the guards, which is about the request, not about a value.
-func refuse(w http.ResponseWriter, status int, message string) {
-	writeError(w, status, "RequestRefused", message)
 }

@@ -13,7 +13,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kinko-dev/kinko/extension/internal/admission"
 )
+
+// Package admission decides who is refused; these tests hold server to answering its refusals,
+// through the whole handler: before any route, with server's statuses and headers.
 
 // rawGet sends one raw HTTP/1.1 GET over conn (so Host and header names are exactly the
 // client's) and reads the answer.
@@ -117,76 +122,13 @@ func TestHostIsCheckedOnlyOnLoopbackConnections(t *testing.T) {
 	}
 }
 
-func TestLoopbackHostSpellings(t *testing.T) {
-	for host, want := range map[string]bool{
-		"localhost": true, "localhost:2773": true, "LocalHost:2773": true, "localhost.": true, "x.localhost:1": true,
-		"127.0.0.1": true, "127.0.0.1:2773": true, "127.1.2.3:80": true, "[::1]": true, "[::1]:2773": true,
-		"0.0.0.0:2773": true, "[::]:2773": true, "[::ffff:127.0.0.1]:2773": true,
-		"localhost.attacker.example": false, "attacker.example": false, "127.0.0.1.nip.io:2773": false,
-		"localhostx": false, "10.0.0.5:2773": false, "[fe80::1]:2773": false, "": false, ":2773": false,
-	} {
-		if got := loopbackHost(host); got != want {
-			t.Errorf("loopbackHost(%q) = %t, want %t", host, got, want)
-		}
-	}
-}
-
-// The token may come in any of Options.TokenHeaders (the agent's X-Vault-Token too); a header
-// given twice is still refused, and a missing token names every header.
-func TestTokenHeadersOption(t *testing.T) {
-	h := NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), Options{
-		TokenHeaders: []string{TokenHeader, "x-vault-token"}, TokenName: "the token of AWS_TOKEN"})
-	for _, tc := range []struct {
-		name string
-		hdr  map[string]string
-		want int
-		msg  string
-	}{
-		{"first header", map[string]string{TokenHeader: token}, 200, ""},
-		{"second header", map[string]string{"X-Vault-Token": token}, 200, ""},
-		{"wrong in the first, right in the second", map[string]string{TokenHeader: "nope", "X-Vault-Token": token}, 200, ""},
-		{"wrong", map[string]string{"X-Vault-Token": "nope"}, 401, "must equal the token of AWS_TOKEN"},
-		{"none", nil, 401, "missing header X-Aws-Parameters-Secrets-Token or X-Vault-Token"},
-	} {
-		a := do(t, h, "GET", "/secretsmanager/get?secretId=app", tc.hdr)
-		if a.status != tc.want || !strings.Contains(a.body, tc.msg) {
-			t.Errorf("%s: %d %s, want %d with %q", tc.name, a.status, shown(a.body), tc.want, tc.msg)
-		}
-	}
-	req := httptest.NewRequestWithContext(t.Context(), "GET", "/secretsmanager/get?secretId=app", nil)
-	req.Header.Add("X-Vault-Token", token)
-	req.Header.Add("X-Vault-Token", token)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != 401 || !strings.Contains(rec.Body.String(), "X-Vault-Token given more than once") {
-		t.Errorf("a repeated token header: %d %s", rec.Code, shown(rec.Body.String()))
-	}
-}
-
-// The agent's path_prefix replaces /v1/: the id is still the rest of the path, and /v1/ is no
-// longer a route.
-func TestPathPrefixOption(t *testing.T) {
-	f := newFake()
-	h := NewHandlerWith(f, token, slog.New(slog.DiscardHandler), Options{PathPrefix: "/secrets/"})
-	if a := do(t, h, "GET", "/secrets/app?versionStage=AWSPENDING", withToken()); a.status != 200 || len(f.requests) != 1 ||
-		f.requests[0].ID != "app" || f.requests[0].Stage != "AWSPENDING" {
-		t.Errorf("/secrets/app: %d, reached the cache as %+v", a.status, f.requests)
-	}
-	if a := do(t, h, "GET", "/v1/app", withToken()); a.status != 404 || len(f.requests) != 1 {
-		t.Errorf("/v1/app with prefix /secrets/: %d, cache got %+v", a.status, f.requests)
-	}
-	if a := do(t, h, "GET", "/secrets", withToken()); a.status != 404 || !strings.Contains(a.body, `/secrets/\u003csecret id\u003e`) {
-		t.Errorf("/secrets: %d %s", a.status, a.body)
-	}
-}
-
 // After Failures failed token checks an address is refused, even with the right token, with
 // 429 and Retry-After, for a window that doubles with each refusal in a row; a success ends the
 // count; another address is not affected.
 func TestThrottleRefusesAnAddressAfterFailedChecks(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
-	h := NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), Options{Gate: NewThrottle(3, time.Second, 4*time.Second, clock)})
+	h := NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), Options{Gate: admission.NewThrottle(TokenHeader, 3, time.Second, 4*time.Second, clock)})
 	get := func(remote, tok string) *httptest.ResponseRecorder {
 		req := httptest.NewRequestWithContext(t.Context(), "GET", "/secretsmanager/get?secretId=app", nil)
 		req.RemoteAddr = remote
@@ -227,7 +169,7 @@ func TestThrottleRefusesAnAddressAfterFailedChecks(t *testing.T) {
 // At most MaxConns connections are served; a request on one more is answered 429 and its
 // connection closed (a ping is answered), and once a connection closes, a new one is served.
 func TestConnectionBound(t *testing.T) {
-	o := Options{Conns: NewConnLimit(2)}
+	o := Options{Conns: admission.NewConnLimit(2)}
 	srv := NewHTTPServerWith(NewHandlerWith(newFake(), token, slog.New(slog.DiscardHandler), o), slog.New(slog.DiscardHandler), o)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
