@@ -52,15 +52,17 @@ func BrowserRequest(r *http.Request) string {
 // loopback by the client itself), or an IP literal that is loopback or unspecified (0.0.0.0,
 // which some clients dial to reach localhost).
 func loopbackHost(host string) bool {
-	switch host { // the common spellings first: no parsing on the hot path
-	case "localhost", "127.0.0.1", "[::1]":
-		return true
-	}
 	h := host
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
 		if _, err := strconv.ParseUint(h[i+1:], 10, 16); err == nil || h[i+1:] == "" {
 			h = h[:i]
 		}
+	}
+	// The common spellings first, without their port (clients send one: localhost:2773), so a
+	// request from a function takes no further parsing; the rest of this function accepts them too.
+	switch h {
+	case "localhost", "127.0.0.1", "[::1]":
+		return true
 	}
 	h = strings.TrimSuffix(strings.ToLower(h), ".")
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {

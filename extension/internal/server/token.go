@@ -50,7 +50,9 @@ func (h *Handler) checkToken(r *http.Request) string {
 	}
 	present, ok := 0, false
 	for _, name := range h.opts.TokenHeaders {
-		got := r.Header.Values(name)
+		// The names are canonical (Options.withDefaults), as net/http stores a request's header
+		// keys: indexing the map skips the canonicalisation Header.Values does on every request.
+		got := r.Header[name]
 		switch {
 		case len(got) == 0:
 			continue
@@ -78,7 +80,7 @@ func CheckToken(r *http.Request, token []byte) string {
 	if len(token) == 0 {
 		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
 	}
-	got := r.Header.Values(TokenHeader)
+	got := r.Header[TokenHeader] // canonical: as net/http stores it
 	switch {
 	case len(got) == 0:
 		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
