@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 )
 
 // dedicatedToken is a token as the README makes one (head -c 32 /dev/urandom | base64).
@@ -263,4 +268,53 @@ func TestProcessOnAUnixSocket(t *testing.T) {
 	if err := run(t.Context(), []string{"kinko", "--ping"}, os.Getenv, nil, &out, nil); err == nil {
 		t.Error("kinko --ping succeeded with kinko stopped")
 	}
+}
+
+// Outside Lambda there is no function: the SDK endpoint's refusals name kinko's credentials and
+// role, and the token kinko reads from AWS_TOKEN, never "the function's".
+func TestProcessSDKEndpointNamesKinko(t *testing.T) {
+	a := startAWS(t)
+	own := aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", SessionToken: "kinko-own-session"}
+	x := startProcess(t, a, map[string]string{"AWS_SESSION_TOKEN": own.SessionToken})
+	x.waitLog(`"msg":"ready"`, `"mode":"process"`)
+	post := func(target string, hdr map[string]string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, x.sdkURL()+"/", strings.NewReader(`{"SecretId":"app/db"}`))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", target)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := x.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode < 400 {
+			t.Fatalf("%s %v: %d, want a refusal", target, keys(hdr), resp.StatusCode)
+		}
+		return string(body)
+	}
+	other := aws.Credentials{AccessKeyID: "ASIAOTHERROLE0000002", SecretAccessKey: "other", SessionToken: "assumed-role-token"}
+	_, err := x.secretsClient(other).GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")})
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		t.Fatalf("other credentials: %v, want an API error", err)
+	}
+	for _, tc := range []struct{ what, msg, want string }{
+		{"unsigned, no token", post("secretsmanager.GetSecretValue", nil), "sign it with SigV4 and kinko's own credentials"},
+		{"unsigned, no token", post("secretsmanager.GetSecretValue", nil), "send the token kinko reads from AWS_TOKEN in X-Aws-Parameters-Secrets-Token"},
+		{"a wrong token", post("secretsmanager.GetSecretValue", map[string]string{"X-Aws-Parameters-Secrets-Token": "nope"}), "must equal the token kinko reads from AWS_TOKEN"},
+		{"a forward with the token alone", post("secretsmanager.DescribeSecret", map[string]string{"X-Aws-Parameters-Secrets-Token": dedicatedToken}), "forwards it to AWS with kinko's role"},
+		{"other credentials", api.ErrorMessage(), "not kinko's own"},
+	} {
+		if !strings.Contains(tc.msg, tc.want) || strings.Contains(tc.msg, "function") {
+			t.Errorf("%s: %q, want it to say %q and not name a function", tc.what, redact(tc.msg), tc.want)
+		}
+	}
+	if n := a.proxy.Calls("GetSecretValue") + a.proxy.Calls("DescribeSecret"); n != 0 {
+		t.Fatalf("%d refused calls reached AWS", n)
+	}
+	x.assertNoSecrets(a, dedicatedToken, own.SessionToken)
 }

@@ -402,8 +402,9 @@ func (c *Core) sdk(reads sdkapi.Reader) http.Handler {
 		Reads:   reads,
 		Cache:   c.cache,
 		Forward: c.pending,
-		Verify:  sigv4.New(c.d.AWS.Region, c.d.AWS.Credentials, time.Now),
+		Verify:  sigv4.New(c.d.AWS.Region, c.d.AWS.Credentials, time.Now, c.d.HTTP.WithDefaults().Owner),
 		Token:   []byte(c.cfg.Token),
+		HTTP:    c.d.HTTP,
 		Logger:  c.d.Logger,
 	})
 }

@@ -320,6 +320,7 @@ func (s Settings) HTTP(now func() time.Time) server.Options {
 		TokenHeaders: s.TokenHeaders,
 		TokenName:    "the token kinko reads from " + s.Token.Source(),
 		NoToken:      noToken,
+		Owner:        "kinko",
 		PathPrefix:   s.PathPrefix,
 		Conns:        admission.NewConnLimit(s.MaxConns),
 		Gate:         admission.NewThrottle(server.TokenHeader, throttleFailures, throttleWindow, throttleMaxWindow, now),

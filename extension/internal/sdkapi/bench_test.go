@@ -24,7 +24,7 @@ import (
 func BenchmarkSDKHit(b *testing.B) {
 	s := start(b)
 	h := New(Deps{Reads: s.cache, Cache: s.cache, Forward: s.aws, Token: []byte(sandboxToken), Logger: slog.New(slog.DiscardHandler),
-		Verify: sigv4.New(region, credentials.StaticCredentialsProvider{Value: ownCreds}, time.Now)})
+		Verify: sigv4.New(region, credentials.StaticCredentialsProvider{Value: ownCreds}, time.Now, "the function")})
 	const body = `{"SecretId":"prod/db"}`
 	token := func() *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:2773/", strings.NewReader(body))

@@ -25,15 +25,16 @@ func answerHeaders() [4]string {
 // forwardSigned forwards c if it is signed; why says why a cached read became a forward.
 func (h *Handler) forwardSigned(w http.ResponseWriter, r *http.Request, c call, why string) *kinko.Error {
 	if !c.signed {
-		return tokenOnly(c, why)
+		return h.tokenOnly(c, why)
 	}
 	h.forward(w, r, c)
 	return nil
 }
 
-func tokenOnly(c call, why string) *kinko.Error {
-	return &kinko.Error{Code: kinko.AccessDenied, Message: why + ", so kinko forwards it to AWS with the function's role, " +
-		"and that needs a SigV4 signature with the function's own credentials: " + "X-Aws-Parameters-Secrets-Token alone " +
+func (h *Handler) tokenOnly(c call, why string) *kinko.Error {
+	owner := h.d.HTTP.Owner
+	return &kinko.Error{Code: kinko.AccessDenied, Message: why + ", so kinko forwards it to AWS with " + owner + "'s role, " +
+		"and that needs a SigV4 signature with " + owner + "'s own credentials: " + "X-Aws-Parameters-Secrets-Token alone " +
 		"allows only the reads kinko answers from its cache (" + kinko.Clip(c.target) + " is not one of them as sent)"}
 }
 
@@ -43,7 +44,7 @@ func tokenOnly(c call, why string) *kinko.Error {
 // caller's next read through kinko fetches.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, c call) {
 	if !c.signed {
-		writeError(w, tokenOnly(c, c.op+" is not answered from kinko's cache"))
+		writeError(w, h.tokenOnly(c, c.op+" is not answered from kinko's cache"))
 		return
 	}
 	// A call that acts with the function's role is forwarded once per signature: a captured

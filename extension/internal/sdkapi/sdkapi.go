@@ -75,14 +75,20 @@ type Deps struct {
 	Forward upstream.Forwarder
 	Verify  Verifier
 	Token   []byte // the expected X-Aws-Parameters-Secrets-Token; empty refuses token-only requests
-	Logger  *slog.Logger
+	// HTTP names, in messages, the token and whose credentials kinko acts with (its TokenName,
+	// NoToken and Owner); the zero value names Lambda's.
+	HTTP   server.Options
+	Logger *slog.Logger
 }
 
 // Handler answers the SDK endpoint.
 type Handler struct{ d Deps }
 
 // New returns the endpoint's handler.
-func New(d Deps) *Handler { return &Handler{d: d} }
+func New(d Deps) *Handler {
+	d.HTTP = d.HTTP.WithDefaults()
+	return &Handler{d: d}
+}
 
 // Lazy is a handler built by build on its first request: until then the endpoint costs a
 // closure.
@@ -175,14 +181,14 @@ func (h *Handler) authenticate(r *http.Request, c *call) *kinko.Error {
 		return nil
 	}
 	if _, ok := r.Header[server.TokenHeader]; ok {
-		if problem := server.CheckToken(r, h.d.Token); problem != "" {
+		if problem := server.CheckToken(r, h.d.Token, h.d.HTTP); problem != "" {
 			return &kinko.Error{Code: kinko.AccessDenied, Message: problem}
 		}
 		return nil
 	}
-	return &kinko.Error{Code: kinko.AccessDenied, Message: "the request is not signed: sign it with SigV4 and the function's own credentials " +
+	return &kinko.Error{Code: kinko.AccessDenied, Message: "the request is not signed: sign it with SigV4 and " + h.d.HTTP.Owner + "'s own credentials " +
 		"(an AWS SDK does, once AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL_SSM points at kinko), or, for the cached reads only, " +
-		"send the function's AWS_SESSION_TOKEN in " + server.TokenHeader}
+		"send " + h.d.HTTP.TokenName + " in " + server.TokenHeader}
 }
 
 // refusal is a signature check's failure as kinko answers it.

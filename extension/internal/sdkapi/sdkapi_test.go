@@ -160,7 +160,7 @@ func start(t testing.TB) *stack {
 	h := server.NewHandler(s.cache, sandboxToken, logger)
 	h.HandleSDK(Lazy(func() http.Handler {
 		return New(Deps{Reads: s.cache, Cache: s.cache, Forward: s.aws, Token: []byte(sandboxToken), Logger: logger,
-			Verify: sigv4.New(region, credentials.StaticCredentialsProvider{Value: ownCreds}, time.Now)})
+			Verify: sigv4.New(region, credentials.StaticCredentialsProvider{Value: ownCreds}, time.Now, "the function")})
 	}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

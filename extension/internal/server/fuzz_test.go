@@ -229,4 +229,4 @@ func flatten(h http.Header) []string {
 }
 
 // lambdaHandler is a handler with Lambda's options, for what the checks ask of the routes.
-var lambdaHandler = &Handler{opts: Options{}.withDefaults()}
+var lambdaHandler = &Handler{opts: Options{}.WithDefaults()}

@@ -14,6 +14,9 @@ type Options struct {
 	// TokenName says, in the token check's messages, what callers must send ("the function's
 	// AWS_SESSION_TOKEN" in Lambda); NoToken says why there is no token to check against.
 	TokenName, NoToken string
+	// Owner names, in messages, whose credentials and role kinko acts with: "the function" in
+	// Lambda; "kinko" outside it, where kinko and its callers share a task or instance role.
+	Owner string
 	// PathPrefix is the agent's path style, GET <prefix><secret id> (its path_prefix); it
 	// starts and ends with a slash. Empty: AgentPrefix.
 	PathPrefix string
@@ -47,7 +50,8 @@ type TokenGate interface {
 	Succeeded(r *http.Request)
 }
 
-func (o Options) withDefaults() Options {
+// WithDefaults is o with Lambda's values where o leaves a field empty.
+func (o Options) WithDefaults() Options {
 	if len(o.TokenHeaders) == 0 {
 		o.TokenHeaders = []string{TokenHeader}
 	}
@@ -59,6 +63,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NoToken == "" {
 		o.NoToken = "neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
+	}
+	if o.Owner == "" {
+		o.Owner = "the function"
 	}
 	if o.PathPrefix == "" {
 		o.PathPrefix = AgentPrefix

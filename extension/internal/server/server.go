@@ -111,7 +111,7 @@ func NewHandler(c Cache, token string, logger *slog.Logger) *Handler {
 
 // NewHandlerWith is NewHandler with the options of a lifecycle outside Lambda (options.go).
 func NewHandlerWith(c Cache, token string, logger *slog.Logger, o Options) *Handler {
-	h := &Handler{cache: c, logger: logger, token: []byte(token), hv: newHeaderValues(), opts: o.withDefaults()}
+	h := &Handler{cache: c, logger: logger, token: []byte(token), hv: newHeaderValues(), opts: o.WithDefaults()}
 	names := h.opts.TokenHeaders
 	h.noToken = "kinko has no token to check against: " + h.opts.NoToken
 	h.missingToken = "missing header " + strings.Join(names, " or ") + "; send " + h.opts.TokenName + " in it"

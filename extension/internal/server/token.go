@@ -74,20 +74,21 @@ func (h *Handler) checkToken(r *http.Request) string {
 }
 
 // CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
-// when it matches; an empty token refuses every request. The SDK endpoint (package sdkapi)
-// checks it too, for its cached reads.
-func CheckToken(r *http.Request, token []byte) string {
+// when it matches; an empty token refuses every request. o (with defaults) names the token in
+// the messages. The SDK endpoint (package sdkapi) checks it too, for its cached reads.
+func CheckToken(r *http.Request, token []byte, o Options) string {
+	o = o.WithDefaults()
 	if len(token) == 0 {
-		return "kinko has no token to check against: neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
+		return "kinko has no token to check against: " + o.NoToken
 	}
 	got := r.Header[TokenHeader] // canonical: as net/http stores it
 	switch {
 	case len(got) == 0:
-		return "missing header " + TokenHeader + "; send the function's AWS_SESSION_TOKEN in it"
+		return "missing header " + TokenHeader + "; send " + o.TokenName + " in it"
 	case len(got) > 1:
 		return "header " + TokenHeader + " given more than once; send it once"
 	case !equalToken(got[0], token):
-		return "bad session token or header key: " + TokenHeader + " must equal the function's AWS_SESSION_TOKEN"
+		return "bad session token or header key: " + TokenHeader + " must equal " + o.TokenName
 	}
 	return ""
 }

@@ -22,7 +22,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(auth, date, target+" ", token, seed.Host, "/", "", []byte(body), "")
 	f.Add(auth, date, target, token, seed.Host, "/secretsmanager/", "", []byte(body), "UNSIGNED-PAYLOAD")
 	f.Add("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=host, Signature=00", "x", "", "", "", "/", "a=%zz", []byte{}, "")
-	want, _ := readAuthorization([]string{auth})
+	want, _ := (&Verifier{owner: "the function"}).readAuthorization([]string{auth})
 	f.Fuzz(func(t *testing.T, a, d, tgt, tok, host, path, query string, b []byte, sha string) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " ?#\x00") || strings.ContainsAny(host, "/ ?#@\x00") {
 			return // not a request line a server would parse
@@ -37,7 +37,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		_, err := newVerifier(signedAt).Verify(t.Context(), r, b, "secretsmanager")
 		if err == nil {
-			got, _ := readAuthorization([]string{a})
+			got, _ := (&Verifier{owner: "the function"}).readAuthorization([]string{a})
 			if got != want || d != date || !bytes.Equal(b, []byte(body)) || squeeze(tgt) != target || tok != token ||
 				host != seed.Host || path != "/" || query != "" {
 				t.Fatalf("accepted a request that was not signed: auth %q date %q target %q host %q path %q query %q body %q",

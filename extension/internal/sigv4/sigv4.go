@@ -87,6 +87,7 @@ func refuse(r Reason, msg string) *Error { return &Error{Reason: r, Message: msg
 // Verifier checks requests against kinko's credentials. Safe for concurrent use.
 type Verifier struct {
 	region string
+	owner  string // whose credentials kinko's are, in messages: "the function", "kinko"
 	creds  aws.CredentialsProvider
 	now    func() time.Time
 	signer *v4.Signer
@@ -105,9 +106,10 @@ type remembered struct {
 }
 
 // New returns a Verifier for requests signed for region with the credentials creds gives (the
-// same provider kinko signs its own calls with); now is the wall clock.
-func New(region string, creds aws.CredentialsProvider, now func() time.Time) *Verifier {
-	return &Verifier{region: region, creds: creds, now: now, signer: v4.NewSigner(), seen: map[[16]byte]time.Time{}}
+// same provider kinko signs its own calls with); now is the wall clock. owner names, in its
+// messages, whose credentials those are: "the function" in Lambda, "kinko" outside it.
+func New(region string, creds aws.CredentialsProvider, now func() time.Time, owner string) *Verifier {
+	return &Verifier{region: region, owner: owner, creds: creds, now: now, signer: v4.NewSigner(), seen: map[[16]byte]time.Time{}}
 }
 
 // authorization is an Authorization header, read.
@@ -129,7 +131,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, ser
 	if InQuery(r.URL.RawQuery) {
 		return Signature{}, refuse(Presigned, "a signature in the query string (a presigned URL) is not accepted: sign the request's headers, as the AWS SDKs do")
 	}
-	auth, err := readAuthorization(r.Header.Values("Authorization"))
+	auth, err := v.readAuthorization(r.Header.Values("Authorization"))
 	if err != nil {
 		return Signature{}, err
 	}
@@ -144,7 +146,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, ser
 func (v *Verifier) check(ctx context.Context, r *http.Request, body []byte, service string, auth authorization) (time.Time, error) {
 	if auth.service != service || auth.region != v.region {
 		return time.Time{}, refuse(Scope, "the signature's credential scope is "+clip(auth.region)+"/"+clip(auth.service)+
-			", but this request is a "+service+" call in kinko's region "+v.region+": sign for "+v.region+" (the function's AWS_REGION)")
+			", but this request is a "+service+" call in kinko's region "+v.region+": sign for "+v.region+" ("+v.owner+"'s AWS_REGION)")
 	}
 	signedAt, err := v.signingTime(r, auth)
 	if err != nil {
@@ -162,7 +164,7 @@ func (v *Verifier) check(ctx context.Context, r *http.Request, body []byte, serv
 	if err != nil {
 		return time.Time{}, &Error{Reason: NoCredentials, Message: "kinko could not get its own credentials to check the signature with; try again", Err: err}
 	}
-	if err := checkIdentity(r, auth, creds); err != nil {
+	if err := v.checkIdentity(r, auth, creds); err != nil {
 		return time.Time{}, err
 	}
 	want, err := v.sign(ctx, r, names, hash, creds, service, signedAt)
@@ -174,7 +176,7 @@ func (v *Verifier) check(ctx context.Context, r *http.Request, body []byte, serv
 			clip(auth.signedHeaders)+"); sign with an AWS SDK")
 	}
 	if subtle.ConstantTimeCompare(want.signature[:], auth.signature[:]) != 1 {
-		return time.Time{}, refuse(Mismatch, "the signature does not match the request: it was not signed with the function's own credentials, "+
+		return time.Time{}, refuse(Mismatch, "the signature does not match the request: it was not signed with "+v.owner+"'s own credentials, "+
 			"or the request changed after signing")
 	}
 	return signedAt, nil
@@ -205,11 +207,11 @@ func InQuery(rawQuery string) bool {
 
 // readAuthorization reads "AWS4-HMAC-SHA256 Credential=K/D/R/S/aws4_request,
 // SignedHeaders=a;b, Signature=hex".
-func readAuthorization(values []string) (authorization, error) {
+func (v *Verifier) readAuthorization(values []string) (authorization, error) {
 	var a authorization
 	switch len(values) {
 	case 0:
-		return a, refuse(Unsigned, "the request is not signed: sign it with SigV4 and the function's own credentials "+
+		return a, refuse(Unsigned, "the request is not signed: sign it with SigV4 and "+v.owner+"'s own credentials "+
 			"(an AWS SDK does, once AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL_SSM points at kinko)")
 	case 1:
 	default:
@@ -337,20 +339,20 @@ func payloadHash(r *http.Request, body []byte) (string, error) {
 }
 
 // checkIdentity checks the access key and the session token are kinko's own.
-func checkIdentity(r *http.Request, a authorization, creds aws.Credentials) error {
+func (v *Verifier) checkIdentity(r *http.Request, a authorization, creds aws.Credentials) error {
 	if creds.SessionToken == "" {
 		return refuse(NoCredentials, "kinko's own credentials carry no session token, so it cannot tell the sandbox's callers "+
 			"from others: the SDK endpoint needs session credentials (as Lambda gives)")
 	}
 	if a.accessKey != creds.AccessKeyID {
 		return refuse(OtherCredentials, "the request is signed with access key "+redactKey(a.accessKey)+
-			", not the function's own ("+redactKey(creds.AccessKeyID)+"): a client built with other credentials "+
-			"(an assumed role, a profile) must call AWS itself; kinko only acts for the function's own role")
+			", not "+v.owner+"'s own ("+redactKey(creds.AccessKeyID)+"): a client built with other credentials "+
+			"(an assumed role, a profile) must call AWS itself; kinko only acts for "+v.owner+"'s own role")
 	}
 	tok := r.Header.Values("X-Amz-Security-Token")
 	if len(tok) != 1 || subtle.ConstantTimeCompare([]byte(tok[0]), []byte(creds.SessionToken)) != 1 {
-		return refuse(Token, "X-Amz-Security-Token is not the function's own session token (AWS_SESSION_TOKEN): "+
-			"sign with the function's own credentials")
+		return refuse(Token, "X-Amz-Security-Token is not "+v.owner+"'s own session token: "+
+			"sign with "+v.owner+"'s own credentials")
 	}
 	return nil
 }
@@ -377,7 +379,7 @@ func (v *Verifier) sign(ctx context.Context, r *http.Request, names []string, ha
 	if err := v.signer.SignHTTP(ctx, creds, again, hash, service, v.region, at); err != nil {
 		return authorization{}, refuse(Malformed, "the request could not be signed again to check it")
 	}
-	return readAuthorization(again.Header.Values("Authorization"))
+	return v.readAuthorization(again.Header.Values("Authorization"))
 }
 
 // remember records an accepted signature until it could no longer be accepted, and refuses

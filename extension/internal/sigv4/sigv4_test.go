@@ -35,7 +35,7 @@ var kinkoCreds = aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Ses
 var signedAt = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
 func newVerifier(now time.Time) *Verifier {
-	return New(region, credentials.StaticCredentialsProvider{Value: kinkoCreds}, func() time.Time { return now })
+	return New(region, credentials.StaticCredentialsProvider{Value: kinkoCreds}, func() time.Time { return now }, "the function")
 }
 
 // recorder is an SDK endpoint stand-in: it verifies every request and keeps the last one.
@@ -70,7 +70,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func startRecorder(t *testing.T, service string) (*recorder, *httptest.Server) {
 	t.Helper()
-	rec := &recorder{v: New(region, credentials.StaticCredentialsProvider{Value: kinkoCreds}, time.Now), service: service}
+	rec := &recorder{v: New(region, credentials.StaticCredentialsProvider{Value: kinkoCreds}, time.Now, "the function"), service: service}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
 	return rec, srv
@@ -247,7 +247,7 @@ func TestRefusals(t *testing.T) {
 func TestRefusesWithoutAnOwnSessionToken(t *testing.T) {
 	noToken := kinkoCreds
 	noToken.SessionToken = ""
-	v := New(region, credentials.StaticCredentialsProvider{Value: noToken}, func() time.Time { return signedAt })
+	v := New(region, credentials.StaticCredentialsProvider{Value: noToken}, func() time.Time { return signedAt }, "the function")
 	r, b := request(t, kinkoCreds, signedAt, `{}`, nil)
 	var e *Error
 	if _, err := v.Verify(t.Context(), r, b, "secretsmanager"); !errors.As(err, &e) || e.Reason != NoCredentials {
@@ -259,7 +259,7 @@ func TestRefusesWithoutAnOwnSessionToken(t *testing.T) {
 // what still could be.
 func TestReplayMemoryIsBounded(t *testing.T) {
 	now := signedAt
-	v := New(region, credentials.StaticCredentialsProvider{Value: kinkoCreds}, func() time.Time { return now })
+	v := New(region, credentials.StaticCredentialsProvider{Value: kinkoCreds}, func() time.Time { return now }, "the function")
 	var sig [32]byte
 	for i := range MaxRemembered {
 		sig[0], sig[1], sig[2] = byte(i), byte(i>>8), byte(i>>16)

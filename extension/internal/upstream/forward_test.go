@@ -25,7 +25,7 @@ func TestForwardSignsWithKinkosCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := sigv4.New("us-east-1", cfg.Credentials, time.Now)
+	v := sigv4.New("us-east-1", cfg.Credentials, time.Now, "the function")
 	var mu sync.Mutex
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
