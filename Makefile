@@ -91,7 +91,7 @@ help: ## list the targets
 
 test: deps lint unit vulncheck ## what CI runs: deps, vet and staticcheck, every test with -race (unit, whole-process, end to end), then govulncheck
 
-deps: node_modules/.package-lock.json ## install what the tests and the build need when missing: chromium, zopfli (apt), moto (pip), osls (npm ci)
+deps: node_modules/.package-lock.json ## install what the tests and the build need when missing: chromium, zopfli (apt), moto, cfn-lint, the AWS CLI (pip), osls (npm ci)
 	bash e2e/install-deps.sh
 
 # The Go client is a module of its own (client/go.mod), which ./... at the root does not enter:

@@ -8,6 +8,8 @@
 #   - zopfli, when missing: `make layer` compresses the shipped zips with it (layer/mkzip -zopfli);
 #   - systemd's systemd-analyze (deploy/'s test verifies the systemd unit with it), when missing;
 #   - cfn-lint from pip when missing (the layer tests lint the templates);
+#   - the AWS CLI (v1, botocore) from pip when missing: TestAWSCLIReadsThroughKinko reads through
+#     kinko with it, and skips without it (said here, not a failure: no test of kinko's own needs it);
 #   - moto's server (Secrets Manager) comes from pip, not apt: when missing it is installed with
 #     pip; if that fails this says how to install it and fails, since every AWS test needs it.
 # The pip installs ask for exact versions (below), the ones the tests were written against; a copy
@@ -22,6 +24,7 @@ set -euo pipefail
 
 MOTO_VERSION=5.2.1
 CFN_LINT_VERSION=1.51.0
+AWSCLI_VERSION=1.45.11
 # Debian's zopfli (bookworm and trixie: 1.0.3-1). The upstream version is compared.
 ZOPFLI_VERSION=1.0.3
 
@@ -75,9 +78,20 @@ if ! have_cfnlint; then
 	echo "  pip install 'cfn-lint==$CFN_LINT_VERSION'" >&2
 	exit 1
 fi
+have_awscli() { command -v aws >/dev/null; }
+if ! have_awscli && command -v python3 >/dev/null; then
+	echo "install-deps: installing the AWS CLI with pip"
+	python3 -m pip install --quiet --no-input "awscli==$AWSCLI_VERSION" || true
+fi
+if ! have_awscli; then
+	echo "install-deps: the AWS CLI is missing and pip could not install it; TestAWSCLIReadsThroughKinko will skip. Install it with:" >&2
+	echo "  pip install 'awscli==$AWSCLI_VERSION'" >&2
+fi
 # The versions found, against the pins: a different one is used, but said.
 moto_version() { python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo unknown; }
 cfnlint_version() { cfn-lint --version 2>/dev/null | awk '{print $NF}' || echo unknown; }
+# "aws-cli/1.45.11 Python/3.11.7 ...": the first word's version.
+awscli_version() { aws --version 2>&1 | awk -F'[/ ]' 'NR == 1 {print $2}' || echo unknown; }
 # zopfli prints no version: the package's, without Debian's epoch and revision (1.0.3-1 is 1.0.3).
 zopfli_version() {
 	local v
@@ -87,6 +101,7 @@ zopfli_version() {
 }
 pairs=("moto $(moto_version) $MOTO_VERSION" "cfn-lint $(cfnlint_version) $CFN_LINT_VERSION")
 versions=""
+if have_awscli; then pairs+=("aws-cli $(awscli_version) $AWSCLI_VERSION"); else versions+=", aws-cli no (its test skips)"; fi
 if have_zopfli; then pairs+=("zopfli $(zopfli_version) $ZOPFLI_VERSION"); else versions+=", zopfli no (make layer needs it)"; fi
 for pair in "${pairs[@]}"; do
 	read -r name have want <<<"$pair"

@@ -9,7 +9,7 @@ import (
 )
 
 // stubPython writes a python3 that plays pip: `-m pip install ...` is logged and "installs" a
-// moto_server or cfn-lint stub that reports the given versions; `import moto.server` succeeds
+// moto_server or cfn-lint stub that reports the given versions (an aws stub, the pin's); `import moto.server` succeeds
 // once moto is "installed". apt-get is stubbed too, so nothing on the machine changes.
 func stubPython(t *testing.T, dir, motoVersion, cfnVersion string) {
 	t.Helper()
@@ -20,6 +20,8 @@ case "$*" in
 	echo "$*" >> "$d/pip.log"
 	case "$*" in *moto*) : > "$d/moto-installed"; printf '#!/bin/sh\n' > "$d/moto_server"; chmod +x "$d/moto_server";; esac
 	case "$*" in *cfn-lint*) printf '#!/bin/sh\necho cfn-lint ` + cfnVersion + `\n' > "$d/cfn-lint"; chmod +x "$d/cfn-lint";; esac
+	case "$*" in *awscli==*) test -e "$d/no-awscli" && exit 1;; esac
+	case "$*" in *awscli==*) printf '#!/bin/sh\necho aws-cli/1.45.11 Python/3.11.7\n' > "$d/aws"; chmod +x "$d/aws";; esac
 	exit 0;;
 "-c import moto.server") test -e "$d/moto-installed";;
 "-c import moto; print(moto.__version__)") test -e "$d/moto-installed" && echo ` + motoVersion + `;;
@@ -63,17 +65,18 @@ func runInstallDeps(t *testing.T, stub string) string {
 	return string(out)
 }
 
-// make test installs moto and cfn-lint with pip only when missing, and then asks for the pinned
-// versions, not whatever is newest.
+// make test installs moto, cfn-lint and the AWS CLI with pip only when missing, and then asks for
+// the pinned versions, not whatever is newest.
 func TestInstallDepsPinsPipInstalls(t *testing.T) {
 	stub := t.TempDir()
 	stubPython(t, stub, "5.2.1", "1.51.0")
 	out := runInstallDeps(t, stub)
 	log, _ := os.ReadFile(filepath.Join(stub, "pip.log"))
-	if !strings.Contains(string(log), "moto[server]==5.2.1") || !strings.Contains(string(log), "cfn-lint==1.51.0") {
-		t.Fatalf("pip was asked for:\n%s\nwant moto[server]==5.2.1 and cfn-lint==1.51.0 (output:\n%s)", log, out)
+	if !strings.Contains(string(log), "moto[server]==5.2.1") || !strings.Contains(string(log), "cfn-lint==1.51.0") ||
+		!strings.Contains(string(log), "awscli==1.45.11") {
+		t.Fatalf("pip was asked for:\n%s\nwant moto[server]==5.2.1, cfn-lint==1.51.0 and awscli==1.45.11 (output:\n%s)", log, out)
 	}
-	if !strings.Contains(out, "moto 5.2.1, cfn-lint 1.51.0") {
+	if !strings.Contains(out, "moto 5.2.1, cfn-lint 1.51.0, aws-cli 1.45.11") {
 		t.Errorf("the summary does not name the versions:\n%s", out)
 	}
 }
@@ -89,12 +92,32 @@ func TestInstallDepsKeepsWhatIsInstalledAndSaysSo(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(stub, "cfn-lint"), []byte("#!/bin/sh\necho cfn-lint 1.40.0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(stub, "aws"), []byte("#!/bin/sh\necho aws-cli/1.44.0 Python/3.11.7\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out := runInstallDeps(t, stub)
 	if _, err := os.Stat(filepath.Join(stub, "pip.log")); err == nil {
 		log, _ := os.ReadFile(filepath.Join(stub, "pip.log"))
-		t.Fatalf("pip ran although both were installed:\n%s", log)
+		t.Fatalf("pip ran although all three were installed:\n%s", log)
 	}
-	for _, want := range []string{"moto 5.0.0 is installed, the pin is 5.2.1", "cfn-lint 1.40.0 is installed, the pin is 1.51.0", "cfn-lint 1.40.0 (pinned 1.51.0)"} {
+	for _, want := range []string{"moto 5.0.0 is installed, the pin is 5.2.1", "cfn-lint 1.40.0 is installed, the pin is 1.51.0", "cfn-lint 1.40.0 (pinned 1.51.0)",
+		"aws-cli 1.44.0 (pinned 1.45.11)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The AWS CLI is for one test only: when pip cannot install it, make deps goes on, says that
+// test will skip and how to install it.
+func TestInstallDepsGoesOnWithoutTheAWSCLI(t *testing.T) {
+	stub := t.TempDir()
+	stubPython(t, stub, "5.2.1", "1.51.0")
+	if err := os.WriteFile(filepath.Join(stub, "no-awscli"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := runInstallDeps(t, stub) // fails the test if the script fails
+	for _, want := range []string{"TestAWSCLIReadsThroughKinko will skip", "pip install 'awscli==1.45.11'", "aws-cli no (its test skips)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
