@@ -58,32 +58,30 @@ if ((${#missing[@]})); then
 	fi
 fi
 
-if ! have_moto && command -v python3 >/dev/null; then
-	echo "install-deps: installing moto's server with pip"
-	python3 -m pip install --quiet --no-input "moto[server]==$MOTO_VERSION" || true
-fi
-if ! have_moto; then
+# pip_ensure HAVE WHAT SPEC installs SPEC with pip when the check HAVE fails, then runs HAVE again:
+# its status is whether WHAT is there now. A failed pip (no route to PyPI) is not an error here.
+pip_ensure() {
+	local have=$1 what=$2 spec=$3
+	if ! "$have" && command -v python3 >/dev/null; then
+		echo "install-deps: installing $what with pip"
+		python3 -m pip install --quiet --no-input "$spec" || true
+	fi
+	"$have"
+}
+# cfn-lint checks the packaged templates (layer tests); moto's server usually brings it along.
+have_cfnlint() { command -v cfn-lint >/dev/null; }
+have_awscli() { command -v aws >/dev/null; }
+if ! pip_ensure have_moto "moto's server" "moto[server]==$MOTO_VERSION"; then
 	echo "install-deps: moto's server (the local Secrets Manager) is missing and pip could not install it; install it with:" >&2
 	echo "  pip install 'moto[server]==$MOTO_VERSION'" >&2
 	exit 1
 fi
-# cfn-lint checks the packaged templates (layer tests); moto's server usually brings it along.
-have_cfnlint() { command -v cfn-lint >/dev/null; }
-if ! have_cfnlint && command -v python3 >/dev/null; then
-	echo "install-deps: installing cfn-lint with pip"
-	python3 -m pip install --quiet --no-input "cfn-lint==$CFN_LINT_VERSION" || true
-fi
-if ! have_cfnlint; then
+if ! pip_ensure have_cfnlint cfn-lint "cfn-lint==$CFN_LINT_VERSION"; then
 	echo "install-deps: cfn-lint (checks the CloudFormation templates) is missing and pip could not install it; install it with:" >&2
 	echo "  pip install 'cfn-lint==$CFN_LINT_VERSION'" >&2
 	exit 1
 fi
-have_awscli() { command -v aws >/dev/null; }
-if ! have_awscli && command -v python3 >/dev/null; then
-	echo "install-deps: installing the AWS CLI with pip"
-	python3 -m pip install --quiet --no-input "awscli==$AWSCLI_VERSION" || true
-fi
-if ! have_awscli; then
+if ! pip_ensure have_awscli "the AWS CLI" "awscli==$AWSCLI_VERSION"; then
 	echo "install-deps: the AWS CLI is missing and pip could not install it; TestAWSCLIReadsThroughKinko will skip. Install it with:" >&2
 	echo "  pip install 'awscli==$AWSCLI_VERSION'" >&2
 fi
