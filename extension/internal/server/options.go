@@ -50,20 +50,18 @@ type TokenGate interface {
 	Succeeded(r *http.Request)
 }
 
-// WithDefaults is o with Lambda's values where o leaves a field empty.
+// WithDefaults is o with Lambda's values where o leaves a field empty. It never writes to o's
+// TokenHeaders: the canonical names are a copy, so options shared between handlers stay as given.
 func (o Options) WithDefaults() Options {
 	if len(o.TokenHeaders) == 0 {
 		o.TokenHeaders = []string{TokenHeader}
 	}
+	names := make([]string, len(o.TokenHeaders))
 	for i, n := range o.TokenHeaders {
-		o.TokenHeaders[i] = http.CanonicalHeaderKey(n)
+		names[i] = http.CanonicalHeaderKey(n)
 	}
-	if o.TokenName == "" {
-		o.TokenName = "the function's AWS_SESSION_TOKEN"
-	}
-	if o.NoToken == "" {
-		o.NoToken = "neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
-	}
+	o.TokenHeaders = names
+	o.TokenName, o.NoToken = o.tokenWords()
 	if o.Owner == "" {
 		o.Owner = "the function"
 	}
@@ -71,6 +69,19 @@ func (o Options) WithDefaults() Options {
 		o.PathPrefix = AgentPrefix
 	}
 	return o
+}
+
+// tokenWords are TokenName and NoToken, Lambda's where o leaves them empty: what the token
+// check's messages say, without the rest of WithDefaults' work.
+func (o Options) tokenWords() (name, noToken string) {
+	name, noToken = o.TokenName, o.NoToken
+	if name == "" {
+		name = "the function's AWS_SESSION_TOKEN"
+	}
+	if noToken == "" {
+		noToken = "neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN is set in the function's environment"
+	}
+	return name, noToken
 }
 
 // NewHTTPServerWith is NewHTTPServer with o's connection bound.

@@ -74,21 +74,22 @@ func (h *Handler) checkToken(r *http.Request) string {
 }
 
 // CheckToken says what is wrong with r's X-Aws-Parameters-Secrets-Token against token, or ""
-// when it matches; an empty token refuses every request. o (with defaults) names the token in
-// the messages. The SDK endpoint (package sdkapi) checks it too, for its cached reads.
+// when it matches; an empty token refuses every request. o's TokenName and NoToken (Lambda's
+// when empty) name the token in the messages. The SDK endpoint (package sdkapi) checks it too,
+// for its cached reads.
 func CheckToken(r *http.Request, token []byte, o Options) string {
-	o = o.WithDefaults()
+	name, noToken := o.tokenWords()
 	if len(token) == 0 {
-		return "kinko has no token to check against: " + o.NoToken
+		return "kinko has no token to check against: " + noToken
 	}
 	got := r.Header[TokenHeader] // canonical: as net/http stores it
 	switch {
 	case len(got) == 0:
-		return "missing header " + TokenHeader + "; send " + o.TokenName + " in it"
+		return "missing header " + TokenHeader + "; send " + name + " in it"
 	case len(got) > 1:
 		return "header " + TokenHeader + " given more than once; send it once"
 	case !equalToken(got[0], token):
-		return "bad session token or header key: " + TokenHeader + " must equal " + o.TokenName
+		return "bad session token or header key: " + TokenHeader + " must equal " + name
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,5 +59,42 @@ func TestTokenCheckTimeDependsOnlyOnTheGuessLength(t *testing.T) {
 		if lo, hi := slices.Min(medians), slices.Max(medians); float64(hi) > 1.5*float64(lo) {
 			t.Errorf("guesses of %d bytes: check times differ by more than 1.5x (%s to %s)", n, lo, hi)
 		}
+	}
+}
+
+// CheckToken runs on every token-only SDK request with options shared by all of them: it reads
+// them and writes nothing (under -race, a write to the shared header names fails this), and its
+// messages name the token as the options do, Lambda's words when they are empty.
+func TestCheckTokenSharesItsOptions(t *testing.T) {
+	shared := Options{TokenHeaders: []string{"x-vault-token", "x-aws-parameters-secrets-token"}, TokenName: "the token kinko reads from AWS_TOKEN"}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			r := httptest.NewRequest("POST", "/", nil)
+			if got := CheckToken(r, []byte("tok"), shared); got != "missing header "+TokenHeader+"; send the token kinko reads from AWS_TOKEN in it" {
+				t.Errorf("missing token: %q", got)
+			}
+		})
+	}
+	wg.Wait()
+	if shared.TokenHeaders[0] != "x-vault-token" {
+		t.Errorf("the shared options were changed: %q", shared.TokenHeaders)
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set(TokenHeader, "wrong")
+	if got := CheckToken(r, []byte("tok"), Options{}); !strings.HasSuffix(got, "must equal the function's AWS_SESSION_TOKEN") {
+		t.Errorf("Lambda's words: %q", got)
+	}
+	if got := CheckToken(r, nil, Options{}); !strings.Contains(got, "neither AWS_SESSION_TOKEN nor AWS_CONTAINER_AUTHORIZATION_TOKEN") {
+		t.Errorf("no token, Lambda's words: %q", got)
+	}
+}
+
+// WithDefaults canonicalises a copy of the header names: the caller's slice stays as given.
+func TestWithDefaultsLeavesTheCallersHeaderNamesAlone(t *testing.T) {
+	names := []string{"x-vault-token"}
+	o := Options{TokenHeaders: names}.WithDefaults()
+	if names[0] != "x-vault-token" || o.TokenHeaders[0] != "X-Vault-Token" || o.Owner != "the function" {
+		t.Fatalf("caller's %q, defaults' %q, owner %q", names, o.TokenHeaders, o.Owner)
 	}
 }
