@@ -9,8 +9,9 @@ import (
 )
 
 // stubPython writes a python3 that plays pip: `-m pip install ...` is logged and "installs" a
-// moto_server or cfn-lint stub that reports the given versions (an aws stub, the pin's); `import moto.server` succeeds
-// once moto is "installed". apt-get is stubbed too, so nothing on the machine changes.
+// moto_server or cfn-lint stub that reports the given versions, or an aws stub at the pin's (none
+// when the file no-awscli exists: pip fails); `import moto.server` succeeds once moto is
+// "installed". apt-get is stubbed too, so nothing on the machine changes.
 func stubPython(t *testing.T, dir, motoVersion, cfnVersion string) {
 	t.Helper()
 	script := `#!/bin/sh

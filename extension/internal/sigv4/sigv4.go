@@ -146,7 +146,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, ser
 func (v *Verifier) check(ctx context.Context, r *http.Request, body []byte, service string, auth authorization) (time.Time, error) {
 	if auth.service != service || auth.region != v.region {
 		return time.Time{}, refuse(Scope, "the signature's credential scope is "+clip(auth.region)+"/"+clip(auth.service)+
-			", but this request is a "+service+" call in kinko's region "+v.region+": sign for "+v.region+" ("+v.owner+"'s AWS_REGION)")
+			", but this request is a "+service+" call in kinko's region "+v.region+": sign for "+v.region+", "+v.owner+"'s region")
 	}
 	signedAt, err := v.signingTime(r, auth)
 	if err != nil {
@@ -342,7 +342,7 @@ func payloadHash(r *http.Request, body []byte) (string, error) {
 func (v *Verifier) checkIdentity(r *http.Request, a authorization, creds aws.Credentials) error {
 	if creds.SessionToken == "" {
 		return refuse(NoCredentials, "kinko's own credentials carry no session token, so it cannot tell the sandbox's callers "+
-			"from others: the SDK endpoint needs session credentials (as Lambda gives)")
+			"from others: the SDK endpoint needs session credentials (as Lambda, an ECS task role or an EC2 instance profile gives)")
 	}
 	if a.accessKey != creds.AccessKeyID {
 		return refuse(OtherCredentials, "the request is signed with access key "+redactKey(a.accessKey)+
